@@ -1,0 +1,33 @@
+"""Typed settings, read once from the environment (and an optional .env file)."""
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, PostgresDsn
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: PostgresDsn = Field(
+        default=PostgresDsn("postgresql://postgres@127.0.0.1:54329/yizhan"),
+        description="Primary (writes). Default: the project-local cluster started by `make run`.",
+    )
+    database_read_url: PostgresDsn | None = Field(
+        default=None, description="A streaming replica for reads; the primary when unset."
+    )
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+    log_level: str = "info"
+
+    @cached_property
+    def read_dsn(self) -> str:
+        """Plain libpq URL for asyncpg (the read path)."""
+        return str(self.database_read_url or self.database_url)
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        """The primary's URL with SQLAlchemy's asyncpg driver name."""
+        return str(self.database_url).replace("postgresql://", "postgresql+asyncpg://", 1)

@@ -1,0 +1,83 @@
+"""Connections. Reads go through one asyncpg pool (the hot path), writes through SQLAlchemy.
+
+The nearest-site query is the mobile app's hot path; a bare asyncpg call is the cheapest way to run it, so
+request-time reads use the pool directly (prepared statements, no ORM objects). Writes, imports and the seed
+loader use SQLAlchemy Core/ORM over the same driver for the unit of work and the table metadata.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import asyncpg
+import orjson
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from app.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Reader(Protocol):
+    """What read repositories need: an asyncpg Pool in the service, one Connection inside a test transaction."""
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None: ...
+    async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads
+    )
+
+
+async def connect_reader(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+        server_settings={"application_name": "yizhan", "jit": "off"},
+    )
+    assert pool is not None
+    return pool
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    return create_async_engine(
+        settings.sqlalchemy_url, pool_size=max(2, settings.db_pool_max // 2), pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": "yizhan-write", "jit": "off"}},
+    )
+
+
+@dataclass
+class Database:
+    reader: asyncpg.Pool
+    engine: AsyncEngine
+
+    async def close(self) -> None:
+        await self.reader.close()
+        await self.engine.dispose()
+
+
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    reader = await connect_reader(
+        settings.read_dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
+    db = Database(reader=reader, engine=create_engine(settings))
+    try:
+        yield db
+    finally:
+        await db.close()

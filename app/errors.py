@@ -1,0 +1,109 @@
+"""Domain errors and the one place that turns every error into RFC 9457 problem+json."""
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class YizhanError(Exception):
+    """Base of domain errors; each subclass carries its HTTP status and a stable problem type."""
+
+    status: int = 500
+    type: str = "about:blank"
+    title: str = "Internal Server Error"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class NotFound(YizhanError):
+    status = 404
+    type = "/problems/not-found"
+    title = "Not Found"
+
+
+class InvalidParameter(YizhanError):
+    """A query or body field that parsed but makes no sense (bbox with min > max, unknown amenity …)."""
+
+    status = 422
+    type = "/problems/validation"
+    title = "Invalid request"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+class NotImplementedYet(YizhanError):
+    status = 400
+    type = "/problems/unsupported-parameter"
+    title = "Unsupported parameter"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    # FastAPI locations look like ("query", "lat") or ("body", "items", 3, "name").
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] in {"query", "path", "body", "header"} else []
+    return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"field": _field_name(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+    return problem(
+        422, "Invalid request", f"invalid value for: {fields}", type_="/problems/validation",
+        errors=errors,
+    )
+
+
+async def _domain_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, YizhanError)
+    return problem(exc.status, exc.title, exc.detail, type_=exc.type, errors=exc.errors)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    from http import HTTPStatus
+
+    title = HTTPStatus(exc.status_code).phrase
+    return problem(exc.status_code, title, str(exc.detail), headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    # A bug, not a client error: log it with its traceback, tell the client only that it happened.
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "Internal Server Error", "the server failed to answer this request")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(YizhanError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,35 @@
+"""Administrative regions (province / city / county) with their boundaries and census population."""
+
+from geoalchemy2 import Geometry
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+REGION_LEVELS = ("province", "city", "county")
+
+
+class Region(Base):
+    __tablename__ = "regions"
+    __table_args__ = (
+        Index("ix_regions_boundary", "boundary", postgresql_using="gist"),
+        CheckConstraint(r"adcode ~ '^[0-9]{6}$'", name="adcode_format"),
+        CheckConstraint("level IN ('province', 'city', 'county')", name="level_known"),
+        CheckConstraint("ST_IsValid(boundary)", name="boundary_valid"),
+        CheckConstraint("population IS NULL OR population >= 0", name="population_non_negative"),
+    )
+
+    adcode: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(Text)
+    parent_adcode: Mapped[str | None] = mapped_column(
+        String(6), ForeignKey("regions.adcode", ondelete="RESTRICT"), index=True
+    )
+    # 市辖区: the legal-aid rule there is a 2 km radius instead of a half-hour travel circle.
+    is_urban_district: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    boundary: Mapped[str] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False)
+    )
+    seat: Mapped[str | None] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    population: Mapped[int | None] = mapped_column(BigInteger)
+    population_source: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The project-local PostgreSQL + PostGIS cluster (under .pgdata/, git-ignored) used by `make run` and `make test`.
+#   localdb.sh install         install PostGIS from the system's packages if it is missing
+#   localdb.sh start           init (first time) and start the cluster on 127.0.0.1:$YIZHAN_PGPORT
+#   localdb.sh stop            stop it (the data stays)
+#   localdb.sh createdb NAME   create database NAME if it does not exist
+#   localdb.sh url NAME        print the connection URL of database NAME
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+datadir=${YIZHAN_PGDATA:-$root/.pgdata}
+# 5432 is usually taken by a system server; the local cluster gets a port of its own.
+port=${YIZHAN_PGPORT:-54329}
+
+say() { printf '\033[1m[localdb]\033[0m %s\n' "$*" >&2; }
+
+pg_bindir() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$dir" ] || { say "PostgreSQL server binaries not found under /usr/lib/postgresql; install postgresql first"; exit 1; }
+  echo "$dir"
+}
+
+pg_major() { basename "$(dirname "$(pg_bindir)")"; }
+
+# PostgreSQL refuses to run as root, so as root the cluster belongs to the unprivileged `postgres` user.
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+install_postgis() {
+  local major; major=$(pg_major)
+  if [ -f "/usr/share/postgresql/$major/extension/postgis.control" ]; then return 0; fi
+  local pkg="postgresql-$major-postgis-3"
+  if [ "$(id -u)" -ne 0 ]; then say "PostGIS is missing: run 'sudo apt-get install -y $pkg'"; exit 1; fi
+  say "installing $pkg from the system's packages (apt-get update + install; takes a minute)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >/dev/null
+}
+
+# The cluster owner must be able to reach the data folder; a checkout under a private folder (mktemp -d is
+# mode 700) is opened for traversal only (o+x, no read).
+grant_traversal() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  local dir=$root
+  while [ "$dir" != "/" ]; do
+    if ! runuser -u postgres -- test -x "$dir"; then
+      say "allowing the postgres user to traverse $dir (chmod o+x)"
+      chmod o+x "$dir"
+    fi
+    dir=$(dirname "$dir")
+  done
+}
+
+start() {
+  install_postgis
+  local bin; bin=$(pg_bindir)
+  if [ ! -f "$datadir/PG_VERSION" ]; then
+    say "creating a local cluster in $datadir"
+    grant_traversal
+    mkdir -p "$datadir"
+    [ "$(id -u)" -ne 0 ] || chown postgres:postgres "$datadir"
+    chmod 700 "$datadir"
+    as_owner "$bin/initdb" -D "$datadir" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$datadir/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '/tmp'
+max_connections = 200
+shared_buffers = 256MB
+fsync = on
+CONF
+  fi
+  if as_owner "$bin/pg_ctl" -D "$datadir" status >/dev/null 2>&1; then
+    say "local cluster already running on 127.0.0.1:$port"
+  else
+    say "starting the local cluster on 127.0.0.1:$port (log: $datadir/server.log)"
+    as_owner "$bin/pg_ctl" -D "$datadir" -l "$datadir/server.log" -w -t 60 start >/dev/null
+  fi
+}
+
+stop() {
+  local bin; bin=$(pg_bindir)
+  if [ -f "$datadir/PG_VERSION" ] && as_owner "$bin/pg_ctl" -D "$datadir" status >/dev/null 2>&1; then
+    say "stopping the local cluster"
+    as_owner "$bin/pg_ctl" -D "$datadir" -m fast -w stop >/dev/null
+  else
+    say "local cluster is not running"
+  fi
+}
+
+createdb() {
+  local name=$1 bin; bin=$(pg_bindir)
+  if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+    say "creating database $name"
+    "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres "$name"
+  fi
+}
+
+case "${1:-}" in
+  install) install_postgis ;;
+  start) start ;;
+  stop) stop ;;
+  createdb) createdb "${2:?database name}" ;;
+  url) echo "postgresql://postgres@127.0.0.1:$port/${2:?database name}" ;;
+  *) sed -n '2,8p' "$0"; exit 2 ;;
+esac
