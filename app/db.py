@@ -47,7 +47,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 async def connect_reader(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
         server_settings={"application_name": "yizhan", "jit": "off"},
     )
     assert pool is not None
@@ -56,7 +59,9 @@ async def connect_reader(dsn: str, *, min_size: int = 1, max_size: int = 10) -> 
 
 def create_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(
-        settings.sqlalchemy_url, pool_size=max(2, settings.db_pool_max // 2), pool_pre_ping=True,
+        settings.sqlalchemy_url,
+        pool_size=max(2, settings.db_pool_max // 2),
+        pool_pre_ping=True,
         connect_args={"server_settings": {"application_name": "yizhan-write", "jit": "off"}},
     )
 
@@ -73,9 +78,7 @@ class Database:
 
 @asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
-    reader = await connect_reader(
-        settings.read_dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max
-    )
+    reader = await connect_reader(settings.read_dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     db = Database(reader=reader, engine=create_engine(settings))
     try:
         yield db

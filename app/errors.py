@@ -78,7 +78,10 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     errors = [{"field": _field_name(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
     fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
     return problem(
-        422, "Invalid request", f"invalid value for: {fields}", type_="/problems/validation",
+        422,
+        "Invalid request",
+        f"invalid value for: {fields}",
+        type_="/problems/validation",
         errors=errors,
     )
 

@@ -27,9 +27,7 @@ class Region(Base):
     )
     # 市辖区: the legal-aid rule there is a 2 km radius instead of a half-hour travel circle.
     is_urban_district: Mapped[bool] = mapped_column(Boolean, server_default="false")
-    boundary: Mapped[str] = mapped_column(
-        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False)
-    )
+    boundary: Mapped[str] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
     seat: Mapped[str | None] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
     population: Mapped[int | None] = mapped_column(BigInteger)
     population_source: Mapped[str | None] = mapped_column(Text)

@@ -70,8 +70,7 @@ class Site(Base):
             f"verified_by IS NULL OR {_one_of('verified_by', VERIFICATION_METHODS)}",
             name="verified_by_known",
         ),
-        CheckConstraint("closed_on IS NULL OR opened_on IS NULL OR closed_on >= opened_on",
-                        name="closed_after_opened"),
+        CheckConstraint("closed_on IS NULL OR opened_on IS NULL OR closed_on >= opened_on", name="closed_after_opened"),
         CheckConstraint("version >= 1", name="version_positive"),
         Index("ix_sites_location", "location", postgresql_using="gist"),
         Index("ix_sites_geom", "geom", postgresql_using="gist"),
@@ -87,9 +86,7 @@ class Site(Base):
     name: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
     # Geodesic truth for distances and KNN (metres on the WGS-84 spheroid) …
-    location: Mapped[str] = mapped_column(
-        Geography("POINT", srid=4326, spatial_index=False)
-    )
+    location: Mapped[str] = mapped_column(Geography("POINT", srid=4326, spatial_index=False))
     # … and its lon/lat twin for bbox and point-in-boundary tests, which are planar in degrees by definition.
     geom: Mapped[str] = mapped_column(
         Geometry("POINT", srid=4326, spatial_index=False),
@@ -117,11 +114,7 @@ class Site(Base):
     external_id: Mapped[str | None] = mapped_column(Text)
     last_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     verified_by: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, server_default="1")

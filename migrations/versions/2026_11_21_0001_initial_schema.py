@@ -135,13 +135,9 @@ def upgrade() -> None:
         sa.Column("population", sa.BigInteger(), nullable=True),
         sa.Column("population_source", sa.Text(), nullable=True),
         sa.CheckConstraint("adcode ~ '^[0-9]{6}$'", name=op.f("ck_regions_adcode_format")),
-        sa.CheckConstraint(
-            "level IN ('province', 'city', 'county')", name=op.f("ck_regions_level_known")
-        ),
+        sa.CheckConstraint("level IN ('province', 'city', 'county')", name=op.f("ck_regions_level_known")),
         sa.CheckConstraint("ST_IsValid(boundary)", name=op.f("ck_regions_boundary_valid")),
-        sa.CheckConstraint(
-            "population IS NULL OR population >= 0", name=op.f("ck_regions_population_non_negative")
-        ),
+        sa.CheckConstraint("population IS NULL OR population >= 0", name=op.f("ck_regions_population_non_negative")),
         sa.ForeignKeyConstraint(
             ["parent_adcode"],
             ["regions.adcode"],
@@ -209,9 +205,7 @@ def upgrade() -> None:
         sa.Column("access_note", sa.Text(), nullable=True),
         sa.Column("amenities", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False),
         sa.Column("services", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False),
-        sa.Column(
-            "worker_groups", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False
-        ),
+        sa.Column("worker_groups", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False),
         sa.Column("status", sa.Text(), server_default="active", nullable=False),
         sa.Column("opened_on", sa.Date(), nullable=True),
         sa.Column("closed_on", sa.Date(), nullable=True),
@@ -235,13 +229,9 @@ def upgrade() -> None:
         ),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
-        sa.CheckConstraint(
-            "access IN ('open', 'qr_code', 'app', 'keeper_key')", name=op.f("ck_sites_access_known")
-        ),
+        sa.CheckConstraint("access IN ('open', 'qr_code', 'app', 'keeper_key')", name=op.f("ck_sites_access_known")),
         sa.CheckConstraint("btrim(name) <> ''", name=op.f("ck_sites_name_not_blank")),
-        sa.CheckConstraint(
-            "status IN ('active', 'suspended', 'closed')", name=op.f("ck_sites_status_known")
-        ),
+        sa.CheckConstraint("status IN ('active', 'suspended', 'closed')", name=op.f("ck_sites_status_known")),
         sa.CheckConstraint(
             "verified_by IS NULL OR verified_by IN ('inspection', 'phone', 'partner_sync', 'worker_confirmation')",
             name=op.f("ck_sites_verified_by_known"),
@@ -255,9 +245,7 @@ def upgrade() -> None:
             name=op.f("ck_sites_closed_after_opened"),
         ),
         sa.CheckConstraint("version >= 1", name=op.f("ck_sites_version_positive")),
-        sa.ForeignKeyConstraint(
-            ["kind"], ["site_kinds.code"], name=op.f("fk_sites_kind_site_kinds")
-        ),
+        sa.ForeignKeyConstraint(["kind"], ["site_kinds.code"], name=op.f("fk_sites_kind_site_kinds")),
         sa.ForeignKeyConstraint(
             ["region_adcode"],
             ["regions.adcode"],
@@ -291,19 +279,12 @@ def upgrade() -> None:
     for statement in REGION_DERIVATION:
         op.execute(statement)
 
-    kinds = sa.table(
-        "site_kinds", *(sa.column(c) for c in ("code", "label_zh", "label_en", "sort_order"))
-    )
+    kinds = sa.table("site_kinds", *(sa.column(c) for c in ("code", "label_zh", "label_en", "sort_order")))
     op.bulk_insert(
         kinds,
-        [
-            dict(zip(("code", "label_zh", "label_en", "sort_order"), k, strict=True))
-            for k in SITE_KINDS
-        ],
+        [dict(zip(("code", "label_zh", "label_en", "sort_order"), k, strict=True)) for k in SITE_KINDS],
     )
-    amenities = sa.table(
-        "amenities", *(sa.column(c) for c in ("code", "label_zh", "label_en", "sort_order"))
-    )
+    amenities = sa.table("amenities", *(sa.column(c) for c in ("code", "label_zh", "label_en", "sort_order")))
     op.bulk_insert(
         amenities,
         [
@@ -316,19 +297,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS regions_rederive_sites ON regions")
     op.execute("DROP TRIGGER IF EXISTS sites_derive_region ON sites")
-    op.execute(
-        "DROP FUNCTION IF EXISTS regions_rederive_sites(), sites_derive_region(), region_of(geometry)"
-    )
+    op.execute("DROP FUNCTION IF EXISTS regions_rederive_sites(), sites_derive_region(), region_of(geometry)")
     op.drop_index(op.f("ix_sites_updated_at"), table_name="sites")
     op.drop_index("ix_sites_search_text", table_name="sites", postgresql_using="gin")
     op.drop_index(op.f("ix_sites_region_adcode"), table_name="sites")
-    op.drop_geospatial_index(
-        "ix_sites_location", table_name="sites", postgresql_using="gist", column_name="location"
-    )
+    op.drop_geospatial_index("ix_sites_location", table_name="sites", postgresql_using="gist", column_name="location")
     op.drop_index(op.f("ix_sites_kind"), table_name="sites")
-    op.drop_geospatial_index(
-        "ix_sites_geom", table_name="sites", postgresql_using="gist", column_name="geom"
-    )
+    op.drop_geospatial_index("ix_sites_geom", table_name="sites", postgresql_using="gist", column_name="geom")
     op.drop_geospatial_table("sites")
     op.drop_table("site_kinds")
     op.drop_index(op.f("ix_regions_parent_adcode"), table_name="regions")

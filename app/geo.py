@@ -1,0 +1,68 @@
+"""Geometry rules in one place: the query point, search radii, bounding boxes, geodesic re-ranking.
+
+Storage is WGS-84 (EPSG:4326) only. Distances are metres on the WGS-84 spheroid (PostGIS geography with
+use_spheroid = true). PostGIS orders geography KNN (`<->`) by *spherical* distance, so the nearest query
+over-fetches by sphere and re-ranks by spheroid; SPHERE_TO_SPHEROID_MIN bounds how much shorter a spheroid
+distance can be than PostGIS's sphere distance, which tells when the over-fetch provably holds the true top k.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.errors import InvalidParameter, NotImplementedYet
+
+# The spheroid's meridional radius of curvature at the equator, a(1 - e²) = 6,335,439 m, is the smallest
+# local radius; PostGIS's sphere is the mean radius 6,371,008.8 m. Ratio 0.99442; 0.994 leaves a margin.
+SPHERE_TO_SPHEROID_MIN = 0.994
+
+# A worker asks for what is reachable, not for the far side of the planet: past this the answer is noise
+# and the query scans the whole register.
+MAX_SEARCH_RADIUS_M = 1_000_000
+DEFAULT_SEARCH_RADIUS_M = 50_000
+
+# The query point as SQL, from two bound parameters (lon, lat): a constant for the planner, so the GiST
+# index on the geography column serves both KNN ordering and ST_DWithin.
+POINT_SQL = "ST_SetSRID(ST_MakePoint(${lon}, ${lat}), 4326)::geography"
+
+
+class CoordSys(StrEnum):
+    wgs84 = "wgs84"
+    gcj02 = "gcj02"
+    bd09 = "bd09"
+
+
+def require_wgs84(coordsys: CoordSys) -> None:
+    """GCJ-02 / BD-09 conversion is not in this release; say so rather than answer 300–700 m off."""
+    if coordsys is not CoordSys.wgs84:
+        raise NotImplementedYet("coordsys", f"'{coordsys}' is not supported yet; send WGS-84 coordinates")
+
+
+@dataclass(frozen=True, slots=True)
+class BBox:
+    """A lon/lat rectangle (minLon, minLat, maxLon, maxLat), as OGC and GeoJSON order it."""
+
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+    @classmethod
+    def parse(cls, raw: str, field: str = "bbox") -> "BBox":
+        parts = raw.split(",")
+        if len(parts) != 4:
+            raise InvalidParameter(field, f"expected 4 comma-separated numbers minLon,minLat,maxLon,maxLat, got {len(parts)}")
+        try:
+            min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
+        except ValueError:
+            raise InvalidParameter(field, "every value must be a number") from None
+        for name, value, limit in (
+            ("minLon", min_lon, 180), ("maxLon", max_lon, 180), ("minLat", min_lat, 90), ("maxLat", max_lat, 90)
+        ):
+            if not -limit <= value <= limit:
+                raise InvalidParameter(field, f"{name} {value} is outside [-{limit}, {limit}]")
+        if min_lat > max_lat:
+            raise InvalidParameter(field, "minLat is greater than maxLat")
+        if min_lon > max_lon:
+            # A box across the antimeridian would need splitting; refuse it clearly instead of answering wrong.
+            raise InvalidParameter(field, "minLon is greater than maxLon (boxes across ±180° are not supported)")
+        return cls(min_lon, min_lat, max_lon, max_lat)

@@ -1,0 +1,37 @@
+"""Liveness and readiness probes."""
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from app.dependencies import ReaderDep
+from app.errors import problem
+from app.http import JSON
+from app.paths import PROJECT_ROOT
+
+router = APIRouter(tags=["health"])
+
+
+def migration_head() -> str | None:
+    """The newest Alembic revision shipped with this code."""
+    return ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini"))).get_current_head()
+
+
+@router.get("/healthz")
+async def healthz() -> Response:
+    """The process is up."""
+    return JSON({"status": "ok"})
+
+
+@router.get("/readyz", responses={503: {"description": "Database unreachable or schema not at head"}})
+async def readyz(request: Request, reader: ReaderDep) -> Response:
+    """The database answers and its schema is at the revision this code expects."""
+    expected = request.app.state.migration_head
+    try:
+        current = await reader.fetchval("SELECT version_num FROM alembic_version")
+    except Exception as exc:  # any failure to reach or read the database means "not ready"
+        return problem(503, "Service Unavailable", f"database not reachable: {type(exc).__name__}")
+    if current != expected:
+        return problem(503, "Service Unavailable", f"schema at {current}, code expects {expected}; run migrations")
+    return JSON({"status": "ready", "schema": current})

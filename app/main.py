@@ -1,0 +1,44 @@
+"""The application factory: `create_app(settings)`; uvicorn serves `app.main:app`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import health
+from app.config import Settings
+from app.db import open_database
+from app.errors import install_error_handlers
+from app.http import JSON
+from app.regions.router import router as regions_router
+from app.sites.router import router as sites_router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_database(settings) as db:
+            app.state.db = db
+            yield
+
+    app = FastAPI(
+        title="Yizhan 驿站",
+        summary="Trade-union worker stations, legal-aid points and service centres: nearest site and register.",
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=JSON,
+    )
+    app.state.settings = settings
+    app.state.migration_head = health.migration_head()
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(sites_router)
+    app.include_router(regions_router)
+    return app
+
+
+def app() -> FastAPI:
+    """Factory for `uvicorn --factory app.main:app`."""
+    return create_app()

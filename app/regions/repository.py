@@ -1,0 +1,60 @@
+"""SQL for regions. Areas are geodesic (boundary cast to geography), never square degrees."""
+
+from typing import Any
+
+import asyncpg
+from sqlalchemy import func, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import Reader
+from app.regions.models import Region
+
+_FIELDS = """
+    r.adcode, r.name, r.level, r.parent_adcode, r.is_urban_district, r.population, r.population_source,
+    ST_Area(r.boundary::geography) / 1e6 AS area_km2
+"""
+
+LIST_SQL = f"""
+SELECT {_FIELDS} FROM regions r
+WHERE ($1::text IS NULL OR r.level = $1) AND ($2::text IS NULL OR r.parent_adcode = $2)
+ORDER BY r.adcode
+"""
+
+GET_SQL = f"""
+SELECT {_FIELDS},
+       ST_AsGeoJSON(r.boundary, 6)::jsonb AS boundary,
+       CASE WHEN r.seat IS NULL THEN NULL ELSE ST_AsGeoJSON(r.seat, 6)::jsonb END AS seat
+FROM regions r WHERE r.adcode = $1
+"""
+
+
+async def list_regions(reader: Reader, level: str | None, parent: str | None) -> list[asyncpg.Record]:
+    return await reader.fetch(LIST_SQL, level, parent)
+
+
+async def get(reader: Reader, adcode: str) -> asyncpg.Record | None:
+    return await reader.fetchrow(GET_SQL, adcode)
+
+
+async def upsert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
+    """Insert or update regions by adcode (boundary and seat as EWKT); returns how many rows changed."""
+    if not rows:
+        return 0
+    table = Region.__table__
+    fields = [c for c in rows[0] if c != "adcode"]
+    stmt = pg_insert(table).values(rows)
+    excluded = stmt.excluded
+
+    def comparable(source: Any, field: str) -> Any:
+        return func.ST_AsBinary(source[field]) if field in ("boundary", "seat") else source[field]
+
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.adcode],
+        set_={f: excluded[f] for f in fields},
+        where=tuple_(*(comparable(table.c, f) for f in fields)).is_distinct_from(
+            tuple_(*(comparable(excluded, f) for f in fields))
+        ),
+    )
+    result = await conn.execute(stmt)
+    return result.rowcount

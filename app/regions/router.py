@@ -1,0 +1,41 @@
+"""HTTP shape of regions: the administrative units and their boundaries."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from starlette.responses import Response
+
+from app.dependencies import ReaderDep
+from app.errors import NotFound
+from app.http import JSON
+from app.regions import repository
+from app.regions.schemas import RegionDetail, RegionList
+
+router = APIRouter(prefix="/v1/regions", tags=["regions"])
+
+Adcode = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="Six-digit administrative code")]
+
+
+def _round_area(row: dict[str, object]) -> dict[str, object]:
+    row["area_km2"] = round(float(row["area_km2"]), 3)  # type: ignore[arg-type]
+    return row
+
+
+@router.get("", response_model=RegionList)
+async def list_regions(
+    reader: ReaderDep,
+    level: Annotated[Literal["province", "city", "county"] | None, Query()] = None,
+    parent: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="Children of this adcode")] = None,
+) -> Response:
+    """Regions (without boundaries), in adcode order."""
+    rows = await repository.list_regions(reader, level, parent)
+    return JSON({"items": [_round_area(dict(r)) for r in rows]})
+
+
+@router.get("/{adcode}", response_model=RegionDetail, responses={404: {"description": "No such region"}})
+async def get_region(reader: ReaderDep, adcode: Adcode) -> Response:
+    """One region with its boundary as GeoJSON."""
+    row = await repository.get(reader, adcode)
+    if row is None:
+        raise NotFound(f"no region with adcode {adcode}")
+    return JSON(_round_area(dict(row)))

@@ -1,0 +1,160 @@
+"""SQL for the register. Bound parameters only; the WHERE fragments below are fixed strings.
+
+Reads run on the asyncpg read pool (see app.db); writes take a SQLAlchemy connection on the primary.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy import func, literal_column, or_, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import Reader
+from app.geo import POINT_SQL, BBox
+from app.sites.models import Site
+
+# Columns of the full site representation.
+SITE_COLUMNS = """
+    s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.region_adcode,
+    s.operator, s.phone, s.keeper, s.opening_hours, s.access, s.access_note, s.amenities, s.services,
+    s.worker_groups, s.status, s.opened_on, s.closed_on, s.rating, s.photos, s.source, s.external_id,
+    s.last_verified_at, s.verified_by, s.created_at, s.updated_at, s.version
+"""
+
+_POINT = POINT_SQL.format(lon=1, lat=2)
+
+# Candidates in spherical KNN order (the GiST index), each with its spheroidal distance for re-ranking.
+# Parameters: $1 lon, $2 lat, $3 kinds or NULL, $4 required amenities, $5 radius m, $6 how many.
+NEAREST_SQL = f"""
+SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
+       ST_Distance(s.location, {_POINT}) AS distance_m,
+       s.location <-> {_POINT} AS sphere_m
+FROM sites s
+WHERE s.deleted_at IS NULL AND s.status = 'active'
+  AND ($3::text[] IS NULL OR s.kind = ANY($3::text[]))
+  AND s.amenities @> $4::text[]
+  AND ST_DWithin(s.location, {_POINT}, $5)
+ORDER BY s.location <-> {_POINT}
+LIMIT $6
+"""
+
+# Every candidate within a radius (no KNN limit): the fallback when the over-fetch cannot prove its top k.
+WITHIN_SQL = f"""
+SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
+       ST_Distance(s.location, {_POINT}) AS distance_m
+FROM sites s
+WHERE s.deleted_at IS NULL AND s.status = 'active'
+  AND ($3::text[] IS NULL OR s.kind = ANY($3::text[]))
+  AND s.amenities @> $4::text[]
+  AND ST_DWithin(s.location, {_POINT}, $5)
+"""
+
+GET_SQL = f"SELECT {SITE_COLUMNS} FROM sites s WHERE s.id = $1 AND s.deleted_at IS NULL"
+
+REGION_TREE_SQL = """
+WITH RECURSIVE tree AS (
+    SELECT adcode FROM regions WHERE adcode = ${n}
+    UNION ALL
+    SELECT r.adcode FROM regions r JOIN tree t ON r.parent_adcode = t.adcode
+)
+SELECT adcode FROM tree
+"""
+
+
+async def nearest_candidates(
+    reader: Reader, lon: float, lat: float, kinds: list[str] | None, amenities: list[str], radius_m: float, fetch: int
+) -> list[asyncpg.Record]:
+    return await reader.fetch(NEAREST_SQL, lon, lat, kinds, amenities, radius_m, fetch)
+
+
+async def within(
+    reader: Reader, lon: float, lat: float, kinds: list[str] | None, amenities: list[str], radius_m: float
+) -> list[asyncpg.Record]:
+    return await reader.fetch(WITHIN_SQL, lon, lat, kinds, amenities, radius_m)
+
+
+async def get(reader: Reader, site_id: int) -> asyncpg.Record | None:
+    return await reader.fetchrow(GET_SQL, site_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFilter:
+    bbox: BBox | None = None
+    kinds: list[str] | None = None
+    region: str | None = None
+    q: str | None = None
+    statuses: list[str] | None = None
+    updated_since: dt.datetime | None = None
+
+
+def _like_pattern(q: str) -> str:
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def page(reader: Reader, where: SiteFilter, after_id: int, limit: int) -> list[asyncpg.Record]:
+    """One page in id order after `after_id` (keyset pagination: stable while rows are added)."""
+    clauses = ["s.deleted_at IS NULL", "s.id > $1"]
+    args: list[object] = [after_id]
+
+    def bind(value: object) -> int:
+        args.append(value)
+        return len(args)
+
+    if where.bbox is not None:
+        b = where.bbox
+        n = [bind(v) for v in (b.min_lon, b.min_lat, b.max_lon, b.max_lat)]
+        clauses.append(f"ST_Intersects(s.geom, ST_MakeEnvelope(${n[0]}, ${n[1]}, ${n[2]}, ${n[3]}, 4326))")
+    if where.kinds:
+        clauses.append(f"s.kind = ANY(${bind(where.kinds)}::text[])")
+    if where.region is not None:
+        clauses.append(f"s.region_adcode IN ({REGION_TREE_SQL.format(n=bind(where.region))})")
+    if where.q:
+        clauses.append(f"(s.name || ' ' || coalesce(s.address, '')) ILIKE ${bind(_like_pattern(where.q))}")
+    if where.statuses:
+        clauses.append(f"s.status = ANY(${bind(where.statuses)}::text[])")
+    if where.updated_since is not None:
+        clauses.append(f"s.updated_at >= ${bind(where.updated_since)}")
+    sql = f"SELECT {SITE_COLUMNS} FROM sites s WHERE {' AND '.join(clauses)} ORDER BY s.id LIMIT ${bind(limit)}"  # noqa: S608
+    return await reader.fetch(sql, *args)
+
+
+# --- writes (SQLAlchemy Core over the primary) ---------------------------------------------------------------
+
+# Fields a partner or the seed supplies; everything else (id, region, timestamps, version) is the register's own.
+UPSERT_FIELDS = (
+    "kind", "name", "address", "location", "operator", "phone", "keeper", "opening_hours", "access", "access_note",
+    "amenities", "services", "worker_groups", "status", "opened_on", "closed_on", "rating", "photos",
+    "last_verified_at", "verified_by",
+)
+
+
+async def upsert_by_external_id(conn: AsyncConnection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert or update sites keyed by (source, external_id); rows whose fields are unchanged are left alone.
+
+    Returns how many were created, updated and unchanged. `location` is EWKT ('SRID=4326;POINT(lon lat)').
+    """
+    if not rows:
+        return {"created": 0, "updated": 0, "unchanged": 0}
+    table = Site.__table__
+    stmt = pg_insert(table).values(rows)
+    excluded = stmt.excluded
+    # Compare the location by its exact binary form; the rest column by column, NULL-safely.
+    current = [func.ST_AsBinary(table.c.location)] + [table.c[f] for f in UPSERT_FIELDS if f != "location"]
+    incoming = [func.ST_AsBinary(excluded.location)] + [excluded[f] for f in UPSERT_FIELDS if f != "location"]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.source, table.c.external_id],
+        set_={
+            **{f: excluded[f] for f in UPSERT_FIELDS},
+            "version": table.c.version + 1,
+            "updated_at": func.now(),
+            "deleted_at": None,
+        },
+        where=or_(tuple_(*current).is_distinct_from(tuple_(*incoming)), table.c.deleted_at.is_not(None)),
+    ).returning(literal_column("(xmax = 0)").label("created"))
+    result = (await conn.execute(stmt)).all()
+    created = sum(1 for r in result if r.created)
+    return {"created": created, "updated": len(result) - created, "unchanged": len(rows) - len(result)}

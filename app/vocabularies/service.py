@@ -1,0 +1,34 @@
+"""The controlled vocabularies (site kinds, amenities) are data; requests validate against a short-lived cache."""
+
+import time
+
+from app.db import Reader
+from app.errors import InvalidParameter
+
+# Adding a kind is an INSERT; every worker sees it within this many seconds without a restart.
+CACHE_SECONDS = 30.0
+
+
+class Vocabulary:
+    def __init__(self, table: str) -> None:
+        self._query = f"SELECT code FROM {table} ORDER BY sort_order, code"  # noqa: S608 (fixed table name)
+        self._codes: frozenset[str] = frozenset()
+        self._loaded_at = float("-inf")
+
+    async def codes(self, reader: Reader) -> frozenset[str]:
+        if time.monotonic() - self._loaded_at > CACHE_SECONDS:
+            self._codes = frozenset(r["code"] for r in await reader.fetch(self._query))
+            self._loaded_at = time.monotonic()
+        return self._codes
+
+    async def check(self, reader: Reader, field: str, values: list[str] | None) -> None:
+        if not values:
+            return
+        known = await self.codes(reader)
+        unknown = [v for v in values if v not in known]
+        if unknown:
+            raise InvalidParameter(field, f"unknown value(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+
+
+site_kinds = Vocabulary("site_kinds")
+amenities = Vocabulary("amenities")
