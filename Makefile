@@ -1,0 +1,57 @@
+# One entry point for the common tasks. `make run` serves the demo; `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+LOCALDB := scripts/localdb.sh
+
+.PHONY: help run stop test lint bench db
+
+help:
+	@echo "make run    serve the API with the Binzhou demo data on http://127.0.0.1:$(PORT)"
+	@echo "make stop   stop the project-local PostgreSQL cluster"
+	@echo "make test   run the test suite against a throwaway PostGIS database"
+	@echo "make lint   ruff + mypy"
+	@echo "make bench  nearest-site benchmark (national-scale register, wrk)"
+
+$(BIN)/yizhan: pyproject.toml
+	@echo "[make] creating $(VENV) and installing the project"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+# Uses DATABASE_URL when set; otherwise the project-local cluster (.pgdata/, port 54329).
+db: $(BIN)/yizhan
+	@$(LOCALDB) install
+	@if [ -z "$$DATABASE_URL" ]; then $(LOCALDB) start && $(LOCALDB) createdb yizhan; fi
+	@echo "[make] migrating"
+	@DATABASE_URL="$${DATABASE_URL:-$$($(LOCALDB) url yizhan)}" $(BIN)/yizhan db upgrade
+	@echo "[make] loading the Binzhou demo data"
+	@DATABASE_URL="$${DATABASE_URL:-$$($(LOCALDB) url yizhan)}" $(BIN)/yizhan seed
+
+run: db
+	@echo "[make] serving on http://127.0.0.1:$(PORT)  (docs: http://127.0.0.1:$(PORT)/docs)"
+	@DATABASE_URL="$${DATABASE_URL:-$$($(LOCALDB) url yizhan)}" \
+		$(BIN)/uvicorn --factory app.main:app --host 127.0.0.1 --port $(PORT)
+
+stop:
+	@$(LOCALDB) stop
+
+# Tests create (and drop) their own database on the local cluster, or on TEST_DATABASE_ADMIN_URL's server.
+test: $(BIN)/yizhan
+	@$(LOCALDB) install
+	@if [ -z "$$TEST_DATABASE_ADMIN_URL" ]; then $(LOCALDB) start; fi
+	@TEST_DATABASE_ADMIN_URL="$${TEST_DATABASE_ADMIN_URL:-$$($(LOCALDB) url postgres)}" $(BIN)/pytest
+
+lint: $(BIN)/yizhan
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy app
+
+bench: $(BIN)/yizhan
+	@$(LOCALDB) install
+	@$(LOCALDB) start
+	@$(BIN)/python bench/nearest.py
