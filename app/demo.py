@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.paths import SEED_DIR
 from app.regions import repository as regions
+from app.regions.models import REGION_LEVELS
 from app.sites import repository as sites
 
 CITY = {"adcode": "371600", "name": "滨州市"}
@@ -67,9 +68,7 @@ def read_regions(seed_dir: Path = SEED_DIR) -> list[dict[str, Any]]:
         "population": sum(c["population"] for c in counties),
         "population_source": POPULATION_SOURCE,
     }
-    return [
-        {**r, "boundary": _ewkt(r["boundary"]), "seat": _ewkt(r["seat"])} for r in [city, *counties]
-    ]
+    return [{**r, "boundary": _ewkt(r["boundary"]), "seat": _ewkt(r["seat"])} for r in [city, *counties]]
 
 
 def read_register(seed_dir: Path = SEED_DIR) -> list[dict[str, Any]]:
@@ -101,5 +100,5 @@ async def load(engine: AsyncEngine, seed_dir: Path = SEED_DIR) -> LoadSummary:
 def _by_level(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     # One statement per level: a multi-row upsert cannot reference a parent it inserts in the same statement
     # and all rows of one statement must have the same keys.
-    order = {"province": 0, "city": 1, "county": 2}
-    return [[r for r in rows if r["level"] == level] for level in sorted({r["level"] for r in rows}, key=order.get)]
+    levels = sorted({r["level"] for r in rows}, key=REGION_LEVELS.index)
+    return [[r for r in rows if r["level"] == level] for level in levels]

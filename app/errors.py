@@ -68,9 +68,11 @@ def problem(
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
-    # FastAPI locations look like ("query", "lat") or ("body", "items", 3, "name").
-    parts = [str(p) for p in loc[1:]] if loc and loc[0] in {"query", "path", "body", "header"} else []
-    return ".".join(parts) or ".".join(str(p) for p in loc)
+    """("query", "status", 0) → "status"; ("body", "items", 3, "name") → "items.3.name"."""
+    if len(loc) >= 2 and loc[0] in {"query", "path", "header"}:
+        return str(loc[1])  # the index of a repeated query parameter means nothing to the client
+    parts = loc[1:] if loc and loc[0] == "body" else loc
+    return ".".join(str(p) for p in parts) or "body"
 
 
 async def _validation_error(_: Request, exc: Exception) -> Response:
@@ -96,7 +98,7 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     from http import HTTPStatus
 
     title = HTTPStatus(exc.status_code).phrase
-    return problem(exc.status_code, title, str(exc.detail), headers=exc.headers)
+    return problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {}))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

@@ -50,13 +50,18 @@ class BBox:
     def parse(cls, raw: str, field: str = "bbox") -> "BBox":
         parts = raw.split(",")
         if len(parts) != 4:
-            raise InvalidParameter(field, f"expected 4 comma-separated numbers minLon,minLat,maxLon,maxLat, got {len(parts)}")
+            raise InvalidParameter(
+                field, f"expected 4 comma-separated numbers minLon,minLat,maxLon,maxLat, got {len(parts)}"
+            )
         try:
             min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
         except ValueError:
             raise InvalidParameter(field, "every value must be a number") from None
         for name, value, limit in (
-            ("minLon", min_lon, 180), ("maxLon", max_lon, 180), ("minLat", min_lat, 90), ("maxLat", max_lat, 90)
+            ("minLon", min_lon, 180),
+            ("maxLon", max_lon, 180),
+            ("minLat", min_lat, 90),
+            ("maxLat", max_lat, 90),
         ):
             if not -limit <= value <= limit:
                 raise InvalidParameter(field, f"{name} {value} is outside [-{limit}, {limit}]")

@@ -52,7 +52,8 @@ async def test_antimeridian(client: httpx.AsyncClient, conn: asyncpg.Connection)
     for i, (lon, lat) in enumerate(points):
         await conn.execute(
             "INSERT INTO sites (kind, name, location, source, external_id, amenities) VALUES "
-            "('outdoor_station', $1, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, 'test', $1, '{drinking_water}')",
+            "('outdoor_station', $1, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, 'test', $1, "
+            "'{drinking_water}')",
             f"dateline-{i}",
             lon,
             lat,
@@ -66,7 +67,7 @@ async def test_antimeridian(client: httpx.AsyncClient, conn: asyncpg.Connection)
 
 
 async def test_dense_cluster_ties_and_overfetch(client: httpx.AsyncClient, conn: asyncpg.Connection) -> None:
-    """Many sites at nearly equal distance (a ring): the sphere-ordered over-fetch must still give the spheroid top k."""
+    """Many sites at nearly equal distance (a ring): the over-fetch by sphere must still give the spheroid top k."""
     rng = random.Random(3)
     lon0, lat0 = 117.5, 38.3
     from tests.reference import GEOD
@@ -89,8 +90,15 @@ async def test_dense_cluster_ties_and_overfetch(client: httpx.AsyncClient, conn:
 async def test_kind_and_amenity_filters(client: httpx.AsyncClient, conn: asyncpg.Connection) -> None:
     sites = await active_sites(conn)
     lon, lat = 117.98, 37.40
-    params = [("lat", lat), ("lon", lon), ("limit", 30), ("kind", "outdoor_station"), ("kind", "service_centre"),
-              ("amenity", "drinking_water"), ("amenity", "ebike_charging")]
+    params = [
+        ("lat", lat),
+        ("lon", lon),
+        ("limit", 30),
+        ("kind", "outdoor_station"),
+        ("kind", "service_centre"),
+        ("amenity", "drinking_water"),
+        ("amenity", "ebike_charging"),
+    ]
     r = await client.get("/v1/sites/nearest", params=params)
     items = r.json()["items"]
     assert items, "the demo register has stations with water and e-bike charging near the city centre"
@@ -98,7 +106,11 @@ async def test_kind_and_amenity_filters(client: httpx.AsyncClient, conn: asyncpg
         assert item["kind"] in {"outdoor_station", "service_centre"}
         assert {"drinking_water", "ebike_charging"} <= set(item["amenities"])
     expected = brute_force_nearest(
-        sites, lon, lat, limit=30, kinds={"outdoor_station", "service_centre"},
+        sites,
+        lon,
+        lat,
+        limit=30,
+        kinds={"outdoor_station", "service_centre"},
         amenities={"drinking_water", "ebike_charging"},
     )
     assert_matches_reference(items, expected)
@@ -117,7 +129,9 @@ async def test_only_active_sites_are_offered(client: httpx.AsyncClient, conn: as
     await conn.execute("UPDATE sites SET status = 'closed', closed_on = current_date WHERE id = $1", row["id"])
     r = await client.get("/v1/sites/nearest", params={"lat": row["lat"], "lon": row["lon"], "limit": 5})
     assert row["id"] not in [i["id"] for i in r.json()["items"]]
-    await conn.execute("UPDATE sites SET status = 'active', closed_on = NULL, deleted_at = now() WHERE id = $1", row["id"])
+    await conn.execute(
+        "UPDATE sites SET status = 'active', closed_on = NULL, deleted_at = now() WHERE id = $1", row["id"]
+    )
     r = await client.get("/v1/sites/nearest", params={"lat": row["lat"], "lon": row["lon"], "limit": 5})
     assert row["id"] not in [i["id"] for i in r.json()["items"]]
 

@@ -1,9 +1,9 @@
 """SQL for regions. Areas are geodesic (boundary cast to geography), never square degrees."""
 
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import func, tuple_
+from sqlalchemy import Table, func, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,7 +41,7 @@ async def upsert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
     """Insert or update regions by adcode (boundary and seat as EWKT); returns how many rows changed."""
     if not rows:
         return 0
-    table = Region.__table__
+    table = cast(Table, Region.__table__)
     fields = [c for c in rows[0] if c != "adcode"]
     stmt = pg_insert(table).values(rows)
     excluded = stmt.excluded
@@ -49,12 +49,12 @@ async def upsert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> int:
     def comparable(source: Any, field: str) -> Any:
         return func.ST_AsBinary(source[field]) if field in ("boundary", "seat") else source[field]
 
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[table.c.adcode],
         set_={f: excluded[f] for f in fields},
         where=tuple_(*(comparable(table.c, f) for f in fields)).is_distinct_from(
             tuple_(*(comparable(excluded, f) for f in fields))
         ),
     )
-    result = await conn.execute(stmt)
+    result = await conn.execute(upsert)
     return result.rowcount

@@ -5,10 +5,10 @@ Reads run on the asyncpg read pool (see app.db); writes take a SQLAlchemy connec
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import func, literal_column, or_, tuple_
+from sqlalchemy import Table, func, literal_column, or_, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -118,7 +118,7 @@ async def page(reader: Reader, where: SiteFilter, after_id: int, limit: int) -> 
         clauses.append(f"s.status = ANY(${bind(where.statuses)}::text[])")
     if where.updated_since is not None:
         clauses.append(f"s.updated_at >= ${bind(where.updated_since)}")
-    sql = f"SELECT {SITE_COLUMNS} FROM sites s WHERE {' AND '.join(clauses)} ORDER BY s.id LIMIT ${bind(limit)}"  # noqa: S608
+    sql = f"SELECT {SITE_COLUMNS} FROM sites s WHERE {' AND '.join(clauses)} ORDER BY s.id LIMIT ${bind(limit)}"
     return await reader.fetch(sql, *args)
 
 
@@ -126,9 +126,26 @@ async def page(reader: Reader, where: SiteFilter, after_id: int, limit: int) -> 
 
 # Fields a partner or the seed supplies; everything else (id, region, timestamps, version) is the register's own.
 UPSERT_FIELDS = (
-    "kind", "name", "address", "location", "operator", "phone", "keeper", "opening_hours", "access", "access_note",
-    "amenities", "services", "worker_groups", "status", "opened_on", "closed_on", "rating", "photos",
-    "last_verified_at", "verified_by",
+    "kind",
+    "name",
+    "address",
+    "location",
+    "operator",
+    "phone",
+    "keeper",
+    "opening_hours",
+    "access",
+    "access_note",
+    "amenities",
+    "services",
+    "worker_groups",
+    "status",
+    "opened_on",
+    "closed_on",
+    "rating",
+    "photos",
+    "last_verified_at",
+    "verified_by",
 )
 
 
@@ -139,13 +156,13 @@ async def upsert_by_external_id(conn: AsyncConnection, rows: list[dict[str, Any]
     """
     if not rows:
         return {"created": 0, "updated": 0, "unchanged": 0}
-    table = Site.__table__
+    table = cast(Table, Site.__table__)
     stmt = pg_insert(table).values(rows)
     excluded = stmt.excluded
     # Compare the location by its exact binary form; the rest column by column, NULL-safely.
     current = [func.ST_AsBinary(table.c.location)] + [table.c[f] for f in UPSERT_FIELDS if f != "location"]
     incoming = [func.ST_AsBinary(excluded.location)] + [excluded[f] for f in UPSERT_FIELDS if f != "location"]
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[table.c.source, table.c.external_id],
         set_={
             **{f: excluded[f] for f in UPSERT_FIELDS},
@@ -154,7 +171,8 @@ async def upsert_by_external_id(conn: AsyncConnection, rows: list[dict[str, Any]
             "deleted_at": None,
         },
         where=or_(tuple_(*current).is_distinct_from(tuple_(*incoming)), table.c.deleted_at.is_not(None)),
-    ).returning(literal_column("(xmax = 0)").label("created"))
-    result = (await conn.execute(stmt)).all()
+    )
+    # xmax = 0 on the returned row version means it was inserted, not updated.
+    result = (await conn.execute(upsert.returning(literal_column("(xmax = 0)").label("created")))).all()
     created = sum(1 for r in result if r.created)
     return {"created": created, "updated": len(result) - created, "unchanged": len(rows) - len(result)}

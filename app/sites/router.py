@@ -1,7 +1,7 @@
 """HTTP shape of the register's read side: parse and validate, call the service, render."""
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -15,7 +15,7 @@ from app.sites.schemas import NearestSites, Site, SitePage
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
 
-PROBLEMS = {422: {"description": "A parameter is invalid; `errors` names each field"}}
+PROBLEMS: dict[int | str, dict[str, Any]] = {422: {"description": "A parameter is invalid; `errors` names each field"}}
 
 Lat = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="Latitude, degrees")]
 Lon = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False, description="Longitude, degrees")]
@@ -44,8 +44,14 @@ async def nearest_sites(
     rows = await service.nearest(reader, lon, lat, kind, amenity or [], max_distance_m, limit)
     items = [
         {
-            "id": r["id"], "kind": r["kind"], "name": r["name"], "address": r["address"],
-            "lat": r["lat"], "lon": r["lon"], "distance_m": round(r["distance_m"], 1), "amenities": r["amenities"],
+            "id": r["id"],
+            "kind": r["kind"],
+            "name": r["name"],
+            "address": r["address"],
+            "lat": r["lat"],
+            "lon": r["lon"],
+            "distance_m": round(r["distance_m"], 1),
+            "amenities": r["amenities"],
         }
         for r in rows
     ]
@@ -62,7 +68,9 @@ async def list_sites(
     reader: ReaderDep,
     bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat (WGS-84)")] = None,
     kind: Annotated[list[str] | None, Query()] = None,
-    region: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="Region adcode, descendants included")] = None,
+    region: Annotated[
+        str | None, Query(pattern=r"^[0-9]{6}$", description="Region adcode, descendants included")
+    ] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="Text in name or address")] = None,
     status: Annotated[list[Literal["active", "suspended", "closed"]] | None, Query()] = None,
     updated_since: Annotated[dt.datetime | None, Query(description="ISO 8601 with offset")] = None,
@@ -96,5 +104,3 @@ async def get_site(reader: ReaderDep, site_id: int) -> Response:
     """One site; its ETag changes with every edit."""
     row = await service.get(reader, site_id)
     return JSON(dict(row), headers={"ETag": f'"{row["id"]}-{row["version"]}"'})
-
-

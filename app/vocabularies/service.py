@@ -11,7 +11,7 @@ CACHE_SECONDS = 30.0
 
 class Vocabulary:
     def __init__(self, table: str) -> None:
-        self._query = f"SELECT code FROM {table} ORDER BY sort_order, code"  # noqa: S608 (fixed table name)
+        self._query = f"SELECT code FROM {table} ORDER BY sort_order, code"
         self._codes: frozenset[str] = frozenset()
         self._loaded_at = float("-inf")
 
