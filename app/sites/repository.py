@@ -173,6 +173,7 @@ async def upsert_by_external_id(conn: AsyncConnection, rows: list[dict[str, Any]
         where=or_(tuple_(*current).is_distinct_from(tuple_(*incoming)), table.c.deleted_at.is_not(None)),
     )
     # xmax = 0 on the returned row version means it was inserted, not updated.
-    result = (await conn.execute(upsert.returning(literal_column("(xmax = 0)").label("created")))).all()
+    returning = upsert.returning(literal_column("(xmax = 0)").label("created"))
+    result: list[Any] = list((await conn.execute(returning)).all())
     created = sum(1 for r in result if r.created)
     return {"created": created, "updated": len(result) - created, "unchanged": len(rows) - len(result)}
