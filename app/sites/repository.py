@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Table, func, literal_column, or_, tuple_
+from sqlalchemy import Boolean, Table, func, literal_column, or_, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -173,7 +173,7 @@ async def upsert_by_external_id(conn: AsyncConnection, rows: list[dict[str, Any]
         where=or_(tuple_(*current).is_distinct_from(tuple_(*incoming)), table.c.deleted_at.is_not(None)),
     )
     # xmax = 0 on the returned row version means it was inserted, not updated.
-    returning = upsert.returning(literal_column("(xmax = 0)").label("created"))
-    result: list[Any] = list((await conn.execute(returning)).all())
+    returning = upsert.returning(literal_column("(xmax = 0)", Boolean).label("created"))
+    result = (await conn.execute(returning)).all()
     created = sum(1 for r in result if r.created)
     return {"created": created, "updated": len(result) - created, "unchanged": len(rows) - len(result)}
