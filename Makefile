@@ -54,4 +54,4 @@ lint: $(BIN)/yizhan
 bench: $(BIN)/yizhan
 	@$(LOCALDB) install
 	@$(LOCALDB) start
-	@$(BIN)/python bench/nearest.py
+	@$(BIN)/python -m bench.nearest

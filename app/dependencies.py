@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from app.db import Reader
 
 
-def get_reader(request: Request) -> Reader:
+async def get_reader(request: Request) -> Reader:
     """The read pool; tests override this with a connection inside a rolled-back transaction."""
     reader: Reader = request.app.state.db.reader
     return reader

@@ -83,7 +83,10 @@ async def conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 async def client(app: FastAPI, conn: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
-    app.dependency_overrides[get_reader] = lambda: conn
+    async def reader_in_transaction() -> asyncpg.Connection:
+        return conn
+
+    app.dependency_overrides[get_reader] = reader_in_transaction
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test") as http:
         yield http

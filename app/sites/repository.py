@@ -26,20 +26,38 @@ SITE_COLUMNS = """
 
 _POINT = POINT_SQL.format(lon=1, lat=2)
 
-# Candidates in spherical KNN order (the GiST index), each with its spheroidal distance for re-ranking.
-# Parameters: $1 lon, $2 lat, $3 kinds or NULL, $4 required amenities, $5 radius m, $6 how many.
-NEAREST_SQL = f"""
-SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
-       ST_Distance(s.location, {_POINT}) AS distance_m,
-       s.location <-> {_POINT} AS sphere_m
-FROM sites s
-WHERE s.deleted_at IS NULL AND s.status = 'active'
-  AND ($3::text[] IS NULL OR s.kind = ANY($3::text[]))
-  AND s.amenities @> $4::text[]
-  AND ST_DWithin(s.location, {_POINT}, $5)
-ORDER BY s.location <-> {_POINT}
-LIMIT $6
+
+# The `limit` nearest by spheroid among the `fetch` nearest by sphere (KNN order from the GiST index, bounded by
+# the radius), each row carrying how many candidates there were and the farthest one's sphere distance, which the
+# service needs to prove the answer exact. Kind and amenity filters are only written in when asked for: a filter
+# that is always present (`$3 IS NULL OR …`, `amenities @> '{}'`) shrinks the planner's row estimate until a
+# bitmap scan + sort looks cheaper than the KNN index scan (measured: 14 ms instead of 0.3 ms at 200k sites).
+# Parameters: $1 lon, $2 lat, $3 radius m, $4 how many candidates, $5 limit, then kinds and/or amenities.
+def _nearest_sql(by_kind: bool, by_amenity: bool) -> str:
+    filters = "".join(
+        [
+            "\n      AND s.kind = ANY($6::text[])" if by_kind else "",
+            f"\n      AND s.amenities @> ${6 + by_kind}::text[]" if by_amenity else "",
+        ]
+    )
+    return f"""
+SELECT knn.*, count(*) OVER () AS candidates, max(knn.sphere_m) OVER () AS farthest_sphere_m
+FROM (
+    SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
+           ST_Distance(s.location, {_POINT}) AS distance_m,
+           s.location <-> {_POINT} AS sphere_m
+    FROM sites s
+    WHERE s.deleted_at IS NULL AND s.status = 'active'{filters}
+      AND ST_DWithin(s.location, {_POINT}, $3)
+    ORDER BY s.location <-> {_POINT}
+    LIMIT $4
+) AS knn
+ORDER BY knn.distance_m, knn.id
+LIMIT $5
 """
+
+
+NEAREST_SQL = {(k, a): _nearest_sql(k, a) for k in (False, True) for a in (False, True)}
 
 # Every candidate within a radius (no KNN limit): the fallback when the over-fetch cannot prove its top k.
 WITHIN_SQL = f"""
@@ -64,10 +82,18 @@ SELECT adcode FROM tree
 """
 
 
-async def nearest_candidates(
-    reader: Reader, lon: float, lat: float, kinds: list[str] | None, amenities: list[str], radius_m: float, fetch: int
+async def nearest_by_knn(
+    reader: Reader,
+    lon: float,
+    lat: float,
+    kinds: list[str] | None,
+    amenities: list[str],
+    radius_m: float,
+    fetch: int,
+    limit: int,
 ) -> list[asyncpg.Record]:
-    return await reader.fetch(NEAREST_SQL, lon, lat, kinds, amenities, radius_m, fetch)
+    filters = [f for f in (kinds, amenities) if f]
+    return await reader.fetch(NEAREST_SQL[bool(kinds), bool(amenities)], lon, lat, radius_m, fetch, limit, *filters)
 
 
 async def within(

@@ -1,0 +1,181 @@
+"""Benchmark GET /v1/sites/nearest against a minimal asyncpg reference, in one run on one machine.
+
+    make bench                      # or: python -m bench.nearest --sites 200000 --duration 20
+
+Loads a national-scale register (generated, ~200k sites over China by census population, plus the Binzhou demo
+data) into its own database `yizhan_bench`, serves the real app and bench/reference_app.py with the same uvicorn
+settings, drives each with wrk (32 connections, random points) and prints requests/s, p50, p99 and the ratios.
+Needs wrk (Debian package `wrk`) and the reference data in ../shared/data (YIZHAN_SHARED_DATA to override).
+"""
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+from alembic import command
+from pydantic import PostgresDsn
+from rich.console import Console
+from rich.table import Table
+
+from app import demo
+from app.cli import alembic_config
+from app.config import Settings
+from app.db import create_engine
+from bench import national_register
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("YIZHAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
+DB_NAME = "yizhan_bench"
+console = Console()
+
+
+def db_url(name: str) -> str:
+    return ADMIN_URL.rpartition("/")[0] + "/" + name
+
+
+async def prepare(n_sites: int) -> int:
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    await admin.execute(f"CREATE DATABASE {DB_NAME}")
+    await admin.close()
+    settings = Settings(database_url=PostgresDsn(db_url(DB_NAME)))
+    await asyncio.to_thread(command.upgrade, alembic_config(settings), "head")
+    engine = create_engine(settings)
+    await demo.load(engine)
+    await engine.dispose()
+    started = time.perf_counter()
+    rows = list(national_register.generate(SHARED, n_sites))
+    conn = await asyncpg.connect(db_url(DB_NAME))
+    # Binary COPY has no geography encoder: stage lon/lat, then build the points in SQL.
+    await conn.execute("CREATE TEMP TABLE staged (kind text, name text, lon float8, lat float8, amenities text[])")
+    await conn.copy_records_to_table("staged", records=rows)
+    await conn.execute(
+        "INSERT INTO sites (kind, name, location, amenities, source, external_id) "
+        "SELECT kind, name, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, amenities, 'bench-national', name "
+        "FROM staged"
+    )
+    await conn.execute("VACUUM ANALYZE sites")
+    total = await conn.fetchval("SELECT count(*) FROM sites")
+    await conn.close()
+    console.print(f"loaded {len(rows):,} generated sites (+447 Binzhou) in {time.perf_counter() - started:.1f} s")
+    return int(total)
+
+
+def serve(target: str, port: int, workers: int, factory: bool) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": db_url(DB_NAME), "PYTHONPATH": str(ROOT)}
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    if factory:
+        args.append("--factory")
+    proc = subprocess.Popen(args, env=env, cwd=ROOT)
+    for _ in range(100):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit(f"{target} did not start on port {port}")
+
+
+def parse_ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url_template: str, port: int, seconds: int, connections: int) -> dict[str, float]:
+    env = {**os.environ, "PATH_TEMPLATE": url_template}
+    script = str(Path(__file__).with_name("random_points.lua"))
+    # Warm-up: fill caches and pools so the measured run sees a steady state.
+    subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", "-d3s", "-s", script, f"http://127.0.0.1:{port}"],
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{port}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50": parse_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
+        "p99": parse_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
+        "errors": float(non_2xx.group(1)) if non_2xx else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sites", type=int, default=200_000)
+    parser.add_argument("--duration", type=int, default=20, help="seconds per wrk run (≥ 20 for the record)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers, the same for both servers")
+    parser.add_argument("--rounds", type=int, default=1, help="alternate real/reference this many times")
+    parser.add_argument("--skip-load", action="store_true", help="reuse the yizhan_bench database")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+
+    total = asyncio.run(prepare(args.sites)) if not args.skip_load else None
+    if total:
+        console.print(f"register: {total:,} sites")
+    real_port, ref_port = 8101, 8102
+    servers = [
+        serve("app.main:app", real_port, args.workers, factory=True),
+        serve("bench.reference_app:app", ref_port, args.workers, factory=False),
+    ]
+    try:
+        results: dict[str, list[dict[str, float]]] = {"real": [], "reference": []}
+        for _ in range(args.rounds):
+            results["real"].append(wrk("/v1/sites/nearest?lat=%f&lon=%f", real_port, args.duration, args.connections))
+            results["reference"].append(wrk("/nearest?lat=%f&lon=%f", ref_port, args.duration, args.connections))
+    finally:
+        for proc in servers:
+            proc.terminate()
+            proc.wait()
+
+    def best(name: str) -> dict[str, float]:
+        return max(results[name], key=lambda r: r["rps"])
+
+    real, ref = best("real"), best("reference")
+    table = Table(title=f"GET nearest, {args.connections} connections, {args.duration} s, {args.workers} worker(s)")
+    for column in ("server", "requests/s", "p50 ms", "p99 ms", "non-2xx"):
+        table.add_column(column, justify="right")
+    for name, r in (("yizhan /v1/sites/nearest", real), ("reference (bare asyncpg)", ref)):
+        table.add_row(name, f"{r['rps']:.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}", f"{r['errors']:.0f}")
+    console.print(table)
+    console.print(
+        f"ratio real/reference: throughput {real['rps'] / ref['rps']:.2f}x (target >= 0.90), "
+        f"p99 {real['p99']:.1f} ms (target <= 25 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
