@@ -11,37 +11,23 @@ from app.dependencies import ReaderDep
 from app.errors import NotImplementedYet
 from app.http import JSON, GeoJSON, decode_cursor, encode_cursor, point_feature, wants_geojson
 from app.sites import repository, service
-from app.sites.schemas import NearestSites, Site, SitePage
+from app.sites.schemas import NearestQuery, NearestSites, Site, SitePage
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {422: {"description": "A parameter is invalid; `errors` names each field"}}
 
-Lat = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="Latitude, degrees")]
-Lon = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False, description="Longitude, degrees")]
-
 
 @router.get("/nearest", response_model=NearestSites, responses=PROBLEMS)
-async def nearest_sites(
-    reader: ReaderDep,
-    lat: Lat,
-    lon: Lon,
-    kind: Annotated[list[str] | None, Query(description="Site kind; repeat for several")] = None,
-    amenity: Annotated[list[str] | None, Query(description="Required amenity; repeat: all must be present")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    max_distance_m: Annotated[
-        float, Query(gt=0, le=geo.MAX_SEARCH_RADIUS_M, allow_inf_nan=False, description="Search radius, metres")
-    ] = geo.DEFAULT_SEARCH_RADIUS_M,
-    coordsys: geo.CoordSys = geo.CoordSys.wgs84,
-    open_now: Annotated[bool | None, Query(description="Not supported yet: rejected when given")] = None,
-    at: Annotated[str | None, Query(description="Not supported yet: rejected when given")] = None,
-) -> Response:
+async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Query()]) -> Response:
     """Active sites nearest to a point, ordered by geodesic distance (metres on the WGS-84 spheroid)."""
-    geo.require_wgs84(coordsys)
-    for name, value in (("open_now", open_now), ("at", at)):
+    geo.require_wgs84(query.coordsys)
+    for name, value in (("open_now", query.open_now), ("at", query.at)):
         if value is not None:
             raise NotImplementedYet(name, "opening-hours filtering is not supported yet")
-    rows = await service.nearest(reader, lon, lat, kind, amenity or [], max_distance_m, limit)
+    rows = await service.nearest(
+        reader, query.lon, query.lat, query.kind, query.amenity, query.max_distance_m, query.limit
+    )
     items = [
         {
             "id": r["id"],

@@ -2,7 +2,31 @@
 
 import datetime as dt
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from app import geo
+
+
+class NearestQuery(BaseModel):
+    """Query of GET /v1/sites/nearest, validated in one pass (per-parameter resolution costs more than the query)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="Latitude, degrees")
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="Longitude, degrees")
+    kind: list[str] | None = Field(default=None, description="Site kind; repeat for several")
+    amenity: list[str] = Field(default=[], description="Required amenity; repeat: all must be present")
+    limit: int = Field(default=10, ge=1, le=100)
+    max_distance_m: float = Field(
+        default=geo.DEFAULT_SEARCH_RADIUS_M,
+        gt=0,
+        le=geo.MAX_SEARCH_RADIUS_M,
+        allow_inf_nan=False,
+        description="Search radius, metres",
+    )
+    coordsys: geo.CoordSys = Field(default=geo.CoordSys.wgs84, description="Only wgs84 for now")
+    open_now: bool | None = Field(default=None, description="Not supported yet: rejected when given")
+    at: str | None = Field(default=None, description="Not supported yet: rejected when given")
 
 
 class NearestSite(BaseModel):

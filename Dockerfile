@@ -1,0 +1,19 @@
+# Production image: the API only; PostgreSQL + PostGIS run elsewhere (see compose.yaml).
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /srv/yizhan
+
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY alembic.ini ./
+COPY migrations ./migrations
+COPY seed ./seed
+# Editable, so the app finds alembic.ini, migrations/ and seed/ beside it (the readiness probe compares the
+# database's schema revision with the migrations shipped here).
+RUN pip install -e .
+
+RUN useradd --system --uid 10001 yizhan
+USER yizhan
+EXPOSE 8000
+# Settings come from the environment: DATABASE_URL (required), DATABASE_READ_URL, DB_POOL_MAX, ENVIRONMENT.
+CMD ["uvicorn", "--factory", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--proxy-headers"]
