@@ -54,4 +54,4 @@ lint: $(BIN)/yizhan
 bench: $(BIN)/yizhan
 	@$(LOCALDB) install
 	@$(LOCALDB) start
-	@$(BIN)/python -m bench.nearest
+	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.nearest $(BENCH_ARGS)

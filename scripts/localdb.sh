@@ -9,8 +9,23 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 datadir=${YIZHAN_PGDATA:-$root/.pgdata}
-# 5432 is usually taken by a system server; the local cluster gets a port of its own.
-port=${YIZHAN_PGPORT:-54329}
+# 5432 is usually taken by a system server; the local cluster gets a port of its own, chosen free when the
+# cluster is created (another checkout's cluster may hold 54329) and read back from its configuration after.
+default_port=${YIZHAN_PGPORT:-54329}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+cluster_port() {
+  local configured
+  configured=$(sed -n "s/^port = \([0-9]*\)$/\1/p" "$datadir/postgresql.conf" 2>/dev/null | tail -n 1)
+  echo "${configured:-$default_port}"
+}
+
+free_port() {
+  local p=$default_port
+  while port_in_use "$p"; do p=$((p + 1)); done
+  echo "$p"
+}
 
 say() { printf '\033[1m[localdb]\033[0m %s\n' "$*" >&2; }
 
@@ -56,7 +71,8 @@ start() {
   install_postgis
   local bin; bin=$(pg_bindir)
   if [ ! -f "$datadir/PG_VERSION" ]; then
-    say "creating a local cluster in $datadir"
+    local port; port=$(free_port)
+    say "creating a local cluster in $datadir (port $port)"
     grant_traversal
     mkdir -p "$datadir"
     [ "$(id -u)" -ne 0 ] || chown postgres:postgres "$datadir"
@@ -71,6 +87,7 @@ shared_buffers = 256MB
 fsync = on
 CONF
   fi
+  local port; port=$(cluster_port)
   if as_owner "$bin/pg_ctl" -D "$datadir" status >/dev/null 2>&1; then
     say "local cluster already running on 127.0.0.1:$port"
   else
@@ -90,7 +107,7 @@ stop() {
 }
 
 createdb() {
-  local name=$1 bin; bin=$(pg_bindir)
+  local name=$1 bin port; bin=$(pg_bindir); port=$(cluster_port)
   if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
     say "creating database $name"
@@ -103,6 +120,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   createdb) createdb "${2:?database name}" ;;
-  url) echo "postgresql://postgres@127.0.0.1:$port/${2:?database name}" ;;
+  url) echo "postgresql://postgres@127.0.0.1:$(cluster_port)/${2:?database name}" ;;
   *) sed -n '2,8p' "$0"; exit 2 ;;
 esac
