@@ -31,9 +31,9 @@ class CoordSys(StrEnum):
     bd09 = "bd09"
 
 
-def require_wgs84(coordsys: CoordSys) -> None:
+def require_wgs84(coordsys: str) -> None:
     """GCJ-02 / BD-09 conversion is not in this release; say so rather than answer 300–700 m off."""
-    if coordsys is not CoordSys.wgs84:
+    if coordsys != CoordSys.wgs84:
         raise NotImplementedYet("coordsys", f"'{coordsys}' is not supported yet; send WGS-84 coordinates")
 
 

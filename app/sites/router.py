@@ -3,13 +3,14 @@
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from app import geo
 from app.dependencies import ReaderDep
 from app.errors import NotImplementedYet
 from app.http import JSON, GeoJSON, decode_cursor, encode_cursor, point_feature, wants_geojson
+from app.query import query_model
 from app.sites import repository, service
 from app.sites.schemas import NearestQuery, NearestSites, Site, SitePage
 
@@ -18,8 +19,16 @@ router = APIRouter(prefix="/v1/sites", tags=["sites"])
 PROBLEMS: dict[int | str, dict[str, Any]] = {422: {"description": "A parameter is invalid; `errors` names each field"}}
 
 
-@router.get("/nearest", response_model=NearestSites, responses=PROBLEMS)
-async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Query()]) -> Response:
+parse_nearest_query, nearest_query_parameters = query_model(NearestQuery)
+
+
+@router.get(
+    "/nearest",
+    response_model=NearestSites,
+    responses=PROBLEMS,
+    openapi_extra={"parameters": nearest_query_parameters},
+)
+async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depends(parse_nearest_query)]) -> Response:
     """Active sites nearest to a point, ordered by geodesic distance (metres on the WGS-84 spheroid)."""
     geo.require_wgs84(query.coordsys)
     for name, value in (("open_now", query.open_now), ("at", query.at)):

