@@ -27,14 +27,15 @@ async def nearest(
     await amenity_vocabulary.check(reader, "amenity", amenities)
     fetch = _overfetch(limit)
     rows = await repository.nearest_by_knn(reader, lon, lat, kinds, amenities, radius_m, fetch, limit)
-    # The KNN is bounded by ST_DWithin (spheroid), so every row is within the radius.
+    # The KNN is bounded by the radius's bounding box; the radius itself is a spheroid distance.
+    within_radius = [r for r in rows if r["distance_m"] <= radius_m]
     if not rows or rows[0]["candidates"] < fetch:
-        return rows  # fewer candidates than asked for: every site within the radius was considered
+        return within_radius  # the box held fewer sites than asked for: every site within the radius was considered
     # A site not fetched is at least as far by sphere as the farthest candidate, so by spheroid at least that
     # × SPHERE_TO_SPHEROID_MIN. If that exceeds the k-th spheroid distance (or the radius), the answer is exact.
-    bound = rows[-1]["distance_m"] if len(rows) == limit else radius_m
+    bound = within_radius[-1]["distance_m"] if len(within_radius) == limit else radius_m
     if rows[0]["farthest_sphere_m"] * geo.SPHERE_TO_SPHEROID_MIN > bound:
-        return rows
+        return within_radius
     # 1 cm of slack: ST_DWithin at exactly the k-th distance may drop the k-th site itself by rounding.
     wider = await repository.within(reader, lon, lat, kinds or None, amenities, bound + 0.01)
     return sorted(wider, key=lambda r: (r["distance_m"], r["id"]))[:limit]
