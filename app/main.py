@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with open_database(settings) as db:
             app.state.db = db
             # Everything allocated so far (modules, routes, models, pools) lives as long as the process; move it
-            # out of the cyclic GC's reach so full collections stop pausing requests (measured: p99 46 → 25 ms under wrk).
+            # out of the cyclic GC's reach so full collections stop pausing requests (p99 under wrk: 46 → 25 ms).
             gc.collect()
             gc.freeze()
             yield
@@ -38,9 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.migration_head = health.migration_head()
     install_error_handlers(app)
-    app.include_router(health.router)
+    # Routes are matched in order: the mobile app's nearest query comes first.
     app.include_router(sites_router)
     app.include_router(regions_router)
+    app.include_router(health.router)
     return app
 
 

@@ -137,7 +137,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20, help="seconds per wrk run (≥ 20 for the record)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers, the same for both servers")
-    parser.add_argument("--rounds", type=int, default=1, help="alternate real/reference this many times")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternate real/reference this many times; the best run of each counts"
+    )
     parser.add_argument("--skip-load", action="store_true", help="reuse the yizhan_bench database")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
