@@ -81,7 +81,7 @@ async def list_sites(
         bbox=geo.BBox.parse(bbox) if bbox is not None else None,
         kinds=kind,
         region=region,
-        q=q.strip() or None if q else None,
+        q=(q or "").strip() or None,
         statuses=list(status) if status else None,
         updated_since=updated_since,
     )

@@ -30,28 +30,27 @@ class NearestQuery(BaseModel):
     at: str | None = Field(default=None, description="Not supported yet: rejected when given")
 
 
-class NearestSite(BaseModel):
+class SiteSummary(BaseModel):
+    """What every answer says about a site."""
+
     id: int
     kind: str
     name: str
     address: str | None
     lat: float
     lon: float
-    distance_m: float = Field(description="Geodesic distance on the WGS-84 spheroid, metres")
     amenities: list[str]
+
+
+class NearestSite(SiteSummary):
+    distance_m: float = Field(description="Geodesic distance on the WGS-84 spheroid, metres")
 
 
 class NearestSites(BaseModel):
     items: list[NearestSite]
 
 
-class Site(BaseModel):
-    id: int
-    kind: str
-    name: str
-    address: str | None
-    lat: float
-    lon: float
+class Site(SiteSummary):
     region_adcode: str | None = Field(description="Derived from the location by the region boundaries")
     operator: str | None
     phone: str | None
@@ -59,7 +58,6 @@ class Site(BaseModel):
     opening_hours: str | None = Field(description="OpenStreetMap opening_hours syntax")
     access: str
     access_note: str | None
-    amenities: list[str]
     services: list[str]
     worker_groups: list[str]
     status: str
