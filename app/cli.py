@@ -45,6 +45,7 @@ def seed() -> None:
         summary = asyncio.run(run())
     s = summary.sites
     console.print(
-        f"[bold]demo data[/bold]: regions changed {summary.regions_changed}; sites created {s['created']}, "
+        f"[bold]demo data[/bold]: regions changed {summary.regions_changed}; population surface built for "
+        f"{summary.population_regions_built} regions; sites created {s['created']}, "
         f"updated {s['updated']}, unchanged {s['unchanged']}"
     )

@@ -14,6 +14,8 @@ from shapely import MultiPolygon, Point, unary_union
 from shapely.geometry import shape
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.coverage import repository as coverage
+from app.coverage.population import CensusSeatDecayModel, PopulationModel, RegionForModel
 from app.paths import SEED_DIR
 from app.regions import repository as regions
 from app.regions.models import REGION_LEVELS
@@ -27,6 +29,7 @@ POPULATION_SOURCE = "2020 census, NBS county tabulation (via thebamboogrove/tudi
 @dataclass(frozen=True)
 class LoadSummary:
     regions_changed: int
+    population_regions_built: int
     sites: dict[str, int]
 
 
@@ -34,14 +37,22 @@ def _ewkt(geometry: Any) -> str:
     return f"SRID=4326;{geometry.wkt}"
 
 
+def _census(seed_dir: Path) -> dict[str, dict[str, str]]:
+    with (seed_dir / "census2020_binzhou_counties.csv").open(encoding="utf-8") as f:
+        return {row["adcode"]: row for row in csv.DictReader(f)}
+
+
+def _county_features(seed_dir: Path) -> list[dict[str, Any]]:
+    path = seed_dir / "binzhou_371600_counties_tianditu_wgs84.geojson"
+    features: list[dict[str, Any]] = json.loads(path.read_text("utf-8"))["features"]
+    return features
+
+
 def read_regions(seed_dir: Path = SEED_DIR) -> list[dict[str, Any]]:
     """The city first (parents before children), then its counties."""
-    with (seed_dir / "census2020_binzhou_counties.csv").open(encoding="utf-8") as f:
-        population = {row["adcode"]: int(row["census2020_pop"]) for row in csv.DictReader(f)}
+    population = {adcode: int(row["census2020_pop"]) for adcode, row in _census(seed_dir).items()}
     counties = []
-    for feature in json.loads((seed_dir / "binzhou_371600_counties_tianditu_wgs84.geojson").read_text("utf-8"))[
-        "features"
-    ]:
+    for feature in _county_features(seed_dir):
         p = feature["properties"]
         boundary = shape(feature["geometry"])
         counties.append(
@@ -87,14 +98,35 @@ def read_register(seed_dir: Path = SEED_DIR) -> list[dict[str, Any]]:
     return rows
 
 
-async def load(engine: AsyncEngine, seed_dir: Path = SEED_DIR) -> LoadSummary:
-    """Load boundaries, then the register, in one transaction."""
+def population_inputs(seed_dir: Path = SEED_DIR) -> list[RegionForModel]:
+    """What the population model needs per county: boundary, seat, census total and urban share."""
+    census = _census(seed_dir)
+    return [
+        RegionForModel(
+            adcode=str(f["properties"]["adcode"]),
+            boundary=shape(f["geometry"]),
+            seat=(f["properties"]["seat_lon"], f["properties"]["seat_lat"]),
+            population=int(census[str(f["properties"]["adcode"])]["census2020_pop"]),
+            urban_share=float(census[str(f["properties"]["adcode"])]["urban_share"]),
+        )
+        for f in _county_features(seed_dir)
+    ]
+
+
+async def load(engine: AsyncEngine, seed_dir: Path = SEED_DIR, model: PopulationModel | None = None) -> LoadSummary:
+    """Load boundaries, the population surface, then the register, in one transaction."""
+    model = model or CensusSeatDecayModel()
     async with engine.begin() as conn:
         regions_changed = 0
         for level_rows in _by_level(read_regions(seed_dir)):
             regions_changed += await regions.upsert(conn, level_rows)
+        populated = 0
+        for county in population_inputs(seed_dir):
+            if regions_changed or not await coverage.has_population(conn, county.adcode, model.source):
+                await coverage.replace_population(conn, county.adcode, model.source, list(model.cells(county)))
+                populated += 1
         site_counts = await sites.upsert_by_external_id(conn, read_register(seed_dir))
-    return LoadSummary(regions_changed, site_counts)
+    return LoadSummary(regions_changed, populated, site_counts)
 
 
 def _by_level(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

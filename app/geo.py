@@ -71,3 +71,13 @@ class BBox:
             # A box across the antimeridian would need splitting; refuse it clearly instead of answering wrong.
             raise InvalidParameter(field, "minLon is greater than maxLon (boxes across ±180° are not supported)")
         return cls(min_lon, min_lat, max_lon, max_lat)
+
+
+def local_equal_area(lon: float, lat: float) -> str:
+    """A Lambert azimuthal equal-area projection centred on (lon, lat), as a PROJ string.
+
+    Coverage works in it: areas are true everywhere, and distances from the centre are true along radii, with
+    scale errors under 0.01 % within 50 km and 0.05 % within 150 km, far below the 0.5 % a planner can see.
+    PostGIS (ST_Transform with a PROJ string) and pyproj read the same string, so SQL and Python agree.
+    """
+    return f"+proj=laea +lat_0={lat:.6f} +lon_0={lon:.6f} +datum=WGS84 +units=m +no_defs"

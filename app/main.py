@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from app import health
 from app.config import Settings
+from app.coverage.router import router as coverage_router
 from app.db import open_database
 from app.errors import install_error_handlers
 from app.http import JSON
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched in order: the mobile app's nearest query comes first.
     app.include_router(sites_router)
     app.include_router(regions_router)
+    app.include_router(coverage_router)
     app.include_router(health.router)
     return app
 

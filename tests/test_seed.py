@@ -21,6 +21,7 @@ async def test_loading_twice_changes_nothing(settings: Settings, conn: asyncpg.C
     finally:
         await engine.dispose()
     assert summary.regions_changed == 0
+    assert summary.population_regions_built == 0
     assert summary.sites == {"created": 0, "updated": 0, "unchanged": 447}
     after = await conn.fetch("SELECT id, version, updated_at FROM sites ORDER BY id")
     assert before == after

@@ -1,7 +1,7 @@
 """Administrative regions (province / city / county) with their boundaries and census population."""
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -31,3 +31,5 @@ class Region(Base):
     seat: Mapped[str | None] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
     population: Mapped[int | None] = mapped_column(BigInteger)
     population_source: Mapped[str | None] = mapped_column(Text)
+    # Set by trigger: the SRID of an equal-area projection centred on the region (see migration 0002).
+    equal_area_srid: Mapped[int | None] = mapped_column(Integer, unique=True)

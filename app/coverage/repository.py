@@ -1,0 +1,263 @@
+"""SQL for coverage. Geometry is projected per region to a local equal-area plane (the region's
+`equal_area_srid`, see migration 0002 and app.geo.local_equal_area); catchments are planar buffers there, areas are
+true areas."""
+
+from typing import Any
+
+import asyncpg
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.coverage.models import PopulationCell
+from app.coverage.population import Cell
+from app.db import Reader
+
+# --- population cells (writes) --------------------------------------------------------------------------------
+
+
+async def has_population(conn: AsyncConnection, adcode: str, source: str) -> bool:
+    query = select(func.count()).where(PopulationCell.region_adcode == adcode, PopulationCell.source == source)
+    return bool((await conn.execute(query)).scalar_one())
+
+
+async def replace_population(conn: AsyncConnection, adcode: str, source: str, cells: list[Cell]) -> None:
+    await conn.execute(delete(PopulationCell).where(PopulationCell.region_adcode == adcode))
+    if cells:
+        await conn.execute(
+            insert(PopulationCell),
+            [
+                {
+                    "region_adcode": adcode,
+                    "cell": f"SRID=4326;{c.cell.wkt}",
+                    "centroid": f"SRID=4326;{c.centroid.wkt}",
+                    "population": c.population,
+                    "source": source,
+                }
+                for c in cells
+            ],
+        )
+
+
+# --- reads ----------------------------------------------------------------------------------------------------
+
+REGION_SQL = """
+SELECT r.adcode, r.name, r.level, r.parent_adcode, r.is_urban_district, r.population,
+       r.equal_area_srid,
+       (SELECT min(p.source) FROM population_cells p WHERE p.region_adcode = r.adcode) AS population_source,
+       EXISTS (SELECT 1 FROM regions c WHERE c.parent_adcode = r.adcode) AS has_children
+FROM regions r
+"""
+
+
+async def region(reader: Reader, adcode: str) -> asyncpg.Record | None:
+    return await reader.fetchrow(REGION_SQL + " WHERE r.adcode = $1", adcode)
+
+
+async def children(reader: Reader, adcode: str) -> list[asyncpg.Record]:
+    return await reader.fetch(REGION_SQL + " WHERE r.parent_adcode = $1 ORDER BY r.adcode", adcode)
+
+
+async def region_of_point(reader: Reader, lon: float, lat: float) -> str | None:
+    value = await reader.fetchval("SELECT region_of(ST_SetSRID(ST_MakePoint($1, $2), 4326))", lon, lat)
+    return str(value) if value is not None else None
+
+
+RULE_SQL = """
+SELECT r.radius_m, r.travel_minutes, r.assumed_speed_kmh, r.note,
+       CASE WHEN r.region_adcode IS NOT NULL THEN 'region'
+            WHEN r.urban_district THEN 'urban_district_default' ELSE 'default' END AS scope
+FROM coverage_rules r JOIN regions g ON g.adcode = $1
+WHERE r.kind = $2
+  AND (r.region_adcode = g.adcode OR (r.region_adcode IS NULL AND r.urban_district = g.is_urban_district))
+ORDER BY r.region_adcode IS NULL
+LIMIT 1
+"""
+
+
+async def rule(reader: Reader, adcode: str, kind: str) -> asyncpg.Record | None:
+    return await reader.fetchrow(RULE_SQL, adcode, kind)
+
+
+def active_on(kind: str, as_of: str, today: str) -> str:
+    """Sites of a kind serving on a date, given the SQL parameters that hold them.
+
+    A site serves on a date when it had opened and not closed (or been deleted) by then; on today's date its
+    current status must be active too (a suspension carries no dates, so it counts only for today).
+    """
+    return f"""
+    s.kind = {kind}
+    AND (s.deleted_at IS NULL OR s.deleted_at::date > {as_of})
+    AND (s.opened_on IS NULL OR s.opened_on <= {as_of})
+    AND (s.closed_on IS NULL OR s.closed_on > {as_of})
+    AND (NOT {today} OR s.status = 'active')
+"""
+
+
+ACTIVE_ON = active_on("$2", "$5", "$6")
+
+# Region, the sites serving it (any within the radius of its boundary, inside or not, plus what-if sites), their
+# catchments. Parameters: $1 adcode, $2 kind, $3 radius m, $4 the region's equal-area SRID, $5 as_of, $6 today,
+# $7/$8 what-if longitudes/latitudes.
+CATCHMENT_CTES = f"""
+WITH region AS (
+    SELECT boundary, ST_Transform(boundary, $4::int) AS g FROM regions WHERE adcode = $1
+), serving AS (
+    SELECT s.id, ST_Transform(s.geom, $4::int) AS g
+    FROM sites s, region r
+    WHERE {ACTIVE_ON} AND ST_DWithin(s.location, r.boundary::geography, $3)
+    UNION ALL
+    SELECT NULL, ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 4326), $4::int)
+    FROM unnest($7::float8[], $8::float8[]) AS extra(x, y)
+), catchment AS (
+    SELECT ST_Union(ST_Buffer(g, $3, 16)) AS g FROM serving
+)
+"""
+
+# People are counted by cell: a cell is covered when its centroid is within the radius of a serving site (the
+# rule itself, not the polygon approximation of the catchment; also ~50× faster than point-in-polygon tests).
+# MATERIALIZED: referenced once (gaps), PostgreSQL would inline it and redo the test for every (part, cell) pair.
+CELLS_CTE = """
+, cells AS MATERIALIZED (
+    SELECT p.population, p.centroid, ST_Transform(p.centroid, $4::int) AS g,
+           EXISTS (SELECT 1 FROM serving s WHERE ST_DWithin(s.g, ST_Transform(p.centroid, $4::int), $3)) AS covered
+    FROM population_cells p
+    WHERE p.region_adcode = $1
+)
+"""
+
+COVERAGE_SQL = (
+    CATCHMENT_CTES
+    + CELLS_CTE
+    + f"""
+SELECT ST_Area(r.g) / 1e6 AS area_km2,
+       CASE WHEN c.g IS NULL THEN 0 ELSE ST_Area(ST_Intersection(r.g, c.g)) END / 1e6 AS covered_area_km2,
+       (SELECT coalesce(sum(population), 0) FROM cells) AS cells_population,
+       (SELECT coalesce(sum(population), 0) FROM cells WHERE covered) AS covered_population,
+       (SELECT count(*) FROM sites s WHERE {ACTIVE_ON} AND s.region_adcode = $1) AS site_count
+FROM region r, catchment c
+"""
+)
+
+GAPS_SQL = (
+    CATCHMENT_CTES
+    + """
+, parts AS (
+    SELECT (ST_Dump(CASE WHEN c.g IS NULL THEN r.g ELSE ST_Difference(r.g, c.g) END)).geom AS g
+    FROM region r, catchment c
+)
+SELECT ST_AsGeoJSON(ST_Transform(parts.g, 4326), 6)::jsonb AS geometry, ST_Area(parts.g) / 1e6 AS area_km2
+FROM parts
+WHERE ST_Area(parts.g) >= $9
+ORDER BY ST_Area(parts.g) DESC
+"""
+)
+
+# Uncovered cells, to be assigned to gap parts by the service: a point-in-polygon test against a whole gap
+# (thousands of vertices) costs PostGIS ~0.3 ms a cell here, GEOS prepared geometries (shapely) microseconds.
+UNCOVERED_CELLS_SQL = (
+    CATCHMENT_CTES
+    + CELLS_CTE
+    + """
+SELECT ST_X(centroid) AS lon, ST_Y(centroid) AS lat, population FROM cells WHERE NOT covered
+"""
+)
+
+# The point of the region farthest from every serving site. Distance to the nearest site is convex inside each
+# Voronoi cell, so over (cell ∩ region) its maximum is at a vertex: the worst-served spot is exact, not sampled.
+# With a single site there is no Voronoi diagram and the region itself is that site's cell.
+WORST_SERVED_SQL = (
+    CATCHMENT_CTES
+    + """
+, voronoi AS (
+    SELECT (ST_Dump(ST_VoronoiPolygons(ST_Collect(g), 0, (SELECT g FROM region)))).geom AS cell
+    FROM serving HAVING count(*) > 1
+), pieces AS (
+    SELECT s.g AS site, ST_Intersection(v.cell, r.g) AS piece
+    FROM voronoi v JOIN serving s ON ST_Intersects(v.cell, s.g), region r
+    WHERE ST_Intersects(v.cell, r.g)
+    UNION ALL
+    SELECT s.g, r.g FROM serving s, region r WHERE (SELECT count(*) FROM serving) = 1
+), corners AS (
+    SELECT site, (ST_DumpPoints(piece)).geom AS p FROM pieces
+)
+SELECT ST_X(ST_Transform(p, 4326)) AS lon, ST_Y(ST_Transform(p, 4326)) AS lat,
+       ST_Distance(p, site) AS planar_m
+FROM corners
+ORDER BY planar_m DESC
+LIMIT 1
+"""
+)
+
+
+def _args(
+    adcode: str,
+    kind: str,
+    radius_m: float,
+    srid: int,
+    as_of: Any,
+    today: bool,
+    extra: list[tuple[float, float]] | None,
+) -> list[Any]:
+    extra = extra or []
+    return [adcode, kind, radius_m, srid, as_of, today, [p[0] for p in extra], [p[1] for p in extra]]
+
+
+async def coverage(
+    reader: Reader,
+    adcode: str,
+    kind: str,
+    radius_m: float,
+    srid: int,
+    as_of: Any,
+    today: bool,
+    extra: list[tuple[float, float]] | None = None,
+) -> asyncpg.Record:
+    row = await reader.fetchrow(COVERAGE_SQL, *_args(adcode, kind, radius_m, srid, as_of, today, extra))
+    assert row is not None
+    return row
+
+
+async def gaps(
+    reader: Reader,
+    adcode: str,
+    kind: str,
+    radius_m: float,
+    srid: int,
+    as_of: Any,
+    today: bool,
+    min_area_m2: float,
+) -> list[asyncpg.Record]:
+    return await reader.fetch(GAPS_SQL, *_args(adcode, kind, radius_m, srid, as_of, today, None), min_area_m2)
+
+
+async def uncovered_cells(
+    reader: Reader, adcode: str, kind: str, radius_m: float, srid: int, as_of: Any, today: bool
+) -> list[asyncpg.Record]:
+    return await reader.fetch(UNCOVERED_CELLS_SQL, *_args(adcode, kind, radius_m, srid, as_of, today, None))
+
+
+async def worst_served(
+    reader: Reader, adcode: str, kind: str, search_m: float, srid: int, as_of: Any, today: bool
+) -> asyncpg.Record | None:
+    return await reader.fetchrow(WORST_SERVED_SQL, *_args(adcode, kind, search_m, srid, as_of, today, None))
+
+
+# The nearest serving site by spheroid distance: the sphere-ordered KNN's first few, re-ranked (see app.sites).
+# Parameters: $1 kind, $2 as_of, $3 today, $4 lon, $5 lat.
+NEAREST_SERVING_SQL = f"""
+SELECT id, distance_m FROM (
+    SELECT s.id, ST_Distance(s.location, ST_SetSRID(ST_MakePoint($4, $5), 4326)::geography) AS distance_m
+    FROM sites s
+    WHERE {active_on("$1", "$2", "$3")}
+    ORDER BY s.location <-> ST_SetSRID(ST_MakePoint($4, $5), 4326)::geography
+    LIMIT 16
+) AS knn
+ORDER BY distance_m, id
+LIMIT 1
+"""
+
+
+async def nearest_serving(
+    reader: Reader, kind: str, as_of: Any, today: bool, lon: float, lat: float
+) -> asyncpg.Record | None:
+    return await reader.fetchrow(NEAREST_SERVING_SQL, kind, as_of, today, lon, lat)

@@ -1,0 +1,99 @@
+"""HTTP shape of coverage: per point, per region, per child region (JSON, CSV, XLSX), gaps."""
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from app.coverage import export, service
+from app.dependencies import ReaderDep
+from app.http import JSON, GeoJSON
+
+router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
+
+Adcode = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="Six-digit administrative code")]
+Kind = Annotated[str, Query(description="Site kind whose coverage is asked")]
+AsOf = Annotated[
+    dt.date | None, Query(description="Evaluate the register as it stood on this date (default: today, UTC+8)")
+]
+RadiusOverride = Annotated[
+    float | None,
+    Query(
+        gt=0,
+        le=service.MAX_RULE_RADIUS_M,
+        allow_inf_nan=False,
+        description="What-if: use this radius instead of the region's rule (echoed in `rule`)",
+    ),
+]
+PROBLEMS: dict[int | str, dict[str, object]] = {
+    404: {"description": "No such region"},
+    422: {"description": "A parameter is invalid; `errors` names each field"},
+}
+
+
+@router.get("/point", responses=PROBLEMS)
+async def point_coverage(
+    reader: ReaderDep,
+    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+    lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+    kind: Kind = "legal_aid",
+    as_of: AsOf = None,
+    radius_m: RadiusOverride = None,
+) -> Response:
+    """Is this spot covered under its region's rule; the nearest serving site and its geodesic distance."""
+    ev = await service.evaluation(reader, kind, as_of, radius_m)
+    return JSON(await service.point_coverage(reader, lon, lat, ev))
+
+
+@router.get("/regions/{adcode}", responses=PROBLEMS)
+async def region_coverage(
+    reader: ReaderDep, adcode: Adcode, kind: Kind = "legal_aid", as_of: AsOf = None, radius_m: RadiusOverride = None
+) -> Response:
+    """Covered area and people, site count and the worst-served spot of a region (a parent aggregates its children)."""
+    ev = await service.evaluation(reader, kind, as_of, radius_m)
+    return JSON(await service.region_coverage(reader, adcode, ev))
+
+
+@router.get(
+    "/regions/{adcode}/children",
+    responses={
+        **PROBLEMS,
+        200: {"content": {"text/csv": {}, export.XLSX_MEDIA_TYPE: {}}, "description": "JSON, CSV or XLSX"},
+    },
+)
+async def children_coverage(
+    request: Request,
+    reader: ReaderDep,
+    adcode: Adcode,
+    kind: Kind = "legal_aid",
+    as_of: AsOf = None,
+    radius_m: RadiusOverride = None,
+) -> Response:
+    """One coverage row per child region — the per-county table; `Accept: text/csv` or XLSX for reports."""
+    ev = await service.evaluation(reader, kind, as_of, radius_m)
+    rows = await service.child_rows(reader, adcode, ev)
+    accept = request.headers.get("accept", "")
+    filename = f"coverage_{adcode}_{kind}_{ev.as_of.isoformat()}"
+    if export.XLSX_MEDIA_TYPE in accept:
+        return Response(
+            export.to_xlsx(rows, f"{adcode} {kind}"),
+            media_type=export.XLSX_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
+        )
+    if "text/csv" in accept:
+        return Response(
+            export.to_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+        )
+    return JSON({"kind": kind, "as_of": ev.as_of.isoformat(), "items": rows})
+
+
+@router.get("/regions/{adcode}/gaps", responses=PROBLEMS, response_class=GeoJSON)
+async def coverage_gaps(
+    reader: ReaderDep, adcode: Adcode, kind: Kind = "legal_aid", as_of: AsOf = None, radius_m: RadiusOverride = None
+) -> Response:
+    """Uncovered parts of the region as a GeoJSON FeatureCollection, largest first, slivers dropped."""
+    ev = await service.evaluation(reader, kind, as_of, radius_m)
+    return GeoJSON(await service.gaps(reader, adcode, ev))
