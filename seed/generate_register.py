@@ -35,14 +35,16 @@ GEOD = Geod(ellps="WGS84")
 KIND_CODES = {"outdoor_station": "OS", "legal_aid": "LA", "service_centre": "SC"}
 COUNTS = {"outdoor_station": 305, "legal_aid": 134}
 # Legal aid is concentrated where the 2 km rule applies (the urban districts), as the city's target implies.
+URBAN_DISTRICTS = ("371602", "371603")
+URBAN_LEGAL_AID_RADIUS_M = 2000.0
 LEGAL_AID_PER_COUNTY = {
-    "371602": 48,
-    "371603": 22,
-    "371621": 12,
-    "371622": 10,
-    "371623": 12,
-    "371625": 12,
-    "371681": 18,
+    "371602": 58,
+    "371603": 28,
+    "371621": 10,
+    "371622": 8,
+    "371623": 10,
+    "371625": 8,
+    "371681": 12,
 }
 
 # Sub-districts (街道) sit near the seat; towns (镇/乡) are spread over the county.
@@ -415,23 +417,51 @@ def stations(counties: list[County], rng: random.Random) -> Iterator[tuple[dict[
             yield props, point
 
 
+def urban_lattice(county: County, count: int, rng: random.Random) -> list[tuple[float, float]]:
+    """`count` points of a hexagonal lattice around the seat, nearest first: how a city spreads legal aid so
+    that 2 km circles (lattice spacing √3 × 2 km) tile its populated core without holes."""
+    spacing = math.sqrt(3) * URBAN_LEGAL_AID_RADIUS_M * 0.98
+    contains = prep(county.polygon).contains
+    lattice = []
+    for row in range(-12, 13):
+        for col in range(-12, 13):
+            east = (col + 0.5 * (row % 2)) * spacing
+            north = row * spacing * math.sqrt(3) / 2
+            distance = math.hypot(east, north)
+            lon, lat, _ = GEOD.fwd(*county.seat, math.degrees(math.atan2(east, north)), distance)
+            if contains(Point(lon, lat)):
+                lattice.append((distance, lon, lat))
+    lattice.sort()
+    # A few hundred metres of jitter: real points sit in buildings, not on a grid.
+    return [offset(lon, lat, 250, rng) for _, lon, lat in lattice[:count]]
+
+
 def legal_aid(counties: list[County], rng: random.Random) -> Iterator[tuple[dict[str, object], tuple[float, float]]]:
     n = 0
     for county in counties:
         wanted = LEGAL_AID_PER_COUNTY[county.adcode]
-        # One per town first (most towns host one at the judicial office), the rest near the seat where people are.
-        anchors = list(county.towns)
-        rng.shuffle(anchors)
-        for i in range(wanted):
+        outlying = [(t, a) for t, a in county.towns if not t.endswith("街道")]
+        if county.adcode in URBAN_DISTRICTS:
+            # Urban districts (2 km rule): the core tiled, plus one point in each outlying town.
+            core = urban_lattice(county, wanted - len(outlying), rng)
+            streets = [t for t, _ in county.towns if t.endswith("街道")]
+            placed = [(rng.choice(streets), p) for p in core] + [
+                (t, inside(county.polygon, a, 600, rng)) for t, a in outlying
+            ]
+        else:
+            # Counties (half-hour rule): one per town first (most host one at the judicial office), the rest near
+            # the seat where people are.
+            anchors = list(county.towns)
+            rng.shuffle(anchors)
+            placed = []
+            for i in range(wanted):
+                if i < len(anchors) and rng.random() < 0.85:
+                    placed.append((anchors[i][0], inside(county.polygon, anchors[i][1], 600, rng)))
+                else:
+                    town = rng.choice([t for t, _ in county.towns if t.endswith("街道")])
+                    placed.append((town, inside(county.polygon, county.seat, 2500, rng)))
+        for town, point in placed:
             n += 1
-            if i < len(anchors) and rng.random() < 0.85:
-                town, anchor = anchors[i]
-                point = inside(county.polygon, anchor, 600, rng)
-            else:
-                town = rng.choice([t for t, _ in county.towns if t.endswith("街道")])
-                point = inside(
-                    county.polygon, county.seat, 5000 if county.adcode in ("371602", "371603") else 2500, rng
-                )
             props = common("legal_aid", n, rng, [("active", 97), ("suspended", 2), ("closed", 1)], 2018)
             props.update(
                 {
