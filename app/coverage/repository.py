@@ -118,7 +118,7 @@ WITH region AS (
 # MATERIALIZED: referenced once (gaps), PostgreSQL would inline it and redo the test for every (part, cell) pair.
 CELLS_CTE = """
 , cells AS MATERIALIZED (
-    SELECT p.population, p.centroid, ST_Transform(p.centroid, $4::int) AS g,
+    SELECT p.population, p.centroid, p.cell, ST_Transform(p.centroid, $4::int) AS g,
            EXISTS (SELECT 1 FROM serving s WHERE ST_DWithin(s.g, ST_Transform(p.centroid, $4::int), $3)) AS covered
     FROM population_cells p
     WHERE p.region_adcode = $1
@@ -158,7 +158,8 @@ UNCOVERED_CELLS_SQL = (
     CATCHMENT_CTES
     + CELLS_CTE
     + """
-SELECT ST_X(centroid) AS lon, ST_Y(centroid) AS lat, population FROM cells WHERE NOT covered
+SELECT ST_X(centroid) AS lon, ST_Y(centroid) AS lat, population, ST_Area(ST_Transform(cell, $4::int)) / 1e6 AS area_km2
+FROM cells WHERE NOT covered
 """
 )
 
@@ -261,3 +262,22 @@ async def nearest_serving(
     reader: Reader, kind: str, as_of: Any, today: bool, lon: float, lat: float
 ) -> asyncpg.Record | None:
     return await reader.fetchrow(NEAREST_SERVING_SQL, kind, as_of, today, lon, lat)
+
+
+async def projection(reader: Reader, srid: int) -> str:
+    """The PROJ string of a region's equal-area SRID, for the same plane in Python."""
+    return str(await reader.fetchval("SELECT proj4text FROM spatial_ref_sys WHERE srid = $1", srid))
+
+
+async def within_reach(reader: Reader, adcode: str, lon: float, lat: float, radius_m: float) -> bool:
+    """Whether a site at (lon, lat) would reach into the region at all."""
+    return bool(
+        await reader.fetchval(
+            "SELECT ST_DWithin(boundary::geography, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, $4) "
+            "FROM regions WHERE adcode = $1",
+            adcode,
+            lon,
+            lat,
+            radius_m,
+        )
+    )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app.coverage import export, service
+from app.coverage.schemas import SuggestRequest
 from app.dependencies import ReaderDep
 from app.http import JSON, GeoJSON
 
@@ -97,3 +98,13 @@ async def coverage_gaps(
     """Uncovered parts of the region as a GeoJSON FeatureCollection, largest first, slivers dropped."""
     ev = await service.evaluation(reader, kind, as_of, radius_m)
     return GeoJSON(await service.gaps(reader, adcode, ev))
+
+
+@router.post("/suggest", responses=PROBLEMS)
+async def suggest_sites(reader: ReaderDep, request: SuggestRequest) -> Response:
+    """Where the next `count` sites of a kind should go: greedy maximal coverage, existing sites fixed."""
+    ev = await service.evaluation(reader, request.kind, request.as_of, request.radius_m)
+    candidates = (
+        [f.geometry.coordinates for f in request.candidates.features] if request.candidates is not None else None
+    )
+    return JSON(await service.suggest(reader, request.region, ev, request.count, candidates))
