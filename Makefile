@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 LOCALDB := scripts/localdb.sh
 
-.PHONY: help run stop test lint bench db
+.PHONY: help run stop test lint bench bench-coverage db
 
 help:
 	@echo "make run    serve the API with the Binzhou demo data on http://127.0.0.1:$(PORT)"
@@ -15,6 +15,7 @@ help:
 	@echo "make test   run the test suite against a throwaway PostGIS database"
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  nearest-site benchmark (national-scale register, wrk)"
+	@echo "make bench-coverage  coverage and siting benchmark (Binzhou, Shandong)"
 
 $(BIN)/yizhan: pyproject.toml
 	@echo "[make] creating $(VENV) and installing the project"
@@ -55,3 +56,8 @@ bench: $(BIN)/yizhan
 	@$(LOCALDB) install
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.nearest $(BENCH_ARGS)
+
+bench-coverage: $(BIN)/yizhan
+	@$(LOCALDB) install
+	@$(LOCALDB) start
+	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.coverage $(BENCH_ARGS)

@@ -100,11 +100,22 @@ ACTIVE_ON = active_on("$2", "$5", "$6")
 # $7/$8 what-if longitudes/latitudes.
 CATCHMENT_CTES = f"""
 WITH region AS (
-    SELECT boundary, ST_Transform(boundary, $4::int) AS g FROM regions WHERE adcode = $1
+    SELECT boundary, ST_Transform(boundary, $4::int) AS g,
+           -- The boundary's box grown by the radius, in degrees (a metre of longitude shrinks with latitude), to
+           -- find candidate sites with the GiST index before measuring them in the plane.
+           ST_Expand(
+               boundary,
+               LEAST(360, $3::float8 / (111320 * cos(radians(LEAST(89.9,
+                   GREATEST(abs(ST_YMin(boundary)), abs(ST_YMax(boundary))) + $3::float8 / 110574.0))))),
+               $3::float8 / 110574.0
+           ) AS search_box
+    FROM regions WHERE adcode = $1
 ), serving AS (
     SELECT s.id, ST_Transform(s.geom, $4::int) AS g
     FROM sites s, region r
-    WHERE {ACTIVE_ON} AND ST_DWithin(s.location, r.boundary::geography, $3)
+    -- Planar distance in the region's plane, 1 % generous: a site whose circle stops short of the region adds
+    -- nothing, while a geodesic distance to a boundary of thousands of vertices costs ~0.5 ms a site.
+    WHERE {ACTIVE_ON} AND s.geom && r.search_box AND ST_DWithin(ST_Transform(s.geom, $4::int), r.g, $3 * 1.01)
     UNION ALL
     SELECT NULL, ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 4326), $4::int)
     FROM unnest($7::float8[], $8::float8[]) AS extra(x, y)
@@ -172,10 +183,11 @@ WORST_SERVED_SQL = (
 , voronoi AS (
     SELECT (ST_Dump(ST_VoronoiPolygons(ST_Collect(g), 0, (SELECT g FROM region)))).geom AS cell
     FROM serving HAVING count(*) > 1
+), touching AS MATERIALIZED (
+    -- Only the cells that reach into the region matter; finding them first keeps the join below small.
+    SELECT v.cell, ST_Intersection(v.cell, r.g) AS piece FROM voronoi v, region r WHERE ST_Intersects(v.cell, r.g)
 ), pieces AS (
-    SELECT s.g AS site, ST_Intersection(v.cell, r.g) AS piece
-    FROM voronoi v JOIN serving s ON ST_Intersects(v.cell, s.g), region r
-    WHERE ST_Intersects(v.cell, r.g)
+    SELECT s.g AS site, t.piece FROM touching t JOIN serving s ON ST_Intersects(t.cell, s.g)
     UNION ALL
     SELECT s.g, r.g FROM serving s, region r WHERE (SELECT count(*) FROM serving) = 1
 ), corners AS (

@@ -1,5 +1,6 @@
 """Coverage rules and figures (SPEC §6): who is within reach of a site of a kind, by area and by people."""
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +20,11 @@ from app.vocabularies.service import site_kinds
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
 # Gaps smaller than this are slivers between overlapping circles or along the boundary, not places.
 GAP_MIN_AREA_M2 = 10_000.0
-# The worst-served search looks this far around the region first, and everywhere only if nothing is that close.
-WORST_SERVED_SEARCH_M = 200_000.0
+# The worst-served search starts with the sites this close to the region and doubles the distance until the answer
+# proves itself: if the farthest point found is within the search distance, a site outside it is farther from
+# every point of the region than that point's nearest site, so it cannot change the answer.
+WORST_SERVED_FIRST_SEARCH_M = 20_000.0
+EARTH_HALF_CIRCUMFERENCE_M = 2.0e7
 MAX_RULE_RADIUS_M = 100_000.0
 
 
@@ -99,11 +103,13 @@ def _srid(region: asyncpg.Record) -> int:
 
 async def _worst_served(reader: Reader, region: asyncpg.Record, ev: Evaluation) -> dict[str, Any] | None:
     srid = _srid(region)
-    spot = await repository.worst_served(
-        reader, region["adcode"], ev.kind, WORST_SERVED_SEARCH_M, srid, ev.as_of, ev.today
-    )
-    if spot is None or spot["planar_m"] > WORST_SERVED_SEARCH_M:
-        spot = await repository.worst_served(reader, region["adcode"], ev.kind, 2.1e7, srid, ev.as_of, ev.today)
+    search = WORST_SERVED_FIRST_SEARCH_M
+    while True:
+        spot = await repository.worst_served(reader, region["adcode"], ev.kind, search, srid, ev.as_of, ev.today)
+        # 1 % margin: the search distance is geodesic, the Voronoi distance planar in the local projection.
+        if (spot is not None and spot["planar_m"] <= 0.99 * search) or search >= EARTH_HALF_CIRCUMFERENCE_M:
+            break
+        search *= 2
     if spot is None:
         return None  # no site of the kind anywhere
     # The Voronoi search is planar in the local projection; the distance reported is the geodesic one.
@@ -182,9 +188,23 @@ async def region_coverage(reader: Reader, adcode: str, ev: Evaluation) -> dict[s
     return {"kind": ev.kind, "as_of": ev.as_of.isoformat(), **row}
 
 
+# Child rows are independent; a pool runs a few at once (the database does the work, on more than one core).
+CHILD_ROWS_AT_ONCE = 4
+
+
 async def child_rows(reader: Reader, adcode: str, ev: Evaluation) -> list[dict[str, Any]]:
     await _region(reader, adcode)
-    return [await _row(reader, child, ev) for child in await repository.children(reader, adcode)]
+    children = await repository.children(reader, adcode)
+    if not isinstance(reader, asyncpg.Pool):
+        # One connection (a test's transaction) runs one query at a time.
+        return [await _row(reader, child, ev) for child in children]
+    limit = asyncio.Semaphore(CHILD_ROWS_AT_ONCE)
+
+    async def row(child: asyncpg.Record) -> dict[str, Any]:
+        async with limit:
+            return await _row(reader, child, ev)
+
+    return list(await asyncio.gather(*(row(child) for child in children)))
 
 
 async def gaps(reader: Reader, adcode: str, ev: Evaluation) -> dict[str, Any]:
