@@ -8,8 +8,11 @@ distance can be than PostGIS's sphere distance, which tells when the over-fetch 
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from app.errors import InvalidParameter, NotImplementedYet
+import prcoords
+
+from app.errors import InvalidParameter
 
 # The spheroid's meridional radius of curvature at the equator, a(1 - e²) = 6,335,439 m, is the smallest
 # local radius; PostGIS's sphere is the mean radius 6,371,008.8 m. Ratio 0.99442; 0.994 leaves a margin.
@@ -26,15 +29,48 @@ POINT_SQL = "ST_SetSRID(ST_MakePoint(${lon}, ${lat}), 4326)::geography"
 
 
 class CoordSys(StrEnum):
+    """How a client's coordinates are expressed. Storage is always WGS-84.
+
+    GCJ-02 is the obfuscated datum of Amap/Tencent (and the DataV boundaries), BD-09 Baidu's on top of it; inside
+    China they are shifted 300–700 m from WGS-84, outside China they are not shifted at all (that is how the
+    datum works), which prcoords follows with its rough China box.
+    """
+
     wgs84 = "wgs84"
     gcj02 = "gcj02"
     bd09 = "bd09"
 
 
-def require_wgs84(coordsys: str) -> None:
-    """GCJ-02 / BD-09 conversion is not in this release; say so rather than answer 300–700 m off."""
-    if coordsys != CoordSys.wgs84:
-        raise NotImplementedYet("coordsys", f"'{coordsys}' is not supported yet; send WGS-84 coordinates")
+def to_wgs84(lon: float, lat: float, coordsys: str) -> tuple[float, float]:
+    """A client's point in WGS-84: the precise (iterative, < 1 cm) inverse, not the 1–2 m one-step formula."""
+    if coordsys == CoordSys.wgs84 or not prcoords.sanity_in_china_p(prcoords.Coords(lat, lon)):
+        return lon, lat
+    inverse = prcoords.gcj_wgs_bored if coordsys == CoordSys.gcj02 else prcoords.bd_wgs_bored
+    wgs = inverse(prcoords.Coords(lat, lon))
+    return wgs.lon, wgs.lat
+
+
+def from_wgs84(lon: float, lat: float, coordsys: str) -> tuple[float, float]:
+    """A stored point as the client wants it."""
+    if coordsys == CoordSys.wgs84 or not prcoords.sanity_in_china_p(prcoords.Coords(lat, lon)):
+        return lon, lat
+    forward = prcoords.wgs_gcj if coordsys == CoordSys.gcj02 else prcoords.wgs_bd
+    shifted = forward(prcoords.Coords(lat, lon))
+    return shifted.lon, shifted.lat
+
+
+def geometry_from_wgs84(geometry: dict[str, Any], coordsys: str) -> dict[str, Any]:
+    """A GeoJSON geometry with every position converted (unchanged for WGS-84)."""
+    if coordsys == CoordSys.wgs84:
+        return geometry
+
+    def convert(coords: Any) -> Any:
+        if coords and isinstance(coords[0], (int, float)):
+            lon, lat = from_wgs84(coords[0], coords[1], coordsys)
+            return [round(lon, 7), round(lat, 7)]
+        return [convert(c) for c in coords]
+
+    return {**geometry, "coordinates": convert(geometry["coordinates"])}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +107,12 @@ class BBox:
             # A box across the antimeridian would need splitting; refuse it clearly instead of answering wrong.
             raise InvalidParameter(field, "minLon is greater than maxLon (boxes across ±180° are not supported)")
         return cls(min_lon, min_lat, max_lon, max_lat)
+
+    def to_wgs84(self, coordsys: str) -> "BBox":
+        """The box's corners converted (the datum shift is smooth, so the box stays a box to within metres)."""
+        min_lon, min_lat = to_wgs84(self.min_lon, self.min_lat, coordsys)
+        max_lon, max_lat = to_wgs84(self.max_lon, self.max_lat, coordsys)
+        return BBox(min_lon, min_lat, max_lon, max_lat)
 
 
 def local_equal_area(lon: float, lat: float) -> str:

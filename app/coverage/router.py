@@ -1,11 +1,12 @@
 """HTTP shape of coverage: per point, per region, per child region (JSON, CSV, XLSX), gaps."""
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from app import geo
 from app.coverage import export, service
 from app.coverage.schemas import SuggestRequest
 from app.dependencies import ReaderDep
@@ -27,6 +28,7 @@ RadiusOverride = Annotated[
         description="What-if: use this radius instead of the region's rule (echoed in `rule`)",
     ),
 ]
+CoordSys = Annotated[geo.CoordSys, Query(description="Datum of coordinates in and out (stored: WGS-84)")]
 PROBLEMS: dict[int | str, dict[str, object]] = {
     404: {"description": "No such region"},
     422: {"description": "A parameter is invalid; `errors` names each field"},
@@ -41,19 +43,25 @@ async def point_coverage(
     kind: Kind = "legal_aid",
     as_of: AsOf = None,
     radius_m: RadiusOverride = None,
+    coordsys: CoordSys = geo.CoordSys.wgs84,
 ) -> Response:
     """Is this spot covered under its region's rule; the nearest serving site and its geodesic distance."""
     ev = await service.evaluation(reader, kind, as_of, radius_m)
-    return JSON(await service.point_coverage(reader, lon, lat, ev))
+    return JSON(await service.point_coverage(reader, *geo.to_wgs84(lon, lat, coordsys), ev))
 
 
 @router.get("/regions/{adcode}", responses=PROBLEMS)
 async def region_coverage(
-    reader: ReaderDep, adcode: Adcode, kind: Kind = "legal_aid", as_of: AsOf = None, radius_m: RadiusOverride = None
+    reader: ReaderDep,
+    adcode: Adcode,
+    kind: Kind = "legal_aid",
+    as_of: AsOf = None,
+    radius_m: RadiusOverride = None,
+    coordsys: CoordSys = geo.CoordSys.wgs84,
 ) -> Response:
     """Covered area and people, site count and the worst-served spot of a region (a parent aggregates its children)."""
     ev = await service.evaluation(reader, kind, as_of, radius_m)
-    return JSON(await service.region_coverage(reader, adcode, ev))
+    return JSON(_worst_served_in(await service.region_coverage(reader, adcode, ev), coordsys))
 
 
 @router.get(
@@ -70,10 +78,11 @@ async def children_coverage(
     kind: Kind = "legal_aid",
     as_of: AsOf = None,
     radius_m: RadiusOverride = None,
+    coordsys: CoordSys = geo.CoordSys.wgs84,
 ) -> Response:
     """One coverage row per child region — the per-county table; `Accept: text/csv` or XLSX for reports."""
     ev = await service.evaluation(reader, kind, as_of, radius_m)
-    rows = await service.child_rows(reader, adcode, ev)
+    rows = [_worst_served_in(row, coordsys) for row in await service.child_rows(reader, adcode, ev)]
     accept = request.headers.get("accept", "")
     filename = f"coverage_{adcode}_{kind}_{ev.as_of.isoformat()}"
     if export.XLSX_MEDIA_TYPE in accept:
@@ -93,11 +102,19 @@ async def children_coverage(
 
 @router.get("/regions/{adcode}/gaps", responses=PROBLEMS, response_class=GeoJSON)
 async def coverage_gaps(
-    reader: ReaderDep, adcode: Adcode, kind: Kind = "legal_aid", as_of: AsOf = None, radius_m: RadiusOverride = None
+    reader: ReaderDep,
+    adcode: Adcode,
+    kind: Kind = "legal_aid",
+    as_of: AsOf = None,
+    radius_m: RadiusOverride = None,
+    coordsys: CoordSys = geo.CoordSys.wgs84,
 ) -> Response:
     """Uncovered parts of the region as a GeoJSON FeatureCollection, largest first, slivers dropped."""
     ev = await service.evaluation(reader, kind, as_of, radius_m)
-    return GeoJSON(await service.gaps(reader, adcode, ev))
+    collection = await service.gaps(reader, adcode, ev)
+    for feature in collection["features"]:
+        feature["geometry"] = geo.geometry_from_wgs84(feature["geometry"], coordsys)
+    return GeoJSON(collection)
 
 
 @router.post("/suggest", responses=PROBLEMS)
@@ -105,6 +122,18 @@ async def suggest_sites(reader: ReaderDep, request: SuggestRequest) -> Response:
     """Where the next `count` sites of a kind should go: greedy maximal coverage, existing sites fixed."""
     ev = await service.evaluation(reader, request.kind, request.as_of, request.radius_m)
     candidates = (
-        [f.geometry.coordinates for f in request.candidates.features] if request.candidates is not None else None
+        [geo.to_wgs84(*f.geometry.coordinates, request.coordsys) for f in request.candidates.features]
+        if request.candidates is not None
+        else None
     )
-    return JSON(await service.suggest(reader, request.region, ev, request.count, candidates))
+    result = await service.suggest(reader, request.region, ev, request.count, candidates)
+    for suggestion in result["suggestions"]:
+        suggestion["lon"], suggestion["lat"] = geo.from_wgs84(suggestion["lon"], suggestion["lat"], request.coordsys)
+    return JSON(result)
+
+
+def _worst_served_in(row: dict[str, Any], coordsys: str) -> dict[str, Any]:
+    worst = row.get("worst_served")
+    if worst is not None:
+        worst["lon"], worst["lat"] = geo.from_wgs84(worst["lon"], worst["lat"], coordsys)
+    return row

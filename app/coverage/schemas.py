@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from app.coverage.service import MAX_RULE_RADIUS_M, MAX_SUGGESTIONS
+from app.geo import CoordSys
 
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
@@ -37,3 +38,4 @@ class SuggestRequest(BaseModel):
     )
     radius_m: float | None = Field(default=None, gt=0, le=MAX_RULE_RADIUS_M, description="What-if radius")
     as_of: dt.date | None = None
+    coordsys: CoordSys = Field(default=CoordSys.wgs84, description="Datum of the candidates and the suggestions")

@@ -1,10 +1,11 @@
 """HTTP shape of regions: the administrative units and their boundaries."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
+from app import geo
 from app.dependencies import ReaderDep
 from app.errors import NotFound
 from app.http import JSON
@@ -16,8 +17,8 @@ router = APIRouter(prefix="/v1/regions", tags=["regions"])
 Adcode = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="Six-digit administrative code")]
 
 
-def _round_area(row: dict[str, object]) -> dict[str, object]:
-    row["area_km2"] = round(float(row["area_km2"]), 3)  # type: ignore[arg-type]
+def _round_area(row: dict[str, Any]) -> dict[str, Any]:
+    row["area_km2"] = round(float(row["area_km2"]), 3)
     return row
 
 
@@ -33,9 +34,13 @@ async def list_regions(
 
 
 @router.get("/{adcode}", response_model=RegionDetail, responses={404: {"description": "No such region"}})
-async def get_region(reader: ReaderDep, adcode: Adcode) -> Response:
+async def get_region(reader: ReaderDep, adcode: Adcode, coordsys: geo.CoordSys = geo.CoordSys.wgs84) -> Response:
     """One region with its boundary as GeoJSON."""
     row = await repository.get(reader, adcode)
     if row is None:
         raise NotFound(f"no region with adcode {adcode}")
-    return JSON(_round_area(dict(row)))
+    region = _round_area(dict(row))
+    region["boundary"] = geo.geometry_from_wgs84(region["boundary"], coordsys)
+    if region["seat"] is not None:
+        region["seat"] = geo.geometry_from_wgs84(region["seat"], coordsys)
+    return JSON(region)

@@ -1,6 +1,7 @@
 """HTTP shape of the register's read side: parse and validate, call the service, render."""
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -30,27 +31,33 @@ parse_nearest_query, nearest_query_parameters = query_model(NearestQuery)
 )
 async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depends(parse_nearest_query)]) -> Response:
     """Active sites nearest to a point, ordered by geodesic distance (metres on the WGS-84 spheroid)."""
-    geo.require_wgs84(query.coordsys)
     for name, value in (("open_now", query.open_now), ("at", query.at)):
         if value is not None:
             raise NotImplementedYet(name, "opening-hours filtering is not supported yet")
-    rows = await service.nearest(
-        reader, query.lon, query.lat, query.kind, query.amenity, query.max_distance_m, query.limit
-    )
-    items = [
-        {
-            "id": r["id"],
-            "kind": r["kind"],
-            "name": r["name"],
-            "address": r["address"],
-            "lat": r["lat"],
-            "lon": r["lon"],
-            "distance_m": round(r["distance_m"], 1),
-            "amenities": r["amenities"],
-        }
-        for r in rows
-    ]
+    lon, lat = geo.to_wgs84(query.lon, query.lat, query.coordsys)
+    rows = await service.nearest(reader, lon, lat, query.kind, query.amenity, query.max_distance_m, query.limit)
+    items = []
+    for r in rows:
+        item_lon, item_lat = geo.from_wgs84(r["lon"], r["lat"], query.coordsys)
+        items.append(
+            {
+                "id": r["id"],
+                "kind": r["kind"],
+                "name": r["name"],
+                "address": r["address"],
+                "lat": item_lat,
+                "lon": item_lon,
+                "distance_m": round(r["distance_m"], 1),
+                "amenities": r["amenities"],
+            }
+        )
     return JSON({"items": items})
+
+
+def _in_coordsys(row: Mapping[str, Any], coordsys: str) -> dict[str, Any]:
+    item = dict(row)
+    item["lon"], item["lat"] = geo.from_wgs84(item["lon"], item["lat"], coordsys)
+    return item
 
 
 @router.get(
@@ -75,10 +82,9 @@ async def list_sites(
     coordsys: geo.CoordSys = geo.CoordSys.wgs84,
 ) -> Response:
     """List and search the register in stable id order, with cursor pagination."""
-    geo.require_wgs84(coordsys)
     await service.check_kinds(reader, kind)
     where = repository.SiteFilter(
-        bbox=geo.BBox.parse(bbox) if bbox is not None else None,
+        bbox=geo.BBox.parse(bbox).to_wgs84(coordsys) if bbox is not None else None,
         kinds=kind,
         region=region,
         q=(q or "").strip() or None,
@@ -86,7 +92,7 @@ async def list_sites(
         updated_since=updated_since,
     )
     rows = await repository.page(reader, where, decode_cursor(cursor), limit + 1)
-    items = [dict(r) for r in rows[:limit]]
+    items = [_in_coordsys(r, coordsys) for r in rows[:limit]]
     next_cursor = encode_cursor(items[-1]["id"]) if len(rows) > limit else None
     if wants_geojson(request, f):
         features = [point_feature(i) for i in items]
@@ -95,7 +101,7 @@ async def list_sites(
 
 
 @router.get("/{site_id}", response_model=Site, responses={404: {"description": "No such site"}})
-async def get_site(reader: ReaderDep, site_id: int) -> Response:
+async def get_site(reader: ReaderDep, site_id: int, coordsys: geo.CoordSys = geo.CoordSys.wgs84) -> Response:
     """One site; its ETag changes with every edit."""
     row = await service.get(reader, site_id)
-    return JSON(dict(row), headers={"ETag": f'"{row["id"]}-{row["version"]}"'})
+    return JSON(_in_coordsys(row, coordsys), headers={"ETag": f'"{row["id"]}-{row["version"]}"'})
