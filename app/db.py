@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import asyncpg
 import orjson
-from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 from app.config import Settings
@@ -37,6 +37,26 @@ class Reader(Protocol):
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None: ...
     async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+
+async def reader_in(conn: AsyncConnection) -> Reader:
+    """The asyncpg connection under a SQLAlchemy one, inside the same transaction.
+
+    SQLAlchemy sends BEGIN lazily, with its first statement; until then a statement on the raw connection would
+    run in autocommit, outside the transaction. So make sure the transaction has begun first.
+    """
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, asyncpg.Connection)
+    if conn.in_transaction() and not driver.is_in_transaction():
+        await conn.execute(text("SELECT 1"))
+    reader: Reader = driver
+    return reader
+
+
+async def act_as(conn: AsyncConnection, who: str) -> None:
+    """Name the actor of this transaction; the history trigger records it with every change."""
+    await conn.execute(text("SELECT set_config('yizhan.actor', :who, true)"), {"who": who})
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -1,10 +1,15 @@
 """Request-scoped dependencies, as Annotated aliases so routes read `reader: ReaderDep`."""
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import Reader
+from app.errors import Forbidden, Unauthorized
+from app.partners import keys
+from app.partners.keys import Principal
 
 
 async def get_reader(request: Request) -> Reader:
@@ -14,3 +19,42 @@ async def get_reader(request: Request) -> Reader:
 
 
 ReaderDep = Annotated[Reader, Depends(get_reader)]
+
+
+async def get_writer(request: Request) -> AsyncIterator[AsyncConnection]:
+    """One transaction on the primary per request: committed when the handler returns, rolled back if it raises."""
+    async with request.app.state.db.engine.begin() as conn:
+        yield conn
+
+
+# scope="function": the transaction ends before the response is sent, so a client never sees a 2xx for a write
+# that then failed to commit.
+WriterDep = Annotated[AsyncConnection, Depends(get_writer, scope="function")]
+
+
+def _presented_key(request: Request) -> str | None:
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return value.strip()
+    return request.headers.get("x-api-key") or None
+
+
+def require(scope: str) -> Callable[[Request, Reader], Awaitable[Principal]]:
+    """A dependency admitting only keys with `scope` (401 without a valid key, 403 with the wrong one)."""
+
+    async def principal(request: Request, reader: ReaderDep) -> Principal:
+        secret = _presented_key(request)
+        if secret is None:
+            raise Unauthorized("this needs an API key: Authorization: Bearer <key> or X-API-Key")
+        found = await keys.find(reader, secret)
+        if found is None:
+            raise Unauthorized("unknown or revoked API key")
+        if scope not in found.scopes and "admin" not in found.scopes:
+            raise Forbidden(f"this key lacks the '{scope}' scope")
+        return found
+
+    return principal
+
+
+Writer = Annotated[Principal, Depends(require("write"))]

@@ -1,7 +1,7 @@
 """Domain errors and the one place that turns every error into RFC 9457 problem+json."""
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from fastapi import FastAPI, Request
@@ -20,6 +20,8 @@ class YizhanError(Exception):
     type: str = "about:blank"
     title: str = "Internal Server Error"
 
+    headers: ClassVar[dict[str, str] | None] = None
+
     def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -30,6 +32,39 @@ class NotFound(YizhanError):
     status = 404
     type = "/problems/not-found"
     title = "Not Found"
+
+
+class Unauthorized(YizhanError):
+    status = 401
+    type = "/problems/unauthorized"
+    title = "Unauthorized"
+    headers: ClassVar[dict[str, str] | None] = {"WWW-Authenticate": 'Bearer realm="yizhan"'}
+
+
+class Forbidden(YizhanError):
+    status = 403
+    type = "/problems/forbidden"
+    title = "Forbidden"
+
+
+class Conflict(YizhanError):
+    status = 409
+    type = "/problems/conflict"
+    title = "Conflict"
+
+
+class PreconditionFailed(YizhanError):
+    """The client edited a version that is no longer current (optimistic concurrency)."""
+
+    status = 412
+    type = "/problems/stale-version"
+    title = "Precondition Failed"
+
+
+class PreconditionRequired(YizhanError):
+    status = 428
+    type = "/problems/if-match-required"
+    title = "Precondition Required"
 
 
 class InvalidParameter(YizhanError):
@@ -90,7 +125,7 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
 
 async def _domain_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, YizhanError)
-    return problem(exc.status, exc.title, exc.detail, type_=exc.type, errors=exc.errors)
+    return problem(exc.status, exc.title, exc.detail, type_=exc.type, errors=exc.errors, headers=exc.headers)
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:

@@ -8,6 +8,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy.engine import Connection
 
 import app.coverage.models
+import app.partners.models
 import app.regions.models
 import app.sites.models  # noqa: F401  (register the tables on Base.metadata)
 from app.config import Settings

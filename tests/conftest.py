@@ -15,12 +15,13 @@ import pytest
 from alembic import command
 from fastapi import FastAPI
 from pydantic import PostgresDsn
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import demo
 from app.cli import alembic_config
 from app.config import Settings
-from app.db import _init_connection, create_engine
-from app.dependencies import get_reader
+from app.db import _init_connection, create_engine, reader_in
+from app.dependencies import get_reader, get_writer
 from app.main import create_app
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
@@ -67,26 +68,45 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
         yield application
 
 
-@pytest.fixture
-async def conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    """A connection in a transaction that is rolled back after the test."""
-    connection = await asyncpg.connect(settings.read_dsn)
-    await _init_connection(connection)
-    tx = connection.transaction()
-    await tx.start()
-    try:
-        yield connection
-    finally:
-        await tx.rollback()
-        await connection.close()
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture
-async def client(app: FastAPI, conn: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
+async def sa_conn(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A SQLAlchemy connection in a transaction that is rolled back after the test."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            yield connection
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+async def conn(sa_conn: AsyncConnection) -> asyncpg.Connection:
+    """The same transaction as raw asyncpg, for reads (and the app's read path)."""
+    raw = await reader_in(sa_conn)
+    assert isinstance(raw, asyncpg.Connection)
+    await _init_connection(raw)  # the app's JSON codec, as on the read pool
+    return raw
+
+
+@pytest.fixture
+async def client(app: FastAPI, conn: asyncpg.Connection, sa_conn: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
     async def reader_in_transaction() -> asyncpg.Connection:
         return conn
 
+    async def writer_in_transaction() -> AsyncIterator[AsyncConnection]:
+        # A savepoint per request: a request that fails rolls back only its own writes, as in production.
+        async with sa_conn.begin_nested():
+            yield sa_conn
+
     app.dependency_overrides[get_reader] = reader_in_transaction
+    app.dependency_overrides[get_writer] = writer_in_transaction
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test") as http:
         yield http

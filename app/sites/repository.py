@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Boolean, Table, func, literal_column, or_, tuple_
+from sqlalchemy import Boolean, Table, func, literal_column, or_, select, tuple_
+from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -211,3 +212,47 @@ async def upsert_by_external_id(conn: AsyncConnection, rows: list[dict[str, Any]
     result = (await conn.execute(returning)).all()
     created = sum(1 for r in result if r.created)
     return {"created": created, "updated": len(result) - created, "unchanged": len(rows) - len(result)}
+
+
+def _location(values: dict[str, Any]) -> dict[str, Any]:
+    """lat/lon (WGS-84) → the geography column's EWKT."""
+    values = dict(values)
+    if "lat" in values:
+        lat, lon = values.pop("lat"), values.pop("lon")
+        values["location"] = f"SRID=4326;POINT({lon} {lat})"
+    return values
+
+
+async def insert(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    table = cast(Table, Site.__table__)
+    result = await conn.execute(pg_insert(table).values(_location(values)).returning(table.c.id))
+    return int(result.scalar_one())
+
+
+async def lock(conn: AsyncConnection, site_id: int) -> Any:
+    """The site's current version and region, locked until the transaction ends (None if absent or deleted)."""
+    table = cast(Table, Site.__table__)
+    query = (
+        select(table.c.version, table.c.region_adcode)
+        .where(table.c.id == site_id, table.c.deleted_at.is_(None))
+        .with_for_update()
+    )
+    return (await conn.execute(query)).one_or_none()
+
+
+async def region_of_site(conn: AsyncConnection, site_id: int) -> str | None:
+    table = cast(Table, Site.__table__)
+    value = (await conn.execute(select(table.c.region_adcode).where(table.c.id == site_id))).scalar_one()
+    return str(value) if value is not None else None
+
+
+async def apply(conn: AsyncConnection, site_id: int, values: dict[str, Any]) -> int:
+    """Write the changes and bump the version; returns the new version."""
+    table = cast(Table, Site.__table__)
+    result = await conn.execute(
+        sa_update(table)
+        .where(table.c.id == site_id)
+        .values(**_location(values), version=table.c.version + 1, updated_at=func.now())
+        .returning(table.c.version)
+    )
+    return int(result.scalar_one())

@@ -4,16 +4,16 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
 from app import geo
-from app.dependencies import ReaderDep
+from app.dependencies import ReaderDep, Writer, WriterDep
 from app.errors import NotImplementedYet
 from app.http import JSON, GeoJSON, decode_cursor, encode_cursor, point_feature, wants_geojson
 from app.query import query_model
 from app.sites import repository, service
-from app.sites.schemas import NearestQuery, NearestSites, Site, SitePage
+from app.sites.schemas import NearestQuery, NearestSites, Site, SiteCreate, SiteFields, SitePage
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
 
@@ -105,3 +105,39 @@ async def get_site(reader: ReaderDep, site_id: int, coordsys: geo.CoordSys = geo
     """One site; its ETag changes with every edit."""
     row = await service.get(reader, site_id)
     return JSON(_in_coordsys(row, coordsys), headers={"ETag": f'"{row["id"]}-{row["version"]}"'})
+
+
+@router.post("", status_code=201, response_model=Site, responses={**PROBLEMS, 401: {}, 403: {}, 409: {}})
+async def create_site(writer: WriterDep, principal: Writer, body: SiteCreate) -> Response:
+    """Add a site (key with the `write` scope, within the key's region)."""
+    row = await service.create(writer, principal, body)
+    return JSON(
+        _in_coordsys(row, body.coordsys),
+        status_code=201,
+        headers={"ETag": service.etag(row["id"], row["version"]), "Location": f"/v1/sites/{row['id']}"},
+    )
+
+
+@router.patch("/{site_id}", response_model=Site, responses={**PROBLEMS, 401: {}, 403: {}, 404: {}, 412: {}, 428: {}})
+async def update_site(
+    writer: WriterDep,
+    principal: Writer,
+    site_id: int,
+    body: SiteFields,
+    if_match: Annotated[str | None, Header(description="The ETag read; a stale one gets 412")] = None,
+) -> Response:
+    """Change some fields of a site; `If-Match` is required, so concurrent edits never overwrite each other."""
+    row = await service.update(writer, principal, site_id, body, if_match)
+    return JSON(_in_coordsys(row, body.coordsys), headers={"ETag": service.etag(row["id"], row["version"])})
+
+
+@router.delete("/{site_id}", status_code=204, responses={401: {}, 403: {}, 404: {}, 412: {}, 428: {}})
+async def delete_site(
+    writer: WriterDep,
+    principal: Writer,
+    site_id: int,
+    if_match: Annotated[str | None, Header(description="The ETag read; a stale one gets 412")] = None,
+) -> Response:
+    """Soft-delete a site (kept, with its history; gone from reads and the change feed says so)."""
+    await service.delete(writer, principal, site_id, if_match)
+    return Response(status_code=204)

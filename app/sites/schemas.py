@@ -1,9 +1,9 @@
 """Response shapes of the sites API (documentation of the contract; handlers render with orjson)."""
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app import geo
 
@@ -77,3 +77,57 @@ class Site(SiteSummary):
 class SitePage(BaseModel):
     items: list[Site]
     next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last page")
+
+
+# --- writes ---------------------------------------------------------------------------------------------------
+
+Access = Literal["open", "qr_code", "app", "keeper_key"]
+Status = Literal["active", "suspended", "closed"]
+Verification = Literal["inspection", "phone", "partner_sync", "worker_confirmation"]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class SiteFields(BaseModel):
+    """What a partner may set on a site (the register derives region, timestamps and version itself)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    address: Text | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    operator: Text | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
+    keeper: Text | None = None
+    opening_hours: Text | None = Field(default=None, description="OpenStreetMap opening_hours syntax")
+    access: Access | None = None
+    access_note: Text | None = None
+    amenities: list[str] | None = None
+    services: list[str] | None = None
+    worker_groups: list[str] | None = None
+    status: Status | None = None
+    opened_on: dt.date | None = None
+    closed_on: dt.date | None = None
+    rating: Text | None = None
+    photos: list[Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2000)]] | None = None
+    last_verified_at: dt.datetime | None = None
+    verified_by: Verification | None = None
+    coordsys: Literal["wgs84", "gcj02", "bd09"] = Field(default="wgs84", description="Datum of lat/lon given")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SiteFields":
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together")
+        if self.opened_on and self.closed_on and self.closed_on < self.opened_on:
+            raise ValueError("closed_on is before opened_on")
+        return self
+
+
+class SiteCreate(SiteFields):
+    kind: str
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = "api"
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None

@@ -1,13 +1,27 @@
 """Rules of the register's read side: the geodesically exact nearest-site search."""
 
+import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
-from app.db import Reader
-from app.errors import NotFound
+from app.db import Reader, act_as, reader_in
+from app.errors import (
+    Conflict,
+    Forbidden,
+    InvalidParameter,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    YizhanError,
+)
+from app.partners.keys import Principal
 from app.sites import repository
+from app.sites.schemas import SiteCreate, SiteFields
 from app.vocabularies.service import amenities as amenity_vocabulary
 from app.vocabularies.service import site_kinds
 
@@ -50,3 +64,99 @@ async def get(reader: Reader, site_id: int) -> asyncpg.Record:
 
 async def check_kinds(reader: Reader, kinds: list[str] | None) -> None:
     await site_kinds.check(reader, "kind", kinds)
+
+
+# --- writes ---------------------------------------------------------------------------------------------------
+
+
+def etag(site_id: int, version: int) -> str:
+    return f'"{site_id}-{version}"'
+
+
+def _expected_version(site_id: int, if_match: str | None) -> int:
+    if if_match is None:
+        raise PreconditionRequired("send If-Match with the ETag you read, so a concurrent edit is not overwritten")
+    tag = if_match.strip().removeprefix("W/")
+    prefix = f'"{site_id}-'
+    if not (tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix) : -1].isdigit()):
+        raise PreconditionFailed(f"If-Match {if_match} is not an ETag of site {site_id}")
+    return int(tag[len(prefix) : -1])
+
+
+async def _check_vocabularies(writer: AsyncConnection, fields: dict[str, Any]) -> None:
+    reader = await reader_in(writer)
+    if "kind" in fields:
+        await site_kinds.check(reader, "kind", [fields["kind"]])
+    if fields.get("amenities"):
+        await amenity_vocabulary.check(reader, "amenities", fields["amenities"])
+
+
+def _fields(body: SiteFields) -> dict[str, Any]:
+    """The fields the client sent, with its coordinates in WGS-84."""
+    fields = body.model_dump(exclude_unset=True, exclude={"coordsys"})
+    if "lat" in fields:
+        fields["lon"], fields["lat"] = geo.to_wgs84(fields["lon"], fields["lat"], body.coordsys)
+    return fields
+
+
+async def _written(writer: AsyncConnection, principal: Principal, site_id: int) -> asyncpg.Record:
+    """The site as written, after checking the key may write where it now is."""
+    region = await repository.region_of_site(writer, site_id)
+    if not principal.may_write_in(region):
+        raise Forbidden(f"this key writes only in regions {principal.region_prefix}*, the site is in {region}")
+    row = await repository.get(await reader_in(writer), site_id)
+    assert row is not None
+    return row
+
+
+async def create(writer: AsyncConnection, principal: Principal, body: SiteCreate) -> asyncpg.Record:
+    fields = _fields(body)
+    await _check_vocabularies(writer, fields)
+    await act_as(writer, principal.name)
+    try:
+        site_id = await repository.insert(writer, fields)
+    except IntegrityError as exc:
+        raise _integrity_problem(exc) from None
+    return await _written(writer, principal, site_id)
+
+
+async def update(
+    writer: AsyncConnection, principal: Principal, site_id: int, body: SiteFields, if_match: str | None
+) -> asyncpg.Record:
+    expected = _expected_version(site_id, if_match)
+    current = await repository.lock(writer, site_id)
+    if current is None:
+        raise NotFound(f"no site with id {site_id}")
+    if current.version != expected:
+        raise PreconditionFailed(f"site {site_id} is at version {current.version}, not {expected}; read it again")
+    if not principal.may_write_in(current.region_adcode):
+        raise Forbidden(f"this key writes only in regions {principal.region_prefix}*")
+    fields = _fields(body)
+    await _check_vocabularies(writer, fields)
+    await act_as(writer, principal.name)
+    try:
+        await repository.apply(writer, site_id, fields)
+    except IntegrityError as exc:
+        raise _integrity_problem(exc) from None
+    return await _written(writer, principal, site_id)
+
+
+async def delete(writer: AsyncConnection, principal: Principal, site_id: int, if_match: str | None) -> None:
+    """Soft delete: the row stays (and its history), marked deleted; reads and the nearest search skip it."""
+    expected = _expected_version(site_id, if_match)
+    current = await repository.lock(writer, site_id)
+    if current is None:
+        raise NotFound(f"no site with id {site_id}")
+    if current.version != expected:
+        raise PreconditionFailed(f"site {site_id} is at version {current.version}, not {expected}; read it again")
+    if not principal.may_write_in(current.region_adcode):
+        raise Forbidden(f"this key writes only in regions {principal.region_prefix}*")
+    await act_as(writer, principal.name)
+    await repository.apply(writer, site_id, {"deleted_at": dt.datetime.now(dt.UTC)})
+
+
+def _integrity_problem(exc: IntegrityError) -> YizhanError:
+    constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None) or str(exc.orig)
+    if "uq_sites_source_external_id" in constraint:
+        return Conflict("a site with this source and external_id exists; PATCH it or use POST /v1/sites/bulk")
+    return InvalidParameter("body", f"the register refused the values ({constraint})")

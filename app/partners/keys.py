@@ -1,0 +1,70 @@
+"""API keys: made and revoked by operators (the `yizhan keys` command), checked on every write."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import Reader
+from app.partners.models import ApiKey
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's name (recorded in the history), scopes and region limit."""
+
+    name: str
+    scopes: frozenset[str]
+    region_prefix: str | None
+
+    def may_write_in(self, region_adcode: str | None) -> bool:
+        if self.region_prefix is None:
+            return True
+        return region_adcode is not None and region_adcode.startswith(self.region_prefix)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> tuple[str, str]:
+    """(prefix, full key). The prefix names the key in listings; the rest is 256 random bits."""
+    prefix = secrets.token_hex(4)
+    return prefix, f"yz_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+async def create(conn: AsyncConnection, name: str, scopes: list[str], region_prefix: str | None) -> str:
+    prefix, secret = new_secret()
+    await conn.execute(
+        insert(ApiKey).values(
+            name=name, prefix=prefix, secret_sha256=_digest(secret), scopes=scopes, region_prefix=region_prefix
+        )
+    )
+    return secret
+
+
+async def list_all(conn: AsyncConnection) -> list[dict[str, Any]]:
+    query = select(
+        ApiKey.prefix, ApiKey.name, ApiKey.scopes, ApiKey.region_prefix, ApiKey.created_at, ApiKey.revoked_at
+    ).order_by(ApiKey.id)
+    return [dict(row._mapping) for row in await conn.execute(query)]
+
+
+async def revoke(conn: AsyncConnection, prefix: str) -> bool:
+    result = await conn.execute(
+        update(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)).values(revoked_at=func.now())
+    )
+    return bool(result.rowcount)
+
+
+FIND_SQL = "SELECT name, scopes, region_prefix FROM api_keys WHERE secret_sha256 = $1 AND revoked_at IS NULL"
+
+
+async def find(reader: Reader, secret: str) -> Principal | None:
+    row = await reader.fetchrow(FIND_SQL, _digest(secret))
+    if row is None:
+        return None
+    return Principal(row["name"], frozenset(row["scopes"]), row["region_prefix"])
