@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.coverage import repository as coverage
 from app.coverage.population import CensusSeatDecayModel, PopulationModel, RegionForModel
+from app.db import act_as
 from app.paths import SEED_DIR
 from app.regions import repository as regions
 from app.regions.models import REGION_LEVELS
@@ -117,6 +118,7 @@ async def load(engine: AsyncEngine, seed_dir: Path = SEED_DIR, model: Population
     """Load boundaries, the population surface, then the register, in one transaction."""
     model = model or CensusSeatDecayModel()
     async with engine.begin() as conn:
+        await act_as(conn, "seed:binzhou-demo")
         regions_changed = 0
         for level_rows in _by_level(read_regions(seed_dir)):
             regions_changed += await regions.upsert(conn, level_rows)
