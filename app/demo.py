@@ -127,7 +127,8 @@ async def load(engine: AsyncEngine, seed_dir: Path = SEED_DIR, model: Population
             if regions_changed or not await coverage.has_population(conn, county.adcode, model.source):
                 await coverage.replace_population(conn, county.adcode, model.source, list(model.cells(county)))
                 populated += 1
-        site_counts = await sites.upsert_by_external_id(conn, read_register(seed_dir))
+        register = read_register(seed_dir)
+        site_counts = sites.summarize(register, await sites.upsert_by_external_id(conn, register))
     return LoadSummary(regions_changed, populated, site_counts)
 
 

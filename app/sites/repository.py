@@ -184,34 +184,54 @@ UPSERT_FIELDS = (
 )
 
 
-async def upsert_by_external_id(conn: AsyncConnection, rows: list[dict[str, Any]]) -> dict[str, int]:
+# Rows per INSERT: 22 parameters a row must stay under PostgreSQL's 32,767 per statement.
+UPSERT_BATCH = 1000
+
+
+async def upsert_by_external_id(
+    conn: AsyncConnection, rows: list[dict[str, Any]]
+) -> dict[tuple[str, str], tuple[int, str]]:
     """Insert or update sites keyed by (source, external_id); rows whose fields are unchanged are left alone.
 
-    Returns how many were created, updated and unchanged. `location` is EWKT ('SRID=4326;POINT(lon lat)').
+    Every row carries every field of UPSERT_FIELDS plus source and external_id (`location` as EWKT). Returns, for
+    each row written, its site id and "created" or "updated"; rows missing from the result were unchanged.
     """
-    if not rows:
-        return {"created": 0, "updated": 0, "unchanged": 0}
     table = cast(Table, Site.__table__)
-    stmt = pg_insert(table).values(rows)
-    excluded = stmt.excluded
-    # Compare the location by its exact binary form; the rest column by column, NULL-safely.
-    current = [func.ST_AsBinary(table.c.location)] + [table.c[f] for f in UPSERT_FIELDS if f != "location"]
-    incoming = [func.ST_AsBinary(excluded.location)] + [excluded[f] for f in UPSERT_FIELDS if f != "location"]
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[table.c.source, table.c.external_id],
-        set_={
-            **{f: excluded[f] for f in UPSERT_FIELDS},
-            "version": table.c.version + 1,
-            "updated_at": func.now(),
-            "deleted_at": None,
-        },
-        where=or_(tuple_(*current).is_distinct_from(tuple_(*incoming)), table.c.deleted_at.is_not(None)),
-    )
-    # xmax = 0 on the returned row version means it was inserted, not updated.
-    returning = upsert.returning(literal_column("(xmax = 0)", Boolean).label("created"))
-    result = (await conn.execute(returning)).all()
-    created = sum(1 for r in result if r.created)
-    return {"created": created, "updated": len(result) - created, "unchanged": len(rows) - len(result)}
+    outcomes: dict[tuple[str, str], tuple[int, str]] = {}
+    for start in range(0, len(rows), UPSERT_BATCH):
+        stmt = pg_insert(table).values(rows[start : start + UPSERT_BATCH])
+        excluded = stmt.excluded
+        # Compare the location by its exact binary form; the rest column by column, NULL-safely.
+        current = [func.ST_AsBinary(table.c.location)] + [table.c[f] for f in UPSERT_FIELDS if f != "location"]
+        incoming = [func.ST_AsBinary(excluded.location)] + [excluded[f] for f in UPSERT_FIELDS if f != "location"]
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[table.c.source, table.c.external_id],
+            set_={
+                **{f: excluded[f] for f in UPSERT_FIELDS},
+                "version": table.c.version + 1,
+                "updated_at": func.now(),
+                "deleted_at": None,
+            },
+            where=or_(tuple_(*current).is_distinct_from(tuple_(*incoming)), table.c.deleted_at.is_not(None)),
+        )
+        # xmax = 0 on the returned row version means it was inserted, not updated.
+        returning = upsert.returning(
+            table.c.id, table.c.source, table.c.external_id, literal_column("(xmax = 0)", Boolean).label("created")
+        )
+        for row in await conn.execute(returning):
+            outcomes[(row.source, row.external_id)] = (row.id, "created" if row.created else "updated")
+    return outcomes
+
+
+def summarize(rows: list[dict[str, Any]], outcomes: dict[tuple[str, str], tuple[int, str]]) -> dict[str, int]:
+    created = sum(1 for _, outcome in outcomes.values() if outcome == "created")
+    return {"created": created, "updated": len(outcomes) - created, "unchanged": len(rows) - len(outcomes)}
+
+
+def site_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """A full record (lat/lon in WGS-84) as the upsert's row: every UPSERT_FIELDS column, plus the natural key."""
+    values = _location(fields)
+    return {name: values.get(name) for name in (*UPSERT_FIELDS, "source", "external_id")}
 
 
 def _location(values: dict[str, Any]) -> dict[str, Any]:

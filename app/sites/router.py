@@ -9,10 +9,10 @@ from starlette.responses import Response
 
 from app import geo
 from app.dependencies import ReaderDep, Writer, WriterDep
-from app.errors import NotImplementedYet
+from app.errors import NotImplementedYet, problem
 from app.http import JSON, GeoJSON, decode_cursor, encode_cursor, point_feature, wants_geojson
 from app.query import query_model
-from app.sites import repository, service
+from app.sites import bulk, repository, service
 from app.sites.schemas import NearestQuery, NearestSites, Site, SiteCreate, SiteFields, SitePage
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
@@ -105,6 +105,60 @@ async def get_site(reader: ReaderDep, site_id: int, coordsys: geo.CoordSys = geo
     """One site; its ETag changes with every edit."""
     row = await service.get(reader, site_id)
     return JSON(_in_coordsys(row, coordsys), headers={"ETag": f'"{row["id"]}-{row["version"]}"'})
+
+
+BULK_FORMATS = {
+    "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/SiteCreate"}}},
+    "application/geo+json": {"schema": {"type": "object", "description": "FeatureCollection of Points"}},
+    "text/csv": {"schema": {"type": "string"}},
+    bulk.XLSX: {"schema": {"type": "string", "format": "binary"}},
+}
+
+
+@router.post(
+    "/bulk",
+    responses={**PROBLEMS, 401: {}, 403: {}, 413: {"description": "Body over the size limit"}, 415: {}},
+    openapi_extra={"requestBody": {"required": True, "content": BULK_FORMATS}},
+)
+async def bulk_upsert(
+    request: Request,
+    writer: WriterDep,
+    principal: Writer,
+    source: Annotated[
+        str | None, Query(max_length=100, description="Source of every row (else each row's own)")
+    ] = None,
+    coordsys: geo.CoordSys = geo.CoordSys.wgs84,
+    dry_run: Annotated[bool, Query(description="Report what would happen; change nothing")] = False,
+    atomic: Annotated[bool, Query(description="All or nothing (default); false applies the valid rows")] = True,
+) -> Response:
+    """Upsert many sites by (source, external_id) from JSON, GeoJSON, CSV (UTF-8 or GBK) or XLSX, with a row report.
+
+    Bulk rows are full records: optional fields a row leaves out are cleared. A CSV or XLSX header may be in
+    English (the field names) or as Chinese spreadsheets write it (名称, 类型, 地址, 纬度, 经度, 外部编号 …).
+    """
+    body = await bulk.read_body(request)
+    records = bulk.parse(body, request.headers.get("content-type", ""))
+    result = await bulk.import_sites(
+        writer, principal, records, source=source, coordsys=coordsys, dry_run=dry_run, atomic=atomic
+    )
+    summary = result.summary()
+    report = {
+        "applied": result.applied,
+        "dry_run": result.dry_run,
+        "atomic": result.atomic,
+        "summary": summary,
+        "rows": [r.as_dict() for r in result.rows],
+    }
+    rejected = summary["rejected"]
+    if result.atomic and rejected:
+        return problem(
+            422,
+            "Invalid request",
+            f"{rejected} row(s) rejected; nothing was written (atomic import)",
+            type_="/problems/bulk-rejected",
+            extra=report,
+        )
+    return JSON(report)
 
 
 @router.post("", status_code=201, response_model=Site, responses={**PROBLEMS, 401: {}, 403: {}, 409: {}})

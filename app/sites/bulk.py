@@ -1,0 +1,300 @@
+"""Bulk upsert of sites by (source, external_id), from JSON, GeoJSON, CSV (UTF-8 or GBK) or XLSX.
+
+All or nothing by default: any rejected row and nothing is written. `dry_run` runs the whole import, reports what
+would happen, and rolls it back. Every row gets an outcome (created, updated, unchanged, rejected with reasons).
+A bulk row is a full record: optional fields it leaves out are cleared.
+"""
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from openpyxl import load_workbook
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import geo
+from app.db import act_as, reader_in
+from app.errors import InvalidParameter, YizhanError
+from app.partners.keys import Principal
+from app.sites import repository
+from app.sites.schemas import SiteCreate
+from app.vocabularies.service import amenities as amenity_vocabulary
+from app.vocabularies.service import site_kinds
+
+# 100,000 rows of a spreadsheet export are ~30 MB as CSV; past this a partner should split the file.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_ROWS = 200_000
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# Headers as Chinese spreadsheets write them.
+HEADER_ALIASES = {
+    "名称": "name",
+    "站点名称": "name",
+    "类型": "kind",
+    "地址": "address",
+    "纬度": "lat",
+    "经度": "lon",
+    "电话": "phone",
+    "联系电话": "phone",
+    "管理员": "keeper",
+    "负责人": "keeper",
+    "运营单位": "operator",
+    "主办单位": "operator",
+    "开放时间": "opening_hours",
+    "设施": "amenities",
+    "服务设施": "amenities",
+    "状态": "status",
+    "外部编号": "external_id",
+    "编号": "external_id",
+    "来源": "source",
+    "启用日期": "opened_on",
+    "停用日期": "closed_on",
+    "进入方式": "access",
+}
+LIST_FIELDS = ("amenities", "services", "worker_groups", "photos")
+NUMERIC_FIELDS = ("lat", "lon")
+# Every optional field a row may leave out, and what it becomes (bulk rows are full records).
+CLEARED: dict[str, Any] = {
+    "address": None,
+    "operator": None,
+    "phone": None,
+    "keeper": None,
+    "opening_hours": None,
+    "access": "open",
+    "access_note": None,
+    "amenities": [],
+    "services": [],
+    "worker_groups": [],
+    "status": "active",
+    "opened_on": None,
+    "closed_on": None,
+    "rating": None,
+    "photos": [],
+    "last_verified_at": None,
+    "verified_by": None,
+}
+
+
+class PayloadTooLarge(YizhanError):
+    status = 413
+    type = "/problems/payload-too-large"
+    title = "Payload Too Large"
+
+
+class UnsupportedFormat(YizhanError):
+    status = 415
+    type = "/problems/unsupported-media-type"
+    title = "Unsupported Media Type"
+
+
+@dataclass
+class RowReport:
+    row: int
+    external_id: str | None
+    outcome: str = "rejected"
+    site_id: int | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        report: dict[str, Any] = {"row": self.row, "external_id": self.external_id, "outcome": self.outcome}
+        if self.site_id is not None:
+            report["site_id"] = self.site_id
+        if self.reasons:
+            report["reasons"] = self.reasons
+        return report
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with 413 past MAX_BODY_BYTES (also when no Content-Length is sent)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {MAX_BODY_BYTES} — split the file")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES} bytes — split the file")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode_text(body: bytes, charset: str | None) -> str:
+    if charset:
+        return body.decode(charset)
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Excel and WPS on Chinese Windows save CSV as GBK; GB18030 reads GBK and more.
+        return body.decode("gb18030")
+
+
+def _table_rows(header: list[Any], lines: Any) -> list[tuple[int, dict[str, Any]]]:
+    names = [HEADER_ALIASES.get(str(h).strip(), str(h).strip()) if h is not None else "" for h in header]
+    rows = []
+    for number, values in enumerate(lines, start=2):  # row 1 is the header, as the spreadsheet numbers them
+        record = {}
+        for name, value in zip(names, values, strict=False):
+            if not name or value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            if hasattr(value, "isoformat"):
+                value = value.isoformat()[:10] if name in ("opened_on", "closed_on") else value.isoformat()
+            elif isinstance(value, int | float) and name not in NUMERIC_FIELDS:
+                # A spreadsheet stores an id like 1001 as a number; the register keeps it as text.
+                value = str(int(value)) if float(value).is_integer() else str(value)
+            record[name] = value.strip() if isinstance(value, str) else value
+        if record:
+            rows.append((number, record))
+    return rows
+
+
+def parse(body: bytes, content_type: str) -> list[tuple[int, dict[str, Any]]]:
+    """(row number, raw record) for each row of the upload."""
+    media_type, _, params = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    charset = params.split("charset=")[1].strip() if "charset=" in params else None
+    try:
+        if media_type == "text/csv":
+            reader = csv.reader(io.StringIO(_decode_text(body, charset)))
+            header = next(reader, [])
+            return _table_rows(header, reader)
+        if media_type == XLSX:
+            sheet = load_workbook(io.BytesIO(body), read_only=True, data_only=True).worksheets[0]
+            lines = sheet.iter_rows(values_only=True)
+            return _table_rows(list(next(lines, ())), lines)
+        if media_type in ("application/json", "application/geo+json"):
+            document = json.loads(body)
+            if isinstance(document, dict) and document.get("type") == "FeatureCollection":
+                return [(n, _feature_record(f)) for n, f in enumerate(document.get("features", []), start=1)]
+            items = document.get("items") if isinstance(document, dict) else document
+            if not isinstance(items, list):
+                raise InvalidParameter("body", "expected a list of sites, {items: [...]}, or a FeatureCollection")
+            return [(n, item if isinstance(item, dict) else {}) for n, item in enumerate(items, start=1)]
+    except (UnicodeDecodeError, LookupError, ValueError, KeyError, OSError) as exc:
+        if isinstance(exc, InvalidParameter):
+            raise
+        raise InvalidParameter("body", f"could not read the {media_type} body: {exc}") from None
+    raise UnsupportedFormat(f"send JSON, GeoJSON, CSV or XLSX, not {media_type or 'no Content-Type'}")
+
+
+def _feature_record(feature: Any) -> dict[str, Any]:
+    if not isinstance(feature, dict):
+        return {}
+    record = dict(feature.get("properties") or {})
+    geometry = feature.get("geometry") or {}
+    if geometry.get("type") == "Point" and isinstance(geometry.get("coordinates"), list):
+        record["lon"], record["lat"] = geometry["coordinates"][:2]
+    elif geometry:
+        record["geometry"] = f"a {geometry.get('type')}, not a Point"
+    return record
+
+
+def _listify(record: dict[str, Any]) -> dict[str, Any]:
+    for name in LIST_FIELDS:
+        value = record.get(name)
+        if isinstance(value, str):
+            for separator in ("；", "、", "，", ","):
+                value = value.replace(separator, ";")
+            record[name] = [v.strip() for v in value.split(";") if v.strip()]
+    return record
+
+
+@dataclass
+class BulkResult:
+    applied: bool
+    dry_run: bool
+    atomic: bool
+    rows: list[RowReport]
+
+    def summary(self) -> dict[str, int]:
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+        for row in self.rows:
+            counts[row.outcome] += 1
+        return counts
+
+
+async def import_sites(
+    writer: AsyncConnection,
+    principal: Principal,
+    records: list[tuple[int, dict[str, Any]]],
+    *,
+    source: str | None,
+    coordsys: str,
+    dry_run: bool,
+    atomic: bool,
+) -> BulkResult:
+    if len(records) > MAX_ROWS:
+        raise PayloadTooLarge(f"{len(records)} rows; the limit is {MAX_ROWS} a request — split the file")
+    reader = await reader_in(writer)
+    known_kinds = await site_kinds.codes(reader)
+    known_amenities = await amenity_vocabulary.codes(reader)
+    reports: list[RowReport] = []
+    valid: list[tuple[RowReport, dict[str, Any]]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for number, raw in records:
+        record = _listify({"source": source, **raw} if source else dict(raw))
+        if "geometry" in record:
+            reports.append(RowReport(number, record.get("external_id"), reasons=[f"geometry: {record['geometry']}"]))
+            continue
+        record["coordsys"] = coordsys
+        report = RowReport(number, str(record["external_id"]) if record.get("external_id") is not None else None)
+        reports.append(report)
+        try:
+            site = SiteCreate.model_validate(record)
+        except ValidationError as exc:
+            report.reasons = [f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()]
+            continue
+        if site.external_id is None:
+            report.reasons.append("external_id: required in a bulk upload (it is how the row is matched)")
+        if site.kind not in known_kinds:
+            report.reasons.append(f"kind: unknown value {site.kind}")
+        unknown = [a for a in site.amenities or [] if a not in known_amenities]
+        if unknown:
+            report.reasons.append(f"amenities: unknown value(s) {', '.join(unknown)}")
+        key = (site.source, site.external_id or "")
+        if key in seen:
+            report.reasons.append(f"external_id: repeats row {seen[key]}")
+        if report.reasons:
+            continue
+        seen[key] = number
+        fields = site.model_dump(exclude={"coordsys"})
+        fields["lon"], fields["lat"] = geo.to_wgs84(site.lon, site.lat, coordsys)
+        valid.append((report, {**CLEARED, **{k: v for k, v in fields.items() if v is not None}}))
+
+    await _check_regions(writer, principal, valid)
+    rows = [repository.site_values(values) for report, values in valid if not report.reasons]
+    async with writer.begin_nested() as savepoint:
+        await act_as(writer, principal.name)
+        outcomes = await repository.upsert_by_external_id(writer, rows)
+        for report, values in valid:
+            if report.reasons:
+                continue
+            site_id, outcome = outcomes.get((values["source"], values["external_id"]), (None, "unchanged"))
+            report.outcome, report.site_id = outcome, site_id
+        rejected = any(r.outcome == "rejected" for r in reports)
+        applied = not dry_run and not (atomic and rejected)
+        if not applied:
+            await savepoint.rollback()
+    return BulkResult(applied, dry_run, atomic, reports)
+
+
+async def _check_regions(
+    writer: AsyncConnection, principal: Principal, valid: list[tuple[RowReport, dict[str, Any]]]
+) -> None:
+    """A region-limited key may not place rows outside its region (derived from the points, as the register will)."""
+    if principal.region_prefix is None or not valid:
+        return
+    result = await writer.execute(
+        text(
+            "SELECT region_of(ST_SetSRID(ST_MakePoint(x, y), 4326)) "
+            "FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) WITH ORDINALITY AS p(x, y, n) ORDER BY n"
+        ),
+        {"xs": [v["lon"] for _, v in valid], "ys": [v["lat"] for _, v in valid]},
+    )
+    for (report, _), (region,) in zip(valid, result.all(), strict=True):
+        if not principal.may_write_in(region):
+            report.reasons.append(f"lat/lon: in region {region}, outside this key's region {principal.region_prefix}*")
