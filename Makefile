@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 LOCALDB := scripts/localdb.sh
 
-.PHONY: help run stop test lint bench bench-coverage db
+.PHONY: help run stop test lint bench bench-coverage bench-bulk db
 
 help:
 	@echo "make run    serve the API with the Binzhou demo data on http://127.0.0.1:$(PORT)"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  nearest-site benchmark (national-scale register, wrk)"
 	@echo "make bench-coverage  coverage and siting benchmark (Binzhou, Shandong)"
+	@echo "make bench-bulk      100,000-row CSV import benchmark"
 
 $(BIN)/yizhan: pyproject.toml
 	@echo "[make] creating $(VENV) and installing the project"
@@ -61,3 +62,8 @@ bench-coverage: $(BIN)/yizhan
 	@$(LOCALDB) install
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.coverage $(BENCH_ARGS)
+
+bench-bulk: $(BIN)/yizhan
+	@$(LOCALDB) install
+	@$(LOCALDB) start
+	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.bulk $(BENCH_ARGS)

@@ -90,8 +90,7 @@ def read_register(seed_dir: Path = SEED_DIR) -> list[dict[str, Any]]:
     rows = []
     for feature in collection["features"]:
         p = dict(feature["properties"])
-        lon, lat = feature["geometry"]["coordinates"]
-        p["location"] = f"SRID=4326;POINT({lon} {lat})"
+        p["lon"], p["lat"] = feature["geometry"]["coordinates"]
         for field in ("opened_on", "closed_on"):
             p[field] = dt.date.fromisoformat(p[field]) if p[field] else None
         p["last_verified_at"] = dt.datetime.fromisoformat(p["last_verified_at"]) if p["last_verified_at"] else None
@@ -127,7 +126,7 @@ async def load(engine: AsyncEngine, seed_dir: Path = SEED_DIR, model: Population
             if regions_changed or not await coverage.has_population(conn, county.adcode, model.source):
                 await coverage.replace_population(conn, county.adcode, model.source, list(model.cells(county)))
                 populated += 1
-        register = read_register(seed_dir)
+        register = [sites.site_values(row) for row in read_register(seed_dir)]
         site_counts = sites.summarize(register, await sites.upsert_by_external_id(conn, register))
     return LoadSummary(regions_changed, populated, site_counts)
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Boolean, Table, func, literal_column, or_, select, tuple_
+from sqlalchemy import Table, func, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db import Reader
+from app.db import Reader, reader_in
 from app.geo import POINT_SQL, BBox
 from app.sites.models import Site
 
@@ -184,8 +184,49 @@ UPSERT_FIELDS = (
 )
 
 
-# Rows per INSERT: 22 parameters a row must stay under PostgreSQL's 32,767 per statement.
-UPSERT_BATCH = 1000
+# The upsert's staging table: rows arrive by COPY (binary, one round trip), then one set-based INSERT … SELECT.
+# (A multi-row VALUES statement spent most of a 100,000-row import compiling 2.2 million bind parameters.)
+STAGE_COLUMNS = {
+    "kind": "text",
+    "name": "text",
+    "address": "text",
+    "lon": "float8",
+    "lat": "float8",
+    "operator": "text",
+    "phone": "text",
+    "keeper": "text",
+    "opening_hours": "text",
+    "access": "text",
+    "access_note": "text",
+    "amenities": "text[]",
+    "services": "text[]",
+    "worker_groups": "text[]",
+    "status": "text",
+    "opened_on": "date",
+    "closed_on": "date",
+    "rating": "text",
+    "photos": "text[]",
+    "last_verified_at": "timestamptz",
+    "verified_by": "text",
+    "source": "text",
+    "external_id": "text",
+}
+_COPIED = [f for f in UPSERT_FIELDS if f != "location"]
+_CHANGED = " OR ".join(
+    ["ST_AsBinary(s.location) IS DISTINCT FROM ST_AsBinary(EXCLUDED.location)"]
+    + [f"s.{f} IS DISTINCT FROM EXCLUDED.{f}" for f in _COPIED]
+    + ["s.deleted_at IS NOT NULL"]
+)
+UPSERT_SQL = f"""
+INSERT INTO sites AS s ({", ".join(_COPIED)}, location, source, external_id)
+SELECT {", ".join(_COPIED)}, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, source, external_id
+FROM upsert_stage
+ON CONFLICT (source, external_id) DO UPDATE SET
+    {", ".join(f"{f} = EXCLUDED.{f}" for f in UPSERT_FIELDS)},
+    version = s.version + 1, updated_at = now(), deleted_at = NULL
+WHERE {_CHANGED}
+RETURNING s.id, s.source, s.external_id, (xmax = 0) AS created
+"""
 
 
 async def upsert_by_external_id(
@@ -193,34 +234,23 @@ async def upsert_by_external_id(
 ) -> dict[tuple[str, str], tuple[int, str]]:
     """Insert or update sites keyed by (source, external_id); rows whose fields are unchanged are left alone.
 
-    Every row carries every field of UPSERT_FIELDS plus source and external_id (`location` as EWKT). Returns, for
-    each row written, its site id and "created" or "updated"; rows missing from the result were unchanged.
+    Each row has every STAGE_COLUMNS key (lon/lat in WGS-84). Returns, for each row written, its site id and
+    "created" or "updated"; rows missing from the result were unchanged.
     """
-    table = cast(Table, Site.__table__)
-    outcomes: dict[tuple[str, str], tuple[int, str]] = {}
-    for start in range(0, len(rows), UPSERT_BATCH):
-        stmt = pg_insert(table).values(rows[start : start + UPSERT_BATCH])
-        excluded = stmt.excluded
-        # Compare the location by its exact binary form; the rest column by column, NULL-safely.
-        current = [func.ST_AsBinary(table.c.location)] + [table.c[f] for f in UPSERT_FIELDS if f != "location"]
-        incoming = [func.ST_AsBinary(excluded.location)] + [excluded[f] for f in UPSERT_FIELDS if f != "location"]
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[table.c.source, table.c.external_id],
-            set_={
-                **{f: excluded[f] for f in UPSERT_FIELDS},
-                "version": table.c.version + 1,
-                "updated_at": func.now(),
-                "deleted_at": None,
-            },
-            where=or_(tuple_(*current).is_distinct_from(tuple_(*incoming)), table.c.deleted_at.is_not(None)),
-        )
-        # xmax = 0 on the returned row version means it was inserted, not updated.
-        returning = upsert.returning(
-            table.c.id, table.c.source, table.c.external_id, literal_column("(xmax = 0)", Boolean).label("created")
-        )
-        for row in await conn.execute(returning):
-            outcomes[(row.source, row.external_id)] = (row.id, "created" if row.created else "updated")
-    return outcomes
+    if not rows:
+        return {}
+    raw = await reader_in(conn)
+    assert isinstance(raw, asyncpg.Connection)
+    await raw.execute("DROP TABLE IF EXISTS pg_temp.upsert_stage")
+    columns = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS.items())
+    await raw.execute(f"CREATE TEMP TABLE upsert_stage ({columns}) ON COMMIT DROP")
+    await raw.copy_records_to_table(
+        "upsert_stage", records=[tuple(row[c] for c in STAGE_COLUMNS) for row in rows], columns=list(STAGE_COLUMNS)
+    )
+    return {
+        (r["source"], r["external_id"]): (r["id"], "created" if r["created"] else "updated")
+        for r in await raw.fetch(UPSERT_SQL)
+    }
 
 
 def summarize(rows: list[dict[str, Any]], outcomes: dict[tuple[str, str], tuple[int, str]]) -> dict[str, int]:
@@ -229,9 +259,8 @@ def summarize(rows: list[dict[str, Any]], outcomes: dict[tuple[str, str], tuple[
 
 
 def site_values(fields: dict[str, Any]) -> dict[str, Any]:
-    """A full record (lat/lon in WGS-84) as the upsert's row: every UPSERT_FIELDS column, plus the natural key."""
-    values = _location(fields)
-    return {name: values.get(name) for name in (*UPSERT_FIELDS, "source", "external_id")}
+    """A full record (lat/lon in WGS-84) as the upsert's row."""
+    return {name: fields.get(name) for name in STAGE_COLUMNS}
 
 
 def _location(values: dict[str, Any]) -> dict[str, Any]:

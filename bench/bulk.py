@@ -1,0 +1,116 @@
+"""Benchmark POST /v1/sites/bulk: 100,000 CSV rows through HTTP, against the 60 s limit, in one run.
+
+    make bench-bulk           # or: python -m bench.bulk --rows 100000
+
+Loads the demo into its own database, creates a write key, generates a CSV of N sites over China (by census
+population, bench/national_register.py) and uploads it to a uvicorn server: first import (all created), then the
+same file again (all unchanged), then a dry run. Prints seconds, rows/s and the ratio to the limit.
+"""
+
+import argparse
+import asyncio
+import csv
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+from alembic import command
+from pydantic import PostgresDsn
+from rich.console import Console
+from rich.table import Table
+
+from app import demo
+from app.cli import alembic_config
+from app.config import Settings
+from app.db import create_engine
+from app.partners import keys
+from bench import national_register
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("YIZHAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
+DB_NAME = "yizhan_bench_bulk"
+PORT = 8104
+LIMIT_S = 60.0
+console = Console()
+
+
+async def prepare() -> str:
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    await admin.execute(f"CREATE DATABASE {DB_NAME}")
+    await admin.close()
+    settings = Settings(database_url=PostgresDsn(ADMIN_URL.rpartition("/")[0] + "/" + DB_NAME))
+    await asyncio.to_thread(command.upgrade, alembic_config(settings), "head")
+    engine = create_engine(settings)
+    await demo.load(engine)
+    async with engine.begin() as conn:
+        secret = await keys.create(conn, "bench", ["write"], None)
+    await engine.dispose()
+    return secret
+
+
+def csv_body(rows: int) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["external_id", "name", "kind", "lat", "lon", "amenities", "address"])
+    for kind, name, lon, lat, amenities in national_register.generate(SHARED, rows):
+        writer.writerow([name, f"驿站{name}", kind, f"{lat:.6f}", f"{lon:.6f}", ";".join(amenities), f"地址{name}"])
+    return out.getvalue().encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+    secret = asyncio.run(prepare())
+    body = csv_body(args.rows)
+    console.print(f"CSV: {args.rows:,} rows, {len(body) / 1e6:.1f} MB")
+    env = {**os.environ, "DATABASE_URL": ADMIN_URL.rpartition("/")[0] + "/" + DB_NAME, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "app.main:app", "--port", str(PORT), "--log-level", "warning"],
+        env=env,
+        cwd=ROOT,
+    )
+    table = Table(title=f"POST /v1/sites/bulk, {args.rows:,} CSV rows")
+    for column in ("run", "seconds", "rows/s", "summary", "share of the 60 s limit"):
+        table.add_column(column)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=600) as client:
+            for _ in range(100):
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            for run, params in (("first import", {}), ("same file again", {}), ("dry run", {"dry_run": "true"})):
+                started = time.perf_counter()
+                response = client.post(
+                    "/v1/sites/bulk",
+                    content=body,
+                    params={"source": "bench", **params},
+                    headers={"Authorization": f"Bearer {secret}", "Content-Type": "text/csv"},
+                )
+                elapsed = time.perf_counter() - started
+                response.raise_for_status()
+                summary = response.json()["summary"]
+                table.add_row(
+                    run,
+                    f"{elapsed:.1f}",
+                    f"{args.rows / elapsed:,.0f}",
+                    ", ".join(f"{k} {v}" for k, v in summary.items() if v),
+                    f"{elapsed / LIMIT_S:.2f}×",
+                )
+    finally:
+        server.terminate()
+        server.wait()
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
