@@ -12,6 +12,7 @@ from app.coverage.router import router as coverage_router
 from app.db import open_database
 from app.errors import install_error_handlers
 from app.http import JSON
+from app.ogc.router import router as ogc_router
 from app.partners.router import router as partners_router
 from app.regions.router import router as regions_router
 from app.sites.router import router as sites_router
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(regions_router)
     app.include_router(coverage_router)
     app.include_router(partners_router)
+    app.include_router(ogc_router)
     app.include_router(health.router)
     return app
 

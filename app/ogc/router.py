@@ -1,0 +1,250 @@
+"""OGC API - Features Part 1 (Core, GeoJSON, OpenAPI 3.0) at /ogc: one collection per site kind, CRS84.
+
+What GIS desktops (QGIS, GDAL's OAPIF driver) need to read the register with no glue code.
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from app.dependencies import ReaderDep
+from app.errors import NotFound, YizhanError
+from app.geo import BBox
+from app.http import JSON, GeoJSON
+from app.ogc import repository
+
+router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 10_000
+OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
+
+
+class BadRequest(YizhanError):
+    """OGC API - Features answers a bad parameter with 400."""
+
+    status = 400
+    type = "/problems/bad-request"
+    title = "Bad Request"
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+def _only(request: Request, allowed: set[str]) -> None:
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
+    link = {"href": href, "rel": rel, "type": type_}
+    if title:
+        link["title"] = title
+    return link
+
+
+@router.get("")
+async def landing(request: Request) -> Response:
+    """Landing page."""
+    _only(request, {"f"})
+    base = _base(request)
+    return JSON(
+        {
+            "title": "Yizhan 驿站 — union worker stations, legal-aid points and service centres",
+            "description": "The register as OGC API - Features: one collection per site kind, WGS-84 (CRS84).",
+            "links": [
+                _link(base, "self", "application/json", "this document"),
+                _link(f"{base}/api", "service-desc", OPENAPI_30, "the API definition"),
+                _link(str(request.base_url) + "docs", "service-doc", "text/html", "the API documentation"),
+                _link(f"{base}/conformance", "conformance", "application/json", "conformance classes"),
+                _link(f"{base}/collections", "data", "application/json", "the collections"),
+            ],
+        }
+    )
+
+
+@router.get("/conformance")
+async def conformance(request: Request) -> Response:
+    """Conformance classes."""
+    _only(request, {"f"})
+    return JSON({"conformsTo": CONFORMANCE})
+
+
+def _collection(base: str, row: Any) -> dict[str, Any]:
+    extent = [row["xmin"], row["ymin"], row["xmax"], row["ymax"]] if row["features"] else [-180, -90, 180, 90]
+    return {
+        "id": row["code"],
+        "title": f"{row['label_zh']} / {row['label_en']}",
+        "description": f"{row['label_en']} in the register ({row['features']} features)",
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "extent": {"spatial": {"bbox": [extent], "crs": CRS84}},
+        "links": [
+            _link(f"{base}/collections/{row['code']}", "self", "application/json"),
+            _link(f"{base}/collections/{row['code']}/items", "items", "application/geo+json", "the features"),
+        ],
+    }
+
+
+@router.get("/collections")
+async def collections(request: Request, reader: ReaderDep) -> Response:
+    """One collection per site kind."""
+    _only(request, {"f"})
+    base = _base(request)
+    rows = await repository.collections(reader)
+    return JSON(
+        {
+            "links": [_link(f"{base}/collections", "self", "application/json")],
+            "collections": [_collection(base, r) for r in rows],
+        }
+    )
+
+
+async def _collection_row(reader: ReaderDep, collection_id: str) -> Any:
+    rows = await repository.collections(reader, collection_id)
+    if not rows:
+        raise NotFound(f"no collection {collection_id}")
+    return rows[0]
+
+
+@router.get("/collections/{collection_id}")
+async def collection(request: Request, reader: ReaderDep, collection_id: str) -> Response:
+    """One collection."""
+    _only(request, {"f"})
+    return JSON(_collection(_base(request), await _collection_row(reader, collection_id)))
+
+
+def _feature(row: Any) -> dict[str, Any]:
+    properties = {k: v for k, v in row.items() if k not in ("id", "lon", "lat", "matched")}
+    return {
+        "type": "Feature",
+        "id": row["id"],
+        "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+        "properties": properties,
+    }
+
+
+def _int(request: Request, name: str, default: int, low: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < low:
+        raise BadRequest(f"{name} must be an integer ≥ {low}")
+    return int(raw)
+
+
+@router.get("/collections/{collection_id}/items", response_class=GeoJSON)
+async def items(request: Request, reader: ReaderDep, collection_id: str) -> Response:
+    """Features of a collection: bbox (CRS84), limit (≤ 10,000) and offset, with next/prev links."""
+    _only(request, {"f", "bbox", "limit", "offset"})
+    await _collection_row(reader, collection_id)
+    limit = min(_int(request, "limit", DEFAULT_LIMIT, 1), MAX_LIMIT)
+    offset = _int(request, "offset", 0, 0)
+    bbox = None
+    if "bbox" in request.query_params:
+        try:
+            bbox = BBox.parse(request.query_params["bbox"])
+        except YizhanError as exc:
+            raise BadRequest(exc.detail) from None
+    rows, matched = await repository.items(reader, collection_id, bbox, limit, offset)
+    base = f"{_base(request)}/collections/{collection_id}/items"
+    query = f"&bbox={request.query_params['bbox']}" if bbox else ""
+    links = [_link(f"{base}?limit={limit}&offset={offset}{query}", "self", "application/geo+json")]
+    if offset + len(rows) < matched:
+        links.append(_link(f"{base}?limit={limit}&offset={offset + limit}{query}", "next", "application/geo+json"))
+    if offset > 0:
+        links.append(
+            _link(f"{base}?limit={limit}&offset={max(0, offset - limit)}{query}", "prev", "application/geo+json")
+        )
+    return GeoJSON(
+        {
+            "type": "FeatureCollection",
+            "features": [_feature(r) for r in rows],
+            "numberMatched": matched,
+            "numberReturned": len(rows),
+            "links": links,
+        }
+    )
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", response_class=GeoJSON)
+async def item(request: Request, reader: ReaderDep, collection_id: str, feature_id: str) -> Response:
+    """One feature."""
+    _only(request, {"f"})
+    row = await repository.item(reader, collection_id, int(feature_id)) if feature_id.isdigit() else None
+    if row is None:
+        raise NotFound(f"no feature {feature_id} in {collection_id}")
+    base = f"{_base(request)}/collections/{collection_id}"
+    feature = _feature(row)
+    feature["links"] = [
+        _link(f"{base}/items/{feature_id}", "self", "application/geo+json"),
+        _link(base, "collection", "application/json"),
+    ]
+    return GeoJSON(feature)
+
+
+@router.get("/api")
+async def api_definition(request: Request) -> Response:
+    """The OpenAPI 3.0 definition of these endpoints (the conformance class OAS 3.0 asks for one)."""
+    _only(request, {"f"})
+    return JSON(openapi_30(_base(request)), media_type=OPENAPI_30)
+
+
+def openapi_30(base: str) -> dict[str, Any]:
+    ok = {"200": {"description": "OK"}}
+    collection_id = {"name": "collectionId", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Yizhan 驿站 OGC API - Features", "version": "1.0.0"},
+        "servers": [{"url": base}],
+        "paths": {
+            "/": {"get": {"summary": "Landing page", "operationId": "getLandingPage", "responses": ok}},
+            "/conformance": {"get": {"summary": "Conformance", "operationId": "getConformance", "responses": ok}},
+            "/collections": {"get": {"summary": "Collections", "operationId": "getCollections", "responses": ok}},
+            "/collections/{collectionId}": {
+                "get": {"operationId": "describeCollection", "parameters": [collection_id], "responses": ok}
+            },
+            "/collections/{collectionId}/items": {
+                "get": {
+                    "operationId": "getFeatures",
+                    "parameters": [
+                        collection_id,
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                        },
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        {
+                            "name": "bbox",
+                            "in": "query",
+                            "style": "form",
+                            "explode": False,
+                            "schema": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
+                        },
+                    ],
+                    "responses": ok,
+                }
+            },
+            "/collections/{collectionId}/items/{featureId}": {
+                "get": {
+                    "operationId": "getFeature",
+                    "parameters": [
+                        collection_id,
+                        {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ],
+                    "responses": ok,
+                }
+            },
+        },
+    }

@@ -1,0 +1,133 @@
+"""OGC API - Features at /ogc: the documents, paging, bbox, errors, and a real client (GDAL's OAPIF driver)."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from app.config import Settings
+from app.paths import PROJECT_ROOT
+
+
+async def test_landing_conformance_collections(client: httpx.AsyncClient) -> None:
+    landing = (await client.get("/ogc")).json()
+    rels = {link["rel"] for link in landing["links"]}
+    assert {"self", "service-desc", "conformance", "data"} <= rels
+    conformance = (await client.get("/ogc/conformance")).json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conformance
+    collections = (await client.get("/ogc/collections")).json()["collections"]
+    assert [c["id"] for c in collections] == ["outdoor_station", "legal_aid", "service_centre"]
+    bbox = collections[0]["extent"]["spatial"]["bbox"][0]
+    assert 117 < bbox[0] < bbox[2] < 119 and 36 < bbox[1] < bbox[3] < 39
+    api = await client.get("/ogc/api")
+    assert api.json()["openapi"].startswith("3.0") and "version=3.0" in api.headers["content-type"]
+
+
+async def test_paging_through_next_links_matches_the_register(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    expected = await conn.fetchval("SELECT count(*) FROM sites WHERE kind = 'legal_aid' AND deleted_at IS NULL")
+    url: str | None = "/ogc/collections/legal_aid/items?limit=50"
+    ids: list[int] = []
+    while url:
+        page = await client.get(url)
+        assert page.headers["content-type"] == "application/geo+json"
+        body = page.json()
+        assert body["numberMatched"] == expected and body["numberReturned"] == len(body["features"])
+        ids += [f["id"] for f in body["features"]]
+        url = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
+    assert len(ids) == len(set(ids)) == expected
+
+
+async def test_bbox_and_single_items(client: httpx.AsyncClient, conn: asyncpg.Connection) -> None:
+    body = (
+        await client.get(
+            "/ogc/collections/outdoor_station/items", params={"bbox": "117.9,37.3,118.1,37.5", "limit": 1000}
+        )
+    ).json()
+    expected = await conn.fetchval(
+        "SELECT count(*) FROM sites WHERE kind = 'outdoor_station' AND deleted_at IS NULL "
+        "AND geom && ST_MakeEnvelope(117.9, 37.3, 118.1, 37.5, 4326)"
+    )
+    assert body["numberMatched"] == len(body["features"]) == expected > 0
+    feature = body["features"][0]
+    one = (await client.get(f"/ogc/collections/outdoor_station/items/{feature['id']}")).json()
+    assert one["geometry"] == feature["geometry"] and one["properties"]["name"] == feature["properties"]["name"]
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/ogc/collections/legal_aid/items?colour=red", 400),
+        ("/ogc/collections/legal_aid/items?bbox=1,2,3", 400),
+        ("/ogc/collections/legal_aid/items?limit=0", 400),
+        ("/ogc/collections/legal_aid/items?offset=-1", 400),
+        ("/ogc/collections/spa", 404),
+        ("/ogc/collections/spa/items", 404),
+        ("/ogc/collections/legal_aid/items/999999999", 404),
+        ("/ogc/collections/legal_aid/items/abc", 404),
+    ],
+)
+async def test_ogc_errors(client: httpx.AsyncClient, url: str, status: int) -> None:
+    r = await client.get(url)
+    assert r.status_code == status and r.headers["content-type"] == "application/problem+json"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(settings: Settings) -> Iterator[str]:
+    """The app under uvicorn on the test database, for clients that need a real HTTP server."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": str(settings.database_url), "PYTHONPATH": str(PROJECT_ROOT)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "app.main:app", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait()
+
+
+@pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="gdal-bin is not installed (.ci/run installs it)")
+def test_gdal_reads_every_feature(served: str, tmp_path: Path) -> None:
+    listing = subprocess.run(
+        ["ogrinfo", "-ro", "-q", f"OAPIF:{served}/ogc"], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    for kind in ("outdoor_station", "legal_aid", "service_centre"):
+        assert kind in listing
+    rest = httpx.get(f"{served}/v1/sites", params={"kind": "legal_aid", "limit": 1000}).json()["items"]
+    out = tmp_path / "legal_aid.geojson"
+    subprocess.run(
+        ["ogr2ogr", "-f", "GeoJSON", str(out), f"OAPIF:{served}/ogc", "legal_aid"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    features = json.loads(out.read_text())["features"]
+    assert len(features) == len(rest) == 134
+    assert {f["properties"]["external_id"] for f in features} == {s["external_id"] for s in rest}
