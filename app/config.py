@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
     log_level: str = "info"
+    redis_url: str | None = Field(
+        default=None, description="Shared rate-limit counters for all workers and instances; in-process when unset"
+    )
+    rate_limit_reads_per_minute: int = Field(default=600, ge=0, description="Per key or client address; 0: off")
+    rate_limit_writes_per_minute: int = Field(default=120, ge=0, description="Per key; 0: off")
+    rate_limit_prefix: str = "yizhan:rl"
 
     @cached_property
     def read_dsn(self) -> str:

@@ -14,6 +14,7 @@ from app.errors import install_error_handlers
 from app.http import JSON
 from app.ogc.router import router as ogc_router
 from app.partners.router import router as partners_router
+from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.regions.router import router as regions_router
 from app.sites.router import router as sites_router
 
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.collect()
             gc.freeze()
             yield
+            if isinstance(counter, RedisCounter):
+                await counter.close()
 
     app = FastAPI(
         title="Yizhan 驿站",
@@ -41,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.migration_head = health.migration_head()
     install_error_handlers(app)
+    counter = RedisCounter(settings.redis_url, settings.rate_limit_prefix) if settings.redis_url else MemoryCounter()
+    app.add_middleware(RateLimitMiddleware, settings=settings, counter=counter)
     # Routes are matched in order: the mobile app's nearest query comes first.
     app.include_router(sites_router)
     app.include_router(regions_router)

@@ -71,7 +71,13 @@ def main() -> None:
     secret = asyncio.run(prepare())
     body = csv_body(args.rows)
     console.print(f"CSV: {args.rows:,} rows, {len(body) / 1e6:.1f} MB")
-    env = {**os.environ, "DATABASE_URL": ADMIN_URL.rpartition("/")[0] + "/" + DB_NAME, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": ADMIN_URL.rpartition("/")[0] + "/" + DB_NAME,
+        "PYTHONPATH": str(ROOT),
+        "RATE_LIMIT_READS_PER_MINUTE": "0",
+        "RATE_LIMIT_WRITES_PER_MINUTE": "0",
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "app.main:app", "--port", str(PORT), "--log-level", "warning"],
         env=env,

@@ -186,7 +186,13 @@ def main() -> None:
     args = parser.parse_args()
     if not args.skip_load:
         asyncio.run(prepare(args.legal_aid))
-    env = {**os.environ, "DATABASE_URL": db_url(), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url(),
+        "PYTHONPATH": str(ROOT),
+        "RATE_LIMIT_READS_PER_MINUTE": "0",
+        "RATE_LIMIT_WRITES_PER_MINUTE": "0",
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "app.main:app", "--port", str(PORT), "--log-level", "warning"],
         env=env,

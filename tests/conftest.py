@@ -44,7 +44,14 @@ async def _admin(sql: str) -> None:
 def settings() -> Iterator[Settings]:
     name = f"yizhan_test_{uuid.uuid4().hex[:8]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    settings = Settings(environment="test", database_url=PostgresDsn(_database_url(name)), db_pool_min=1)
+    # Limits off: the suite sends hundreds of requests a minute from one address (tests/test_ratelimit.py has its own).
+    settings = Settings(
+        environment="test",
+        database_url=PostgresDsn(_database_url(name)),
+        db_pool_min=1,
+        rate_limit_reads_per_minute=0,
+        rate_limit_writes_per_minute=0,
+    )
     try:
         command.upgrade(alembic_config(settings), "head")
         asyncio.run(_load_demo(settings))

@@ -1,0 +1,109 @@
+"""Rate limits per API key, or per client address when no key is sent (429 with Retry-After).
+
+Fixed one-minute windows. Counters live in Redis when REDIS_URL is set, so every worker and instance shares
+them; otherwise in this process (a single-process deployment, or development). If Redis fails, requests are let
+through and the failure logged: an outage of the limiter should not become an outage of the service.
+"""
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Protocol
+
+import redis.asyncio as redis
+
+from app.config import Settings
+from app.errors import problem
+
+log = logging.getLogger(__name__)
+WINDOW_S = 60
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+LIMITED_PREFIXES = ("/v1/", "/ogc")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Counter(Protocol):
+    async def hit(self, key: str, window: int) -> int:
+        """Count one request for `key` in `window`; return the count so far."""
+        ...
+
+
+class MemoryCounter:
+    def __init__(self) -> None:
+        self._window = -1
+        self._counts: dict[str, int] = {}
+
+    async def hit(self, key: str, window: int) -> int:
+        if window != self._window:  # a new minute: the old counts can go
+            self._window, self._counts = window, {}
+        count = self._counts.get(key, 0) + 1
+        self._counts[key] = count
+        return count
+
+
+class RedisCounter:
+    def __init__(self, url: str, prefix: str) -> None:
+        self._redis = redis.from_url(url)
+        self._prefix = prefix
+
+    async def hit(self, key: str, window: int) -> int:
+        name = f"{self._prefix}:{window}:{key}"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, WINDOW_S * 2)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def _identity(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"authorization" and value[:7].lower() == b"bearer ":
+            return "key:" + str(value[7:].decode(errors="replace"))[:12]  # the key's public prefix part
+        if name == b"x-api-key":
+            return "key:" + str(value.decode(errors="replace"))[:12]
+    client = scope.get("client")
+    return "ip:" + (client[0] if client else "unknown")
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings, counter: Counter) -> None:
+        self.app = app
+        self.reads = settings.rate_limit_reads_per_minute
+        self.writes = settings.rate_limit_writes_per_minute
+        self.counter = counter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        writing = scope["method"] in WRITE_METHODS
+        limit = self.writes if writing else self.reads
+        if limit > 0:
+            now = time.time()
+            window = int(now // WINDOW_S)
+            key = f"{'w' if writing else 'r'}:{_identity(scope)}"
+            try:
+                count = await self.counter.hit(key, window)
+            except (redis.RedisError, OSError) as exc:
+                log.warning("rate limiter unavailable, letting the request through: %s", exc)
+                count = 0
+            if count > limit:
+                retry_after = max(1, math.ceil((window + 1) * WINDOW_S - now))
+                response = problem(
+                    429,
+                    "Too Many Requests",
+                    f"more than {limit} {'writes' if writing else 'reads'} a minute; retry in {retry_after} s",
+                    type_="/problems/rate-limited",
+                    headers={"Retry-After": str(retry_after)},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

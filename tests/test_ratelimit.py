@@ -1,0 +1,77 @@
+"""Rate limits: 429 with Retry-After past the limit, per key or address, shared across instances through Redis."""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+import redis.asyncio as redis
+from fastapi import FastAPI
+
+from app.config import Settings
+from app.main import create_app
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@asynccontextmanager
+async def running(settings: Settings, client_address: str = "203.0.113.7") -> AsyncIterator[httpx.AsyncClient]:
+    app: FastAPI = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=(client_address, 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test") as http:
+            yield http
+
+
+def limited(settings: Settings, **overrides: object) -> Settings:
+    return settings.model_copy(
+        update={"rate_limit_reads_per_minute": 3, "rate_limit_writes_per_minute": 2, **overrides}
+    )
+
+
+async def test_reads_past_the_limit_get_429(settings: Settings) -> None:
+    async with running(limited(settings)) as client:
+        statuses = [(await client.get("/v1/regions")).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        blocked = await client.get("/v1/regions")
+        assert blocked.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(blocked.headers["retry-after"]) <= 60
+        assert (await client.get("/healthz")).status_code == 200  # probes are never limited
+
+
+async def test_limits_are_per_key(settings: Settings) -> None:
+    async with running(limited(settings)) as client:
+        for _ in range(3):
+            await client.get("/v1/regions")
+        assert (await client.get("/v1/regions")).status_code == 429
+        keyed = await client.get("/v1/regions", headers={"X-API-Key": "yz_abcd1234_secret"})
+        assert keyed.status_code == 200  # another identity, its own budget
+
+
+async def redis_available() -> bool:
+    try:
+        connection = redis.from_url(REDIS_URL)
+        await connection.ping()
+        await connection.aclose()
+        return True
+    except (redis.RedisError, OSError):
+        return False
+
+
+async def test_instances_share_the_limit_through_redis(settings: Settings) -> None:
+    if not await redis_available():
+        pytest.fail("Redis is expected on 127.0.0.1:6379 on this machine")
+    shared = limited(settings, redis_url=REDIS_URL, rate_limit_prefix=f"yizhan-test:{uuid.uuid4().hex}")
+    async with running(shared) as first, running(shared) as second:
+        assert (await first.get("/v1/regions")).status_code == 200
+        assert (await second.get("/v1/regions")).status_code == 200
+        assert (await first.get("/v1/regions")).status_code == 200
+        assert (await second.get("/v1/regions")).status_code == 429  # the fourth across both instances
+
+
+async def test_redis_down_fails_open(settings: Settings) -> None:
+    broken = limited(settings, redis_url="redis://127.0.0.1:1/0")
+    async with running(broken) as client:
+        statuses = [(await client.get("/v1/regions")).status_code for _ in range(5)]
+        assert statuses == [200] * 5
