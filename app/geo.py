@@ -11,8 +11,11 @@ from enum import StrEnum
 from typing import Any
 
 import prcoords
+from pyproj import Geod
 
 from app.errors import InvalidParameter
+
+GEOD = Geod(ellps="WGS84")
 
 # The spheroid's meridional radius of curvature at the equator, a(1 - e²) = 6,335,439 m, is the smallest
 # local radius; PostGIS's sphere is the mean radius 6,371,008.8 m. Ratio 0.99442; 0.994 leaves a margin.

@@ -178,3 +178,57 @@ async def test_limits_and_formats(client: httpx.AsyncClient, key: str, monkeypat
         "/v1/sites/bulk", content=json.dumps(ROWS), headers={"Content-Type": "application/json"}
     )
     assert anonymous.status_code == 401
+
+
+async def test_points_shifted_by_the_chinese_datum_are_flagged(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, key: str
+) -> None:
+    """A partner sends Amap (GCJ-02) coordinates labelled as WGS-84: updates that move by exactly the shift, and
+    new points that land outside the county their address names, are warned about; the batch too."""
+    seed = await conn.fetch(
+        "SELECT external_id, kind, name, address, ST_X(geom) lon, ST_Y(geom) lat FROM sites "
+        "WHERE source = 'generated-demo:binzhou' ORDER BY id LIMIT 8"
+    )
+    rows = []
+    for site in seed:
+        lon, lat = geo.from_wgs84(site["lon"], site["lat"], "gcj02")  # what Amap shows for this site
+        rows.append(
+            {
+                "external_id": site["external_id"],
+                "kind": site["kind"],
+                "name": site["name"],
+                "address": site["address"],
+                "lat": lat,
+                "lon": lon,
+            }
+        )
+    r = await client.post(
+        "/v1/sites/bulk",
+        content=json.dumps(rows),
+        params={"source": "generated-demo:binzhou", "dry_run": "true"},
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    body = r.json()
+    assert all(any("GCJ-02 shift" in w for w in row.get("warnings", [])) for row in body["rows"])
+    assert body["warnings"] and "coordsys=gcj02" in body["warnings"][0]
+    # Sent with the right label, nothing is flagged.
+    fixed = await client.post(
+        "/v1/sites/bulk",
+        content=json.dumps(rows),
+        params={"source": "generated-demo:binzhou", "dry_run": "true", "coordsys": "gcj02"},
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    assert fixed.json()["warnings"] == [] and all("warnings" not in row for row in fixed.json()["rows"])
+
+
+async def test_a_point_outside_the_county_its_address_names(client: httpx.AsyncClient, key: str) -> None:
+    row = {
+        "external_id": "W-1",
+        "kind": "outdoor_station",
+        "name": "驿站",
+        "address": "山东省滨州市无棣县人民路1号",
+        "lat": 37.38,
+        "lon": 117.97,
+    }  # 滨城区, not 无棣县
+    body = (await upload(client, key, json.dumps([row]), "application/json", dry_run="true")).json()
+    assert "address names 371623" in body["rows"][0]["warnings"][0]

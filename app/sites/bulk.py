@@ -99,6 +99,7 @@ class RowReport:
     outcome: str = "rejected"
     site_id: int | None = None
     reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         report: dict[str, Any] = {"row": self.row, "external_id": self.external_id, "outcome": self.outcome}
@@ -106,6 +107,8 @@ class RowReport:
             report["site_id"] = self.site_id
         if self.reasons:
             report["reasons"] = self.reasons
+        if self.warnings:
+            report["warnings"] = self.warnings
         return report
 
 
@@ -209,6 +212,7 @@ class BulkResult:
     dry_run: bool
     atomic: bool
     rows: list[RowReport]
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
         counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
@@ -266,6 +270,7 @@ async def import_sites(
         valid.append((report, {**CLEARED, **{k: v for k, v in fields.items() if v is not None}}))
 
     await _check_regions(writer, principal, valid)
+    warnings = await _check_datum(writer, valid, coordsys)
     rows = [repository.site_values(values) for report, values in valid if not report.reasons]
     async with writer.begin_nested() as savepoint:
         await act_as(writer, principal.name)
@@ -279,7 +284,7 @@ async def import_sites(
         applied = not dry_run and not (atomic and rejected)
         if not applied:
             await savepoint.rollback()
-    return BulkResult(applied, dry_run, atomic, reports)
+    return BulkResult(applied, dry_run, atomic, reports, warnings)
 
 
 async def _check_regions(
@@ -298,3 +303,98 @@ async def _check_regions(
     for (report, _), (region,) in zip(valid, result.all(), strict=True):
         if not principal.may_write_in(region):
             report.reasons.append(f"lat/lon: in region {region}, outside this key's region {principal.region_prefix}*")
+
+
+# Share of address-checkable rows that look shifted past which the whole upload is flagged.
+SHIFTED_SHARE_WARNING = 0.2
+
+
+async def _check_datum(
+    writer: AsyncConnection, valid: list[tuple[RowReport, dict[str, Any]]], coordsys: str
+) -> list[str]:
+    """Flag points that look already shifted: a partner sending GCJ-02 (Amap, Tencent) labelled as WGS-84.
+
+    A row whose address names a loaded region but whose point falls outside it is suspect; if reading the point as
+    GCJ-02 would put it inside, it very likely is GCJ-02. Rows are warned, not refused: a site can sit just over a
+    boundary from the district in its postal address.
+    """
+    shifted_updates = await _moved_by_the_datum_shift(writer, valid) if coordsys == geo.CoordSys.wgs84 else 0
+    regions = {
+        name: adcode
+        for adcode, name in (
+            await writer.execute(text("SELECT adcode, name FROM regions WHERE level = 'county'"))
+        ).all()
+    }
+    named = []
+    for report, values in valid:
+        address = values.get("address") or ""
+        stated = next((regions[n] for n in sorted(regions, key=len, reverse=True) if n in address), None)
+        if stated is not None and not report.reasons:
+            named.append((report, values, stated))
+    if not named:
+        return _batch_warning(shifted_updates, len(valid))
+    as_gcj = [geo.to_wgs84(v["lon"], v["lat"], geo.CoordSys.gcj02) for _, v, _ in named]
+    result = await writer.execute(
+        text(
+            "SELECT region_of(ST_SetSRID(ST_MakePoint(x, y), 4326)), region_of(ST_SetSRID(ST_MakePoint(gx, gy), 4326)) "
+            "FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[]), CAST(:gxs AS float8[]), CAST(:gys AS float8[])) "
+            "WITH ORDINALITY AS p(x, y, gx, gy, n) ORDER BY n"
+        ),
+        {
+            "xs": [v["lon"] for _, v, _ in named],
+            "ys": [v["lat"] for _, v, _ in named],
+            "gxs": [p[0] for p in as_gcj],
+            "gys": [p[1] for p in as_gcj],
+        },
+    )
+    shifted = 0
+    for (report, _, stated), (found, if_gcj) in zip(named, result.all(), strict=True):
+        if found == stated:
+            continue
+        if if_gcj == stated and coordsys == geo.CoordSys.wgs84:
+            shifted += 1
+            report.warnings.append(
+                f"lat/lon: outside {stated}, which the address names, but inside it read as GCJ-02: "
+                "coordinates from Amap/Tencent sent as WGS-84? (send coordsys=gcj02)"
+            )
+        else:
+            report.warnings.append(f"lat/lon: in region {found}, but the address names {stated}")
+    return _batch_warning(shifted + shifted_updates, len(named) + shifted_updates)
+
+
+def _batch_warning(shifted: int, checked: int) -> list[str]:
+    if not shifted or shifted / max(checked, 1) < SHIFTED_SHARE_WARNING:
+        return []
+    return [
+        f"{shifted} of {checked} checkable rows look shifted by the GCJ-02 datum: if these coordinates come "
+        "from Amap, Tencent or DataV, upload again with coordsys=gcj02"
+    ]
+
+
+async def _moved_by_the_datum_shift(writer: AsyncConnection, valid: list[tuple[RowReport, dict[str, Any]]]) -> int:
+    """Rows updating a known site whose point moved by exactly the GCJ-02 shift at that place (to within 5 m)."""
+    if not valid:
+        return 0
+    result = await writer.execute(
+        text(
+            "SELECT k.n, ST_X(s.geom), ST_Y(s.geom) FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) "
+            "WITH ORDINALITY AS k(source, external_id, n) "
+            "JOIN sites s ON s.source = k.source AND s.external_id = k.external_id AND s.deleted_at IS NULL"
+        ),
+        {"sources": [v["source"] for _, v in valid], "ids": [v["external_id"] for _, v in valid]},
+    )
+    flagged = 0
+    for n, old_lon, old_lat in result.all():
+        report, values = valid[n - 1]
+        if report.reasons:
+            continue
+        shifted_lon, shifted_lat = geo.from_wgs84(old_lon, old_lat, geo.CoordSys.gcj02)
+        if geo.GEOD.inv(values["lon"], values["lat"], shifted_lon, shifted_lat)[2] < 5.0 and (
+            geo.GEOD.inv(values["lon"], values["lat"], old_lon, old_lat)[2] > 50.0
+        ):
+            flagged += 1
+            report.warnings.append(
+                "lat/lon: moved by exactly the GCJ-02 shift from where the register has it: "
+                "coordinates from Amap/Tencent sent as WGS-84? (send coordsys=gcj02)"
+            )
+    return flagged

@@ -147,6 +147,7 @@ async def bulk_upsert(
         "dry_run": result.dry_run,
         "atomic": result.atomic,
         "summary": summary,
+        "warnings": result.warnings,
         "rows": [r.as_dict() for r in result.rows],
     }
     rejected = summary["rejected"]
