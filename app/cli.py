@@ -2,21 +2,25 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 from alembic import command
 from alembic.config import Config
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import demo
+from app import demo, geo
 from app.config import Settings
-from app.db import create_engine
+from app.db import create_engine, reader_in
 from app.partners import keys
+from app.partners.keys import Principal
 from app.partners.models import SCOPES
 from app.paths import PROJECT_ROOT
+from app.sites import bulk, export
 
 cli = typer.Typer(help="Yizhan 驿站: register and nearest-site service.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -115,3 +119,104 @@ def keys_revoke(prefix: str = typer.Argument(..., help="The key's prefix, as `yi
     if not _on_primary(lambda conn: keys.revoke(conn, prefix)):
         raise typer.BadParameter(f"no active key with prefix {prefix}", param_hint="PREFIX")
     console.print(f"revoked {prefix}")
+
+
+FORMATS = {".geojson": "application/geo+json", ".json": "application/json", ".csv": "text/csv", ".xlsx": bulk.XLSX}
+IMPORT_CHUNK = 5000
+
+
+@cli.command("import")
+def import_file(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A .csv, .xlsx, .geojson or .json file"),
+    source: str | None = typer.Option(None, help="Source of every row (else each row's own)"),
+    coordsys: geo.CoordSys = typer.Option(geo.CoordSys.wgs84, help="Datum of the file's coordinates"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen; change nothing"),
+    partial: bool = typer.Option(False, "--partial", help="Apply the valid rows even if some are rejected"),
+    actor: str = typer.Option("cli", help="Recorded as the author of every change"),
+) -> None:
+    """Upsert sites from a file, as POST /v1/sites/bulk does, with a progress bar. All or nothing by default."""
+    media_type = FORMATS.get(path.suffix.lower())
+    if media_type is None:
+        raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="PATH")
+    records = bulk.parse(path.read_bytes(), media_type)
+    duplicates = _repeated_ids(records, source)
+    principal = Principal(actor, frozenset({"admin"}), None)
+
+    async def run(conn: AsyncConnection) -> list[bulk.RowReport]:
+        reports: list[bulk.RowReport] = []
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"importing {path.name}", total=len(records))
+            for start in range(0, len(records), IMPORT_CHUNK):
+                chunk = [r for r in records[start : start + IMPORT_CHUNK] if r[0] not in duplicates]
+                result = await bulk.import_sites(
+                    conn, principal, chunk, source=source, coordsys=coordsys, dry_run=False, atomic=False
+                )
+                reports += result.rows
+                progress.advance(task, len(records[start : start + IMPORT_CHUNK]))
+        reports += [
+            bulk.RowReport(n, None, reasons=[f"external_id: repeats row {first}"]) for n, first in duplicates.items()
+        ]
+        rejected = any(r.outcome == "rejected" for r in reports)
+        if dry_run or (rejected and not partial):
+            raise _RollBack(reports)
+        return reports
+
+    try:
+        reports = _on_primary(run)
+        applied = True
+    except _RollBack as rollback:
+        reports, applied = rollback.reports, False
+    counts = {
+        outcome: sum(1 for r in reports if r.outcome == outcome)
+        for outcome in ("created", "updated", "unchanged", "rejected")
+    }
+    for report in sorted((r for r in reports if r.reasons), key=lambda r: r.row)[:20]:
+        console.print(f"  row {report.row}: {'; '.join(report.reasons)}")
+    console.print(
+        ", ".join(f"{k} {v}" for k, v in counts.items()) + (" — applied" if applied else " — nothing written")
+    )
+    if counts["rejected"] and not partial and not dry_run:
+        raise typer.Exit(1)
+
+
+class _RollBack(Exception):
+    """Leaves the import's transaction rolled back, carrying the report."""
+
+    def __init__(self, reports: list[bulk.RowReport]) -> None:
+        super().__init__("rolled back")
+        self.reports = reports
+
+
+def _repeated_ids(records: list[tuple[int, dict[str, Any]]], source: str | None) -> dict[int, int]:
+    """Rows repeating an earlier (source, external_id) in the file → the row they repeat (across chunks)."""
+    first: dict[tuple[Any, Any], int] = {}
+    repeats = {}
+    for number, record in records:
+        key = (source or record.get("source"), str(record.get("external_id")))
+        if record.get("external_id") is None:
+            continue
+        if key in first:
+            repeats[number] = first[key]
+        else:
+            first[key] = number
+    return repeats
+
+
+@cli.command("export")
+def export_file(
+    output: Path = typer.Argument(..., dir_okay=False, help="Where to write: .geojson, .csv or .xlsx"),
+    kind: str | None = typer.Option(None, help="Only this kind of site"),
+    coordsys: geo.CoordSys = typer.Option(geo.CoordSys.wgs84, help="Datum of the exported coordinates"),
+) -> None:
+    """Write the register (deleted sites left out) as GeoJSON, CSV or XLSX."""
+    writers = {".geojson": export.to_geojson, ".csv": export.to_csv, ".xlsx": export.to_xlsx}
+    write = writers.get(output.suffix.lower())
+    if write is None:
+        raise typer.BadParameter(f"expected one of {', '.join(writers)}", param_hint="OUTPUT")
+
+    async def run(conn: AsyncConnection) -> list[dict[str, Any]]:
+        return await export.rows(await reader_in(conn), kind, coordsys)
+
+    sites = _on_primary(run)
+    output.write_bytes(write(sites))
+    console.print(f"wrote {len(sites)} sites to {output}")

@@ -1,5 +1,8 @@
 """Writes that never lose data: keys and scopes, region limits, If-Match, soft delete, history."""
 
+import asyncio
+from pathlib import Path
+
 import asyncpg
 import httpx
 import pytest
@@ -162,3 +165,46 @@ def test_keys_from_the_command_line(settings: Settings, monkeypatch: pytest.Monk
     assert runner.invoke(cli, ["keys", "revoke", prefix]).exit_code == 0
     assert runner.invoke(cli, ["keys", "revoke", prefix]).exit_code != 0  # already revoked
     assert runner.invoke(cli, ["keys", "create", "--name", "x", "--scopes", "root"]).exit_code != 0
+
+
+def test_import_and_export_from_the_command_line(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Export the register, import it back unchanged; import a CSV with a bad row (nothing written), then --partial."""
+    monkeypatch.setenv("DATABASE_URL", str(settings.database_url))
+    runner = CliRunner()
+    exported = tmp_path / "legal_aid.csv"
+    made = runner.invoke(cli, ["export", str(exported), "--kind", "legal_aid"])
+    assert made.exit_code == 0, made.output
+    assert "wrote 134 sites" in made.output
+    again = runner.invoke(cli, ["import", str(exported), "--dry-run"])
+    assert again.exit_code == 0, again.output
+    assert "unchanged 134" in again.output and "nothing written" in again.output
+    for suffix in (".geojson", ".xlsx"):
+        assert runner.invoke(cli, ["export", str(tmp_path / f"all{suffix}")]).exit_code == 0
+
+    upload = tmp_path / "new.csv"
+    upload.write_text(
+        "external_id,name,kind,lat,lon\ncli-1,新驿站,outdoor_station,37.38,117.97\ncli-2,坏行,outdoor_station,95,117\n",
+        encoding="utf-8",
+    )
+    refused = runner.invoke(cli, ["import", str(upload), "--source", "cli-test"])
+    assert refused.exit_code == 1 and "row 3" in refused.output and "nothing written" in refused.output
+    applied = runner.invoke(cli, ["import", str(upload), "--source", "cli-test", "--partial", "--actor", "运维"])
+    assert applied.exit_code == 0 and "created 1" in applied.output and "applied" in applied.output
+
+    async def cleanup() -> str:
+        conn = await asyncpg.connect(str(settings.database_url))
+        try:
+            actor = await conn.fetchval(
+                "SELECT actor FROM site_changes c JOIN sites s ON s.id = c.site_id WHERE s.source = 'cli-test'"
+            )
+            await conn.execute(
+                "DELETE FROM site_changes WHERE site_id IN (SELECT id FROM sites WHERE source = 'cli-test')"
+            )
+            await conn.execute("DELETE FROM sites WHERE source = 'cli-test'")
+            return str(actor)
+        finally:
+            await conn.close()
+
+    assert asyncio.run(cleanup()) == "运维"

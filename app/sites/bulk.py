@@ -57,6 +57,8 @@ HEADER_ALIASES = {
     "进入方式": "access",
 }
 LIST_FIELDS = ("amenities", "services", "worker_groups", "photos")
+# The register's own fields, as an export writes them: ignored on the way back in, so exports re-import as-is.
+REGISTER_FIELDS = frozenset({"id", "region_adcode", "created_at", "updated_at", "deleted_at", "version"})
 NUMERIC_FIELDS = ("lat", "lon")
 # Every optional field a row may leave out, and what it becomes (bulk rows are full records).
 CLEARED: dict[str, Any] = {
@@ -240,7 +242,8 @@ async def import_sites(
     valid: list[tuple[RowReport, dict[str, Any]]] = []
     seen: dict[tuple[str, str], int] = {}
     for number, raw in records:
-        record = _listify({"source": source, **raw} if source else dict(raw))
+        record = {k: v for k, v in raw.items() if k not in REGISTER_FIELDS}
+        record = _listify({"source": source, **record} if source else record)
         if "geometry" in record:
             reports.append(RowReport(number, record.get("external_id"), reasons=[f"geometry: {record['geometry']}"]))
             continue
