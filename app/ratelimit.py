@@ -63,14 +63,20 @@ class RedisCounter:
         await self._redis.aclose()
 
 
-def _identity(scope: Scope) -> str:
+def _identities(scope: Scope) -> list[str]:
+    """Who to count a request against: always its client address, and its key when it sends one.
+
+    Counting the address even when a key is sent means made-up keys cannot buy extra budget (keys are only
+    verified later, by the routes that need them).
+    """
+    client = scope.get("client")
+    identities = ["ip:" + (client[0] if client else "unknown")]
     for name, value in scope["headers"]:
         if name == b"authorization" and value[:7].lower() == b"bearer ":
-            return "key:" + str(value[7:].decode(errors="replace"))[:12]  # the key's public prefix part
-        if name == b"x-api-key":
-            return "key:" + str(value.decode(errors="replace"))[:12]
-    client = scope.get("client")
-    return "ip:" + (client[0] if client else "unknown")
+            identities.append("key:" + str(value[7:].decode(errors="replace"))[:12])  # the key's public prefix
+        elif name == b"x-api-key":
+            identities.append("key:" + str(value.decode(errors="replace"))[:12])
+    return identities
 
 
 class RateLimitMiddleware:
@@ -89,9 +95,10 @@ class RateLimitMiddleware:
         if limit > 0:
             now = time.time()
             window = int(now // WINDOW_S)
-            key = f"{'w' if writing else 'r'}:{_identity(scope)}"
+            count = 0
             try:
-                count = await self.counter.hit(key, window)
+                for identity in _identities(scope):
+                    count = max(count, await self.counter.hit(f"{'w' if writing else 'r'}:{identity}", window))
             except (redis.RedisError, OSError) as exc:
                 log.warning("rate limiter unavailable, letting the request through: %s", exc)
                 count = 0

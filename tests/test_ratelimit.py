@@ -40,13 +40,24 @@ async def test_reads_past_the_limit_get_429(settings: Settings) -> None:
         assert (await client.get("/healthz")).status_code == 200  # probes are never limited
 
 
-async def test_limits_are_per_key(settings: Settings) -> None:
-    async with running(limited(settings)) as client:
+async def test_limits_count_the_key_and_the_address(settings: Settings) -> None:
+    key = {"X-API-Key": "yz_abcd1234_secret"}
+    app = create_app(limited(settings))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("203.0.113.8", 1)), base_url="http://yizhan.test"
+        ) as first,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("203.0.113.9", 1)), base_url="http://yizhan.test"
+        ) as other,
+    ):
         for _ in range(3):
-            await client.get("/v1/regions")
-        assert (await client.get("/v1/regions")).status_code == 429
-        keyed = await client.get("/v1/regions", headers={"X-API-Key": "yz_abcd1234_secret"})
-        assert keyed.status_code == 200  # another identity, its own budget
+            assert (await first.get("/v1/regions", headers=key)).status_code == 200
+        # The key has used its budget, from any address …
+        assert (await other.get("/v1/regions", headers=key)).status_code == 429
+        # … and the address has too: a made-up key does not buy more.
+        assert (await first.get("/v1/regions", headers={"X-API-Key": "yz_madeup00_x"})).status_code == 429
 
 
 async def redis_available() -> bool:
