@@ -18,6 +18,7 @@ from app.errors import problem
 
 log = logging.getLogger(__name__)
 WINDOW_S = 60
+now = time.time  # the clock the windows are cut from (tests pin it, so a window never turns mid-test)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LIMITED_PREFIXES = ("/v1/", "/ogc")
 
@@ -93,8 +94,8 @@ class RateLimitMiddleware:
         writing = scope["method"] in WRITE_METHODS
         limit = self.writes if writing else self.reads
         if limit > 0:
-            now = time.time()
-            window = int(now // WINDOW_S)
+            moment = now()
+            window = int(moment // WINDOW_S)
             count = 0
             try:
                 for identity in _identities(scope):
@@ -103,7 +104,7 @@ class RateLimitMiddleware:
                 log.warning("rate limiter unavailable, letting the request through: %s", exc)
                 count = 0
             if count > limit:
-                retry_after = max(1, math.ceil((window + 1) * WINDOW_S - now))
+                retry_after = max(1, math.ceil((window + 1) * WINDOW_S - moment))
                 response = problem(
                     429,
                     "Too Many Requests",
