@@ -52,6 +52,7 @@ SELECT * FROM (
     SELECT knn.*, count(*) OVER () AS candidates, max(knn.sphere_m) OVER () AS farthest_sphere_m
     FROM (
         SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
+               s.opening_hours, s.access, s.access_note, s.last_verified_at,
                ST_Distance(s.location, {_POINT}) AS distance_m,
                s.location <-> {_POINT} AS sphere_m
         FROM sites s
@@ -71,6 +72,7 @@ NEAREST_SQL = {(k, a): _nearest_sql(k, a) for k in (False, True) for a in (False
 # Every candidate within a radius (no KNN limit): the fallback when the over-fetch cannot prove its top k.
 WITHIN_SQL = f"""
 SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
+       s.opening_hours, s.access, s.access_note, s.last_verified_at,
        ST_Distance(s.location, {_POINT}) AS distance_m
 FROM sites s
 WHERE s.deleted_at IS NULL AND s.status = 'active'

@@ -3,13 +3,15 @@
 import datetime as dt
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
+import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
-from app import geo
+from app import geo, hours
 from app.dependencies import ReaderDep, Writer, WriterDep
-from app.errors import NotImplementedYet, problem
+from app.errors import problem
 from app.http import JSON, GeoJSON, decode_cursor, encode_cursor, point_feature, wants_geojson
 from app.query import query_model
 from app.sites import bulk, repository, service
@@ -17,6 +19,8 @@ from app.sites.schemas import NearestQuery, NearestSites, Site, SiteCreate, Site
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
 
+# Open-now answers change with the clock: phones may reuse one for a minute, not longer.
+SHORT_CACHE = {"Cache-Control": "public, max-age=60"}
 PROBLEMS: dict[int | str, dict[str, Any]] = {422: {"description": "A parameter is invalid; `errors` names each field"}}
 
 
@@ -31,27 +35,55 @@ parse_nearest_query, nearest_query_parameters = query_model(NearestQuery)
 )
 async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depends(parse_nearest_query)]) -> Response:
     """Active sites nearest to a point, ordered by geodesic distance (metres on the WGS-84 spheroid)."""
-    for name, value in (("open_now", query.open_now), ("at", query.at)):
-        if value is not None:
-            raise NotImplementedYet(name, "opening-hours filtering is not supported yet")
+    at = query.at or dt.datetime.now(hours.CHINA)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=hours.CHINA)
+    statuses: dict[int, hours.Status | None] = {}
+
+    def status(row: asyncpg.Record) -> hours.Status | None:
+        if row["id"] not in statuses:
+            statuses[row["id"]] = hours.status(row["opening_hours"], at) if row["opening_hours"] else None
+        return statuses[row["id"]]
+
+    keep = None
+    if query.open_now is not None:
+        wanted = query.open_now
+
+        def keep(row: asyncpg.Record) -> bool:
+            found = status(row)
+            return found is not None and found.open_now == wanted
+
     lon, lat = geo.to_wgs84(query.lon, query.lat, query.coordsys)
-    rows = await service.nearest(reader, lon, lat, query.kind, query.amenity, query.max_distance_m, query.limit)
-    items = []
-    for r in rows:
-        item_lon, item_lat = geo.from_wgs84(r["lon"], r["lat"], query.coordsys)
-        items.append(
-            {
-                "id": r["id"],
-                "kind": r["kind"],
-                "name": r["name"],
-                "address": r["address"],
-                "lat": item_lat,
-                "lon": item_lon,
-                "distance_m": round(r["distance_m"], 1),
-                "amenities": r["amenities"],
-            }
-        )
-    return JSON({"items": items})
+    rows = await service.nearest(
+        reader, lon, lat, query.kind, query.amenity, query.max_distance_m, query.limit, keep=keep
+    )
+    return JSON({"items": [_nearest_item(r, status(r), query.coordsys) for r in rows]}, headers=SHORT_CACHE)
+
+
+def _nearest_item(row: asyncpg.Record, status: hours.Status | None, coordsys: str) -> dict[str, Any]:
+    lon, lat = geo.from_wgs84(row["lon"], row["lat"], coordsys)
+    gcj_lon, gcj_lat = geo.from_wgs84(row["lon"], row["lat"], geo.CoordSys.gcj02)
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "name": row["name"],
+        "address": row["address"],
+        "lat": lat,
+        "lon": lon,
+        "distance_m": round(row["distance_m"], 1),
+        "amenities": row["amenities"],
+        "access": row["access"],
+        "access_note": row["access_note"],
+        "open_now": status.open_now if status else None,
+        "opens_at": status.opens_at if status else None,
+        "closes_at": status.closes_at if status else None,
+        "last_verified_at": row["last_verified_at"],
+        "links": {
+            "amap": f"https://uri.amap.com/marker?position={gcj_lon:.6f},{gcj_lat:.6f}"
+            f"&name={quote(row['name'])}&coordinate=gaode&callnative=1",
+            "geo": f"geo:{row['lat']:.6f},{row['lon']:.6f}",
+        },
+    }
 
 
 def _in_coordsys(row: Mapping[str, Any], coordsys: str) -> dict[str, Any]:

@@ -3,9 +3,9 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from app import geo
+from app import geo, hours
 
 
 class NearestQuery(BaseModel):
@@ -25,9 +25,9 @@ class NearestQuery(BaseModel):
         allow_inf_nan=False,
         description="Search radius, metres",
     )
-    coordsys: Literal["wgs84", "gcj02", "bd09"] = Field(default="wgs84", description="Only wgs84 for now")
-    open_now: bool | None = Field(default=None, description="Not supported yet: rejected when given")
-    at: str | None = Field(default=None, description="Not supported yet: rejected when given")
+    coordsys: Literal["wgs84", "gcj02", "bd09"] = Field(default="wgs84", description="Datum of lat/lon in and out")
+    open_now: bool | None = Field(default=None, description="true: only sites open at `at`; false: only closed ones")
+    at: dt.datetime | None = Field(default=None, description="When (ISO 8601; no offset means China time); default now")
 
 
 class SiteSummary(BaseModel):
@@ -42,8 +42,20 @@ class SiteSummary(BaseModel):
     amenities: list[str]
 
 
+class NavigationLinks(BaseModel):
+    amap: str = Field(description="Amap URI (GCJ-02 inside, as Amap wants)")
+    geo: str = Field(description="RFC 5870 geo: URI, WGS-84")
+
+
 class NearestSite(SiteSummary):
     distance_m: float = Field(description="Geodesic distance on the WGS-84 spheroid, metres")
+    access: str = Field(description="open, qr_code, app or keeper_key")
+    access_note: str | None
+    open_now: bool | None = Field(description="null when the site has no opening hours")
+    opens_at: dt.datetime | None = Field(description="The next opening, when closed")
+    closes_at: dt.datetime | None = Field(description="The next closing, when open (null: not within a week)")
+    last_verified_at: dt.datetime | None
+    links: NavigationLinks
 
 
 class NearestSites(BaseModel):
@@ -100,7 +112,9 @@ class SiteFields(BaseModel):
     operator: Text | None = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
     keeper: Text | None = None
-    opening_hours: Text | None = Field(default=None, description="OpenStreetMap opening_hours syntax")
+    opening_hours: Text | None = Field(
+        default=None, description="OpenStreetMap opening_hours syntax, e.g. 'Mo-Fr 08:30-17:30; PH off'"
+    )
     access: Access | None = None
     access_note: Text | None = None
     amenities: list[str] | None = None
@@ -114,6 +128,11 @@ class SiteFields(BaseModel):
     last_verified_at: dt.datetime | None = None
     verified_by: Verification | None = None
     coordsys: Literal["wgs84", "gcj02", "bd09"] = Field(default="wgs84", description="Datum of lat/lon given")
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _valid_hours(cls, value: str | None) -> str | None:
+        return hours.validate(value) if value is not None else None
 
     @model_validator(mode="after")
     def _consistent(self) -> "SiteFields":

@@ -1,7 +1,7 @@
 """Rules of the register's read side: the geodesically exact nearest-site search."""
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -33,26 +33,60 @@ def _overfetch(limit: int) -> int:
     return limit + 2 + limit // 8
 
 
+Keep = Callable[[asyncpg.Record], bool]
+Penalty = Callable[[asyncpg.Record], float]
+# Past this many candidates a filtered search stops growing the KNN and takes everything within the bound instead.
+MAX_FETCH = 4096
+
+
 async def nearest(
-    reader: Reader, lon: float, lat: float, kinds: list[str] | None, amenities: list[str], radius_m: float, limit: int
+    reader: Reader,
+    lon: float,
+    lat: float,
+    kinds: list[str] | None,
+    amenities: list[str],
+    radius_m: float,
+    limit: int,
+    *,
+    keep: Keep | None = None,
+    penalty: Penalty | None = None,
 ) -> Sequence[asyncpg.Record]:
-    """The `limit` active sites nearest to (lon, lat) by geodesic distance on the spheroid, within `radius_m`."""
+    """The `limit` active sites nearest to (lon, lat) by geodesic distance on the spheroid, within `radius_m`.
+
+    `keep` drops candidates (open now …); `penalty` adds metres to a candidate's rank, never to its distance
+    (a site reported locked ranks after equally near trustworthy ones). The answer stays exact: ranks are never
+    below distances, so the sphere bound below still proves that no unfetched site could rank higher.
+    """
     await site_kinds.check(reader, "kind", kinds)
     await amenity_vocabulary.check(reader, "amenity", amenities)
+
+    def rank(row: asyncpg.Record) -> tuple[float, int]:
+        return row["distance_m"] + (penalty(row) if penalty else 0.0), row["id"]
+
+    def best(rows: Iterable[asyncpg.Record]) -> list[asyncpg.Record]:
+        kept = (r for r in rows if r["distance_m"] <= radius_m and (keep is None or keep(r)))
+        return sorted(kept, key=rank)[:limit]
+
+    filtering = keep is not None or penalty is not None
     fetch = _overfetch(limit)
-    rows = await repository.nearest_by_knn(reader, lon, lat, kinds, amenities, radius_m, fetch, limit)
-    # The KNN is bounded by the radius's bounding box; the radius itself is a spheroid distance.
-    within_radius = [r for r in rows if r["distance_m"] <= radius_m]
-    if not rows or rows[0]["candidates"] < fetch:
-        return within_radius  # the box held fewer sites than asked for: every site within the radius was considered
-    # A site not fetched is at least as far by sphere as the farthest candidate, so by spheroid at least that
-    # × SPHERE_TO_SPHEROID_MIN. If that exceeds the k-th spheroid distance (or the radius), the answer is exact.
-    bound = within_radius[-1]["distance_m"] if len(within_radius) == limit else radius_m
-    if rows[0]["farthest_sphere_m"] * geo.SPHERE_TO_SPHEROID_MIN > bound:
-        return within_radius
+    while True:
+        # Unfiltered, the database returns only the top `limit` by spheroid; filtered, every candidate.
+        rows = await repository.nearest_by_knn(
+            reader, lon, lat, kinds, amenities, radius_m, fetch, fetch if filtering else limit
+        )
+        chosen = best(rows)
+        if not rows or rows[0]["candidates"] < fetch:
+            return chosen  # the radius's box held fewer sites than fetched: every candidate was considered
+        # A site not fetched is at least as far by sphere as the farthest candidate, so by spheroid (and by rank)
+        # at least that × SPHERE_TO_SPHEROID_MIN. If that exceeds the k-th rank (or the radius), the answer is exact.
+        bound = rank(chosen[-1])[0] if len(chosen) == limit else radius_m
+        if rows[0]["farthest_sphere_m"] * geo.SPHERE_TO_SPHEROID_MIN > bound:
+            return chosen
+        if fetch >= MAX_FETCH:
+            break
+        fetch *= 4
     # 1 cm of slack: ST_DWithin at exactly the k-th distance may drop the k-th site itself by rounding.
-    wider = await repository.within(reader, lon, lat, kinds or None, amenities, bound + 0.01)
-    return sorted(wider, key=lambda r: (r["distance_m"], r["id"]))[:limit]
+    return best(await repository.within(reader, lon, lat, kinds or None, amenities, min(bound, radius_m) + 0.01))
 
 
 async def get(reader: Reader, site_id: int) -> asyncpg.Record:
