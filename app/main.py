@@ -16,7 +16,9 @@ from app.ogc.router import router as ogc_router
 from app.partners.router import router as partners_router
 from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.regions.router import router as regions_router
+from app.reports.router import router as reports_router
 from app.sites.router import router as sites_router
+from app.vocabularies.router import router as vocabularies_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(coverage_router)
     app.include_router(partners_router)
     app.include_router(ogc_router)
+    app.include_router(reports_router)
+    app.include_router(vocabularies_router)
     app.include_router(health.router)
     return app
 

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 import app.coverage.models
 import app.partners.models
 import app.regions.models
+import app.reports.models
 import app.sites.models  # noqa: F401  (register the tables on Base.metadata)
 from app.config import Settings
 from app.db import Base, create_engine

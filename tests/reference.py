@@ -16,14 +16,21 @@ class SiteRow:
     lon: float
     lat: float
     amenities: list[str]
+    rank_factor: float = 1.0  # the documented trust rule (README): ×1.5 reported, ×1.1 unverified for 180 days
 
 
 async def active_sites(conn: asyncpg.Connection) -> list[SiteRow]:
     rows = await conn.fetch(
-        "SELECT id, kind, ST_X(geom) AS lon, ST_Y(geom) AS lat, amenities FROM sites "
-        "WHERE deleted_at IS NULL AND status = 'active'"
+        "SELECT id, kind, ST_X(geom) AS lon, ST_Y(geom) AS lat, amenities, "
+        "1 + CASE WHEN EXISTS (SELECT 1 FROM site_reports r WHERE r.site_id = sites.id AND r.status = 'open' "
+        "  AND r.type IN ('closed', 'locked', 'needs_app', 'moved')) THEN 0.5 ELSE 0 END "
+        "  + CASE WHEN last_verified_at IS NULL OR last_verified_at < now() - interval '180 days' THEN 0.1 ELSE 0 END "
+        "  AS rank_factor "
+        "FROM sites WHERE deleted_at IS NULL AND status = 'active'"
     )
-    return [SiteRow(r["id"], r["kind"], r["lon"], r["lat"], list(r["amenities"])) for r in rows]
+    return [
+        SiteRow(r["id"], r["kind"], r["lon"], r["lat"], list(r["amenities"]), float(r["rank_factor"])) for r in rows
+    ]
 
 
 def brute_force_nearest(
@@ -36,7 +43,10 @@ def brute_force_nearest(
     kinds: set[str] | None = None,
     amenities: set[str] | None = None,
 ) -> list[tuple[int, float]]:
-    """(id, metres) of the nearest sites, by an exhaustive ellipsoidal computation over every site."""
+    """(id, metres) of the best-ranked sites, by an exhaustive ellipsoidal computation over every site.
+
+    Ranked by distance × the site's trust factor; the metres returned are the true distances.
+    """
     chosen = [
         s for s in sites if (kinds is None or s.kind in kinds) and (amenities is None or amenities <= set(s.amenities))
     ]
@@ -45,5 +55,5 @@ def brute_force_nearest(
     lons = np.array([s.lon for s in chosen])
     lats = np.array([s.lat for s in chosen])
     _, _, dist = GEOD.inv(np.full_like(lons, lon), np.full_like(lats, lat), lons, lats)
-    order = sorted(range(len(chosen)), key=lambda i: (dist[i], chosen[i].id))
+    order = sorted(range(len(chosen)), key=lambda i: (dist[i] * chosen[i].rank_factor, chosen[i].id))
     return [(chosen[i].id, float(dist[i])) for i in order if dist[i] <= max_distance_m][:limit]

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import Reader, reader_in
 from app.geo import POINT_SQL, BBox
+from app.reports.models import ACCESS_PROBLEMS
 from app.sites.models import Site
 
 # Columns of the full site representation.
@@ -26,6 +27,11 @@ SITE_COLUMNS = """
 """
 
 _POINT = POINT_SQL.format(lon=1, lat=2)
+# Whether workers have reported, and nobody has yet reviewed, that they could not get in (a probe of a partial index).
+_ACCESS_REPORTED = f"""EXISTS (
+    SELECT 1 FROM site_reports r
+    WHERE r.site_id = s.id AND r.status = 'open' AND r.type IN ({", ".join(repr(t) for t in ACCESS_PROBLEMS)})
+) AS access_reported"""
 
 
 # The `limit` nearest by spheroid among the `fetch` nearest by sphere (GiST KNN order), each row carrying how many
@@ -52,7 +58,7 @@ SELECT * FROM (
     SELECT knn.*, count(*) OVER () AS candidates, max(knn.sphere_m) OVER () AS farthest_sphere_m
     FROM (
         SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
-               s.opening_hours, s.access, s.access_note, s.last_verified_at,
+               s.opening_hours, s.access, s.access_note, s.last_verified_at, {_ACCESS_REPORTED},
                ST_Distance(s.location, {_POINT}) AS distance_m,
                s.location <-> {_POINT} AS sphere_m
         FROM sites s
@@ -72,7 +78,7 @@ NEAREST_SQL = {(k, a): _nearest_sql(k, a) for k in (False, True) for a in (False
 # Every candidate within a radius (no KNN limit): the fallback when the over-fetch cannot prove its top k.
 WITHIN_SQL = f"""
 SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
-       s.opening_hours, s.access, s.access_note, s.last_verified_at,
+       s.opening_hours, s.access, s.access_note, s.last_verified_at, {_ACCESS_REPORTED},
        ST_Distance(s.location, {_POINT}) AS distance_m
 FROM sites s
 WHERE s.deleted_at IS NULL AND s.status = 'active'

@@ -54,13 +54,23 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
             return found is not None and found.open_now == wanted
 
     lon, lat = geo.to_wgs84(query.lon, query.lat, query.coordsys)
+    now = dt.datetime.now(dt.UTC)
     rows = await service.nearest(
-        reader, lon, lat, query.kind, query.amenity, query.max_distance_m, query.limit, keep=keep
+        reader,
+        lon,
+        lat,
+        query.kind,
+        query.amenity,
+        query.max_distance_m,
+        query.limit,
+        keep=keep,
+        penalty=service.trust_penalty(now),
     )
-    return JSON({"items": [_nearest_item(r, status(r), query.coordsys) for r in rows]}, headers=SHORT_CACHE)
+    items = [_nearest_item(r, status(r), service.trust_flags(r, now), query.coordsys) for r in rows]
+    return JSON({"items": items}, headers=SHORT_CACHE)
 
 
-def _nearest_item(row: asyncpg.Record, status: hours.Status | None, coordsys: str) -> dict[str, Any]:
+def _nearest_item(row: asyncpg.Record, status: hours.Status | None, trust: list[str], coordsys: str) -> dict[str, Any]:
     lon, lat = geo.from_wgs84(row["lon"], row["lat"], coordsys)
     gcj_lon, gcj_lat = geo.from_wgs84(row["lon"], row["lat"], geo.CoordSys.gcj02)
     return {
@@ -78,6 +88,7 @@ def _nearest_item(row: asyncpg.Record, status: hours.Status | None, coordsys: st
         "opens_at": status.opens_at if status else None,
         "closes_at": status.closes_at if status else None,
         "last_verified_at": row["last_verified_at"],
+        "trust": trust,
         "links": {
             "amap": f"https://uri.amap.com/marker?position={gcj_lon:.6f},{gcj_lat:.6f}"
             f"&name={quote(row['name'])}&coordinate=gaode&callnative=1",

@@ -55,6 +55,10 @@ class NearestSite(SiteSummary):
     opens_at: dt.datetime | None = Field(description="The next opening, when closed")
     closes_at: dt.datetime | None = Field(description="The next closing, when open (null: not within a week)")
     last_verified_at: dt.datetime | None
+    trust: list[str] = Field(
+        description="reported_access_problem (unreviewed report of closed/locked/app-only/moved), "
+        "not_verified_recently (over 180 days): such sites rank after equally near trustworthy ones"
+    )
     links: NavigationLinks
 
 

@@ -89,6 +89,37 @@ async def nearest(
     return best(await repository.within(reader, lon, lat, kinds or None, amenities, min(bound, radius_m) + 0.01))
 
 
+# Trust (SPEC §2: stations shown open that were locked, or closed last year). A site with an unreviewed report that
+# workers could not get in ranks as if half again as far; one nobody has verified for UNVERIFIED_AFTER as if a
+# tenth farther. Multiplying keeps "equally near" meaningful at every distance, and ranks never fall below
+# distances, which the exactness argument in nearest() needs.
+REPORTED_RANK_FACTOR = 0.5
+UNVERIFIED_RANK_FACTOR = 0.1
+UNVERIFIED_AFTER = dt.timedelta(days=180)
+
+
+def trust_flags(row: asyncpg.Record, now: dt.datetime) -> list[str]:
+    flags = []
+    if row["access_reported"]:
+        flags.append("reported_access_problem")
+    verified = row["last_verified_at"]
+    if verified is None or now - verified > UNVERIFIED_AFTER:
+        flags.append("not_verified_recently")
+    return flags
+
+
+def trust_penalty(now: dt.datetime) -> Penalty:
+    """Metres added to a site's rank (not to its distance) for what workers reported or nobody checked."""
+
+    def penalty(row: asyncpg.Record) -> float:
+        factor = 0.0
+        for flag in trust_flags(row, now):
+            factor += REPORTED_RANK_FACTOR if flag == "reported_access_problem" else UNVERIFIED_RANK_FACTOR
+        return float(row["distance_m"]) * factor
+
+    return penalty
+
+
 async def get(reader: Reader, site_id: int) -> asyncpg.Record:
     row = await repository.get(reader, site_id)
     if row is None:

@@ -1,0 +1,62 @@
+"""Workers' reports that a site is closed, locked, moved … : a review queue, and a weight on the site's ranking."""
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Double, ForeignKey, Index, Integer, Text, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+REPORT_TYPES = {
+    "closed": ("已关闭", "Closed"),
+    "locked": ("锁门进不去", "Locked"),
+    "needs_app": ("需扫码/APP才能进", "Needs an app or QR scan to enter"),
+    "moved": ("已搬迁", "Moved"),
+    "wrong_location": ("位置不对", "Wrong location on the map"),
+    "amenity_missing": ("设施缺失", "Amenity missing"),
+    "other": ("其他", "Other"),
+}
+# Reports that mean a worker may be turned away at the door: these weigh on the ranking until reviewed.
+ACCESS_PROBLEMS = ("closed", "locked", "needs_app", "moved")
+REPORT_STATUSES = ("open", "accepted", "rejected")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class SiteReport(Base):
+    __tablename__ = "site_reports"
+    __table_args__ = (
+        CheckConstraint(_one_of("type", tuple(REPORT_TYPES)), name="type_known"),
+        CheckConstraint(_one_of("status", REPORT_STATUSES), name="status_known"),
+        CheckConstraint("times_reported >= 1", name="times_positive"),
+        # One open report per site, type and client: a repeat is merged into it (times_reported + 1).
+        Index(
+            "uq_site_reports_open_per_client",
+            "site_id",
+            "type",
+            "client",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_site_reports_open_site", "site_id", postgresql_where=text("status = 'open'")),
+        Index("ix_site_reports_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    site_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sites.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    photo_url: Mapped[str | None] = mapped_column(Text)
+    reporter_lon: Mapped[float | None] = mapped_column(Double)
+    reporter_lat: Mapped[float | None] = mapped_column(Double)
+    # A hash of the reporting client (address, or key prefix): merges repeats, identifies no one.
+    client: Mapped[str] = mapped_column(Text)
+    times_reported: Mapped[int] = mapped_column(Integer, server_default="1")
+    status: Mapped[str] = mapped_column(Text, server_default="open")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,119 @@
+"""Reports: taken from anyone (merged per client), reviewed by a key holder, and applied to the site."""
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import geo
+from app.db import Reader, act_as, reader_in
+from app.errors import InvalidParameter, NotFound
+from app.partners.keys import Principal
+from app.reports.schemas import ReportIn, ReportResolution
+from app.sites import repository as sites
+
+REPORT_SQL = text("""
+INSERT INTO site_reports (site_id, type, note, photo_url, reporter_lon, reporter_lat, client)
+VALUES (:site_id, :type, :note, :photo_url, :lon, :lat, :client)
+ON CONFLICT (site_id, type, client) WHERE status = 'open' DO UPDATE SET
+    times_reported = site_reports.times_reported + 1,
+    last_reported_at = now(),
+    note = coalesce(EXCLUDED.note, site_reports.note),
+    photo_url = coalesce(EXCLUDED.photo_url, site_reports.photo_url)
+RETURNING id, site_id, type, status, times_reported, created_at, last_reported_at, (xmax = 0) AS created
+""")
+
+REPORT_COLUMNS = """
+    r.id, r.site_id, s.name AS site_name, s.kind AS site_kind, r.type, r.note, r.photo_url, r.reporter_lon,
+    r.reporter_lat, r.times_reported, r.status, r.created_at, r.last_reported_at, r.resolved_at, r.resolved_by,
+    r.resolution
+"""
+
+LIST_SQL = f"""
+SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id
+WHERE r.status = $1 AND ($2::bigint IS NULL OR r.site_id = $2) AND r.id > $3
+ORDER BY r.id LIMIT $4
+"""
+
+
+def client_fingerprint(address: str | None) -> str:
+    """Repeats from one client are merged; the stored fingerprint cannot be turned back into an address."""
+    return hashlib.sha256(f"yizhan-report:{address or 'unknown'}".encode()).hexdigest()[:32]
+
+
+async def report(writer: AsyncConnection, site_id: int, body: ReportIn, client: str) -> dict[str, Any]:
+    if await sites.get(await reader_in(writer), site_id) is None:
+        raise NotFound(f"no site with id {site_id}")
+    lon, lat = (None, None)
+    if body.lat is not None and body.lon is not None:
+        lon, lat = geo.to_wgs84(body.lon, body.lat, body.coordsys)
+    row = (
+        await writer.execute(
+            REPORT_SQL,
+            {
+                "site_id": site_id,
+                "type": body.type,
+                "note": body.note,
+                "photo_url": body.photo_url,
+                "lon": lon,
+                "lat": lat,
+                "client": client,
+            },
+        )
+    ).one()
+    return {**row._asdict(), "merged": not row.created}
+
+
+async def queue(reader: Reader, status: str, site_id: int | None, after: int, limit: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in await reader.fetch(LIST_SQL, status, site_id, after, limit)]
+
+
+# What an accepted report changes on the site when the reviewer does not say otherwise.
+DEFAULT_CHANGES: dict[str, dict[str, Any]] = {
+    "closed": {"status": "closed"},
+    "needs_app": {"access": "app"},
+}
+
+
+async def resolve(
+    writer: AsyncConnection, principal: Principal, report_id: int, body: ReportResolution
+) -> dict[str, Any]:
+    found = (
+        await writer.execute(
+            text("SELECT site_id, type, status FROM site_reports WHERE id = :id FOR UPDATE"), {"id": report_id}
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"no report with id {report_id}")
+    if found.status != "open":
+        raise InvalidParameter("status", f"report {report_id} was already {found.status}")
+    current = await sites.lock(writer, found.site_id)
+    if current is None:
+        raise NotFound(f"the site of report {report_id} no longer exists")
+    if not principal.may_write_in(current.region_adcode):
+        raise InvalidParameter("report", f"the site is outside this key's region {principal.region_prefix}*")
+    await act_as(writer, principal.name)
+    changes: dict[str, Any] = {}
+    if body.status == "accepted":
+        changes = dict(DEFAULT_CHANGES.get(found.type, {}))
+        if body.site is not None:
+            patch = body.site.model_dump(exclude_unset=True, exclude={"coordsys"})
+            if "lat" in patch:
+                patch["lon"], patch["lat"] = geo.to_wgs84(patch["lon"], patch["lat"], body.site.coordsys)
+            changes.update(patch)
+        if changes.get("status") == "closed":
+            changes.setdefault("closed_on", dt.date.today())
+    # Either way someone has now checked the site.
+    changes.update(last_verified_at=dt.datetime.now(dt.UTC), verified_by="inspection")
+    await sites.apply(writer, found.site_id, changes)
+    await writer.execute(
+        text(
+            "UPDATE site_reports SET status = :status, resolution = :resolution, resolved_at = now(), "
+            "resolved_by = :who WHERE id = :id"
+        ),
+        {"status": body.status, "resolution": body.resolution, "who": principal.name, "id": report_id},
+    )
+    rows = await queue(await reader_in(writer), body.status, found.site_id, report_id - 1, 1)
+    return rows[0]

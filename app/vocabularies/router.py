@@ -1,0 +1,46 @@
+"""GET /v1/vocabularies: every controlled list with Chinese and English labels, so apps hard-code none."""
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from app.dependencies import ReaderDep
+from app.http import JSON
+from app.reports.models import REPORT_TYPES
+
+router = APIRouter(prefix="/v1", tags=["vocabularies"])
+
+ACCESS = {
+    "open": ("直接进入", "Open door"),
+    "qr_code": ("扫码登记", "Register with a QR code"),
+    "app": ("需APP预约", "Through an app"),
+    "keeper_key": ("联系管理员取钥匙", "Key from the keeper"),
+}
+VERIFICATION = {
+    "inspection": ("实地检查", "Inspection"),
+    "phone": ("电话核实", "Phone call"),
+    "partner_sync": ("合作方同步", "Partner sync"),
+    "worker_confirmation": ("职工确认", "Worker confirmation"),
+}
+
+
+def _labelled(codes: dict[str, tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"code": code, "zh": zh, "en": en} for code, (zh, en) in codes.items()]
+
+
+@router.get("/vocabularies")
+async def vocabularies(reader: ReaderDep) -> Response:
+    """Site kinds and amenities (data, from the register), access modes, report types, verification methods."""
+    kinds = await reader.fetch("SELECT code, label_zh AS zh, label_en AS en FROM site_kinds ORDER BY sort_order, code")
+    amenities = await reader.fetch(
+        "SELECT code, label_zh AS zh, label_en AS en FROM amenities ORDER BY sort_order, code"
+    )
+    return JSON(
+        {
+            "kinds": [dict(k) for k in kinds],
+            "amenities": [dict(a) for a in amenities],
+            "access": _labelled(ACCESS),
+            "report_types": _labelled(REPORT_TYPES),
+            "verification_methods": _labelled(VERIFICATION),
+        },
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
