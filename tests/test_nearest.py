@@ -153,6 +153,7 @@ async def test_item_shape(client: httpx.AsyncClient) -> None:
         "opens_at",
         "closes_at",
         "last_verified_at",
+        "trust",
         "links",
     }
     assert r.headers["cache-control"] == "public, max-age=60"
