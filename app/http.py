@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,19 @@ class JSON(Response):
 
 class GeoJSON(JSON):
     media_type = GEOJSON_MEDIA_TYPE
+
+
+def cached(
+    request: Request, content: Any, *, max_age: int, response_class: type[JSON] = JSON, etag: str | None = None
+) -> Response:
+    """A read answer with an ETag (the content's hash unless given) and Cache-Control; 304 if the client has it."""
+    body = orjson.dumps(content)
+    tag = etag or f'W/"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+    headers = {"ETag": tag, "Cache-Control": f"public, max-age={max_age}"}
+    presented = request.headers.get("if-none-match")
+    if presented and tag.removeprefix("W/") in {t.strip().removeprefix("W/") for t in presented.split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=response_class.media_type, headers=headers)
 
 
 def wants_geojson(request: Request, f: str | None) -> bool:

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from app import health
 from app.config import Settings
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     counter = RedisCounter(settings.redis_url, settings.rate_limit_prefix) if settings.redis_url else MemoryCounter()
     app.add_middleware(RateLimitMiddleware, settings=settings, counter=counter)
+    # Phones on metered connections: compress what is worth compressing (lists, boundaries, gaps).
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     # Routes are matched in order: the mobile app's nearest query comes first.
     app.include_router(sites_router)
     app.include_router(regions_router)

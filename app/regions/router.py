@@ -2,13 +2,13 @@
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app import geo
 from app.dependencies import ReaderDep
 from app.errors import NotFound
-from app.http import JSON
+from app.http import cached
 from app.regions import repository
 from app.regions.schemas import RegionDetail, RegionList
 
@@ -24,17 +24,20 @@ def _round_area(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("", response_model=RegionList)
 async def list_regions(
+    request: Request,
     reader: ReaderDep,
     level: Annotated[Literal["province", "city", "county"] | None, Query()] = None,
     parent: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="Children of this adcode")] = None,
 ) -> Response:
     """Regions (without boundaries), in adcode order."""
     rows = await repository.list_regions(reader, level, parent)
-    return JSON({"items": [_round_area(dict(r)) for r in rows]})
+    return cached(request, {"items": [_round_area(dict(r)) for r in rows]}, max_age=3600)
 
 
 @router.get("/{adcode}", response_model=RegionDetail, responses={404: {"description": "No such region"}})
-async def get_region(reader: ReaderDep, adcode: Adcode, coordsys: geo.CoordSys = geo.CoordSys.wgs84) -> Response:
+async def get_region(
+    request: Request, reader: ReaderDep, adcode: Adcode, coordsys: geo.CoordSys = geo.CoordSys.wgs84
+) -> Response:
     """One region with its boundary as GeoJSON."""
     row = await repository.get(reader, adcode)
     if row is None:
@@ -43,4 +46,4 @@ async def get_region(reader: ReaderDep, adcode: Adcode, coordsys: geo.CoordSys =
     region["boundary"] = geo.geometry_from_wgs84(region["boundary"], coordsys)
     if region["seat"] is not None:
         region["seat"] = geo.geometry_from_wgs84(region["seat"], coordsys)
-    return JSON(region)
+    return cached(request, region, max_age=3600)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from app import geo, hours
 from app.dependencies import ReaderDep, Writer, WriterDep
 from app.errors import problem
-from app.http import JSON, GeoJSON, decode_cursor, encode_cursor, point_feature, wants_geojson
+from app.http import JSON, GeoJSON, cached, decode_cursor, encode_cursor, point_feature, wants_geojson
 from app.query import query_model
 from app.sites import bulk, repository, service
 from app.sites.schemas import NearestQuery, NearestSites, Site, SiteCreate, SiteFields, SitePage
@@ -139,15 +139,21 @@ async def list_sites(
     next_cursor = encode_cursor(items[-1]["id"]) if len(rows) > limit else None
     if wants_geojson(request, f):
         features = [point_feature(i) for i in items]
-        return GeoJSON({"type": "FeatureCollection", "features": features, "next_cursor": next_cursor})
-    return JSON({"items": items, "next_cursor": next_cursor})
+        collection = {"type": "FeatureCollection", "features": features, "next_cursor": next_cursor}
+        return cached(request, collection, max_age=60, response_class=GeoJSON)
+    return cached(request, {"items": items, "next_cursor": next_cursor}, max_age=60)
 
 
 @router.get("/{site_id}", response_model=Site, responses={404: {"description": "No such site"}})
-async def get_site(reader: ReaderDep, site_id: int, coordsys: geo.CoordSys = geo.CoordSys.wgs84) -> Response:
-    """One site; its ETag changes with every edit."""
+async def get_site(
+    request: Request, reader: ReaderDep, site_id: int, coordsys: geo.CoordSys = geo.CoordSys.wgs84
+) -> Response:
+    """One site; its ETag (the version) changes with every edit and is what PATCH/DELETE need in If-Match."""
     row = await service.get(reader, site_id)
-    return JSON(_in_coordsys(row, coordsys), headers={"ETag": f'"{row["id"]}-{row["version"]}"'})
+    etag = service.etag(row["id"], row["version"])
+    if coordsys != geo.CoordSys.wgs84:
+        etag = etag[:-1] + f'-{coordsys}"'  # another representation of the same version
+    return cached(request, _in_coordsys(row, coordsys), max_age=60, etag=etag)
 
 
 BULK_FORMATS = {

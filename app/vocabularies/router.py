@@ -1,10 +1,10 @@
 """GET /v1/vocabularies: every controlled list with Chinese and English labels, so apps hard-code none."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.dependencies import ReaderDep
-from app.http import JSON
+from app.http import cached
 from app.reports.models import REPORT_TYPES
 
 router = APIRouter(prefix="/v1", tags=["vocabularies"])
@@ -28,13 +28,14 @@ def _labelled(codes: dict[str, tuple[str, str]]) -> list[dict[str, str]]:
 
 
 @router.get("/vocabularies")
-async def vocabularies(reader: ReaderDep) -> Response:
+async def vocabularies(request: Request, reader: ReaderDep) -> Response:
     """Site kinds and amenities (data, from the register), access modes, report types, verification methods."""
     kinds = await reader.fetch("SELECT code, label_zh AS zh, label_en AS en FROM site_kinds ORDER BY sort_order, code")
     amenities = await reader.fetch(
         "SELECT code, label_zh AS zh, label_en AS en FROM amenities ORDER BY sort_order, code"
     )
-    return JSON(
+    return cached(
+        request,
         {
             "kinds": [dict(k) for k in kinds],
             "amenities": [dict(a) for a in amenities],
@@ -42,5 +43,5 @@ async def vocabularies(reader: ReaderDep) -> Response:
             "report_types": _labelled(REPORT_TYPES),
             "verification_methods": _labelled(VERIFICATION),
         },
-        headers={"Cache-Control": "public, max-age=3600"},
+        max_age=3600,
     )
