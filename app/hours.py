@@ -10,6 +10,7 @@ Times are Asia/Shanghai (China has one time zone and no daylight saving). A year
 for yet is evaluated as ordinary days.
 """
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
@@ -90,22 +91,32 @@ class Status:
     closes_at: dt.datetime | None  # the next closing, when open (None for 24/7 within the horizon)
 
 
-def status(expression: str, at: dt.datetime) -> Status:
-    """Open at `at`, and the next change, for a site with these hours."""
-    local = at.astimezone(CHINA).replace(tzinfo=None)
-    spans = [
-        s for offset in range(-1, HORIZON_DAYS) for s in day_intervals(expression, local.date() + dt.timedelta(offset))
-    ]
+@lru_cache(maxsize=16384)
+def _week_from(expression: str, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    """Open spans from the day before `day` to HORIZON_DAYS after it, overlaps merged (cached per day: the
+    nearest query asks about the same few expressions on the same day thousands of times)."""
+    spans = sorted(
+        s for offset in range(-1, HORIZON_DAYS) for s in day_intervals(expression, day + dt.timedelta(offset))
+    )
     merged: list[list[dt.datetime]] = []
-    for begin, end in sorted(spans):
+    for begin, end in spans:
         if merged and begin <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([begin, end])
+    return tuple((begin, end) for begin, end in merged)
+
+
+def status(expression: str, at: dt.datetime) -> Status:
+    """Open at `at`, and the next change, for a site with these hours."""
+    local = at.astimezone(CHINA).replace(tzinfo=None)
+    spans = _week_from(expression, local.date())
     horizon = dt.datetime.combine(local.date() + dt.timedelta(HORIZON_DAYS), dt.time())
-    for begin, end in merged:
-        if begin <= local < end:
-            return Status(True, None, end.replace(tzinfo=CHINA) if end < horizon else None)
-        if begin > local:
-            return Status(False, begin.replace(tzinfo=CHINA), None)
-    return Status(False, None, None)
+    # The first span that ends after `at`: either `at` is inside it (open) or it is the next opening.
+    i = bisect.bisect_right(spans, local, key=lambda span: span[1])
+    if i == len(spans):
+        return Status(False, None, None)
+    begin, end = spans[i]
+    if begin <= local:
+        return Status(True, None, end.replace(tzinfo=CHINA) if end < horizon else None)
+    return Status(False, begin.replace(tzinfo=CHINA), None)

@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 from fastapi import Request
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from app.errors import InvalidParameter
 
@@ -73,3 +75,15 @@ def decode_cursor(cursor: str | None) -> int:
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidParameter("cursor", "not a cursor this API issued; pass next_cursor back unchanged") from None
+
+
+class GZipWhenAccepted(GZipMiddleware):
+    """Starlette's gzip, entered only by clients that accept gzip (it wraps every response otherwise, ~10 µs)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"accept-encoding" and b"gzip" in value:
+                    await super().__call__(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

@@ -5,14 +5,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.middleware.gzip import GZipMiddleware
 
 from app import health
 from app.config import Settings
 from app.coverage.router import router as coverage_router
 from app.db import open_database
 from app.errors import install_error_handlers
-from app.http import JSON
+from app.http import JSON, GZipWhenAccepted
 from app.ogc.router import router as ogc_router
 from app.partners.router import router as partners_router
 from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
@@ -50,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     counter = RedisCounter(settings.redis_url, settings.rate_limit_prefix) if settings.redis_url else MemoryCounter()
     app.add_middleware(RateLimitMiddleware, settings=settings, counter=counter)
     # Phones on metered connections: compress what is worth compressing (lists, boundaries, gaps).
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
     # Routes are matched in order: the mobile app's nearest query comes first.
     app.include_router(sites_router)
     app.include_router(regions_router)

@@ -15,6 +15,14 @@ import shapely
 from shapely.geometry import shape
 
 KINDS = [("outdoor_station", 0.88), ("legal_aid", 0.1), ("service_centre", 0.02)]
+# Hours as the demo register has them: most stations daytime, some 24/7 (≈ 12,000 of 186,000 nationally), offices.
+HOURS = [
+    ("Mo-Su 08:00-20:00", 45),
+    ("Mo-Su 07:00-21:00", 25),
+    ("Mo-Fr 08:30-17:30; PH off", 20),
+    ("24/7", 7),
+    ("Mo-Su 20:00-02:00", 3),
+]
 AMENITIES = ["drinking_water", "seating", "phone_charging", "microwave", "ebike_charging", "toilet", "wifi"]
 
 
@@ -32,6 +40,14 @@ def counties(shared_data: Path) -> list[tuple[str, object, tuple[float, float], 
 
 def generate(shared_data: Path, n: int, seed: int = 2024) -> Iterator[tuple[str, str, float, float, list[str]]]:
     """(kind, name, lon, lat, amenities) rows."""
+    for kind, name, lon, lat, amenities, _, _ in generate_full(shared_data, n, seed):
+        yield kind, name, lon, lat, amenities
+
+
+def generate_full(
+    shared_data: Path, n: int, seed: int = 2024
+) -> Iterator[tuple[str, str, float, float, list[str], str, int]]:
+    """(kind, name, lon, lat, amenities, opening_hours, days since last verified) rows."""
     rng = random.Random(seed)
     np_rng = np.random.default_rng(seed)
     regions = counties(shared_data)
@@ -54,5 +70,6 @@ def generate(shared_data: Path, n: int, seed: int = 2024) -> Iterator[tuple[str,
         for lon, lat in got[:want]:
             kind = rng.choices([k for k, _ in KINDS], weights=[w for _, w in KINDS])[0]
             amenities = sorted(a for a in AMENITIES if rng.random() < 0.6)
+            hours = rng.choices([h for h, _ in HOURS], weights=[w for _, w in HOURS])[0]
             made += 1
-            yield kind, f"{adcode}-{made}", lon, lat, amenities
+            yield kind, f"{adcode}-{made}", lon, lat, amenities, hours, int(rng.expovariate(1 / 120))

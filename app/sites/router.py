@@ -2,6 +2,7 @@
 
 import datetime as dt
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -38,12 +39,23 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
     at = query.at or dt.datetime.now(hours.CHINA)
     if at.tzinfo is None:
         at = at.replace(tzinfo=hours.CHINA)
-    statuses: dict[int, hours.Status | None] = {}
+    now = dt.datetime.now(dt.UTC)
+    # Per request: items share a handful of opening-hours strings, and each row's flags serve rank and answer.
+    statuses: dict[str, hours.Status] = {}
+    flags: dict[int, list[str]] = {}
 
     def status(row: asyncpg.Record) -> hours.Status | None:
-        if row["id"] not in statuses:
-            statuses[row["id"]] = hours.status(row["opening_hours"], at) if row["opening_hours"] else None
-        return statuses[row["id"]]
+        expression = row["opening_hours"]
+        if expression is None:
+            return None
+        if expression not in statuses:
+            statuses[expression] = hours.status(expression, at)
+        return statuses[expression]
+
+    def trust(row: asyncpg.Record) -> list[str]:
+        if row["id"] not in flags:
+            flags[row["id"]] = service.trust_flags(row, now)
+        return flags[row["id"]]
 
     keep = None
     if query.open_now is not None:
@@ -54,7 +66,6 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
             return found is not None and found.open_now == wanted
 
     lon, lat = geo.to_wgs84(query.lon, query.lat, query.coordsys)
-    now = dt.datetime.now(dt.UTC)
     rows = await service.nearest(
         reader,
         lon,
@@ -64,15 +75,25 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
         query.max_distance_m,
         query.limit,
         keep=keep,
-        penalty=service.trust_penalty(now),
+        penalty=service.trust_penalty(trust),
     )
-    items = [_nearest_item(r, status(r), service.trust_flags(r, now), query.coordsys) for r in rows]
+    items = [_nearest_item(r, status(r), trust(r), query.coordsys) for r in rows]
     return JSON({"items": items}, headers=SHORT_CACHE)
+
+
+@lru_cache(maxsize=262_144)
+def _links(lon: float, lat: float, name: str) -> dict[str, str]:
+    """Navigation links for a site (memoized: the same sites come back request after request)."""
+    gcj_lon, gcj_lat = geo.from_wgs84(lon, lat, geo.CoordSys.gcj02)  # Amap wants its own datum
+    return {
+        "amap": f"https://uri.amap.com/marker?position={gcj_lon:.6f},{gcj_lat:.6f}"
+        f"&name={quote(name)}&coordinate=gaode&callnative=1",
+        "geo": f"geo:{lat:.6f},{lon:.6f}",
+    }
 
 
 def _nearest_item(row: asyncpg.Record, status: hours.Status | None, trust: list[str], coordsys: str) -> dict[str, Any]:
     lon, lat = geo.from_wgs84(row["lon"], row["lat"], coordsys)
-    gcj_lon, gcj_lat = geo.from_wgs84(row["lon"], row["lat"], geo.CoordSys.gcj02)
     return {
         "id": row["id"],
         "kind": row["kind"],
@@ -89,11 +110,7 @@ def _nearest_item(row: asyncpg.Record, status: hours.Status | None, trust: list[
         "closes_at": status.closes_at if status else None,
         "last_verified_at": row["last_verified_at"],
         "trust": trust,
-        "links": {
-            "amap": f"https://uri.amap.com/marker?position={gcj_lon:.6f},{gcj_lat:.6f}"
-            f"&name={quote(row['name'])}&coordinate=gaode&callnative=1",
-            "geo": f"geo:{row['lat']:.6f},{row['lon']:.6f}",
-        },
+        "links": _links(row["lon"], row["lat"], row["name"]),
     }
 
 

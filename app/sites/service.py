@@ -108,12 +108,12 @@ def trust_flags(row: asyncpg.Record, now: dt.datetime) -> list[str]:
     return flags
 
 
-def trust_penalty(now: dt.datetime) -> Penalty:
+def trust_penalty(flags_of: Callable[[asyncpg.Record], list[str]]) -> Penalty:
     """Metres added to a site's rank (not to its distance) for what workers reported or nobody checked."""
 
     def penalty(row: asyncpg.Record) -> float:
         factor = 0.0
-        for flag in trust_flags(row, now):
+        for flag in flags_of(row):
             factor += REPORTED_RANK_FACTOR if flag == "reported_access_problem" else UNVERIFIED_RANK_FACTOR
         return float(row["distance_m"]) * factor
 
