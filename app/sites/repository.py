@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import Reader, reader_in
 from app.geo import POINT_SQL, BBox
-from app.reports.models import ACCESS_PROBLEMS
+from app.sites import trust
 from app.sites.models import Site
 
 # Columns of the full site representation.
@@ -27,15 +27,11 @@ SITE_COLUMNS = """
 """
 
 _POINT = POINT_SQL.format(lon=1, lat=2)
-# Whether workers have reported, and nobody has yet reviewed, that they could not get in (a probe of a partial index).
-_ACCESS_REPORTED = f"""EXISTS (
-    SELECT 1 FROM site_reports r
-    WHERE r.site_id = s.id AND r.status = 'open' AND r.type IN ({", ".join(repr(t) for t in ACCESS_PROBLEMS)})
-) AS access_reported"""
 
 
-# The `limit` nearest by spheroid among the `fetch` nearest by sphere (GiST KNN order), each row carrying how many
-# candidates there were and the farthest one's sphere distance, which the service needs to prove the answer exact.
+# The `limit` best-ranked (spheroid distance × trust factor, see app.sites.trust) among the `fetch` nearest by
+# sphere (GiST KNN order), each row carrying how many candidates there were and the farthest one's sphere
+# distance, which the service needs to prove the answer exact.
 #
 # The plan matters more than anything else here (measured at 200k sites: 0.2 ms with the KNN index scan, 12-22 ms
 # with a bitmap scan + sort), and two innocent-looking forms push the planner to the bitmap plan:
@@ -55,20 +51,26 @@ def _nearest_sql(by_kind: bool, by_amenity: bool) -> str:
     )
     return f"""
 SELECT * FROM (
-    SELECT knn.*, count(*) OVER () AS candidates, max(knn.sphere_m) OVER () AS farthest_sphere_m
+    SELECT ranked.*, count(*) OVER () AS candidates, max(ranked.sphere_m) OVER () AS farthest_sphere_m
     FROM (
-        SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
-               s.opening_hours, s.access, s.access_note, s.last_verified_at, {_ACCESS_REPORTED},
-               ST_Distance(s.location, {_POINT}) AS distance_m,
-               s.location <-> {_POINT} AS sphere_m
-        FROM sites s
-        WHERE s.deleted_at IS NULL AND s.status = 'active'{filters}
-          AND s.location && _ST_Expand({_POINT}, $3)
-        ORDER BY s.location <-> {_POINT}
-        LIMIT $4
-    ) AS knn
+        SELECT knn.*, knn.distance_m * {trust.RANK_FACTOR_SQL} AS rank_m
+        FROM (
+            SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
+                   s.opening_hours, s.access, s.access_note, s.last_verified_at,
+                   {trust.ACCESS_REPORTED_SQL} AS access_reported, {trust.UNVERIFIED_SQL} AS unverified,
+                   ST_Distance(s.location, {_POINT}) AS distance_m,
+                   s.location <-> {_POINT} AS sphere_m
+            FROM sites s
+            WHERE s.deleted_at IS NULL AND s.status = 'active'{filters}
+              AND s.location && _ST_Expand({_POINT}, $3)
+            ORDER BY s.location <-> {_POINT}
+            LIMIT $4
+        ) AS knn
+    ) AS ranked
 ) AS candidates
-ORDER BY distance_m, id
+-- Sites within the radius first: one just beyond it may rank above a penalised one inside, and must not take
+-- its place (the box admits both; the service drops those beyond).
+ORDER BY distance_m > $3, rank_m, id
 LIMIT $5
 """
 
@@ -78,7 +80,8 @@ NEAREST_SQL = {(k, a): _nearest_sql(k, a) for k in (False, True) for a in (False
 # Every candidate within a radius (no KNN limit): the fallback when the over-fetch cannot prove its top k.
 WITHIN_SQL = f"""
 SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
-       s.opening_hours, s.access, s.access_note, s.last_verified_at, {_ACCESS_REPORTED},
+       s.opening_hours, s.access, s.access_note, s.last_verified_at,
+       {trust.ACCESS_REPORTED_SQL} AS access_reported, {trust.UNVERIFIED_SQL} AS unverified,
        ST_Distance(s.location, {_POINT}) AS distance_m
 FROM sites s
 WHERE s.deleted_at IS NULL AND s.status = 'active'

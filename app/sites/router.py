@@ -15,7 +15,7 @@ from app.dependencies import ReaderDep, Writer, WriterDep
 from app.errors import problem
 from app.http import JSON, GeoJSON, cached, decode_cursor, encode_cursor, point_feature, wants_geojson
 from app.query import query_model
-from app.sites import bulk, repository, service
+from app.sites import bulk, repository, service, trust
 from app.sites.schemas import NearestQuery, NearestSites, Site, SiteCreate, SiteFields, SitePage
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
@@ -39,10 +39,8 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
     at = query.at or dt.datetime.now(hours.CHINA)
     if at.tzinfo is None:
         at = at.replace(tzinfo=hours.CHINA)
-    now = dt.datetime.now(dt.UTC)
-    # Per request: items share a handful of opening-hours strings, and each row's flags serve rank and answer.
+    # Per request: items share a handful of opening-hours strings.
     statuses: dict[str, hours.Status] = {}
-    flags: dict[int, list[str]] = {}
 
     def status(row: asyncpg.Record) -> hours.Status | None:
         expression = row["opening_hours"]
@@ -51,11 +49,6 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
         if expression not in statuses:
             statuses[expression] = hours.status(expression, at)
         return statuses[expression]
-
-    def trust(row: asyncpg.Record) -> list[str]:
-        if row["id"] not in flags:
-            flags[row["id"]] = service.trust_flags(row, now)
-        return flags[row["id"]]
 
     keep = None
     if query.open_now is not None:
@@ -75,9 +68,8 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
         query.max_distance_m,
         query.limit,
         keep=keep,
-        penalty=service.trust_penalty(trust),
     )
-    items = [_nearest_item(r, status(r), trust(r), query.coordsys) for r in rows]
+    items = [_nearest_item(r, status(r), query.coordsys) for r in rows]
     return JSON({"items": items}, headers=SHORT_CACHE)
 
 
@@ -92,7 +84,7 @@ def _links(lon: float, lat: float, name: str) -> dict[str, str]:
     }
 
 
-def _nearest_item(row: asyncpg.Record, status: hours.Status | None, trust: list[str], coordsys: str) -> dict[str, Any]:
+def _nearest_item(row: asyncpg.Record, status: hours.Status | None, coordsys: str) -> dict[str, Any]:
     lon, lat = geo.from_wgs84(row["lon"], row["lat"], coordsys)
     return {
         "id": row["id"],
@@ -109,7 +101,7 @@ def _nearest_item(row: asyncpg.Record, status: hours.Status | None, trust: list[
         "opens_at": status.opens_at if status else None,
         "closes_at": status.closes_at if status else None,
         "last_verified_at": row["last_verified_at"],
-        "trust": trust,
+        "trust": trust.flags(row["access_reported"], row["unverified"]),
         "links": _links(row["lon"], row["lat"], row["name"]),
     }
 

@@ -20,7 +20,7 @@ from app.errors import (
     YizhanError,
 )
 from app.partners.keys import Principal
-from app.sites import repository
+from app.sites import repository, trust
 from app.sites.schemas import SiteCreate, SiteFields
 from app.vocabularies.service import amenities as amenity_vocabulary
 from app.vocabularies.service import site_kinds
@@ -34,9 +34,13 @@ def _overfetch(limit: int) -> int:
 
 
 Keep = Callable[[asyncpg.Record], bool]
-Penalty = Callable[[asyncpg.Record], float]
 # Past this many candidates a filtered search stops growing the KNN and takes everything within the bound instead.
 MAX_FETCH = 4096
+
+
+def rank(row: asyncpg.Record) -> tuple[float, int]:
+    """Distance × trust factor (app.sites.trust), as the database ranks; the id breaks ties."""
+    return row["distance_m"] * trust.factor(row["access_reported"], row["unverified"]), row["id"]
 
 
 async def nearest(
@@ -49,30 +53,25 @@ async def nearest(
     limit: int,
     *,
     keep: Keep | None = None,
-    penalty: Penalty | None = None,
 ) -> Sequence[asyncpg.Record]:
-    """The `limit` active sites nearest to (lon, lat) by geodesic distance on the spheroid, within `radius_m`.
+    """The `limit` best-ranked active sites within `radius_m` of (lon, lat): by geodesic distance on the spheroid,
+    trust-weighted (a site reported locked ranks after equally near trustworthy ones; distances are never changed).
 
-    `keep` drops candidates (open now …); `penalty` adds metres to a candidate's rank, never to its distance
-    (a site reported locked ranks after equally near trustworthy ones). The answer stays exact: ranks are never
-    below distances, so the sphere bound below still proves that no unfetched site could rank higher.
+    `keep` drops candidates (open now …). The answer is exact: a rank is never below the distance, so the sphere
+    bound below still proves that no site beyond the candidates could rank higher.
     """
     await site_kinds.check(reader, "kind", kinds)
     await amenity_vocabulary.check(reader, "amenity", amenities)
-
-    def rank(row: asyncpg.Record) -> tuple[float, int]:
-        return row["distance_m"] + (penalty(row) if penalty else 0.0), row["id"]
 
     def best(rows: Iterable[asyncpg.Record]) -> list[asyncpg.Record]:
         kept = (r for r in rows if r["distance_m"] <= radius_m and (keep is None or keep(r)))
         return sorted(kept, key=rank)[:limit]
 
-    filtering = keep is not None or penalty is not None
-    fetch = _overfetch(limit)
+    fetch = _overfetch(limit) if keep is None else 2 * limit + 8  # a filter drops some: start wider
     while True:
-        # Unfiltered, the database returns only the top `limit` by spheroid; filtered, every candidate.
+        # Unfiltered, the database ranks and returns only the top `limit`; filtered, every candidate.
         rows = await repository.nearest_by_knn(
-            reader, lon, lat, kinds, amenities, radius_m, fetch, fetch if filtering else limit
+            reader, lon, lat, kinds, amenities, radius_m, fetch, limit if keep is None else fetch
         )
         chosen = best(rows)
         if not rows or rows[0]["candidates"] < fetch:
@@ -87,37 +86,6 @@ async def nearest(
         fetch *= 4
     # 1 cm of slack: ST_DWithin at exactly the k-th distance may drop the k-th site itself by rounding.
     return best(await repository.within(reader, lon, lat, kinds or None, amenities, min(bound, radius_m) + 0.01))
-
-
-# Trust (SPEC §2: stations shown open that were locked, or closed last year). A site with an unreviewed report that
-# workers could not get in ranks as if half again as far; one nobody has verified for UNVERIFIED_AFTER as if a
-# tenth farther. Multiplying keeps "equally near" meaningful at every distance, and ranks never fall below
-# distances, which the exactness argument in nearest() needs.
-REPORTED_RANK_FACTOR = 0.5
-UNVERIFIED_RANK_FACTOR = 0.1
-UNVERIFIED_AFTER = dt.timedelta(days=180)
-
-
-def trust_flags(row: asyncpg.Record, now: dt.datetime) -> list[str]:
-    flags = []
-    if row["access_reported"]:
-        flags.append("reported_access_problem")
-    verified = row["last_verified_at"]
-    if verified is None or now - verified > UNVERIFIED_AFTER:
-        flags.append("not_verified_recently")
-    return flags
-
-
-def trust_penalty(flags_of: Callable[[asyncpg.Record], list[str]]) -> Penalty:
-    """Metres added to a site's rank (not to its distance) for what workers reported or nobody checked."""
-
-    def penalty(row: asyncpg.Record) -> float:
-        factor = 0.0
-        for flag in flags_of(row):
-            factor += REPORTED_RANK_FACTOR if flag == "reported_access_problem" else UNVERIFIED_RANK_FACTOR
-        return float(row["distance_m"]) * factor
-
-    return penalty
 
 
 async def get(reader: Reader, site_id: int) -> asyncpg.Record:
