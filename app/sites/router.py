@@ -4,7 +4,6 @@ import datetime as dt
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -74,12 +73,14 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
 
 
 @lru_cache(maxsize=262_144)
-def _links(lon: float, lat: float, name: str) -> dict[str, str]:
-    """Navigation links for a site (memoized: the same sites come back request after request)."""
+def _links(lon: float, lat: float) -> dict[str, str]:
+    """Navigation links for a site (memoized: the same sites come back request after request).
+
+    The app has the name already; the links carry only the point, in the datum each map wants.
+    """
     gcj_lon, gcj_lat = geo.from_wgs84(lon, lat, geo.CoordSys.gcj02)  # Amap wants its own datum
     return {
-        "amap": f"https://uri.amap.com/marker?position={gcj_lon:.6f},{gcj_lat:.6f}"
-        f"&name={quote(name)}&coordinate=gaode&callnative=1",
+        "amap": f"https://uri.amap.com/marker?position={gcj_lon:.6f},{gcj_lat:.6f}&coordinate=gaode&callnative=1",
         "geo": f"geo:{lat:.6f},{lon:.6f}",
     }
 
@@ -102,7 +103,7 @@ def _nearest_item(row: asyncpg.Record, status: hours.Status | None, coordsys: st
         "closes_at": status.closes_at if status else None,
         "last_verified_at": row["last_verified_at"],
         "trust": trust.flags(row["access_reported"], row["unverified"]),
-        "links": _links(row["lon"], row["lat"], row["name"]),
+        "links": _links(row["lon"], row["lat"]),
     }
 
 
