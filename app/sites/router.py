@@ -72,7 +72,7 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
     return JSON({"items": items}, headers=SHORT_CACHE)
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=65_536)
 def _links(lon: float, lat: float) -> dict[str, str]:
     """Navigation links for a site (memoized: the same sites come back request after request).
 
