@@ -31,6 +31,8 @@ REPORT_COLUMNS = """
     r.resolution
 """
 
+ONE_SQL = f"SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id WHERE r.id = $1"
+
 LIST_SQL = f"""
 SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id
 WHERE r.status = $1 AND ($2::bigint IS NULL OR r.site_id = $2) AND r.id > $3
@@ -115,5 +117,6 @@ async def resolve(
         ),
         {"status": body.status, "resolution": body.resolution, "who": principal.name, "id": report_id},
     )
-    rows = await queue(await reader_in(writer), body.status, found.site_id, report_id - 1, 1)
-    return rows[0]
+    resolved = await (await reader_in(writer)).fetchrow(ONE_SQL, report_id)
+    assert resolved is not None
+    return dict(resolved)
