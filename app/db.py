@@ -54,6 +54,12 @@ async def reader_in(conn: AsyncConnection) -> Reader:
     return reader
 
 
+async def schema_revision(reader: Reader) -> str | None:
+    """The Alembic revision the database is at."""
+    value = await reader.fetchval("SELECT version_num FROM alembic_version")
+    return str(value) if value is not None else None
+
+
 async def act_as(conn: AsyncConnection, who: str) -> None:
     """Name the actor of this transaction; the history trigger records it with every change."""
     await conn.execute(text("SELECT set_config('yizhan.actor', :who, true)"), {"who": who})

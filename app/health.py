@@ -5,6 +5,7 @@ from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.db import schema_revision
 from app.dependencies import ReaderDep
 from app.errors import problem
 from app.http import JSON
@@ -29,7 +30,7 @@ async def readyz(request: Request, reader: ReaderDep) -> Response:
     """The database answers and its schema is at the revision this code expects."""
     expected = request.app.state.migration_head
     try:
-        current = await reader.fetchval("SELECT version_num FROM alembic_version")
+        current = await schema_revision(reader)
     except Exception as exc:  # any failure to reach or read the database means "not ready"
         return problem(503, "Service Unavailable", f"database not reachable: {type(exc).__name__}")
     if current != expected:

@@ -6,6 +6,7 @@ from starlette.responses import Response
 from app.dependencies import ReaderDep
 from app.http import cached
 from app.reports.models import REPORT_TYPES
+from app.vocabularies import repository
 
 router = APIRouter(prefix="/v1", tags=["vocabularies"])
 
@@ -30,15 +31,11 @@ def _labelled(codes: dict[str, tuple[str, str]]) -> list[dict[str, str]]:
 @router.get("/vocabularies")
 async def vocabularies(request: Request, reader: ReaderDep) -> Response:
     """Site kinds and amenities (data, from the register), access modes, report types, verification methods."""
-    kinds = await reader.fetch("SELECT code, label_zh AS zh, label_en AS en FROM site_kinds ORDER BY sort_order, code")
-    amenities = await reader.fetch(
-        "SELECT code, label_zh AS zh, label_en AS en FROM amenities ORDER BY sort_order, code"
-    )
     return cached(
         request,
         {
-            "kinds": [dict(k) for k in kinds],
-            "amenities": [dict(a) for a in amenities],
+            "kinds": await repository.labelled(reader, "site_kinds"),
+            "amenities": await repository.labelled(reader, "amenities"),
             "access": _labelled(ACCESS),
             "report_types": _labelled(REPORT_TYPES),
             "verification_methods": _labelled(VERIFICATION),

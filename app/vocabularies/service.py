@@ -4,6 +4,7 @@ import time
 
 from app.db import Reader
 from app.errors import InvalidParameter
+from app.vocabularies import repository
 
 # Adding a kind is an INSERT; every worker sees it within this many seconds without a restart.
 CACHE_SECONDS = 30.0
@@ -11,13 +12,13 @@ CACHE_SECONDS = 30.0
 
 class Vocabulary:
     def __init__(self, table: str) -> None:
-        self._query = f"SELECT code FROM {table} ORDER BY sort_order, code"
+        self._table = table
         self._codes: frozenset[str] = frozenset()
         self._loaded_at = float("-inf")
 
     async def codes(self, reader: Reader) -> frozenset[str]:
         if time.monotonic() - self._loaded_at > CACHE_SECONDS:
-            self._codes = frozenset(r["code"] for r in await reader.fetch(self._query))
+            self._codes = frozenset(row["code"] for row in await repository.labelled(reader, self._table))
             self._loaded_at = time.monotonic()
         return self._codes
 
