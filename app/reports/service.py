@@ -4,40 +4,15 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
 from app.db import Reader, act_as, reader_in
 from app.errors import InvalidParameter, NotFound
 from app.partners.keys import Principal
+from app.reports import repository
 from app.reports.schemas import ReportIn, ReportResolution
 from app.sites import repository as sites
-
-REPORT_SQL = text("""
-INSERT INTO site_reports (site_id, type, note, photo_url, reporter_lon, reporter_lat, client)
-VALUES (:site_id, :type, :note, :photo_url, :lon, :lat, :client)
-ON CONFLICT (site_id, type, client) WHERE status = 'open' DO UPDATE SET
-    times_reported = site_reports.times_reported + 1,
-    last_reported_at = now(),
-    note = coalesce(EXCLUDED.note, site_reports.note),
-    photo_url = coalesce(EXCLUDED.photo_url, site_reports.photo_url)
-RETURNING id, site_id, type, status, times_reported, created_at, last_reported_at, (xmax = 0) AS created
-""")
-
-REPORT_COLUMNS = """
-    r.id, r.site_id, s.name AS site_name, s.kind AS site_kind, r.type, r.note, r.photo_url, r.reporter_lon,
-    r.reporter_lat, r.times_reported, r.status, r.created_at, r.last_reported_at, r.resolved_at, r.resolved_by,
-    r.resolution
-"""
-
-ONE_SQL = f"SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id WHERE r.id = $1"
-
-LIST_SQL = f"""
-SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id
-WHERE r.status = $1 AND ($2::bigint IS NULL OR r.site_id = $2) AND r.id > $3
-ORDER BY r.id LIMIT $4
-"""
 
 
 def client_fingerprint(address: str | None) -> str:
@@ -51,25 +26,23 @@ async def report(writer: AsyncConnection, site_id: int, body: ReportIn, client: 
     lon, lat = (None, None)
     if body.lat is not None and body.lon is not None:
         lon, lat = geo.to_wgs84(body.lon, body.lat, body.coordsys)
-    row = (
-        await writer.execute(
-            REPORT_SQL,
-            {
-                "site_id": site_id,
-                "type": body.type,
-                "note": body.note,
-                "photo_url": body.photo_url,
-                "lon": lon,
-                "lat": lat,
-                "client": client,
-            },
-        )
-    ).one()
+    row = await repository.upsert_open(
+        writer,
+        {
+            "site_id": site_id,
+            "type": body.type,
+            "note": body.note,
+            "photo_url": body.photo_url,
+            "lon": lon,
+            "lat": lat,
+            "client": client,
+        },
+    )
     return {**row._asdict(), "merged": not row.created}
 
 
 async def queue(reader: Reader, status: str, site_id: int | None, after: int, limit: int) -> list[dict[str, Any]]:
-    return [dict(r) for r in await reader.fetch(LIST_SQL, status, site_id, after, limit)]
+    return await repository.page(reader, status, site_id, after, limit)
 
 
 # What an accepted report changes on the site when the reviewer does not say otherwise.
@@ -82,11 +55,7 @@ DEFAULT_CHANGES: dict[str, dict[str, Any]] = {
 async def resolve(
     writer: AsyncConnection, principal: Principal, report_id: int, body: ReportResolution
 ) -> dict[str, Any]:
-    found = (
-        await writer.execute(
-            text("SELECT site_id, type, status FROM site_reports WHERE id = :id FOR UPDATE"), {"id": report_id}
-        )
-    ).one_or_none()
+    found = await repository.lock(writer, report_id)
     if found is None:
         raise NotFound(f"no report with id {report_id}")
     if found.status != "open":
@@ -110,13 +79,7 @@ async def resolve(
     # Either way someone has now checked the site.
     changes.update(last_verified_at=dt.datetime.now(dt.UTC), verified_by="inspection")
     await sites.apply(writer, found.site_id, changes)
-    await writer.execute(
-        text(
-            "UPDATE site_reports SET status = :status, resolution = :resolution, resolved_at = now(), "
-            "resolved_by = :who WHERE id = :id"
-        ),
-        {"status": body.status, "resolution": body.resolution, "who": principal.name, "id": report_id},
-    )
-    resolved = await (await reader_in(writer)).fetchrow(ONE_SQL, report_id)
+    await repository.close(writer, report_id, body.status, body.resolution, principal.name)
+    resolved = await repository.one(await reader_in(writer), report_id)
     assert resolved is not None
-    return dict(resolved)
+    return resolved

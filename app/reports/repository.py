@@ -1,0 +1,65 @@
+"""SQL for reports."""
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import Reader
+
+REPORT_SQL = text("""
+INSERT INTO site_reports (site_id, type, note, photo_url, reporter_lon, reporter_lat, client)
+VALUES (:site_id, :type, :note, :photo_url, :lon, :lat, :client)
+ON CONFLICT (site_id, type, client) WHERE status = 'open' DO UPDATE SET
+    times_reported = site_reports.times_reported + 1,
+    last_reported_at = now(),
+    note = coalesce(EXCLUDED.note, site_reports.note),
+    photo_url = coalesce(EXCLUDED.photo_url, site_reports.photo_url)
+RETURNING id, site_id, type, status, times_reported, created_at, last_reported_at, (xmax = 0) AS created
+""")
+
+REPORT_COLUMNS = """
+    r.id, r.site_id, s.name AS site_name, s.kind AS site_kind, r.type, r.note, r.photo_url, r.reporter_lon,
+    r.reporter_lat, r.times_reported, r.status, r.created_at, r.last_reported_at, r.resolved_at, r.resolved_by,
+    r.resolution
+"""
+
+ONE_SQL = f"SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id WHERE r.id = $1"
+
+LIST_SQL = f"""
+SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id
+WHERE r.status = $1 AND ($2::bigint IS NULL OR r.site_id = $2) AND r.id > $3
+ORDER BY r.id LIMIT $4
+"""
+
+
+async def upsert_open(conn: AsyncConnection, values: dict[str, Any]) -> Any:
+    """A new open report, or the client's open one of the same type with times_reported + 1."""
+    return (await conn.execute(REPORT_SQL, values)).one()
+
+
+async def one(reader: Reader, report_id: int) -> dict[str, Any] | None:
+    row = await reader.fetchrow(ONE_SQL, report_id)
+    return dict(row) if row is not None else None
+
+
+async def page(reader: Reader, status: str, site_id: int | None, after: int, limit: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in await reader.fetch(LIST_SQL, status, site_id, after, limit)]
+
+
+async def lock(conn: AsyncConnection, report_id: int) -> Any:
+    return (
+        await conn.execute(
+            text("SELECT site_id, type, status FROM site_reports WHERE id = :id FOR UPDATE"), {"id": report_id}
+        )
+    ).one_or_none()
+
+
+async def close(conn: AsyncConnection, report_id: int, status: str, resolution: str | None, who: str) -> None:
+    await conn.execute(
+        text(
+            "UPDATE site_reports SET status = :status, resolution = :resolution, resolved_at = now(), "
+            "resolved_by = :who WHERE id = :id"
+        ),
+        {"status": status, "resolution": resolution, "who": who, "id": report_id},
+    )
