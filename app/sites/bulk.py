@@ -14,7 +14,6 @@ from typing import Any
 from fastapi import Request
 from openpyxl import load_workbook
 from pydantic import ValidationError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
@@ -296,14 +295,8 @@ async def _check_regions(
     """A region-limited key may not place rows outside its region (derived from the points, as the register will)."""
     if principal.region_prefix is None or not valid:
         return
-    result = await writer.execute(
-        text(
-            "SELECT region_of(ST_SetSRID(ST_MakePoint(x, y), 4326)) "
-            "FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) WITH ORDINALITY AS p(x, y, n) ORDER BY n"
-        ),
-        {"xs": [v["lon"] for _, v in valid], "ys": [v["lat"] for _, v in valid]},
-    )
-    for (report, _), (region,) in zip(valid, result.all(), strict=True):
+    regions = await repository.regions_of(writer, [(v["lon"], v["lat"]) for _, v in valid])
+    for (report, _), region in zip(valid, regions, strict=True):
         if not principal.may_write_in(region):
             report.reasons.append(f"lat/lon: in region {region}, outside this key's region {principal.region_prefix}*")
 
@@ -322,12 +315,7 @@ async def _check_datum(
     boundary from the district in its postal address.
     """
     shifted_updates = await _moved_by_the_datum_shift(writer, valid) if coordsys == geo.CoordSys.wgs84 else 0
-    regions = {
-        name: adcode
-        for adcode, name in (
-            await writer.execute(text("SELECT adcode, name FROM regions WHERE level = 'county'"))
-        ).all()
-    }
+    regions = await repository.county_names(writer)
     named = []
     for report, values in valid:
         address = values.get("address") or ""
@@ -337,21 +325,10 @@ async def _check_datum(
     if not named:
         return _batch_warning(shifted_updates, len(valid))
     as_gcj = [geo.to_wgs84(v["lon"], v["lat"], geo.CoordSys.gcj02) for _, v, _ in named]
-    result = await writer.execute(
-        text(
-            "SELECT region_of(ST_SetSRID(ST_MakePoint(x, y), 4326)), region_of(ST_SetSRID(ST_MakePoint(gx, gy), 4326)) "
-            "FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[]), CAST(:gxs AS float8[]), CAST(:gys AS float8[])) "
-            "WITH ORDINALITY AS p(x, y, gx, gy, n) ORDER BY n"
-        ),
-        {
-            "xs": [v["lon"] for _, v, _ in named],
-            "ys": [v["lat"] for _, v, _ in named],
-            "gxs": [p[0] for p in as_gcj],
-            "gys": [p[1] for p in as_gcj],
-        },
-    )
+    found_regions = await repository.regions_of(writer, [(v["lon"], v["lat"]) for _, v, _ in named])
+    gcj_regions = await repository.regions_of(writer, as_gcj)
     shifted = 0
-    for (report, _, stated), (found, if_gcj) in zip(named, result.all(), strict=True):
+    for (report, _, stated), found, if_gcj in zip(named, found_regions, gcj_regions, strict=True):
         if found == stated:
             continue
         if if_gcj == stated and coordsys == geo.CoordSys.wgs84:
@@ -378,17 +355,10 @@ async def _moved_by_the_datum_shift(writer: AsyncConnection, valid: list[tuple[R
     """Rows updating a known site whose point moved by exactly the GCJ-02 shift at that place (to within 5 m)."""
     if not valid:
         return 0
-    result = await writer.execute(
-        text(
-            "SELECT k.n, ST_X(s.geom), ST_Y(s.geom) FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) "
-            "WITH ORDINALITY AS k(source, external_id, n) "
-            "JOIN sites s ON s.source = k.source AND s.external_id = k.external_id AND s.deleted_at IS NULL"
-        ),
-        {"sources": [v["source"] for _, v in valid], "ids": [v["external_id"] for _, v in valid]},
-    )
+    known = await repository.locations_by_external_id(writer, [(v["source"], v["external_id"]) for _, v in valid])
     flagged = 0
-    for n, old_lon, old_lat in result.all():
-        report, values = valid[n - 1]
+    for n, old_lon, old_lat in known:
+        report, values = valid[n]
         if report.reasons:
             continue
         shifted_lon, shifted_lat = geo.from_wgs84(old_lon, old_lat, geo.CoordSys.gcj02)

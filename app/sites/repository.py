@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, text
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -316,3 +316,38 @@ async def apply(conn: AsyncConnection, site_id: int, values: dict[str, Any]) -> 
         .returning(table.c.version)
     )
     return int(result.scalar_one())
+
+
+async def regions_of(conn: AsyncConnection, points: list[tuple[float, float]]) -> list[str | None]:
+    """The region each (lon, lat) would be derived into, in order."""
+    if not points:
+        return []
+    result = await conn.execute(
+        text(
+            "SELECT region_of(ST_SetSRID(ST_MakePoint(x, y), 4326)) "
+            "FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) WITH ORDINALITY AS p(x, y, n) ORDER BY n"
+        ),
+        {"xs": [p[0] for p in points], "ys": [p[1] for p in points]},
+    )
+    return [row[0] for row in result.all()]
+
+
+async def county_names(conn: AsyncConnection) -> dict[str, str]:
+    """County name → adcode, for reading the county an address names."""
+    result = await conn.execute(text("SELECT adcode, name FROM regions WHERE level = 'county'"))
+    return {name: adcode for adcode, name in result.all()}
+
+
+async def locations_by_external_id(
+    conn: AsyncConnection, keys: list[tuple[str, str]]
+) -> list[tuple[int, float, float]]:
+    """(index into `keys`, lon, lat) of the live sites among (source, external_id) pairs."""
+    result = await conn.execute(
+        text(
+            "SELECT k.n - 1, ST_X(s.geom), ST_Y(s.geom) FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) "
+            "WITH ORDINALITY AS k(source, external_id, n) "
+            "JOIN sites s ON s.source = k.source AND s.external_id = k.external_id AND s.deleted_at IS NULL"
+        ),
+        {"sources": [k[0] for k in keys], "ids": [k[1] for k in keys]},
+    )
+    return [(int(n), float(lon), float(lat)) for n, lon, lat in result.all()]
