@@ -15,8 +15,6 @@ import csv
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -39,6 +37,7 @@ from app.coverage import repository as coverage_repository
 from app.coverage.population import CensusSeatDecayModel, RegionForModel
 from app.db import create_engine
 from app.regions import repository as regions_repository
+from bench.server import running
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("YIZHAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -186,47 +185,29 @@ def main() -> None:
     args = parser.parse_args()
     if not args.skip_load:
         asyncio.run(prepare(args.legal_aid))
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url(),
-        "PYTHONPATH": str(ROOT),
-        "RATE_LIMIT_READS_PER_MINUTE": "0",
-        "RATE_LIMIT_WRITES_PER_MINUTE": "0",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "app.main:app", "--port", str(PORT), "--log-level", "warning"],
-        env=env,
-        cwd=ROOT,
-    )
     table = Table(title="coverage through HTTP (median of warm runs)")
     for column in ("question", "seconds", "target"):
         table.add_column(column)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=120) as client:
-            for _ in range(100):
-                try:
-                    client.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            t, _ = timed(client, "GET", "/v1/coverage/regions/371600/children", args.runs)
-            table.add_row("Binzhou per-county table (7 rows)", f"{t:.3f}", "< 0.3")
-            t, _ = timed(client, "GET", "/v1/coverage/regions/371623/gaps", args.runs)
-            table.add_row("gaps of 无棣县", f"{t:.3f}", "< 0.3")
-            t, _ = timed(
-                client,
-                "POST",
-                "/v1/coverage/suggest",
-                args.runs,
-                json={"region": "371623", "kind": "legal_aid", "count": 10},
-            )
-            table.add_row("suggest 10 sites in 无棣县", f"{t:.3f}", "< 2")
-            t, response = timed(client, "GET", "/v1/coverage/regions/370000/children", max(1, args.runs // 2))
-            rows = len(response.json()["items"])
-            table.add_row(f"Shandong per-county table ({rows} rows)", f"{t:.3f}", "< 5")
-    finally:
-        server.terminate()
-        server.wait()
+    limits_off = {"RATE_LIMIT_READS_PER_MINUTE": "0", "RATE_LIMIT_WRITES_PER_MINUTE": "0"}
+    with (
+        running("app.main:app", PORT, db_url(), **limits_off) as base,
+        httpx.Client(base_url=base, timeout=120) as client,
+    ):
+        t, _ = timed(client, "GET", "/v1/coverage/regions/371600/children", args.runs)
+        table.add_row("Binzhou per-county table (7 rows)", f"{t:.3f}", "< 0.3")
+        t, _ = timed(client, "GET", "/v1/coverage/regions/371623/gaps", args.runs)
+        table.add_row("gaps of 无棣县", f"{t:.3f}", "< 0.3")
+        t, _ = timed(
+            client,
+            "POST",
+            "/v1/coverage/suggest",
+            args.runs,
+            json={"region": "371623", "kind": "legal_aid", "count": 10},
+        )
+        table.add_row("suggest 10 sites in 无棣县", f"{t:.3f}", "< 2")
+        t, response = timed(client, "GET", "/v1/coverage/regions/370000/children", max(1, args.runs // 2))
+        rows = len(response.json()["items"])
+        table.add_row(f"Shandong per-county table ({rows} rows)", f"{t:.3f}", "< 5")
     naive = asyncio.run(naive_statement())
     table.add_row("naive: one ST_Union of all buffers ∩ province (area only)", f"{naive:.3f}", "reference")
     console.print(table)

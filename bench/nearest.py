@@ -14,12 +14,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import asyncpg
-import httpx
 from alembic import command
 from pydantic import PostgresDsn
 from rich.console import Console
@@ -30,6 +28,7 @@ from app.cli import alembic_config
 from app.config import Settings
 from app.db import create_engine
 from bench import national_register
+from bench.server import running
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("YIZHAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -72,43 +71,6 @@ async def prepare(n_sites: int) -> int:
     await conn.close()
     console.print(f"loaded {len(rows):,} generated sites (+447 Binzhou) in {time.perf_counter() - started:.1f} s")
     return int(total)
-
-
-def serve(target: str, port: int, workers: int, factory: bool) -> subprocess.Popen[bytes]:
-    # wrk is one client address at thousands of requests a second: a limit it never reaches keeps the limiter's
-    # cost in the measurement without turning answers into 429s.
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url(DB_NAME),
-        "PYTHONPATH": str(ROOT),
-        "RATE_LIMIT_READS_PER_MINUTE": "1000000000",
-    }
-    args = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        target,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    if factory:
-        args.append("--factory")
-    proc = subprocess.Popen(args, env=env, cwd=ROOT)
-    for _ in range(100):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit(f"{target} did not start on port {port}")
 
 
 def parse_ms(value: str) -> float:
@@ -160,26 +122,24 @@ def main() -> None:
     if total:
         console.print(f"register: {total:,} sites")
     real_port, ref_port = 8101, 8102
-    servers = [
-        serve("app.main:app", real_port, args.workers, factory=True),
-        serve("bench.reference_app:app", ref_port, args.workers, factory=False),
-    ]
-    try:
-        # Trust ranking is always on; open_now filters by each site's hours at the moment of the request.
-        variants = {
-            "real": "/v1/sites/nearest?lat=%f&lon=%f",
-            "real, open_now=true": "/v1/sites/nearest?lat=%f&lon=%f&open_now=true",
-            "reference": "/nearest?lat=%f&lon=%f",
-        }
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+    # wrk is one client address at thousands of requests a second: a limit it never reaches keeps the limiter's
+    # cost in the measurement without turning answers into 429s.
+    database = db_url(DB_NAME)
+    # Trust ranking is always on; open_now filters by each site's hours at the moment of the request.
+    variants = {
+        "real": "/v1/sites/nearest?lat=%f&lon=%f",
+        "real, open_now=true": "/v1/sites/nearest?lat=%f&lon=%f&open_now=true",
+        "reference": "/nearest?lat=%f&lon=%f",
+    }
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+    with (
+        running("app.main:app", real_port, database, workers=args.workers, RATE_LIMIT_READS_PER_MINUTE="1000000000"),
+        running("bench.reference_app:app", ref_port, database, factory=False, workers=args.workers),
+    ):
         for _ in range(args.rounds):
             for name, template in variants.items():
                 port = ref_port if name == "reference" else real_port
                 results[name].append(wrk(template, port, args.duration, args.connections))
-    finally:
-        for proc in servers:
-            proc.terminate()
-            proc.wait()
 
     def best(name: str) -> dict[str, float]:
         return max(results[name], key=lambda r: r["rps"])
