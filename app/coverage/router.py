@@ -3,7 +3,7 @@
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from app import geo
@@ -29,6 +29,16 @@ RadiusOverride = Annotated[
     ),
 ]
 CoordSys = Annotated[geo.CoordSys, Query(description="Datum of coordinates in and out (stored: WGS-84)")]
+
+
+async def evaluation_query(
+    reader: ReaderDep, kind: Kind = "legal_aid", as_of: AsOf = None, radius_m: RadiusOverride = None
+) -> service.Evaluation:
+    """What every coverage question shares: the kind, the date, a what-if radius."""
+    return await service.evaluation(reader, kind, as_of, radius_m)
+
+
+EvaluationDep = Annotated[service.Evaluation, Depends(evaluation_query)]
 PROBLEMS: dict[int | str, dict[str, object]] = {
     404: {"description": "No such region"},
     422: {"description": "A parameter is invalid; `errors` names each field"},
@@ -40,13 +50,10 @@ async def point_coverage(
     reader: ReaderDep,
     lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
     lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
-    kind: Kind = "legal_aid",
-    as_of: AsOf = None,
-    radius_m: RadiusOverride = None,
+    ev: EvaluationDep,
     coordsys: CoordSys = geo.CoordSys.wgs84,
 ) -> Response:
     """Is this spot covered under its region's rule; the nearest serving site and its geodesic distance."""
-    ev = await service.evaluation(reader, kind, as_of, radius_m)
     return JSON(await service.point_coverage(reader, *geo.to_wgs84(lon, lat, coordsys), ev))
 
 
@@ -54,13 +61,10 @@ async def point_coverage(
 async def region_coverage(
     reader: ReaderDep,
     adcode: Adcode,
-    kind: Kind = "legal_aid",
-    as_of: AsOf = None,
-    radius_m: RadiusOverride = None,
+    ev: EvaluationDep,
     coordsys: CoordSys = geo.CoordSys.wgs84,
 ) -> Response:
     """Covered area and people, site count and the worst-served spot of a region (a parent aggregates its children)."""
-    ev = await service.evaluation(reader, kind, as_of, radius_m)
     return JSON(_worst_served_in(await service.region_coverage(reader, adcode, ev), coordsys))
 
 
@@ -75,19 +79,16 @@ async def children_coverage(
     request: Request,
     reader: ReaderDep,
     adcode: Adcode,
-    kind: Kind = "legal_aid",
-    as_of: AsOf = None,
-    radius_m: RadiusOverride = None,
+    ev: EvaluationDep,
     coordsys: CoordSys = geo.CoordSys.wgs84,
 ) -> Response:
     """One coverage row per child region — the per-county table; `Accept: text/csv` or XLSX for reports."""
-    ev = await service.evaluation(reader, kind, as_of, radius_m)
     rows = [_worst_served_in(row, coordsys) for row in await service.child_rows(reader, adcode, ev)]
     accept = request.headers.get("accept", "")
-    filename = f"coverage_{adcode}_{kind}_{ev.as_of.isoformat()}"
+    filename = f"coverage_{adcode}_{ev.kind}_{ev.as_of.isoformat()}"
     if export.XLSX_MEDIA_TYPE in accept:
         return Response(
-            export.to_xlsx(rows, f"{adcode} {kind}"),
+            export.to_xlsx(rows, f"{adcode} {ev.kind}"),
             media_type=export.XLSX_MEDIA_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
         )
@@ -97,20 +98,17 @@ async def children_coverage(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
         )
-    return JSON({"kind": kind, "as_of": ev.as_of.isoformat(), "items": rows})
+    return JSON({"kind": ev.kind, "as_of": ev.as_of.isoformat(), "items": rows})
 
 
 @router.get("/regions/{adcode}/gaps", responses=PROBLEMS, response_class=GeoJSON)
 async def coverage_gaps(
     reader: ReaderDep,
     adcode: Adcode,
-    kind: Kind = "legal_aid",
-    as_of: AsOf = None,
-    radius_m: RadiusOverride = None,
+    ev: EvaluationDep,
     coordsys: CoordSys = geo.CoordSys.wgs84,
 ) -> Response:
     """Uncovered parts of the region as a GeoJSON FeatureCollection, largest first, slivers dropped."""
-    ev = await service.evaluation(reader, kind, as_of, radius_m)
     collection = await service.gaps(reader, adcode, ev)
     for feature in collection["features"]:
         feature["geometry"] = geo.geometry_from_wgs84(feature["geometry"], coordsys)

@@ -9,34 +9,15 @@ from openpyxl import Workbook
 
 from app import geo
 from app.db import Reader
-from app.sites.repository import SITE_COLUMNS
+from app.sites.repository import SITE_COLUMNS, STAGE_COLUMNS
 
+# What a bulk import reads (so an export re-imports as-is), led by the natural key, then the register's own fields.
 COLUMNS = [
     "id",
-    "external_id",
     "source",
-    "kind",
-    "name",
-    "address",
-    "lat",
-    "lon",
+    "external_id",
+    *(c for c in STAGE_COLUMNS if c not in ("source", "external_id")),
     "region_adcode",
-    "operator",
-    "phone",
-    "keeper",
-    "opening_hours",
-    "access",
-    "access_note",
-    "amenities",
-    "services",
-    "worker_groups",
-    "status",
-    "opened_on",
-    "closed_on",
-    "rating",
-    "photos",
-    "last_verified_at",
-    "verified_by",
     "updated_at",
     "version",
 ]
