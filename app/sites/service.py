@@ -153,9 +153,8 @@ async def create(writer: AsyncConnection, principal: Principal, body: SiteCreate
     return await _written(writer, principal, site_id)
 
 
-async def update(
-    writer: AsyncConnection, principal: Principal, site_id: int, body: SiteFields, if_match: str | None
-) -> asyncpg.Record:
+async def _lock_for_edit(writer: AsyncConnection, principal: Principal, site_id: int, if_match: str | None) -> None:
+    """Lock the site for this transaction after checking the client edits the current version, in its region."""
     expected = _expected_version(site_id, if_match)
     current = await repository.lock(writer, site_id)
     if current is None:
@@ -164,6 +163,12 @@ async def update(
         raise PreconditionFailed(f"site {site_id} is at version {current.version}, not {expected}; read it again")
     if not principal.may_write_in(current.region_adcode):
         raise Forbidden(f"this key writes only in regions {principal.region_prefix}*")
+
+
+async def update(
+    writer: AsyncConnection, principal: Principal, site_id: int, body: SiteFields, if_match: str | None
+) -> asyncpg.Record:
+    await _lock_for_edit(writer, principal, site_id, if_match)
     fields = _fields(body)
     await _check_vocabularies(writer, fields)
     await act_as(writer, principal.name)
@@ -176,14 +181,7 @@ async def update(
 
 async def delete(writer: AsyncConnection, principal: Principal, site_id: int, if_match: str | None) -> None:
     """Soft delete: the row stays (and its history), marked deleted; reads and the nearest search skip it."""
-    expected = _expected_version(site_id, if_match)
-    current = await repository.lock(writer, site_id)
-    if current is None:
-        raise NotFound(f"no site with id {site_id}")
-    if current.version != expected:
-        raise PreconditionFailed(f"site {site_id} is at version {current.version}, not {expected}; read it again")
-    if not principal.may_write_in(current.region_adcode):
-        raise Forbidden(f"this key writes only in regions {principal.region_prefix}*")
+    await _lock_for_edit(writer, principal, site_id, if_match)
     await act_as(writer, principal.name)
     await repository.apply(writer, site_id, {"deleted_at": dt.datetime.now(dt.UTC)})
 
