@@ -9,6 +9,7 @@ from sqlalchemy import (
     Computed,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -72,6 +73,7 @@ class Site(Base):
         ),
         CheckConstraint("closed_on IS NULL OR opened_on IS NULL OR closed_on >= opened_on", name="closed_after_opened"),
         CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("(gcj02_lon IS NULL) = (gcj02_lat IS NULL)", name="gcj02_both_or_neither"),
         Index("ix_sites_location", "location", postgresql_using="gist"),
         Index("ix_sites_geom", "geom", postgresql_using="gist"),
         Index(
@@ -92,6 +94,10 @@ class Site(Base):
         Geometry("POINT", srid=4326, spatial_index=False),
         Computed("location::geometry", persisted=True),
     )
+    # … and in GCJ-02 (Amap's datum) for navigation links: written by the application with the location (the
+    # conversion is app.geo's); a write that moves the location without them clears them (trigger, migration 0005).
+    gcj02_lon: Mapped[float | None] = mapped_column(Double)
+    gcj02_lat: Mapped[float | None] = mapped_column(Double)
     region_adcode: Mapped[str | None] = mapped_column(
         String(6), ForeignKey("regions.adcode", ondelete="SET NULL"), index=True
     )

@@ -13,6 +13,7 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import geo
 from app.db import Reader, reader_in
 from app.geo import POINT_SQL, BBox
 from app.sites import trust
@@ -27,6 +28,41 @@ SITE_COLUMNS = """
 """
 
 _POINT = POINT_SQL.format(lon=1, lat=2)
+
+# What the nearest queries read of each candidate: what the service ranks and filters by, plus the item's fixed
+# fields already rendered as a JSON object (bytes), so the hot path only adds what depends on the request.
+_CANDIDATE_COLUMNS = f"""
+    s.id, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.gcj02_lon, s.gcj02_lat, s.opening_hours,
+    s.kind, s.name, s.address, s.amenities, s.access, s.access_note, s.last_verified_at,
+    {trust.ACCESS_REPORTED_SQL} AS access_reported, {trust.UNVERIFIED_SQL} AS unverified,
+    ST_Distance(s.location, {_POINT}) AS distance_m"""
+
+
+def _json_object_sql(fields: dict[str, str]) -> str:
+    """SQL rendering a compact JSON object (UTF-8 bytes) of key → SQL expression (json_build_object would put
+    spaces around every colon and comma)."""
+    members = " || ',' || ".join(
+        f"'\"{key}\":' || coalesce(to_json({sql})::text, 'null')" for key, sql in fields.items()
+    )
+    return f"convert_to('{{' || {members} || '}}', 'UTF8')"
+
+
+_AMAP_SQL = (
+    "format('https://uri.amap.com/marker?position=%s,%s&coordinate=gaode&callnative=1', "
+    "round(gcj02_lon::numeric, 6), round(gcj02_lat::numeric, 6))"
+)
+_GEO_URI_SQL = "format('geo:%s,%s', round(lat::numeric, 6), round(lon::numeric, 6))"
+# Over a row of _CANDIDATE_COLUMNS. Timestamps render in the reader's session time zone, UTC (app.db), as orjson
+# renders them elsewhere; `links_json` is NULL when the row lacks its GCJ-02 point (the router converts then).
+_FIXED_FIELDS = {
+    **{f: f for f in ("id", "kind", "name", "address", "amenities", "access", "access_note", "last_verified_at")},
+    "trust": trust.FLAGS_SQL,
+}
+_LINKS_JSON_SQL = _json_object_sql({"amap": _AMAP_SQL, "geo": _GEO_URI_SQL})
+_RENDERED_COLUMNS = f"""
+    id, lat, lon, gcj02_lon, gcj02_lat, opening_hours, access_reported, unverified, distance_m,
+    {_json_object_sql(_FIXED_FIELDS)} AS fixed_json,
+    CASE WHEN gcj02_lon IS NOT NULL THEN {_LINKS_JSON_SQL} END AS links_json"""
 
 
 # The `limit` best-ranked (spheroid distance × trust factor, see app.sites.trust) among the `fetch` nearest by
@@ -50,16 +86,12 @@ def _nearest_sql(by_kind: bool, by_amenity: bool) -> str:
         ]
     )
     return f"""
-SELECT * FROM (
+SELECT {_RENDERED_COLUMNS}, candidates, farthest_sphere_m FROM (
     SELECT ranked.*, count(*) OVER () AS candidates, max(ranked.sphere_m) OVER () AS farthest_sphere_m
     FROM (
         SELECT knn.*, knn.distance_m * {trust.RANK_FACTOR_SQL} AS rank_m
         FROM (
-            SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
-                   s.opening_hours, s.access, s.access_note, s.last_verified_at,
-                   {trust.ACCESS_REPORTED_SQL} AS access_reported, {trust.UNVERIFIED_SQL} AS unverified,
-                   ST_Distance(s.location, {_POINT}) AS distance_m,
-                   s.location <-> {_POINT} AS sphere_m
+            SELECT {_CANDIDATE_COLUMNS}, s.location <-> {_POINT} AS sphere_m
             FROM sites s
             WHERE s.deleted_at IS NULL AND s.status = 'active'{filters}
               AND s.location && _ST_Expand({_POINT}, $3)
@@ -79,15 +111,14 @@ NEAREST_SQL = {(k, a): _nearest_sql(k, a) for k in (False, True) for a in (False
 
 # Every candidate within a radius (no KNN limit): the fallback when the over-fetch cannot prove its top k.
 WITHIN_SQL = f"""
-SELECT s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
-       s.opening_hours, s.access, s.access_note, s.last_verified_at,
-       {trust.ACCESS_REPORTED_SQL} AS access_reported, {trust.UNVERIFIED_SQL} AS unverified,
-       ST_Distance(s.location, {_POINT}) AS distance_m
-FROM sites s
-WHERE s.deleted_at IS NULL AND s.status = 'active'
-  AND ($3::text[] IS NULL OR s.kind = ANY($3::text[]))
-  AND s.amenities @> $4::text[]
-  AND ST_DWithin(s.location, {_POINT}, $5)
+SELECT {_RENDERED_COLUMNS} FROM (
+    SELECT {_CANDIDATE_COLUMNS}
+    FROM sites s
+    WHERE s.deleted_at IS NULL AND s.status = 'active'
+      AND ($3::text[] IS NULL OR s.kind = ANY($3::text[]))
+      AND s.amenities @> $4::text[]
+      AND ST_DWithin(s.location, {_POINT}, $5)
+) AS within
 """
 
 GET_SQL = f"SELECT {SITE_COLUMNS} FROM sites s WHERE s.id = $1 AND s.deleted_at IS NULL"
@@ -203,6 +234,8 @@ STAGE_COLUMNS = {
     "address": "text",
     "lon": "float8",
     "lat": "float8",
+    "gcj02_lon": "float8",
+    "gcj02_lat": "float8",
     "operator": "text",
     "phone": "text",
     "keeper": "text",
@@ -229,11 +262,12 @@ _CHANGED = " OR ".join(
     + ["s.deleted_at IS NOT NULL"]
 )
 UPSERT_SQL = f"""
-INSERT INTO sites AS s ({", ".join(_COPIED)}, location, source, external_id)
-SELECT {", ".join(_COPIED)}, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, source, external_id
+INSERT INTO sites AS s ({", ".join(_COPIED)}, location, gcj02_lon, gcj02_lat, source, external_id)
+SELECT {", ".join(_COPIED)}, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, gcj02_lon, gcj02_lat,
+       source, external_id
 FROM upsert_stage
 ON CONFLICT (source, external_id) DO UPDATE SET
-    {", ".join(f"{f} = EXCLUDED.{f}" for f in UPSERT_FIELDS)},
+    {", ".join(f"{f} = EXCLUDED.{f}" for f in (*UPSERT_FIELDS, "gcj02_lon", "gcj02_lat"))},
     version = s.version + 1, updated_at = now(), deleted_at = NULL
 WHERE {_CHANGED}
 RETURNING s.id, s.source, s.external_id, (xmax = 0) AS created
@@ -271,15 +305,23 @@ def summarize(rows: list[dict[str, Any]], outcomes: dict[tuple[str, str], tuple[
 
 def site_values(fields: dict[str, Any]) -> dict[str, Any]:
     """A full record (lat/lon in WGS-84) as the upsert's row."""
-    return {name: fields.get(name) for name in STAGE_COLUMNS}
+    gcj02 = _gcj02(fields["lon"], fields["lat"])
+    return {name: fields.get(name) for name in STAGE_COLUMNS} | gcj02
+
+
+def _gcj02(lon: float, lat: float) -> dict[str, float]:
+    """The location's GCJ-02 twin, written with it (see Site.gcj02_lon)."""
+    gcj_lon, gcj_lat = geo.from_wgs84(lon, lat, geo.CoordSys.gcj02)
+    return {"gcj02_lon": gcj_lon, "gcj02_lat": gcj_lat}
 
 
 def _location(values: dict[str, Any]) -> dict[str, Any]:
-    """lat/lon (WGS-84) → the geography column's EWKT."""
+    """lat/lon (WGS-84) → the geography column's EWKT and its GCJ-02 twin."""
     values = dict(values)
     if "lat" in values:
         lat, lon = values.pop("lat"), values.pop("lon")
         values["location"] = f"SRID=4326;POINT({lon} {lat})"
+        values |= _gcj02(lon, lat)
     return values
 
 

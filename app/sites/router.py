@@ -2,10 +2,10 @@
 
 import datetime as dt
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import asyncpg
+import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
@@ -14,7 +14,7 @@ from app.dependencies import ReaderDep, Writer, WriterDep
 from app.errors import problem
 from app.http import JSON, GeoJSON, cached, decode_cursor, encode_cursor, point_feature, wants_geojson
 from app.query import query_model
-from app.sites import bulk, repository, service, trust
+from app.sites import bulk, repository, service
 from app.sites.schemas import NearestQuery, NearestSites, Site, SiteCreate, SiteFields, SitePage
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
@@ -72,39 +72,39 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
     return JSON({"items": items}, headers=SHORT_CACHE)
 
 
-@lru_cache(maxsize=65_536)
-def _links(lon: float, lat: float) -> dict[str, str]:
-    """Navigation links for a site (memoized: the same sites come back request after request).
-
-    The app has the name already; the links carry only the point, in the datum each map wants.
-    """
-    gcj_lon, gcj_lat = geo.from_wgs84(lon, lat, geo.CoordSys.gcj02)  # Amap wants its own datum
+def _links(wgs_lon: float, wgs_lat: float) -> dict[str, str]:
+    """Navigation links, for a site whose GCJ-02 point a write cleared (the database renders the others the same
+    way): the app has the name already; each link carries only the point, in the datum its map wants."""
+    gcj_lon, gcj_lat = geo.from_wgs84(wgs_lon, wgs_lat, geo.CoordSys.gcj02)
     return {
         "amap": f"https://uri.amap.com/marker?position={gcj_lon:.6f},{gcj_lat:.6f}&coordinate=gaode&callnative=1",
-        "geo": f"geo:{lat:.6f},{lon:.6f}",
+        "geo": f"geo:{wgs_lat:.6f},{wgs_lon:.6f}",
     }
 
 
-def _nearest_item(row: asyncpg.Record, status: hours.Status | None, coordsys: str) -> dict[str, Any]:
-    lon, lat = geo.from_wgs84(row["lon"], row["lat"], coordsys)
-    return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "name": row["name"],
-        "address": row["address"],
+def _nearest_item(row: asyncpg.Record, status: hours.Status | None, coordsys: str) -> orjson.Fragment:
+    """One item: the fields the database rendered (id … trust, and the links when it could) joined with those
+    that depend on the request (the point in the client's datum, distance, open now)."""
+    wgs_lon, wgs_lat = row["lon"], row["lat"]
+    gcj = (row["gcj02_lon"], row["gcj02_lat"]) if row["gcj02_lon"] is not None else None
+    if coordsys == geo.CoordSys.wgs84:
+        lon, lat = wgs_lon, wgs_lat
+    elif coordsys == geo.CoordSys.gcj02 and gcj is not None:
+        lon, lat = gcj
+    else:
+        lon, lat = geo.from_wgs84(wgs_lon, wgs_lat, coordsys)
+    links = row["links_json"]
+    per_request = {
         "lat": lat,
         "lon": lon,
         "distance_m": round(row["distance_m"], 1),
-        "amenities": row["amenities"],
-        "access": row["access"],
-        "access_note": row["access_note"],
         "open_now": status.open_now if status else None,
         "opens_at": status.opens_at if status else None,
         "closes_at": status.closes_at if status else None,
-        "last_verified_at": row["last_verified_at"],
-        "trust": trust.flags(row["access_reported"], row["unverified"]),
-        "links": _links(row["lon"], row["lat"]),
+        "links": orjson.Fragment(links) if links is not None else _links(wgs_lon, wgs_lat),
     }
+    # {"id": …, "trust": [...]} + {"lat": …} → {"id": …, "trust": [...], "lat": …}
+    return orjson.Fragment(row["fixed_json"][:-1] + b"," + orjson.dumps(per_request)[1:])
 
 
 def _in_coordsys(row: Mapping[str, Any], coordsys: str) -> dict[str, Any]:
