@@ -85,8 +85,7 @@ async def connect_reader(dsn: str, *, min_size: int = 1, max_size: int = 10) -> 
         max_size=max_size,
         init=_init_connection,
         reset=_keep_session,
-        # UTC: timestamps the database renders as JSON read as the ones orjson renders.
-        server_settings={"application_name": "yizhan", "jit": "off", "timezone": "UTC"},
+        server_settings={"application_name": "yizhan", "jit": "off"},
     )
     assert pool is not None
     return pool

@@ -107,9 +107,32 @@ def _week_from(expression: str, day: dt.date) -> tuple[tuple[dt.datetime, dt.dat
     return tuple((begin, end) for begin, end in merged)
 
 
+def local_time(at: dt.datetime) -> dt.datetime:
+    """`at` as naive China time (a naive `at` already is)."""
+    return at.astimezone(CHINA).replace(tzinfo=None) if at.tzinfo is not None else at
+
+
 def status(expression: str, at: dt.datetime) -> Status:
-    """Open at `at`, and the next change, for a site with these hours."""
-    local = at.astimezone(CHINA).replace(tzinfo=None)
+    """Open at `at` (naive: China time), and the next change, for a site with these hours."""
+    local = local_time(at)
+    minute = local.replace(second=0, microsecond=0)
+    found, valid_until = _status_in_minute(expression, minute)
+    return found if local < valid_until else _status_at(expression, local)
+
+
+@lru_cache(maxsize=16384)
+def _status_in_minute(expression: str, minute: dt.datetime) -> tuple[Status, dt.datetime]:
+    """The status from the start of `minute` and until when it holds (the minute's end or the next change, if that
+    falls inside it): nearest queries ask about the same few expressions in the same minute thousands of times."""
+    found = _status_at(expression, minute)
+    change = found.closes_at if found.open_now else found.opens_at
+    valid_until = minute + dt.timedelta(minutes=1)
+    if change is not None:
+        valid_until = min(valid_until, change.replace(tzinfo=None))
+    return found, valid_until
+
+
+def _status_at(expression: str, local: dt.datetime) -> Status:
     spans = _week_from(expression, local.date())
     horizon = dt.datetime.combine(local.date() + dt.timedelta(HORIZON_DAYS), dt.time())
     # The first span that ends after `at`: either `at` is inside it (open) or it is the next opening.

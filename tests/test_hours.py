@@ -1,6 +1,7 @@
 """Opening hours at fixed instants, checked by hand: overnight spans, 24/7, rosters, holidays, 调休, errors."""
 
 import datetime as dt
+import random
 
 import asyncpg
 import httpx
@@ -63,6 +64,22 @@ def test_no_daylight_saving_and_any_input_zone() -> None:
         instant = dt.datetime(2026, month, 5, 9, 0, tzinfo=dt.UTC)  # a Monday in January, a Sunday in July
         expected = instant.astimezone(CN).weekday() < 5
         assert hours.status("Mo-Fr 08:00-17:30", instant).open_now is expected
+
+
+def test_a_status_reused_within_its_minute_is_the_status_at_that_instant() -> None:
+    # Answers are reused for the rest of the minute (or until the next change): the last second before closing
+    # and the closing instant itself must still differ, and random instants must match a fresh evaluation.
+    assert hours.status("Mo-Fr 08:30-17:30", dt.datetime(2026, 11, 23, 17, 29, 1)).open_now
+    assert hours.status("Mo-Fr 08:30-17:30", dt.datetime(2026, 11, 23, 17, 29, 59, 999999)).open_now
+    assert not hours.status("Mo-Fr 08:30-17:30", dt.datetime(2026, 11, 23, 17, 30)).open_now
+    rng = random.Random(5)
+    expressions = ["Mo-Fr 08:30-17:30; PH off", "Mo-Su 20:00-02:00", "24/7", "Fr 15:00-18:00", "Mo-Su 08:00-20:00"]
+    start = dt.datetime(2026, 1, 1)
+    for _ in range(3000):
+        instant = start + dt.timedelta(seconds=rng.randrange(365 * 86400))
+        instant = instant.replace(second=rng.choice([0, 1, 59, rng.randrange(60)]))
+        for expression in rng.sample(expressions, 2):
+            assert hours.status(expression, instant) == hours._status_at(expression, instant), (expression, instant)
 
 
 def test_calendar_days() -> None:

@@ -5,6 +5,7 @@ import datetime as dt
 from geoalchemy2 import Geography, Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
     Date,
@@ -98,6 +99,8 @@ class Site(Base):
     # conversion is app.geo's); a write that moves the location without them clears them (trigger, migration 0005).
     gcj02_lon: Mapped[float | None] = mapped_column(Double)
     gcj02_lat: Mapped[float | None] = mapped_column(Double)
+    # An open report of a closed, locked, app-only or moved site (kept from site_reports by trigger, migration 0006).
+    access_reported: Mapped[bool] = mapped_column(Boolean, server_default="false")
     region_adcode: Mapped[str | None] = mapped_column(
         String(6), ForeignKey("regions.adcode", ondelete="SET NULL"), index=True
     )

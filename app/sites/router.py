@@ -5,7 +5,6 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import asyncpg
-import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
@@ -14,7 +13,7 @@ from app.dependencies import ReaderDep, Writer, WriterDep
 from app.errors import problem
 from app.http import JSON, GeoJSON, cached, decode_cursor, encode_cursor, point_feature, wants_geojson
 from app.query import query_model
-from app.sites import bulk, repository, service
+from app.sites import bulk, repository, service, trust
 from app.sites.schemas import NearestQuery, NearestSites, Site, SiteCreate, SiteFields, SitePage
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
@@ -35,9 +34,7 @@ parse_nearest_query, nearest_query_parameters = query_model(NearestQuery)
 )
 async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depends(parse_nearest_query)]) -> Response:
     """Active sites nearest to a point, ordered by geodesic distance (metres on the WGS-84 spheroid)."""
-    at = query.at or dt.datetime.now(hours.CHINA)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=hours.CHINA)
+    at = hours.local_time(query.at or dt.datetime.now(hours.CHINA))
     # Per request: items share a handful of opening-hours strings.
     statuses: dict[str, hours.Status] = {}
 
@@ -72,39 +69,44 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
     return JSON({"items": items}, headers=SHORT_CACHE)
 
 
-def _links(wgs_lon: float, wgs_lat: float) -> dict[str, str]:
-    """Navigation links, for a site whose GCJ-02 point a write cleared (the database renders the others the same
-    way): the app has the name already; each link carries only the point, in the datum its map wants."""
-    gcj_lon, gcj_lat = geo.from_wgs84(wgs_lon, wgs_lat, geo.CoordSys.gcj02)
+def _links(wgs_lon: float, wgs_lat: float, gcj_lon: float, gcj_lat: float) -> dict[str, str]:
+    """Navigation links: the app has the name already; each link carries only the point, in the datum its map
+    wants (Amap: GCJ-02; a geo: URI: WGS-84)."""
     return {
         "amap": f"https://uri.amap.com/marker?position={gcj_lon:.6f},{gcj_lat:.6f}&coordinate=gaode&callnative=1",
         "geo": f"geo:{wgs_lat:.6f},{wgs_lon:.6f}",
     }
 
 
-def _nearest_item(row: asyncpg.Record, status: hours.Status | None, coordsys: str) -> orjson.Fragment:
-    """One item: the fields the database rendered (id … trust, and the links when it could) joined with those
-    that depend on the request (the point in the client's datum, distance, open now)."""
+def _nearest_item(row: asyncpg.Record, status: hours.Status | None, coordsys: str) -> dict[str, Any]:
     wgs_lon, wgs_lat = row["lon"], row["lat"]
-    gcj = (row["gcj02_lon"], row["gcj02_lat"]) if row["gcj02_lon"] is not None else None
+    gcj_lon, gcj_lat = row["gcj02_lon"], row["gcj02_lat"]
+    if gcj_lon is None:  # a write cleared it (see Site.gcj02_lon)
+        gcj_lon, gcj_lat = geo.from_wgs84(wgs_lon, wgs_lat, geo.CoordSys.gcj02)
     if coordsys == geo.CoordSys.wgs84:
         lon, lat = wgs_lon, wgs_lat
-    elif coordsys == geo.CoordSys.gcj02 and gcj is not None:
-        lon, lat = gcj
+    elif coordsys == geo.CoordSys.gcj02:
+        lon, lat = gcj_lon, gcj_lat
     else:
         lon, lat = geo.from_wgs84(wgs_lon, wgs_lat, coordsys)
-    links = row["links_json"]
-    per_request = {
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "name": row["name"],
+        "address": row["address"],
         "lat": lat,
         "lon": lon,
         "distance_m": round(row["distance_m"], 1),
+        "amenities": row["amenities"],
+        "access": row["access"],
+        "access_note": row["access_note"],
         "open_now": status.open_now if status else None,
         "opens_at": status.opens_at if status else None,
         "closes_at": status.closes_at if status else None,
-        "links": orjson.Fragment(links) if links is not None else _links(wgs_lon, wgs_lat),
+        "last_verified_at": row["last_verified_at"],
+        "trust": trust.flags(row["access_reported"], row["unverified"]),
+        "links": _links(wgs_lon, wgs_lat, gcj_lon, gcj_lat),
     }
-    # {"id": …, "trust": [...]} + {"lat": …} → {"id": …, "trust": [...], "lat": …}
-    return orjson.Fragment(row["fixed_json"][:-1] + b"," + orjson.dumps(per_request)[1:])
 
 
 def _in_coordsys(row: Mapping[str, Any], coordsys: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from app.errors import (
     YizhanError,
 )
 from app.partners.keys import Principal
-from app.sites import repository, trust
+from app.sites import repository
 from app.sites.schemas import SiteCreate, SiteFields
 from app.vocabularies.service import amenities as amenity_vocabulary
 from app.vocabularies.service import site_kinds
@@ -39,8 +39,8 @@ MAX_FETCH = 4096
 
 
 def rank(row: asyncpg.Record) -> tuple[float, int]:
-    """Distance × trust factor (app.sites.trust), as the database ranks; the id breaks ties."""
-    return row["distance_m"] * trust.factor(row["access_reported"], row["unverified"]), row["id"]
+    """Distance × trust factor (app.sites.trust, computed with the distance); the id breaks ties."""
+    return row["rank_m"], row["id"]
 
 
 async def nearest(
@@ -69,17 +69,15 @@ async def nearest(
 
     fetch = _overfetch(limit) if keep is None else 2 * limit + 8  # a filter drops some: start wider
     while True:
-        # Unfiltered, the database ranks and returns only the top `limit`; filtered, every candidate.
-        rows = await repository.nearest_by_knn(
-            reader, lon, lat, kinds, amenities, radius_m, fetch, limit if keep is None else fetch
-        )
+        rows = await repository.nearest_by_knn(reader, lon, lat, kinds, amenities, radius_m, fetch)
         chosen = best(rows)
-        if not rows or rows[0]["candidates"] < fetch:
+        if len(rows) < fetch:
             return chosen  # the radius's box held fewer sites than fetched: every candidate was considered
-        # A site not fetched is at least as far by sphere as the farthest candidate, so by spheroid (and by rank)
-        # at least that × SPHERE_TO_SPHEROID_MIN. If that exceeds the k-th rank (or the radius), the answer is exact.
+        # A site not fetched is at least as far by sphere as the farthest candidate (the last, in KNN order), so by
+        # spheroid (and by rank) at least that × SPHERE_TO_SPHEROID_MIN. If that exceeds the k-th rank (or the
+        # radius), the answer is exact.
         bound = rank(chosen[-1])[0] if len(chosen) == limit else radius_m
-        if rows[0]["farthest_sphere_m"] * geo.SPHERE_TO_SPHEROID_MIN > bound:
+        if rows[-1]["sphere_m"] * geo.SPHERE_TO_SPHEROID_MIN > bound:
             return chosen
         if fetch >= MAX_FETCH:
             break
