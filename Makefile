@@ -55,6 +55,7 @@ lint: $(BIN)/yizhan
 
 bench: $(BIN)/yizhan
 	@$(LOCALDB) install
+	@command -v wrk >/dev/null || { echo "[make] installing wrk"; apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.nearest $(BENCH_ARGS)
 
