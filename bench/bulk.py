@@ -76,8 +76,8 @@ def main() -> None:
     database = ADMIN_URL.rpartition("/")[0] + "/" + DB_NAME
     limits_off = {"RATE_LIMIT_READS_PER_MINUTE": "0", "RATE_LIMIT_WRITES_PER_MINUTE": "0"}
     with (
-        running("app.main:app", PORT, database, **limits_off) as base,
-        httpx.Client(base_url=base, timeout=600) as client,
+        running("app.main:app", PORT, database, **limits_off) as server,
+        httpx.Client(base_url=server.base, timeout=600) as client,
     ):
         for run, params in (("first import", {}), ("same file again", {}), ("dry run", {"dry_run": "true"})):
             started = time.perf_counter()

@@ -190,8 +190,8 @@ def main() -> None:
         table.add_column(column)
     limits_off = {"RATE_LIMIT_READS_PER_MINUTE": "0", "RATE_LIMIT_WRITES_PER_MINUTE": "0"}
     with (
-        running("app.main:app", PORT, db_url(), **limits_off) as base,
-        httpx.Client(base_url=base, timeout=120) as client,
+        running("app.main:app", PORT, db_url(), **limits_off) as server,
+        httpx.Client(base_url=server.base, timeout=120) as client,
     ):
         t, _ = timed(client, "GET", "/v1/coverage/regions/371600/children", args.runs)
         table.add_row("Binzhou per-county table (7 rows)", f"{t:.3f}", "< 0.3")

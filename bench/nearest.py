@@ -13,6 +13,7 @@ import asyncio
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -23,18 +24,18 @@ from pydantic import PostgresDsn
 from rich.console import Console
 from rich.table import Table
 
-from app import demo
+from app import demo, geo
 from app.cli import alembic_config
 from app.config import Settings
 from app.db import create_engine
 from bench import national_register
-from bench.server import running
+from bench.server import Server, cpu_seconds, running
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("YIZHAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
 DB_NAME = "yizhan_bench"
-console = Console()
+console = Console(width=150)
 
 
 def db_url(name: str) -> str:
@@ -52,19 +53,24 @@ async def prepare(n_sites: int) -> int:
     await demo.load(engine)
     await engine.dispose()
     started = time.perf_counter()
-    rows = list(national_register.generate_full(SHARED, n_sites))
+    # Each with its GCJ-02 twin, as the service's own write paths store it (Site.gcj02_lon).
+    rows = [
+        (*row, *geo.from_wgs84(row[2], row[3], geo.CoordSys.gcj02))
+        for row in national_register.generate_full(SHARED, n_sites)
+    ]
     conn = await asyncpg.connect(db_url(DB_NAME))
     # Binary COPY has no geography encoder: stage lon/lat, then build the points in SQL.
     await conn.execute(
         "CREATE TEMP TABLE staged (kind text, name text, lon float8, lat float8, amenities text[], "
-        "opening_hours text, verified_days_ago int)"
+        "opening_hours text, verified_days_ago int, gcj02_lon float8, gcj02_lat float8)"
     )
     await conn.copy_records_to_table("staged", records=rows)
     await conn.execute(
-        "INSERT INTO sites (kind, name, location, amenities, source, external_id, opening_hours, last_verified_at, "
-        "verified_by) "
-        "SELECT kind, name, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, amenities, 'bench-national', name, "
-        "opening_hours, now() - make_interval(days => verified_days_ago), 'inspection' FROM staged"
+        "INSERT INTO sites (kind, name, location, gcj02_lon, gcj02_lat, amenities, source, external_id, "
+        "opening_hours, last_verified_at, verified_by) "
+        "SELECT kind, name, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, gcj02_lon, gcj02_lat, amenities, "
+        "'bench-national', name, opening_hours, now() - make_interval(days => verified_days_ago), 'inspection' "
+        "FROM staged"
     )
     await conn.execute("VACUUM ANALYZE sites")
     total = await conn.fetchval("SELECT count(*) FROM sites")
@@ -78,25 +84,31 @@ def parse_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url_template: str, port: int, seconds: int, connections: int) -> dict[str, float]:
+def wrk(url_template: str, server: Server, seconds: int, connections: int) -> dict[str, float]:
+    """Requests/s, p50, p99, non-2xx, and CPU µs per request of the server and of PostgreSQL."""
     env = {**os.environ, "PATH_TEMPLATE": url_template}
     script = str(Path(__file__).with_name("random_points.lua"))
     # Warm-up: fill caches and pools so the measured run sees a steady state.
     subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", "-d3s", "-s", script, f"http://127.0.0.1:{port}"],
+        ["wrk", "-t2", f"-c{connections}", "-d3s", "-s", script, server.base],
         env=env,
         capture_output=True,
         check=True,
     )
+    server_before, database_before = cpu_seconds(server.pid)
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{port}"],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, server.base],
         env=env,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    server_after, database_after = cpu_seconds(server.pid)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
+        "server_cpu_us": (server_after - server_before) * 1e6 / requests,
+        "database_cpu_us": (database_after - database_before) * 1e6 / requests,
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "p50": parse_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
         "p99": parse_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
@@ -133,23 +145,35 @@ def main() -> None:
     }
     results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     with (
-        running("app.main:app", real_port, database, workers=args.workers, RATE_LIMIT_READS_PER_MINUTE="1000000000"),
-        running("bench.reference_app:app", ref_port, database, factory=False, workers=args.workers),
+        running(
+            "app.main:app", real_port, database, workers=args.workers, RATE_LIMIT_READS_PER_MINUTE="1000000000"
+        ) as real,
+        running("bench.reference_app:app", ref_port, database, factory=False, workers=args.workers) as reference,
     ):
         for _ in range(args.rounds):
             for name, template in variants.items():
-                port = ref_port if name == "reference" else real_port
-                results[name].append(wrk(template, port, args.duration, args.connections))
+                server = reference if name == "reference" else real
+                results[name].append(wrk(template, server, args.duration, args.connections))
 
     def best(name: str) -> dict[str, float]:
         return max(results[name], key=lambda r: r["rps"])
 
-    ref = best("reference")
+    def cpu_us(name: str) -> tuple[float, float]:
+        """Median over the rounds: CPU per request barely moves when the machine's speed does."""
+        runs = results[name]
+        return (
+            statistics.median(r["server_cpu_us"] for r in runs),
+            statistics.median(r["database_cpu_us"] for r in runs),
+        )
+
+    ref, ref_cpu = best("reference"), sum(cpu_us("reference"))
     table = Table(title=f"GET nearest, {args.connections} connections, {args.duration} s, {args.workers} worker(s)")
-    for column in ("server", "requests/s", "p50 ms", "p99 ms", "non-2xx", "ratio to reference"):
+    columns = ("server", "requests/s", "p50 ms", "p99 ms", "non-2xx", "ratio to reference")
+    for column in (*columns, "CPU µs/request, server + PostgreSQL", "CPU ratio"):
         table.add_column(column, justify="right")
     for name in variants:
         r = best(name)
+        server_us, database_us = cpu_us(name)
         table.add_row(
             name,
             f"{r['rps']:.0f}",
@@ -157,9 +181,12 @@ def main() -> None:
             f"{r['p99']:.2f}",
             f"{r['errors']:.0f}",
             f"{r['rps'] / ref['rps']:.2f}x",
+            f"{server_us:.0f} + {database_us:.0f}",
+            f"{ref_cpu / (server_us + database_us):.2f}x",
         )
     console.print(table)
     console.print("targets: ratio >= 0.90x, p99 <= 25 ms")
+    console.print("CPU ratio: the reference's CPU per request over this one's (medians over the rounds)")
 
 
 if __name__ == "__main__":
