@@ -116,12 +116,12 @@ def status(expression: str, at: dt.datetime) -> Status:
     """Open at `at` (naive: China time), and the next change, for a site with these hours."""
     local = local_time(at)
     minute = local.replace(second=0, microsecond=0)
-    found, valid_until = _status_in_minute(expression, minute)
+    found, valid_until = status_in_minute(expression, minute)
     return found if local < valid_until else _status_at(expression, local)
 
 
 @lru_cache(maxsize=16384)
-def _status_in_minute(expression: str, minute: dt.datetime) -> tuple[Status, dt.datetime]:
+def status_in_minute(expression: str, minute: dt.datetime) -> tuple[Status, dt.datetime]:
     """The status from the start of `minute` and until when it holds (the minute's end or the next change, if that
     falls inside it): nearest queries ask about the same few expressions in the same minute thousands of times."""
     found = _status_at(expression, minute)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo, hours
 from app.partners import keys
+from app.sites.open_hours import OpenHoursIndex
 
 CN = hours.CHINA
 
@@ -132,3 +133,50 @@ async def test_nearest_open_now_at_fixed_instants(client: httpx.AsyncClient, con
     gcj = geo.from_wgs84(lon + 0.0001, lat, "gcj02")
     assert link["geo"] == f"geo:{lat:.6f},{lon + 0.0001:.6f}"
     assert f"position={gcj[0]:.6f},{gcj[1]:.6f}" in link["amap"]
+
+
+async def test_the_open_now_pre_filter_follows_the_hours(conn: asyncpg.Connection) -> None:
+    """The bit string the database filters by: bit i set exactly when expression i is open (or closed) then."""
+    for expression in ("Mo-Fr 08:30-17:30; PH off", "Mo-Su 20:00-02:00", "24/7", "Tu 09:00-09:30"):
+        await conn.execute(
+            "INSERT INTO sites (kind, name, location, source, external_id, opening_hours) VALUES "
+            "('outdoor_station', $1, 'POINT(100 45)', 'test', $1, $1)",
+            expression,
+        )
+    numbered = {
+        r["expression"]: r["id"] for r in await conn.fetch("SELECT id, expression FROM opening_hours_expressions")
+    }
+    ids = await conn.fetch("SELECT opening_hours, opening_hours_id FROM sites WHERE source = 'test'")
+    assert all(numbered[r["opening_hours"]] == r["opening_hours_id"] for r in ids)
+    index = OpenHoursIndex()
+    for instant in (
+        dt.datetime(2026, 11, 23, 10, 0),
+        dt.datetime(2026, 10, 1, 23, 59),
+        dt.datetime(2026, 11, 24, 9, 15),
+    ):
+        for wanted in (True, False):
+            bits = (await index.bits(conn, instant, wanted)).as_string().replace(" ", "")
+            for expression, i in numbered.items():
+                assert (bits[i] == "1") is (hours.status(expression, instant).open_now is wanted), (expression, instant)
+    # Numbering follows edits; clearing the hours clears it; equal strings share a number.
+    await conn.execute("UPDATE sites SET opening_hours = '24/7' WHERE external_id = 'Tu 09:00-09:30'")
+    assert (
+        await conn.fetchval("SELECT opening_hours_id FROM sites WHERE external_id = 'Tu 09:00-09:30'")
+        == numbered["24/7"]
+    )
+    await conn.execute("UPDATE sites SET opening_hours = NULL WHERE external_id = '24/7'")
+    assert await conn.fetchval("SELECT opening_hours_id FROM sites WHERE external_id = '24/7'") is None
+
+
+async def test_hours_added_after_the_pre_filter_was_made_are_still_found(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    at = "2026-11-23T10:00:00+08:00"
+    params = {"lat": 45.0, "lon": 100.0, "limit": 5, "at": at, "open_now": "true"}
+    assert (await client.get("/v1/sites/nearest", params=params)).json()["items"] == []  # the index is loaded now
+    await conn.execute(
+        "INSERT INTO sites (kind, name, location, source, external_id, opening_hours) VALUES "
+        "('outdoor_station', 'new hours', 'POINT(100.0001 45)', 'test', 'new', 'Mo 09:59-10:01'), "
+        "('outdoor_station', 'closed now', 'POINT(100.0002 45)', 'test', 'closed', 'Mo 10:01-10:02')"
+    )
+    assert [i["name"] for i in (await client.get("/v1/sites/nearest", params=params)).json()["items"]] == ["new hours"]

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     SmallInteger,
@@ -51,6 +52,15 @@ class Amenity(Base):
     label_zh: Mapped[str] = mapped_column(Text)
     label_en: Mapped[str] = mapped_column(Text)
     sort_order: Mapped[int] = mapped_column(SmallInteger, server_default="100")
+
+
+class OpeningHoursExpression(Base):
+    """Each distinct opening-hours string in the register, numbered (filled by trigger, migration 0007)."""
+
+    __tablename__ = "opening_hours_expressions"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(always=True), primary_key=True)
+    expression: Mapped[str] = mapped_column(Text, unique=True)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -109,6 +119,8 @@ class Site(Base):
     keeper: Mapped[str | None] = mapped_column(Text)
     # OpenStreetMap opening_hours syntax ("24/7", "Mo-Fr 08:00-18:00").
     opening_hours: Mapped[str | None] = mapped_column(Text)
+    # Its number in opening_hours_expressions (trigger, migration 0007), for the nearest query's open-now filter.
+    opening_hours_id: Mapped[int | None] = mapped_column(Integer)
     access: Mapped[str] = mapped_column(Text, server_default="open")
     access_note: Mapped[str | None] = mapped_column(Text)
     amenities: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")

@@ -52,12 +52,14 @@ _RANK_SQL = f"distance_m * {trust.RANK_FACTOR_SQL} AS rank_m"
 # - filters that are always present (`$x IS NULL OR kind = ANY($x)`, `amenities @> '{}'`) shrink the estimate the
 #   same way, so kind and amenity filters are only written in when asked for.
 # Ranking here too (window functions for the proof, a sort) cost the database more than it saved the service.
-# Parameters: $1 lon, $2 lat, $3 radius m, $4 how many candidates, then kinds and/or amenities.
-def _nearest_sql(by_kind: bool, by_amenity: bool) -> str:
+# Parameters: $1 lon, $2 lat, $3 radius m, $4 how many candidates, then kinds, amenities, opening-hours bits (each
+# only when filtering by it).
+def _nearest_sql(by_kind: bool, by_amenity: bool, by_hours: bool) -> str:
     filters = "".join(
         [
             "\n      AND s.kind = ANY($5::text[])" if by_kind else "",
             f"\n      AND s.amenities @> ${5 + by_kind}::text[]" if by_amenity else "",
+            f"\n      AND {_hours_filter(5 + by_kind + by_amenity)}" if by_hours else "",
         ]
     )
     return f"""
@@ -72,7 +74,16 @@ SELECT knn.*, {_RANK_SQL} FROM (
 """
 
 
-NEAREST_SQL = {(k, a): _nearest_sql(k, a) for k in (False, True) for a in (False, True)}
+def _hours_filter(n: int) -> str:
+    """Sites whose opening-hours id has its bit set in ${n} (app.sites.open_hours), or lies beyond it (a string
+    added since the bits were made: the service judges those). CASE, not OR: get_bit fails past the end."""
+    return (
+        f"s.opening_hours_id IS NOT NULL AND CASE WHEN s.opening_hours_id < length(${n}::varbit) "
+        f"THEN get_bit(${n}::varbit, s.opening_hours_id) = 1 ELSE true END"
+    )
+
+
+NEAREST_SQL = {(k, a, h): _nearest_sql(k, a, h) for k in (False, True) for a in (False, True) for h in (False, True)}
 
 # Every candidate within a radius (no KNN limit): the fallback when the over-fetch cannot prove its top k.
 WITHIN_SQL = f"""
@@ -83,6 +94,7 @@ SELECT within.*, {_RANK_SQL} FROM (
       AND ($3::text[] IS NULL OR s.kind = ANY($3::text[]))
       AND s.amenities @> $4::text[]
       AND ST_DWithin(s.location, {_POINT}, $5)
+      AND ($6::varbit IS NULL OR {_hours_filter(6)})
 ) AS within
 """
 
@@ -106,16 +118,26 @@ async def nearest_by_knn(
     amenities: list[str],
     radius_m: float,
     fetch: int,
+    hours_bits: asyncpg.BitString | None = None,
 ) -> list[asyncpg.Record]:
     """Up to `fetch` candidates in sphere-distance order."""
-    filters = [f for f in (kinds, amenities) if f]
-    return await reader.fetch(NEAREST_SQL[bool(kinds), bool(amenities)], lon, lat, radius_m, fetch, *filters)
+    filters: list[object] = [f for f in (kinds, amenities) if f]
+    if hours_bits is not None:
+        filters.append(hours_bits)
+    sql = NEAREST_SQL[bool(kinds), bool(amenities), hours_bits is not None]
+    return await reader.fetch(sql, lon, lat, radius_m, fetch, *filters)
 
 
 async def within(
-    reader: Reader, lon: float, lat: float, kinds: list[str] | None, amenities: list[str], radius_m: float
+    reader: Reader,
+    lon: float,
+    lat: float,
+    kinds: list[str] | None,
+    amenities: list[str],
+    radius_m: float,
+    hours_bits: asyncpg.BitString | None = None,
 ) -> list[asyncpg.Record]:
-    return await reader.fetch(WITHIN_SQL, lon, lat, kinds, amenities, radius_m)
+    return await reader.fetch(WITHIN_SQL, lon, lat, kinds, amenities, radius_m, hours_bits)
 
 
 async def get(reader: Reader, site_id: int) -> asyncpg.Record | None:

@@ -14,6 +14,7 @@ from app.errors import problem
 from app.http import JSON, GeoJSON, cached, decode_cursor, encode_cursor, point_feature, wants_geojson
 from app.query import query_model
 from app.sites import bulk, repository, service, trust
+from app.sites.open_hours import open_hours_index
 from app.sites.schemas import NearestQuery, NearestSites, Site, SiteCreate, SiteFields, SitePage
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
@@ -46,13 +47,15 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
             statuses[expression] = hours.status(expression, at)
         return statuses[expression]
 
-    keep = None
+    keep, hours_bits = None, None
     if query.open_now is not None:
         wanted = query.open_now
 
         def keep(row: asyncpg.Record) -> bool:
             found = status(row)
             return found is not None and found.open_now == wanted
+
+        hours_bits = await open_hours_index.bits(reader, at, wanted)
 
     lon, lat = geo.to_wgs84(query.lon, query.lat, query.coordsys)
     rows = await service.nearest(
@@ -64,6 +67,7 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
         query.max_distance_m,
         query.limit,
         keep=keep,
+        hours_bits=hours_bits,
     )
     items = [_nearest_item(r, status(r), query.coordsys) for r in rows]
     return JSON({"items": items}, headers=SHORT_CACHE)
