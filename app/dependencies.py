@@ -1,5 +1,6 @@
 """Request-scoped dependencies, as Annotated aliases so routes read `reader: ReaderDep`."""
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
@@ -19,6 +20,16 @@ async def get_reader(request: Request) -> Reader:
 
 
 ReaderDep = Annotated[Reader, Depends(get_reader)]
+
+
+async def reader_of(request: Request) -> Reader:
+    """get_reader for an endpoint outside FastAPI's dependency resolution (app.query.LeanRoute), honouring an
+    override of get_reader as tests set one (a callable without arguments)."""
+    override = request.app.dependency_overrides.get(get_reader)
+    if override is None:
+        return await get_reader(request)
+    reader = override()
+    return await reader if inspect.isawaitable(reader) else reader
 
 
 async def get_writer(request: Request) -> AsyncIterator[AsyncConnection]:

@@ -5,14 +5,14 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from app import geo, hours
-from app.dependencies import ReaderDep, Writer, WriterDep
+from app.dependencies import ReaderDep, Writer, WriterDep, reader_of
 from app.errors import problem
 from app.http import JSON, GeoJSON, cached, decode_cursor, encode_cursor, point_feature, wants_geojson
-from app.query import query_model
+from app.query import LeanRoute, query_model
 from app.sites import bulk, repository, service, trust
 from app.sites.open_hours import open_hours_index
 from app.sites.schemas import NearestQuery, NearestSites, Site, SiteCreate, SiteFields, SitePage
@@ -27,14 +27,10 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {422: {"description": "A parameter i
 parse_nearest_query, nearest_query_parameters = query_model(NearestQuery)
 
 
-@router.get(
-    "/nearest",
-    response_model=NearestSites,
-    responses=PROBLEMS,
-    openapi_extra={"parameters": nearest_query_parameters},
-)
-async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depends(parse_nearest_query)]) -> Response:
+async def nearest_sites(request: Request) -> Response:
     """Active sites nearest to a point, ordered by geodesic distance (metres on the WGS-84 spheroid)."""
+    query = await parse_nearest_query(request)
+    reader = await reader_of(request)
     at = hours.local_time(query.at or dt.datetime.now(hours.CHINA))
     # Per request: items share a handful of opening-hours strings.
     statuses: dict[str, hours.Status] = {}
@@ -71,6 +67,18 @@ async def nearest_sites(reader: ReaderDep, query: Annotated[NearestQuery, Depend
     )
     items = [_nearest_item(r, status(r), query.coordsys) for r in rows]
     return JSON({"items": items}, headers=SHORT_CACHE)
+
+
+# Registered before /{site_id}, which would otherwise take "nearest" for an id.
+router.add_api_route(
+    "/nearest",
+    nearest_sites,
+    methods=["GET"],
+    response_model=NearestSites,
+    responses=PROBLEMS,
+    openapi_extra={"parameters": nearest_query_parameters},
+    route_class_override=LeanRoute,  # the mobile app's hot path
+)
 
 
 def _links(wgs_lon: float, wgs_lat: float, gcj_lon: float, gcj_lat: float) -> dict[str, str]:
