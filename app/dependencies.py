@@ -28,8 +28,8 @@ async def reader_of(request: Request) -> Reader:
     override = request.app.dependency_overrides.get(get_reader)
     if override is None:
         return await get_reader(request)
-    reader = override()
-    return await reader if inspect.isawaitable(reader) else reader
+    reader: Reader = await override() if inspect.iscoroutinefunction(override) else override()
+    return reader
 
 
 async def get_writer(request: Request) -> AsyncIterator[AsyncConnection]:
