@@ -17,6 +17,7 @@ from app.partners.router import router as partners_router
 from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
+from app.sites.router import mount_nearest
 from app.sites.router import router as sites_router
 from app.vocabularies.router import router as vocabularies_router
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Phones on metered connections: compress what is worth compressing (lists, boundaries, gaps).
     app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
     # Routes are matched in order: the mobile app's nearest query comes first.
+    mount_nearest(app.router)
     app.include_router(sites_router)
     app.include_router(regions_router)
     app.include_router(coverage_router)

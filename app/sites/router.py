@@ -69,16 +69,22 @@ async def nearest_sites(request: Request) -> Response:
     return JSON({"items": items}, headers=SHORT_CACHE)
 
 
-# Registered before /{site_id}, which would otherwise take "nearest" for an id.
-router.add_api_route(
-    "/nearest",
-    nearest_sites,
-    methods=["GET"],
-    response_model=NearestSites,
-    responses=PROBLEMS,
-    openapi_extra={"parameters": nearest_query_parameters},
-    route_class_override=LeanRoute,  # the mobile app's hot path
-)
+def mount_nearest(app_router: APIRouter) -> None:
+    """GET /v1/sites/nearest on the application's own router, to be mounted before the included routers.
+
+    The mobile app's hot path: matched without passing through an included router (each is a layer of matching,
+    ~30 µs a request in FastAPI 0.165), and ahead of /v1/sites/{site_id}, which would take "nearest" for an id.
+    """
+    app_router.add_api_route(
+        f"{router.prefix}/nearest",
+        nearest_sites,
+        methods=["GET"],
+        tags=["sites"],
+        response_model=NearestSites,
+        responses=PROBLEMS,
+        openapi_extra={"parameters": nearest_query_parameters},
+        route_class_override=LeanRoute,
+    )
 
 
 def _links(wgs_lon: float, wgs_lat: float, gcj_lon: float, gcj_lat: float) -> dict[str, str]:
