@@ -12,6 +12,7 @@ import shapely
 import shapely.geometry
 from pyproj import Transformer
 
+from app import geo
 from app.coverage import repository, siting
 from app.db import Reader
 from app.errors import InvalidParameter, NotFound
@@ -118,7 +119,7 @@ async def _worst_served(reader: Reader, region: asyncpg.Record, ev: Evaluation) 
     return {
         "lat": round(spot["lat"], 6),
         "lon": round(spot["lon"], 6),
-        "distance_m": round(nearest["distance_m"], 1),
+        "distance_m": geo.decimetres(nearest["distance_m"]),
         "nearest_site_id": nearest["id"],
     }
 

@@ -87,26 +87,26 @@ def mount_nearest(app_router: APIRouter) -> None:
     )
 
 
-def _links(wgs_lon: float, wgs_lat: float, gcj_lon: float, gcj_lat: float) -> dict[str, str]:
-    """Navigation links: the app has the name already; each link carries only the point, in the datum its map
-    wants (Amap: GCJ-02; a geo: URI: WGS-84)."""
-    return {
-        "amap": f"https://uri.amap.com/marker?position={gcj_lon:.6f},{gcj_lat:.6f}&coordinate=gaode&callnative=1",
-        "geo": f"geo:{wgs_lat:.6f},{wgs_lon:.6f}",
-    }
+# The datums an answer can be in (NearestQuery.coordsys), bound once: compared per item.
+_WGS84, _GCJ02 = geo.CoordSys.wgs84, geo.CoordSys.gcj02
 
 
 def _nearest_item(row: asyncpg.Record, status: hours.Status | None, coordsys: str) -> dict[str, Any]:
+    # Built for every item of every nearest answer: a flat dict, fields read once.
     wgs_lon, wgs_lat = row["lon"], row["lat"]
     gcj_lon, gcj_lat = row["gcj02_lon"], row["gcj02_lat"]
     if gcj_lon is None:  # a write cleared it (see Site.gcj02_lon)
-        gcj_lon, gcj_lat = geo.from_wgs84(wgs_lon, wgs_lat, geo.CoordSys.gcj02)
-    if coordsys == geo.CoordSys.wgs84:
+        gcj_lon, gcj_lat = geo.from_wgs84(wgs_lon, wgs_lat, _GCJ02)
+    if coordsys == _WGS84:
         lon, lat = wgs_lon, wgs_lat
-    elif coordsys == geo.CoordSys.gcj02:
+    elif coordsys == _GCJ02:
         lon, lat = gcj_lon, gcj_lat
     else:
         lon, lat = geo.from_wgs84(wgs_lon, wgs_lat, coordsys)
+    if status is None:
+        open_now = opens_at = closes_at = None
+    else:
+        open_now, opens_at, closes_at = status.open_now, status.opens_at, status.closes_at
     return {
         "id": row["id"],
         "kind": row["kind"],
@@ -114,16 +114,21 @@ def _nearest_item(row: asyncpg.Record, status: hours.Status | None, coordsys: st
         "address": row["address"],
         "lat": lat,
         "lon": lon,
-        "distance_m": round(row["distance_m"], 1),
+        "distance_m": geo.decimetres(row["distance_m"]),
         "amenities": row["amenities"],
         "access": row["access"],
         "access_note": row["access_note"],
-        "open_now": status.open_now if status else None,
-        "opens_at": status.opens_at if status else None,
-        "closes_at": status.closes_at if status else None,
+        "open_now": open_now,
+        "opens_at": opens_at,
+        "closes_at": closes_at,
         "last_verified_at": row["last_verified_at"],
         "trust": trust.flags(row["access_reported"], row["unverified"]),
-        "links": _links(wgs_lon, wgs_lat, gcj_lon, gcj_lat),
+        # Navigation: the app has the name already; each link carries only the point, in the datum its map wants
+        # (Amap: GCJ-02; a geo: URI: WGS-84).
+        "links": {
+            "amap": f"https://uri.amap.com/marker?position={gcj_lon:.6f},{gcj_lat:.6f}&coordinate=gaode&callnative=1",
+            "geo": f"geo:{wgs_lat:.6f},{wgs_lon:.6f}",
+        },
     }
 
 

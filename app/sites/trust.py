@@ -25,10 +25,15 @@ RANK_FACTOR_SQL = (
 )
 
 
-def flags(access_reported: bool, unverified: bool) -> list[str]:
-    found = []
-    if access_reported:
-        found.append(REPORTED_FLAG)
-    if unverified:
-        found.append(UNVERIFIED_FLAG)
-    return found
+_FLAGS = {
+    (reported, unverified): tuple(
+        flag for flag, raised in ((REPORTED_FLAG, reported), (UNVERIFIED_FLAG, unverified)) if raised
+    )
+    for reported in (False, True)
+    for unverified in (False, True)
+}
+
+
+def flags(access_reported: bool, unverified: bool) -> tuple[str, ...]:
+    """The flags an answer carries, in this order (one shared tuple per combination: called for every item)."""
+    return _FLAGS[access_reported, unverified]
