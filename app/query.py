@@ -12,6 +12,7 @@ no dependencies to resolve for it.
 
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar, get_args, get_origin
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -31,8 +32,14 @@ def query_model(model: type[M]) -> tuple[Callable[[Request], Awaitable[M]], list
     repeatable = frozenset(name for name, field in model.model_fields.items() if _is_list(field.annotation))
 
     async def parse(request: Request) -> M:
-        params = request.query_params
-        data = {key: params.getlist(key) if key in repeatable else value for key, value in params.items()}
+        # The query string as Starlette's QueryParams reads it (latin-1, blank values kept, the last of a repeated
+        # single-valued key), without building that multidict: it cost more than the validation (10 vs 4 µs).
+        data: dict[str, Any] = {}
+        for key, value in parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True):
+            if key in repeatable:
+                data.setdefault(key, []).append(value)
+            else:
+                data[key] = value
         try:
             return model.model_validate(data)
         except ValidationError as exc:
