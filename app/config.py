@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     rate_limit_reads_per_minute: int = Field(default=600, ge=0, description="Per key or client address; 0: off")
     rate_limit_writes_per_minute: int = Field(default=120, ge=0, description="Per key; 0: off")
     rate_limit_prefix: str = "yizhan:rl"
+    telemetry: bool = Field(
+        default=False,
+        description="FastAPI's OpenTelemetry spans, metrics and logs, for the OTel providers the deployment sets up",
+    )
 
     @cached_property
     def read_dsn(self) -> str:

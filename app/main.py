@@ -43,6 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         default_response_class=JSON,
+        # Opt-in: left on, FastAPI looks for configured OpenTelemetry providers on every request (~15 µs of a
+        # nearest request) even when there are none.
+        telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": settings.telemetry},
     )
     app.state.settings = settings
     app.state.migration_head = health.migration_head()
