@@ -5,6 +5,7 @@ request-time reads use the pool directly (prepared statements, no ORM objects). 
 loader use SQLAlchemy Core/ORM over the same driver for the unit of work and the table metadata.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -78,7 +79,39 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     query's ~800 µs CPU."""
 
 
-async def connect_reader(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+class ReadPool:
+    """The asyncpg read pool, with its waiting requests served first come, first served.
+
+    asyncpg queues requests waiting for a connection in an asyncio.Queue, where a request that arrives just as a
+    connection comes back takes it ahead of those already waiting (the woken one finds the queue empty and queues
+    again, at the end). Under load that starves a few requests: 32 concurrent nearest requests over 10 connections
+    had a p99 of 88 ms at a p50 of 13 ms. Requests here first take one of as many turns as the pool has
+    connections, from an asyncio.Semaphore, which hands a freed turn to the longest waiter; so the pool always has a
+    connection for whoever holds a turn, and its own queue never decides who waits.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, size: int) -> None:
+        self.pool = pool
+        self._turns = asyncio.Semaphore(size)
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        async with self._turns:
+            rows: list[asyncpg.Record] = await self.pool.fetch(query, *args)
+            return rows
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        async with self._turns:
+            return await self.pool.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        async with self._turns:
+            return await self.pool.fetchval(query, *args)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def connect_reader(dsn: str, *, min_size: int = 1, max_size: int = 10) -> ReadPool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
@@ -88,7 +121,7 @@ async def connect_reader(dsn: str, *, min_size: int = 1, max_size: int = 10) -> 
         server_settings={"application_name": "yizhan", "jit": "off"},
     )
     assert pool is not None
-    return pool
+    return ReadPool(pool, max_size)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -102,7 +135,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 @dataclass
 class Database:
-    reader: asyncpg.Pool
+    reader: ReadPool
     engine: AsyncEngine
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ import shutil
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -122,9 +123,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20, help="seconds per wrk run (≥ 20 for the record)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers, the same for both servers")
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="alternate real/reference this many times; the best run of each counts"
-    )
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of every variant; ratios are taken per round")
     parser.add_argument("--skip-load", action="store_true", help="reuse the yizhan_bench database")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -150,43 +149,53 @@ def main() -> None:
         ) as real,
         running("bench.reference_app:app", ref_port, database, factory=False, workers=args.workers) as reference,
     ):
-        for _ in range(args.rounds):
-            for name, template in variants.items():
+        for round_ in range(args.rounds):
+            # Each round measures every variant within a minute or so, in an order that turns from round to round, so
+            # the machine's drift falls on all of them alike; ratios are taken within the round.
+            names = list(variants)
+            names = names[round_ % len(names) :] + names[: round_ % len(names)]
+            for name in names:
                 server = reference if name == "reference" else real
-                results[name].append(wrk(template, server, args.duration, args.connections))
+                results[name].append(wrk(variants[name], server, args.duration, args.connections))
+    report(results, args)
 
-    def best(name: str) -> dict[str, float]:
-        return max(results[name], key=lambda r: r["rps"])
 
-    def cpu_us(name: str) -> tuple[float, float]:
-        """Median over the rounds: CPU per request barely moves when the machine's speed does."""
-        runs = results[name]
-        return (
-            statistics.median(r["server_cpu_us"] for r in runs),
-            statistics.median(r["database_cpu_us"] for r in runs),
-        )
+def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
+    """Medians over the rounds; each ratio is the median of the rounds' own ratios to the reference."""
+    refs = results["reference"]
 
-    ref, ref_cpu = best("reference"), sum(cpu_us("reference"))
-    table = Table(title=f"GET nearest, {args.connections} connections, {args.duration} s, {args.workers} worker(s)")
-    columns = ("server", "requests/s", "p50 ms", "p99 ms", "non-2xx", "ratio to reference")
-    for column in (*columns, "CPU µs/request, server + PostgreSQL", "CPU ratio"):
+    def median(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[name])
+
+    def ratios(name: str, of: Callable[[dict[str, float], dict[str, float]], float]) -> str:
+        each = sorted(of(run, ref) for run, ref in zip(results[name], refs, strict=True))
+        spread = f" ({each[0]:.2f}–{each[-1]:.2f})" if len(each) > 1 else ""
+        return f"{statistics.median(each):.2f}x{spread}"
+
+    def cpu(run: dict[str, float]) -> float:
+        return run["server_cpu_us"] + run["database_cpu_us"]
+
+    table = Table(
+        title=f"GET nearest, {args.connections} connections, {args.duration} s × {args.rounds} rounds, "
+        f"{args.workers} worker(s): medians"
+    )
+    columns = ("server", "requests/s", "p50 ms", "p99 ms", "non-2xx", "ratio to reference (range)")
+    for column in (*columns, "CPU µs/request, server + PostgreSQL", "CPU ratio (range)"):
         table.add_column(column, justify="right")
-    for name in variants:
-        r = best(name)
-        server_us, database_us = cpu_us(name)
+    for name in results:
         table.add_row(
             name,
-            f"{r['rps']:.0f}",
-            f"{r['p50']:.2f}",
-            f"{r['p99']:.2f}",
-            f"{r['errors']:.0f}",
-            f"{r['rps'] / ref['rps']:.2f}x",
-            f"{server_us:.0f} + {database_us:.0f}",
-            f"{ref_cpu / (server_us + database_us):.2f}x",
+            f"{median(name, 'rps'):.0f}",
+            f"{median(name, 'p50'):.2f}",
+            f"{median(name, 'p99'):.2f}",
+            f"{sum(r['errors'] for r in results[name]):.0f}",
+            ratios(name, lambda run, ref: run["rps"] / ref["rps"]),
+            f"{median(name, 'server_cpu_us'):.0f} + {median(name, 'database_cpu_us'):.0f}",
+            ratios(name, lambda run, ref: cpu(ref) / cpu(run)),
         )
     console.print(table)
     console.print("targets: ratio >= 0.90x, p99 <= 25 ms")
-    console.print("CPU ratio: the reference's CPU per request over this one's (medians over the rounds)")
+    console.print("CPU ratio: the reference's CPU per request over this one's, within each round")
 
 
 if __name__ == "__main__":

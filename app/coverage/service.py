@@ -196,7 +196,7 @@ CHILD_ROWS_AT_ONCE = 4
 async def child_rows(reader: Reader, adcode: str, ev: Evaluation) -> list[dict[str, Any]]:
     await _region(reader, adcode)
     children = await repository.children(reader, adcode)
-    if not isinstance(reader, asyncpg.Pool):
+    if isinstance(reader, asyncpg.Connection):
         # One connection (a test's transaction) runs one query at a time.
         return [await _row(reader, child, ev) for child in children]
     limit = asyncio.Semaphore(CHILD_ROWS_AT_ONCE)
