@@ -1,40 +1,71 @@
-"""app.db.ReadPool: more requests than connections are all served, in the order they asked."""
+"""app.db.ReadPool: connections kept between requests, waiting requests served in the order they asked, and a
+failed or interrupted query never leaves a bad connection for the next one."""
 
 import asyncio
-import contextvars
+from collections.abc import AsyncIterator
 
 import asyncpg
+import pytest
 
 from app.config import Settings
-from app.db import ReadPool
-
-asker: contextvars.ContextVar[int] = contextvars.ContextVar("asker")
+from app.db import ReadPool, connect_reader
 
 
-async def _served_order(settings: Settings, turns: int) -> list[int]:
+@pytest.fixture
+async def reader(settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[ReadPool]:
+    size = getattr(request, "param", 3)
+    pool = await connect_reader(settings.read_dsn, min_size=1, max_size=size)
+    yield pool
+    await pool.close()
+
+
+@pytest.mark.parametrize("reader", [1], indirect=True)
+async def test_waiting_requests_are_served_first_come_first_served(reader: ReadPool) -> None:
     served: list[int] = []
 
-    async def note_who_got_it(conn: asyncpg.Connection) -> None:  # asyncpg runs it at every acquire
-        served.append(asker.get())
+    async def ask(i: int) -> None:
+        # One connection: each query finishes before the next one starts, so the order of answers is the order
+        # in which requests got the connection.
+        served.append(await reader.fetchval("SELECT $1::int FROM pg_sleep(0.001)", i))
 
-    pool = await asyncpg.create_pool(settings.read_dsn, min_size=3, max_size=3, setup=note_who_got_it)
-    reader = ReadPool(pool, turns)
-
-    async def ask(i: int) -> int:
-        asker.set(i)
-        return int(await reader.fetchval("SELECT $1::int FROM pg_sleep(0.002)", i))
-
-    try:
-        tasks = []
-        for i in range(60):
-            tasks.append(asyncio.create_task(ask(i)))
-            # Arrive one after another, many just as a connection comes back.
-            await asyncio.sleep(0.0005 if i % 3 else 0)
-        assert await asyncio.gather(*tasks) == list(range(60))
-    finally:
-        await reader.close()
-    return served
+    tasks = []
+    for i in range(40):
+        tasks.append(asyncio.create_task(ask(i)))
+        await asyncio.sleep(0.0004 if i % 3 else 0)  # one after another, many just as the connection comes back
+    await asyncio.gather(*tasks)
+    assert served == list(range(40))
 
 
-async def test_waiting_requests_are_served_first_come_first_served(settings: Settings) -> None:
-    assert await _served_order(settings, turns=3) == list(range(60))
+async def test_connections_are_kept_not_reopened(reader: ReadPool) -> None:
+    pids = await asyncio.gather(*(reader.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.01)") for _ in range(30)))
+    again = await asyncio.gather(*(reader.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.01)") for _ in range(30)))
+    assert len(set(pids)) <= 3 and set(again) <= set(pids)
+
+
+@pytest.mark.parametrize("reader", [1], indirect=True)
+async def test_a_failed_or_interrupted_query_leaves_a_good_connection(reader: ReadPool, settings: Settings) -> None:
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        await reader.fetchval("SELECT 1 / 0")
+    assert await reader.fetchval("SELECT 41 + $1::int", 1) == 42
+
+    slow = asyncio.create_task(reader.fetchval("SELECT 1 FROM pg_sleep(5)"))
+    await asyncio.sleep(0.2)
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    started = asyncio.get_running_loop().time()
+    assert dict(await reader.fetchrow("SELECT 7 AS seven") or {}) == {"seven": 7}
+    assert asyncio.get_running_loop().time() - started < 2  # not stuck behind the cancelled sleep
+
+    backend = await reader.fetchval("SELECT pg_backend_pid()")
+    admin = await asyncpg.connect(settings.read_dsn)
+    await admin.execute("SELECT pg_terminate_backend($1)", backend)
+    await admin.close()
+    await asyncio.sleep(0.1)
+    answers = []
+    for _ in range(2):  # the dropped connection may fail one query; the next one is served on a new connection
+        try:
+            answers.append(await reader.fetchval("SELECT 'fresh'"))
+        except (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InterfaceError, OSError):
+            answers.append("failed")
+    assert answers[-1] == "fresh"
