@@ -1,0 +1,184 @@
+-- The schema's functions and triggers as they stand at the migration head: the current definition of each, in one
+-- place, instead of spread over the migrations that created and redefined them.
+--
+-- tests/test_schema_functions.py checks this file against a database migrated to head: the same functions and
+-- triggers, each function's body and signature, each trigger exactly as pg_get_triggerdef prints it. This file is
+-- for reading, not for running: a schema change still goes through a new migration, which must update this file
+-- too (the test fails until it does).
+
+-- ============================================================================================================
+-- Functions
+-- ============================================================================================================
+
+-- regions ----------------------------------------------------------------------------------------------------
+
+-- The region a point lies in, from which each site's region is derived (the deepest region covering it).
+CREATE OR REPLACE FUNCTION region_of(point geometry) RETURNS varchar(6)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    -- the deepest region whose boundary covers the point (a county before its city)
+    SELECT adcode FROM regions
+    WHERE ST_Covers(boundary, point)
+    ORDER BY array_position(ARRAY['province', 'city', 'county'], level) DESC, adcode
+    LIMIT 1
+$$;
+
+-- Sites' regions are kept in step when a boundary changes (or a region is added or removed).
+CREATE OR REPLACE FUNCTION regions_rederive_sites() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE sites SET region_adcode = derived.adcode
+    FROM (SELECT id, region_of(geom) AS adcode FROM sites) AS derived
+    WHERE sites.id = derived.id AND sites.region_adcode IS DISTINCT FROM derived.adcode;
+    RETURN NULL;
+END
+$$;
+
+-- Each region gets a spatial_ref_sys entry for a Lambert azimuthal equal-area projection centred on it (the same
+-- PROJ string as app.geo.local_equal_area): PostGIS caches projections by SRID, not by PROJ string.
+CREATE OR REPLACE FUNCTION regions_register_equal_area() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.equal_area_srid IS NULL THEN
+        NEW.equal_area_srid := nextval('region_equal_area_srid');
+    END IF;
+    INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, proj4text)
+    VALUES (
+        NEW.equal_area_srid, 'yizhan', NEW.equal_area_srid,
+        format('+proj=laea +lat_0=%s +lon_0=%s +datum=WGS84 +units=m +no_defs',
+               to_char(ST_Y(ST_Centroid(NEW.boundary)), 'FM990.000000'),
+               to_char(ST_X(ST_Centroid(NEW.boundary)), 'FM990.000000'))
+    )
+    ON CONFLICT (srid) DO UPDATE SET proj4text = EXCLUDED.proj4text;
+    RETURN NEW;
+END
+$$;
+
+-- sites ------------------------------------------------------------------------------------------------------
+
+-- A site's region is derived from its location by the boundaries, by trigger, whenever the site is written or moves.
+CREATE OR REPLACE FUNCTION sites_derive_region() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.region_adcode := region_of(NEW.location::geometry);
+    RETURN NEW;
+END
+$$;
+
+-- A site as the history records it (before/after as JSON with lon/lat); derived columns are left out.
+CREATE OR REPLACE FUNCTION site_document(s sites) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT (to_jsonb(s) - 'location' - 'geom' - 'gcj02_lon' - 'gcj02_lat' - 'access_reported' - 'opening_hours_id')
+           || jsonb_build_object('lon', ST_X(s.location::geometry), 'lat', ST_Y(s.location::geometry))
+$$;
+
+-- Every insert or visible update of a site writes a site_changes row (who: the yizhan.actor setting), so no write
+-- path can skip the history; the same rows are the partners' change feed.
+CREATE OR REPLACE FUNCTION sites_record_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    old_doc jsonb;
+    new_doc jsonb := site_document(NEW);
+    change text := 'created';
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        old_doc := site_document(OLD);
+        IF old_doc = new_doc THEN
+            RETURN NULL;  -- nothing anyone could see changed
+        END IF;
+        change := CASE WHEN NEW.deleted_at IS NOT NULL AND OLD.deleted_at IS NULL THEN 'deleted' ELSE 'updated' END;
+    END IF;
+    INSERT INTO site_changes (site_id, action, version, actor, before, after)
+    VALUES (NEW.id, change, NEW.version,
+            coalesce(nullif(current_setting('yizhan.actor', true), ''), session_user),
+            old_doc, CASE WHEN change = 'deleted' THEN NULL ELSE new_doc END);
+    RETURN NULL;
+END
+$$;
+
+-- A write that moves location without the GCJ-02 point (which the application writes) clears it rather than leave
+-- a stale point; readers convert on the fly then.
+CREATE OR REPLACE FUNCTION sites_clear_stale_gcj02() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.gcj02_lon := NULL;
+    NEW.gcj02_lat := NULL;
+    RETURN NEW;
+END
+$$;
+
+-- Each distinct opening-hours string is numbered (opening_hours_expressions), so the nearest query can pre-filter by
+-- "open now" inside its index scan; a site's opening_hours_id is kept by trigger on every write path.
+CREATE OR REPLACE FUNCTION sites_number_opening_hours() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.opening_hours IS NULL THEN
+        NEW.opening_hours_id := NULL;
+    ELSE
+        INSERT INTO opening_hours_expressions (expression) VALUES (NEW.opening_hours)
+        ON CONFLICT (expression) DO NOTHING;
+        SELECT id INTO NEW.opening_hours_id FROM opening_hours_expressions WHERE expression = NEW.opening_hours;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- site_reports -----------------------------------------------------------------------------------------------
+
+-- sites.access_reported (an open report that workers could not get in, for the nearest query's ranking) is
+-- recomputed from the reports whenever one is filed, re-typed, moved or resolved, so it cannot drift.
+CREATE OR REPLACE FUNCTION site_reports_flag_site() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- NEW is NULL on DELETE, OLD on INSERT; a report moved to another site updates both.
+    UPDATE sites s SET access_reported = EXISTS (
+        SELECT 1 FROM site_reports r
+        WHERE r.site_id = s.id AND r.status = 'open' AND r.type IN ('closed', 'locked', 'needs_app', 'moved')
+    )
+    WHERE s.id IN (NEW.site_id, OLD.site_id) AND s.access_reported IS DISTINCT FROM EXISTS (
+        SELECT 1 FROM site_reports r
+        WHERE r.site_id = s.id AND r.status = 'open' AND r.type IN ('closed', 'locked', 'needs_app', 'moved')
+    );
+    RETURN NULL;
+END
+$$;
+
+-- ============================================================================================================
+-- Triggers, as pg_get_triggerdef prints them (so `IS NOT DISTINCT FROM` reads `NOT (... IS DISTINCT FROM ...)`)
+-- ============================================================================================================
+
+-- regions ----------------------------------------------------------------------------------------------------
+
+CREATE TRIGGER regions_rederive_sites AFTER INSERT OR DELETE OR UPDATE OF boundary, level ON public.regions
+    FOR EACH STATEMENT EXECUTE FUNCTION regions_rederive_sites();
+
+CREATE TRIGGER regions_register_equal_area BEFORE INSERT OR UPDATE OF boundary ON public.regions
+    FOR EACH ROW EXECUTE FUNCTION regions_register_equal_area();
+
+-- sites ------------------------------------------------------------------------------------------------------
+
+CREATE TRIGGER sites_derive_region BEFORE INSERT OR UPDATE OF location, region_adcode ON public.sites
+    FOR EACH ROW EXECUTE FUNCTION sites_derive_region();
+
+CREATE TRIGGER sites_record_change AFTER INSERT OR UPDATE ON public.sites
+    FOR EACH ROW EXECUTE FUNCTION sites_record_change();
+
+CREATE TRIGGER sites_clear_stale_gcj02 BEFORE UPDATE ON public.sites
+    FOR EACH ROW
+    WHEN (((st_asbinary(new.location) IS DISTINCT FROM st_asbinary(old.location))
+        AND (NOT (new.gcj02_lon IS DISTINCT FROM old.gcj02_lon))
+        AND (NOT (new.gcj02_lat IS DISTINCT FROM old.gcj02_lat))))
+    EXECUTE FUNCTION sites_clear_stale_gcj02();
+
+CREATE TRIGGER sites_number_opening_hours_on_insert BEFORE INSERT ON public.sites
+    FOR EACH ROW EXECUTE FUNCTION sites_number_opening_hours();
+
+CREATE TRIGGER sites_number_opening_hours_on_update BEFORE UPDATE ON public.sites
+    FOR EACH ROW
+    WHEN (((new.opening_hours IS DISTINCT FROM old.opening_hours)
+        OR (new.opening_hours_id IS DISTINCT FROM old.opening_hours_id)))
+    EXECUTE FUNCTION sites_number_opening_hours();
+
+-- site_reports -----------------------------------------------------------------------------------------------
+
+CREATE TRIGGER site_reports_flag_site AFTER INSERT OR DELETE OR UPDATE OF site_id, type, status ON public.site_reports
+    FOR EACH ROW EXECUTE FUNCTION site_reports_flag_site();
