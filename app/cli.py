@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import demo, geo
 from app.config import Settings
 from app.db import create_engine, reader_in
-from app.partners import keys
-from app.partners.keys import Principal
-from app.partners.models import SCOPES
+from app.keys import service as keys
+from app.keys.models import Scope
+from app.keys.service import Principal
 from app.paths import PROJECT_ROOT
 from app.sites import bulk, export
+from app.spreadsheets import XLSX_MEDIA_TYPE
 
 cli = typer.Typer(help="Yizhan 驿站: register and nearest-site service.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -86,9 +87,9 @@ def keys_create(
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
     scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
-    unknown = set(scope_list) - set(SCOPES)
+    unknown = set(scope_list) - set(Scope)
     if unknown or not scope_list:
-        raise typer.BadParameter(f"scopes must be some of {', '.join(SCOPES)}", param_hint="--scopes")
+        raise typer.BadParameter(f"scopes must be some of {', '.join(Scope)}", param_hint="--scopes")
     if region is not None and not (region.isdigit() and 2 <= len(region) <= 6):
         raise typer.BadParameter("an adcode prefix of 2 to 6 digits", param_hint="--region")
     secret = _on_primary(lambda conn: keys.create(conn, name, scope_list, region))
@@ -121,7 +122,12 @@ def keys_revoke(prefix: str = typer.Argument(..., help="The key's prefix, as `yi
     console.print(f"revoked {prefix}")
 
 
-FORMATS = {".geojson": "application/geo+json", ".json": "application/json", ".csv": "text/csv", ".xlsx": bulk.XLSX}
+FORMATS = {
+    ".geojson": "application/geo+json",
+    ".json": "application/json",
+    ".csv": "text/csv",
+    ".xlsx": XLSX_MEDIA_TYPE,
+}
 IMPORT_CHUNK = 5000
 
 

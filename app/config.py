@@ -1,7 +1,6 @@
 """Typed settings, read once from the environment (and an optional .env file)."""
 
 from functools import cached_property
-from typing import Literal
 
 from pydantic import Field, PostgresDsn
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -10,7 +9,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
     database_url: PostgresDsn = Field(
         default=PostgresDsn("postgresql://postgres@127.0.0.1:54329/yizhan"),
         description="Primary (writes). Default: the project-local cluster started by `make run`.",
@@ -20,7 +18,6 @@ class Settings(BaseSettings):
     )
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
-    log_level: str = "info"
     redis_url: str | None = Field(
         default=None, description="Shared rate-limit counters for all workers and instances; in-process when unset"
     )

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 import asyncpg
@@ -30,6 +31,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def one_of(column: str, vocabulary: type[StrEnum]) -> str:
+    """A CHECK constraint's condition: `column` holds one of the vocabulary's codes."""
+    return f"{column} IN ({', '.join(repr(member.value) for member in vocabulary)})"
 
 
 class Reader(Protocol):

@@ -19,8 +19,8 @@ from app.coverage.population import CensusSeatDecayModel, PopulationModel, Regio
 from app.db import act_as
 from app.paths import SEED_DIR
 from app.regions import repository as regions
-from app.regions.models import REGION_LEVELS
 from app.sites import repository as sites
+from app.vocabularies.closed import RegionLevel
 
 CITY = {"adcode": "371600", "name": "滨州市"}
 URBAN_DISTRICTS = {"371602", "371603"}  # 滨城区, 沾化区 (市辖区)
@@ -134,5 +134,5 @@ async def load(engine: AsyncEngine, seed_dir: Path = SEED_DIR, model: Population
 def _by_level(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     # One statement per level: a multi-row upsert cannot reference a parent it inserts in the same statement
     # and all rows of one statement must have the same keys.
-    levels = sorted({r["level"] for r in rows}, key=REGION_LEVELS.index)
+    levels = sorted({r["level"] for r in rows}, key=list(RegionLevel).index)
     return [[r for r in rows if r["level"] == level] for level in levels]

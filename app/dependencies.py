@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import Reader
 from app.errors import Forbidden, Unauthorized
-from app.partners import keys
-from app.partners.keys import Principal
+from app.keys import service as keys
+from app.keys.service import Principal
 
 
 async def get_reader(request: Request) -> Reader:
@@ -32,7 +32,7 @@ async def reader_of(request: Request) -> Reader:
     return reader
 
 
-async def get_writer(request: Request) -> AsyncIterator[AsyncConnection]:
+async def get_transaction(request: Request) -> AsyncIterator[AsyncConnection]:
     """One transaction on the primary per request: committed when the handler returns, rolled back if it raises."""
     async with request.app.state.db.engine.begin() as conn:
         yield conn
@@ -40,7 +40,7 @@ async def get_writer(request: Request) -> AsyncIterator[AsyncConnection]:
 
 # scope="function": the transaction ends before the response is sent, so a client never sees a 2xx for a write
 # that then failed to commit.
-WriterDep = Annotated[AsyncConnection, Depends(get_writer, scope="function")]
+TransactionDep = Annotated[AsyncConnection, Depends(get_transaction, scope="function")]
 
 
 def _presented_key(request: Request) -> str | None:
@@ -68,4 +68,5 @@ def require(scope: str) -> Callable[[Request, Reader], Awaitable[Principal]]:
     return principal
 
 
-Writer = Annotated[Principal, Depends(require("write"))]
+# The caller, holding a key with the write scope.
+WriteKeyDep = Annotated[Principal, Depends(require("write"))]

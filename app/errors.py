@@ -1,11 +1,16 @@
 """Domain errors and the one place that turns every error into RFC 9457 problem+json."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http import HTTPStatus
 from typing import Any, ClassVar
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -78,13 +83,69 @@ class InvalidParameter(YizhanError):
         super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
 
 
-class NotImplementedYet(YizhanError):
-    status = 400
-    type = "/problems/unsupported-parameter"
-    title = "Unsupported parameter"
+class BadRequest(YizhanError):
+    """A parameter OGC API - Features answers with 400 (it has no 422): unknown, or invalid (see app.ogc.router)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+    status = 400
+    type = "/problems/bad-request"
+    title = "Bad Request"
+
+
+class PayloadTooLarge(YizhanError):
+    status = 413
+    type = "/problems/payload-too-large"
+    title = "Payload Too Large"
+
+
+class UnsupportedMediaType(YizhanError):
+    status = 415
+    type = "/problems/unsupported-media-type"
+    title = "Unsupported Media Type"
+
+
+# What a constraint of the register means to the client that broke it: the field, and what to do. Every one the
+# schema names; a violation not listed (a bug: validation should have caught it first) still names its column.
+CONSTRAINT_PROBLEMS: dict[str, tuple[str, str]] = {
+    "uq_sites_source_external_id": (
+        "external_id",
+        "a site with this source and external_id exists; PATCH it or use POST /v1/sites/bulk",
+    ),
+    "fk_sites_kind_site_kinds": ("kind", "not a known site kind"),
+    "ck_sites_name_not_blank": ("name", "must not be blank"),
+    "ck_sites_location_in_range": ("lat", "lat/lon out of range"),
+    "ck_sites_status_known": ("status", "not a known status"),
+    "ck_sites_access_known": ("access", "not a known access mode"),
+    "ck_sites_verified_by_known": ("verified_by", "not a known verification method"),
+    "ck_sites_closed_after_opened": ("closed_on", "closed_on is before opened_on"),
+}
+
+
+def _constraint_problem(exc: asyncpg.IntegrityConstraintViolationError) -> YizhanError:
+    name = getattr(exc, "constraint_name", None) or ""
+    column = getattr(exc, "column_name", None)
+    field, message = CONSTRAINT_PROBLEMS.get(name, (column or "body", f"refused by the register ({name or column})"))
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return Conflict(f"{field}: {message}", errors=[{"field": field, "message": message}])
+    if isinstance(exc, asyncpg.NotNullViolationError):
+        return InvalidParameter(field, "required")
+    return InvalidParameter(field, message)
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn the register's constraint violations into client errors, by exception class and constraint name.
+
+    SQLAlchemy wraps the driver's exception (its __cause__ is asyncpg's); raw asyncpg calls raise it directly.
+    """
+    try:
+        yield
+    except IntegrityError as exc:
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        if not isinstance(cause, asyncpg.IntegrityConstraintViolationError):
+            raise
+        raise _constraint_problem(cause) from None
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise _constraint_problem(exc) from None
 
 
 def problem(
@@ -113,17 +174,16 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in parts) or "body"
 
 
+def field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    """A validation error as a detail line and the `errors` member: one {field, message} per problem."""
+    errors = [{"field": _field_name(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    return f"invalid value for: {', '.join(dict.fromkeys(e['field'] for e in errors))}", errors
+
+
 async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": _field_name(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
-    fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
-    return problem(
-        422,
-        "Invalid request",
-        f"invalid value for: {fields}",
-        type_="/problems/validation",
-        errors=errors,
-    )
+    detail, errors = field_errors(exc)
+    return problem(422, "Invalid request", detail, type_="/problems/validation", errors=errors)
 
 
 async def _domain_error(_: Request, exc: Exception) -> Response:
@@ -133,8 +193,6 @@ async def _domain_error(_: Request, exc: Exception) -> Response:
 
 async def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    from http import HTTPStatus
-
     title = HTTPStatus(exc.status_code).phrase
     return problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {}))
 

@@ -7,6 +7,7 @@ distance can be than PostGIS's sphere distance, which tells when the over-fetch 
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -67,6 +68,13 @@ def from_wgs84(lon: float, lat: float, coordsys: str) -> tuple[float, float]:
     forward = prcoords.wgs_gcj if coordsys == CoordSys.gcj02 else prcoords.wgs_bd
     shifted = forward(prcoords.Coords(lat, lon))
     return shifted.lon, shifted.lat
+
+
+def record_from_wgs84(record: Mapping[str, Any], coordsys: str) -> dict[str, Any]:
+    """A copy of a record whose lat/lon (stored, WGS-84) are in `coordsys`."""
+    converted = dict(record)
+    converted["lon"], converted["lat"] = from_wgs84(record["lon"], record["lat"], coordsys)
+    return converted
 
 
 def geometry_from_wgs84(geometry: dict[str, Any], coordsys: str) -> dict[str, Any]:

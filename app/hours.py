@@ -14,12 +14,12 @@ import bisect
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import opening_hours
 
-CHINA = ZoneInfo("Asia/Shanghai")
+from app.china_time import CHINA, local_time
+
 # How far ahead to look for the next opening or closing.
 HORIZON_DAYS = 8
 
@@ -105,11 +105,6 @@ def _week_from(expression: str, day: dt.date) -> tuple[tuple[dt.datetime, dt.dat
         else:
             merged.append([begin, end])
     return tuple((begin, end) for begin, end in merged)
-
-
-def local_time(at: dt.datetime) -> dt.datetime:
-    """`at` as naive China time (a naive `at` already is)."""
-    return at.astimezone(CHINA).replace(tzinfo=None) if at.tzinfo is not None else at
 
 
 def status(expression: str, at: dt.datetime) -> Status:

@@ -1,9 +1,6 @@
-"""Response helpers shared by the routers: compact JSON, GeoJSON negotiation, opaque cursors."""
+"""Responses: compact JSON, conditional reads (ETag, 304), gzip for the clients that accept it."""
 
-import base64
-import binascii
 import hashlib
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -12,9 +9,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from app.errors import InvalidParameter
-
-GEOJSON_MEDIA_TYPE = "application/geo+json"
+from app import geojson
 
 
 class JSON(Response):
@@ -27,7 +22,7 @@ class JSON(Response):
 
 
 class GeoJSON(JSON):
-    media_type = GEOJSON_MEDIA_TYPE
+    media_type = geojson.MEDIA_TYPE
 
 
 def cached(
@@ -41,40 +36,6 @@ def cached(
     if presented and tag.removeprefix("W/") in {t.strip().removeprefix("W/") for t in presented.split(",")}:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=response_class.media_type, headers=headers)
-
-
-def wants_geojson(request: Request, f: str | None) -> bool:
-    if f is not None:
-        return f == "geojson"
-    return GEOJSON_MEDIA_TYPE in request.headers.get("accept", "")
-
-
-def point_feature(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A record with lat/lon as a GeoJSON Feature ([lon, lat]), the other fields as properties."""
-    properties = {k: v for k, v in item.items() if k not in ("lat", "lon")}
-    return {
-        "type": "Feature",
-        "id": item["id"],
-        "geometry": {"type": "Point", "coordinates": [item["lon"], item["lat"]]},
-        "properties": properties,
-    }
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, value = raw.partition(":")
-        if prefix != "id":
-            raise ValueError
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidParameter("cursor", "not a cursor this API issued; pass next_cursor back unchanged") from None
 
 
 class GZipWhenAccepted(GZipMiddleware):

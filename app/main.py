@@ -7,17 +7,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import health
+from app.changes.router import router as changes_router
 from app.config import Settings
 from app.coverage.router import router as coverage_router
 from app.db import open_database
 from app.errors import install_error_handlers
 from app.http import JSON, GZipWhenAccepted
 from app.ogc.router import router as ogc_router
-from app.partners.router import router as partners_router
 from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
-from app.sites.router import mount_nearest
+from app.sites.nearest.router import mount_nearest
 from app.sites.router import router as sites_router
 from app.vocabularies.router import router as vocabularies_router
 
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sites_router)
     app.include_router(regions_router)
     app.include_router(coverage_router)
-    app.include_router(partners_router)
+    app.include_router(changes_router)
     app.include_router(ogc_router)
     app.include_router(reports_router)
     app.include_router(vocabularies_router)

@@ -26,7 +26,7 @@ from app import demo
 from app.cli import alembic_config
 from app.config import Settings
 from app.db import create_engine
-from app.partners import keys
+from app.keys import service as keys
 from bench import national_register
 from bench.server import running
 

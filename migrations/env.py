@@ -7,8 +7,9 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy.engine import Connection
 
+import app.changes.models
 import app.coverage.models
-import app.partners.models
+import app.keys.models
 import app.regions.models
 import app.reports.models
 import app.sites.models  # noqa: F401  (register the tables on Base.metadata)

@@ -21,7 +21,7 @@ from app import demo
 from app.cli import alembic_config
 from app.config import Settings
 from app.db import _init_connection, create_engine, reader_in
-from app.dependencies import get_reader, get_writer
+from app.dependencies import get_reader, get_transaction
 from app.main import create_app
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
@@ -46,7 +46,6 @@ def settings() -> Iterator[Settings]:
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     # Limits off: the suite sends hundreds of requests a minute from one address (tests/test_ratelimit.py has its own).
     settings = Settings(
-        environment="test",
         database_url=PostgresDsn(_database_url(name)),
         db_pool_min=1,
         rate_limit_reads_per_minute=0,
@@ -113,7 +112,7 @@ async def client(app: FastAPI, conn: asyncpg.Connection, sa_conn: AsyncConnectio
             yield sa_conn
 
     app.dependency_overrides[get_reader] = reader_in_transaction
-    app.dependency_overrides[get_writer] = writer_in_transaction
+    app.dependency_overrides[get_transaction] = writer_in_transaction
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test") as http:
         yield http

@@ -6,12 +6,13 @@ import json
 import asyncpg
 import httpx
 import pytest
+from app.keys import service as keys
 from openpyxl import Workbook
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
-from app.partners import keys
 from app.sites import bulk
+from app.spreadsheets import XLSX_MEDIA_TYPE
 from tests.reference import GEOD
 
 ROWS = [
@@ -121,7 +122,7 @@ async def test_xlsx(client: httpx.AsyncClient, conn: asyncpg.Connection, key: st
     sheet.append(["1002", "长山镇法律援助站", "legal_aid", 36.9, 117.8, "2026-03-01"])
     out = io.BytesIO()
     book.save(out)
-    r = await upload(client, key, out.getvalue(), bulk.XLSX)
+    r = await upload(client, key, out.getvalue(), XLSX_MEDIA_TYPE)
     assert r.status_code == 200, r.text
     assert r.json()["summary"]["created"] == 2
     assert await conn.fetchval("SELECT opened_on::text FROM sites WHERE external_id = '1002'") == "2026-03-01"

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from shapely import Point, Polygon, contains_xy, prepare, unary_union
 from shapely.geometry import shape
 
-from app.coverage.service import today
+from app.china_time import today
 from app.paths import SEED_DIR
 from tests.reference import GEOD
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo, hours
-from app.partners import keys
+from app.keys import service as keys
 from app.sites.open_hours import OpenHoursIndex
 
 CN = hours.CHINA

@@ -6,7 +6,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from app.query import query_model
-from app.sites.schemas import NearestQuery
+from app.sites.nearest.schemas import NearestQuery
 
 parse, _ = query_model(NearestQuery)
 

@@ -3,10 +3,10 @@
 import asyncpg
 import httpx
 import pytest
+from app.keys import service as keys
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.partners import keys
-from app.sites.models import ACCESS_MODES, VERIFICATION_METHODS
+from app.vocabularies.closed import AccessMode, VerificationMethod
 
 LON, LAT = 100.0, 45.0  # far from the demo data
 
@@ -140,7 +140,7 @@ async def test_vocabularies_match_the_register(client: httpx.AsyncClient, conn: 
     body = (await client.get("/v1/vocabularies")).json()
     assert [k["code"] for k in body["kinds"]] == ["outdoor_station", "legal_aid", "service_centre"]
     assert {a["code"] for a in body["amenities"]} == {r["code"] for r in await conn.fetch("SELECT code FROM amenities")}
-    assert [a["code"] for a in body["access"]] == list(ACCESS_MODES)
-    assert [v["code"] for v in body["verification_methods"]] == list(VERIFICATION_METHODS)
+    assert [a["code"] for a in body["access"]] == list(AccessMode)
+    assert [v["code"] for v in body["verification_methods"]] == list(VerificationMethod)
     assert {"closed", "locked", "needs_app"} <= {t["code"] for t in body["report_types"]}
     assert all(item["zh"] and item["en"] for group in body.values() for item in group)

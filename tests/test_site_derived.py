@@ -10,11 +10,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from app.keys import service as keys
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
-from app.partners import keys
-from app.reports.models import ACCESS_PROBLEMS, REPORT_TYPES
+from app.vocabularies.closed import ACCESS_PROBLEMS, ReportType
 from tests.test_site_writes import NEW_SITE, bearer
 
 MOVED = {"lat": 37.40, "lon": 117.99}
@@ -110,7 +110,7 @@ async def test_the_access_flag_follows_the_open_reports(
     other_id = (
         await client.post("/v1/sites", json={**NEW_SITE, "external_id": "X-3"}, headers=bearer(writer_key))
     ).json()["id"]
-    for report_type in REPORT_TYPES:
+    for report_type in ReportType:
         if report_type not in ACCESS_PROBLEMS:
             await client.post(f"/v1/sites/{site_id}/reports", json={"type": report_type})
     assert not await flag(conn, site_id)  # amenity missing, wrong location …: not a door problem

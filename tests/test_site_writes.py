@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from app import geo
 from app.cli import cli
 from app.config import Settings
-from app.partners import keys
+from app.keys import service as keys
 from tests.reference import GEOD
 
 NEW_SITE = {

@@ -7,6 +7,7 @@ import pulp
 import pytest
 from spopt.locate import MCLP
 
+from app import china_time
 from app.coverage import service, siting
 
 
@@ -24,8 +25,8 @@ def exact_optimum(instance: siting.Instance, count: int) -> float:
 async def test_greedy_reaches_95_percent_of_the_exact_optimum(
     conn: asyncpg.Connection, adcode: str, count: int
 ) -> None:
-    ev = service.Evaluation("legal_aid", service.today(), None)
-    problem = await service.siting_instance(conn, adcode, ev)
+    ev = service.Evaluation("legal_aid", china_time.today(), None)
+    problem = await siting.siting_instance(conn, adcode, ev)
     greedy_people = sum(p.people for p in siting.greedy(problem.instance, count))
     optimum = exact_optimum(problem.instance, count)
     assert optimum > 0

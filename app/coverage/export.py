@@ -1,12 +1,8 @@
 """The per-county table as planners paste it into monthly reports: CSV (Excel-friendly) and XLSX, Chinese headers."""
 
-import csv
-import io
 from typing import Any
 
-from openpyxl import Workbook
-
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+from app import spreadsheets
 
 COLUMNS: list[tuple[str, Any]] = [
     ("区划代码", lambda r: r["adcode"]),
@@ -23,26 +19,16 @@ COLUMNS: list[tuple[str, Any]] = [
     ("最远点经度", lambda r: (r["worst_served"] or {}).get("lon")),
     ("最远点距最近站点(m)", lambda r: (r["worst_served"] or {}).get("distance_m")),
 ]
+HEADER = [header for header, _ in COLUMNS]
 
 
-def table(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[header for header, _ in COLUMNS]] + [[value(r) for _, value in COLUMNS] for r in rows]
+def _table(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[value(r) for _, value in COLUMNS] for r in rows]
 
 
 def to_csv(rows: list[dict[str, Any]]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerows(table(rows))
-    # The BOM makes Excel on Chinese Windows read UTF-8 instead of GBK.
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return spreadsheets.to_csv(HEADER, _table(rows))
 
 
 def to_xlsx(rows: list[dict[str, Any]], title: str) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = title[:31]
-    for line in table(rows):
-        sheet.append(line)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return spreadsheets.to_xlsx(HEADER, _table(rows), title)

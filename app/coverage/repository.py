@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.coverage.models import PopulationCell
 from app.coverage.population import Cell
 from app.db import Reader
+from app.sites.repository import serving_on
 
 # --- population cells (writes) --------------------------------------------------------------------------------
 
@@ -78,25 +79,11 @@ async def rule(reader: Reader, adcode: str, kind: str) -> asyncpg.Record | None:
     return await reader.fetchrow(RULE_SQL, adcode, kind)
 
 
-def active_on(kind: str, as_of: str, today: str) -> str:
-    """Sites of a kind serving on a date, given the SQL parameters that hold them.
-
-    A site serves on a date when it had opened and not closed (or been deleted) by then; on today's date its
-    current status must be active too (a suspension carries no dates, so it counts only for today).
-    """
-    return f"""
-    s.kind = {kind}
-    AND (s.deleted_at IS NULL OR s.deleted_at::date > {as_of})
-    AND (s.opened_on IS NULL OR s.opened_on <= {as_of})
-    AND (s.closed_on IS NULL OR s.closed_on > {as_of})
-    AND (NOT {today} OR s.status = 'active')
-"""
-
-
-ACTIVE_ON = active_on("$2", "$5", "$6")
+# Sites of the kind serving on the evaluation date. Parameters: $2 kind, $5 as_of, $6 whether it is today.
+ACTIVE_ON = f"s.kind = $2 AND {serving_on('$5', '$6')}"
 
 # Region, the sites serving it (any within the radius of its boundary, inside or not, plus what-if sites), their
-# catchments. Parameters: $1 adcode, $2 kind, $3 radius m, $4 the region's equal-area SRID, $5 as_of, $6 today,
+# catchments. Parameters: $1 adcode, $2 kind, $3 radius m, $4 the region's equal-area SRID, $5 as_of, $6 is it today,
 # $7/$8 what-if longitudes/latitudes.
 CATCHMENT_CTES = f"""
 WITH region AS (
@@ -208,11 +195,11 @@ def _args(
     radius_m: float,
     srid: int,
     as_of: Any,
-    today: bool,
+    is_today: bool,
     extra: list[tuple[float, float]] | None,
 ) -> list[Any]:
     extra = extra or []
-    return [adcode, kind, radius_m, srid, as_of, today, [p[0] for p in extra], [p[1] for p in extra]]
+    return [adcode, kind, radius_m, srid, as_of, is_today, [p[0] for p in extra], [p[1] for p in extra]]
 
 
 async def coverage(
@@ -222,10 +209,10 @@ async def coverage(
     radius_m: float,
     srid: int,
     as_of: Any,
-    today: bool,
+    is_today: bool,
     extra: list[tuple[float, float]] | None = None,
 ) -> asyncpg.Record:
-    row = await reader.fetchrow(COVERAGE_SQL, *_args(adcode, kind, radius_m, srid, as_of, today, extra))
+    row = await reader.fetchrow(COVERAGE_SQL, *_args(adcode, kind, radius_m, srid, as_of, is_today, extra))
     assert row is not None
     return row
 
@@ -237,43 +224,22 @@ async def gaps(
     radius_m: float,
     srid: int,
     as_of: Any,
-    today: bool,
+    is_today: bool,
     min_area_m2: float,
 ) -> list[asyncpg.Record]:
-    return await reader.fetch(GAPS_SQL, *_args(adcode, kind, radius_m, srid, as_of, today, None), min_area_m2)
+    return await reader.fetch(GAPS_SQL, *_args(adcode, kind, radius_m, srid, as_of, is_today, None), min_area_m2)
 
 
 async def uncovered_cells(
-    reader: Reader, adcode: str, kind: str, radius_m: float, srid: int, as_of: Any, today: bool
+    reader: Reader, adcode: str, kind: str, radius_m: float, srid: int, as_of: Any, is_today: bool
 ) -> list[asyncpg.Record]:
-    return await reader.fetch(UNCOVERED_CELLS_SQL, *_args(adcode, kind, radius_m, srid, as_of, today, None))
+    return await reader.fetch(UNCOVERED_CELLS_SQL, *_args(adcode, kind, radius_m, srid, as_of, is_today, None))
 
 
 async def worst_served(
-    reader: Reader, adcode: str, kind: str, search_m: float, srid: int, as_of: Any, today: bool
+    reader: Reader, adcode: str, kind: str, search_m: float, srid: int, as_of: Any, is_today: bool
 ) -> asyncpg.Record | None:
-    return await reader.fetchrow(WORST_SERVED_SQL, *_args(adcode, kind, search_m, srid, as_of, today, None))
-
-
-# The nearest serving site by spheroid distance: the sphere-ordered KNN's first few, re-ranked (see app.sites).
-# Parameters: $1 kind, $2 as_of, $3 today, $4 lon, $5 lat.
-NEAREST_SERVING_SQL = f"""
-SELECT id, distance_m FROM (
-    SELECT s.id, ST_Distance(s.location, ST_SetSRID(ST_MakePoint($4, $5), 4326)::geography) AS distance_m
-    FROM sites s
-    WHERE {active_on("$1", "$2", "$3")}
-    ORDER BY s.location <-> ST_SetSRID(ST_MakePoint($4, $5), 4326)::geography
-    LIMIT 16
-) AS knn
-ORDER BY distance_m, id
-LIMIT 1
-"""
-
-
-async def nearest_serving(
-    reader: Reader, kind: str, as_of: Any, today: bool, lon: float, lat: float
-) -> asyncpg.Record | None:
-    return await reader.fetchrow(NEAREST_SERVING_SQL, kind, as_of, today, lon, lat)
+    return await reader.fetchrow(WORST_SERVED_SQL, *_args(adcode, kind, search_m, srid, as_of, is_today, None))
 
 
 async def projection(reader: Reader, srid: int) -> str:

@@ -7,10 +7,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from app import geo
-from app.coverage import export, service
-from app.coverage.schemas import SuggestRequest
+from app.coverage import export, service, siting
+from app.coverage.schemas import ChildCoverage, Gaps, PointCoverage, RegionCoverage, Suggestions, SuggestRequest
 from app.dependencies import ReaderDep
 from app.http import JSON, GeoJSON
+from app.parameters import CoordSysQuery, output_format
+from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
 
@@ -28,7 +30,7 @@ RadiusOverride = Annotated[
         description="What-if: use this radius instead of the region's rule (echoed in `rule`)",
     ),
 ]
-CoordSys = Annotated[geo.CoordSys, Query(description="Datum of coordinates in and out (stored: WGS-84)")]
+TABLE_FORMATS = {"json": "application/json", "csv": CSV_MEDIA_TYPE, "xlsx": XLSX_MEDIA_TYPE}
 
 
 async def evaluation_query(
@@ -45,24 +47,24 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.get("/point", responses=PROBLEMS)
+@router.get("/point", response_model=PointCoverage, responses=PROBLEMS)
 async def point_coverage(
     reader: ReaderDep,
     lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
     lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
     ev: EvaluationDep,
-    coordsys: CoordSys = geo.CoordSys.wgs84,
+    coordsys: CoordSysQuery = geo.CoordSys.wgs84,
 ) -> Response:
     """Is this spot covered under its region's rule; the nearest serving site and its geodesic distance."""
     return JSON(await service.point_coverage(reader, *geo.to_wgs84(lon, lat, coordsys), ev))
 
 
-@router.get("/regions/{adcode}", responses=PROBLEMS)
+@router.get("/regions/{adcode}", response_model=RegionCoverage, responses=PROBLEMS)
 async def region_coverage(
     reader: ReaderDep,
     adcode: Adcode,
     ev: EvaluationDep,
-    coordsys: CoordSys = geo.CoordSys.wgs84,
+    coordsys: CoordSysQuery = geo.CoordSys.wgs84,
 ) -> Response:
     """Covered area and people, site count and the worst-served spot of a region (a parent aggregates its children)."""
     return JSON(_worst_served_in(await service.region_coverage(reader, adcode, ev), coordsys))
@@ -70,9 +72,10 @@ async def region_coverage(
 
 @router.get(
     "/regions/{adcode}/children",
+    response_model=ChildCoverage,
     responses={
         **PROBLEMS,
-        200: {"content": {"text/csv": {}, export.XLSX_MEDIA_TYPE: {}}, "description": "JSON, CSV or XLSX"},
+        200: {"content": {CSV_MEDIA_TYPE: {}, XLSX_MEDIA_TYPE: {}}, "description": "JSON, CSV or XLSX"},
     },
 )
 async def children_coverage(
@@ -80,33 +83,34 @@ async def children_coverage(
     reader: ReaderDep,
     adcode: Adcode,
     ev: EvaluationDep,
-    coordsys: CoordSys = geo.CoordSys.wgs84,
+    coordsys: CoordSysQuery = geo.CoordSys.wgs84,
+    f: Annotated[str | None, Query(description="json, csv or xlsx (else by Accept)")] = None,
 ) -> Response:
-    """One coverage row per child region — the per-county table; `Accept: text/csv` or XLSX for reports."""
+    """One coverage row per child region — the per-county table; CSV or XLSX for reports (`f=` or Accept)."""
+    answer_in = output_format(request, f, TABLE_FORMATS)
     rows = [_worst_served_in(row, coordsys) for row in await service.child_rows(reader, adcode, ev)]
-    accept = request.headers.get("accept", "")
     filename = f"coverage_{adcode}_{ev.kind}_{ev.as_of.isoformat()}"
-    if export.XLSX_MEDIA_TYPE in accept:
+    if answer_in == "xlsx":
         return Response(
             export.to_xlsx(rows, f"{adcode} {ev.kind}"),
-            media_type=export.XLSX_MEDIA_TYPE,
+            media_type=XLSX_MEDIA_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
         )
-    if "text/csv" in accept:
+    if answer_in == "csv":
         return Response(
             export.to_csv(rows),
-            media_type="text/csv; charset=utf-8",
+            media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
         )
     return JSON({"kind": ev.kind, "as_of": ev.as_of.isoformat(), "items": rows})
 
 
-@router.get("/regions/{adcode}/gaps", responses=PROBLEMS, response_class=GeoJSON)
+@router.get("/regions/{adcode}/gaps", response_model=Gaps, responses=PROBLEMS, response_class=GeoJSON)
 async def coverage_gaps(
     reader: ReaderDep,
     adcode: Adcode,
     ev: EvaluationDep,
-    coordsys: CoordSys = geo.CoordSys.wgs84,
+    coordsys: CoordSysQuery = geo.CoordSys.wgs84,
 ) -> Response:
     """Uncovered parts of the region as a GeoJSON FeatureCollection, largest first, slivers dropped."""
     collection = await service.gaps(reader, adcode, ev)
@@ -115,23 +119,21 @@ async def coverage_gaps(
     return GeoJSON(collection)
 
 
-@router.post("/suggest", responses=PROBLEMS)
-async def suggest_sites(reader: ReaderDep, request: SuggestRequest) -> Response:
+@router.post("/suggest", response_model=Suggestions, responses=PROBLEMS)
+async def suggest_sites(reader: ReaderDep, body: SuggestRequest) -> Response:
     """Where the next `count` sites of a kind should go: greedy maximal coverage, existing sites fixed."""
-    ev = await service.evaluation(reader, request.kind, request.as_of, request.radius_m)
+    ev = await service.evaluation(reader, body.kind, body.as_of, body.radius_m)
     candidates = (
-        [geo.to_wgs84(*f.geometry.coordinates, request.coordsys) for f in request.candidates.features]
-        if request.candidates is not None
+        [geo.to_wgs84(*f.geometry.coordinates, body.coordsys) for f in body.candidates.features]
+        if body.candidates is not None
         else None
     )
-    result = await service.suggest(reader, request.region, ev, request.count, candidates)
-    for suggestion in result["suggestions"]:
-        suggestion["lon"], suggestion["lat"] = geo.from_wgs84(suggestion["lon"], suggestion["lat"], request.coordsys)
+    result = await siting.suggest(reader, body.region, ev, body.count, candidates)
+    result["suggestions"] = [geo.record_from_wgs84(s, body.coordsys) for s in result["suggestions"]]
     return JSON(result)
 
 
 def _worst_served_in(row: dict[str, Any], coordsys: str) -> dict[str, Any]:
-    worst = row.get("worst_served")
-    if worst is not None:
-        worst["lon"], worst["lat"] = geo.from_wgs84(worst["lon"], worst["lat"], coordsys)
+    if row["worst_served"] is not None:
+        row["worst_served"] = geo.record_from_wgs84(row["worst_served"], coordsys)
     return row

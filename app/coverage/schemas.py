@@ -1,11 +1,12 @@
-"""Request shapes of the coverage API."""
+"""Request and response shapes of the coverage API."""
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.coverage.service import MAX_RULE_RADIUS_M, MAX_SUGGESTIONS
+from app.coverage.service import MAX_RULE_RADIUS_M
+from app.coverage.siting import MAX_SUGGESTIONS
 from app.geo import CoordSys
 
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
@@ -39,3 +40,118 @@ class SuggestRequest(BaseModel):
     radius_m: float | None = Field(default=None, gt=0, le=MAX_RULE_RADIUS_M, description="What-if radius")
     as_of: dt.date | None = None
     coordsys: CoordSys = Field(default=CoordSys.wgs84, description="Datum of the candidates and the suggestions")
+
+
+# --- answers ----------------------------------------------------------------------------------------------------
+
+
+class RuleApplied(BaseModel):
+    type: Literal["radius", "travel_time"]
+    radius_m: float = Field(description="The distance a place may be from a site and count as covered")
+    travel_minutes: int | None
+    assumed_speed_kmh: float | None
+    approximation: str | None = Field(description="How a travel time became a radius, when it did")
+    scope: Literal["region", "urban_district_default", "default", "query"]
+    note: str | None
+
+
+class PerChildRule(BaseModel):
+    type: Literal["per_child_region"]
+    children: dict[str, str] = Field(description="Child adcode → its rule, in short")
+
+
+class WorstServed(BaseModel):
+    lat: float
+    lon: float
+    distance_m: float = Field(description="Geodesic distance to the nearest serving site")
+    nearest_site_id: int
+
+
+class CoverageRow(BaseModel):
+    adcode: str
+    name: str
+    is_urban_district: bool
+    rule: RuleApplied | PerChildRule
+    rule_label: str
+    area_km2: float
+    covered_area_km2: float
+    covered_area_share: float | None
+    population: int | None
+    population_source: str | None
+    covered_population: float | None = Field(description="Modelled: people in the covered population cells")
+    covered_population_share: float | None
+    site_count: int
+    worst_served: WorstServed | None
+
+
+class RegionCoverage(CoverageRow):
+    kind: str
+    as_of: dt.date
+
+
+class ChildCoverage(BaseModel):
+    kind: str
+    as_of: dt.date
+    items: list[CoverageRow]
+
+
+class NearestServing(BaseModel):
+    id: int
+    distance_m: float
+
+
+class PointCoverage(BaseModel):
+    kind: str
+    as_of: dt.date
+    region: str
+    rule: RuleApplied
+    covered: bool
+    nearest_site: NearestServing | None
+
+
+class GapProperties(BaseModel):
+    region: str
+    area_km2: float
+    population: int | None
+
+
+class GapFeature(BaseModel):
+    type: Literal["Feature"]
+    geometry: dict[str, Any] = Field(description="GeoJSON Polygon")
+    properties: GapProperties
+
+
+class Gaps(BaseModel):
+    type: Literal["FeatureCollection"]
+    features: list[GapFeature]
+    kind: str
+    as_of: dt.date
+    min_gap_area_km2: float
+
+
+class CoveredTotals(BaseModel):
+    covered_area_km2: float
+    covered_population: int
+    covered_population_share: float | None
+
+
+class Suggestion(BaseModel):
+    rank: int
+    lat: float
+    lon: float
+    region: str | None
+    gain_population: int
+    gain_area_km2: float
+
+
+class Suggestions(BaseModel):
+    region: str
+    kind: str
+    as_of: dt.date
+    rules: dict[str, RuleApplied]
+    method: str
+    candidate_source: str
+    candidates_considered: int
+    before: CoveredTotals
+    after: CoveredTotals
+    suggestions: list[Suggestion]

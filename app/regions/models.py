@@ -4,9 +4,8 @@ from geoalchemy2 import Geometry
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
-
-REGION_LEVELS = ("province", "city", "county")
+from app.db import Base, one_of
+from app.vocabularies.closed import RegionLevel
 
 
 class Region(Base):
@@ -14,7 +13,7 @@ class Region(Base):
     __table_args__ = (
         Index("ix_regions_boundary", "boundary", postgresql_using="gist"),
         CheckConstraint(r"adcode ~ '^[0-9]{6}$'", name="adcode_format"),
-        CheckConstraint("level IN ('province', 'city', 'county')", name="level_known"),
+        CheckConstraint(one_of("level", RegionLevel), name="level_known"),
         CheckConstraint("ST_IsValid(boundary)", name="boundary_valid"),
         CheckConstraint("population IS NULL OR population >= 0", name="population_non_negative"),
     )

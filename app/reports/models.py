@@ -5,31 +5,15 @@ import datetime as dt
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Double, ForeignKey, Index, Integer, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
-
-REPORT_TYPES = {
-    "closed": ("已关闭", "Closed"),
-    "locked": ("锁门进不去", "Locked"),
-    "needs_app": ("需扫码/APP才能进", "Needs an app or QR scan to enter"),
-    "moved": ("已搬迁", "Moved"),
-    "wrong_location": ("位置不对", "Wrong location on the map"),
-    "amenity_missing": ("设施缺失", "Amenity missing"),
-    "other": ("其他", "Other"),
-}
-# Reports that mean a worker may be turned away at the door: these weigh on the ranking until reviewed.
-ACCESS_PROBLEMS = ("closed", "locked", "needs_app", "moved")
-REPORT_STATUSES = ("open", "accepted", "rejected")
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+from app.db import Base, one_of
+from app.vocabularies.closed import ReportStatus, ReportType
 
 
 class SiteReport(Base):
     __tablename__ = "site_reports"
     __table_args__ = (
-        CheckConstraint(_one_of("type", tuple(REPORT_TYPES)), name="type_known"),
-        CheckConstraint(_one_of("status", REPORT_STATUSES), name="status_known"),
+        CheckConstraint(one_of("type", ReportType), name="type_known"),
+        CheckConstraint(one_of("status", ReportStatus), name="status_known"),
         CheckConstraint("times_reported >= 1", name="times_positive"),
         # One open report per site, type and client: a repeat is merged into it (times_reported + 1).
         Index(

@@ -1,12 +1,13 @@
-"""Request shapes of reports."""
+"""Request and response shapes of reports."""
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.geo import CoordSys
 from app.sites.schemas import SiteFields
-
-ReportType = Literal["closed", "locked", "needs_app", "moved", "wrong_location", "amenity_missing", "other"]
+from app.vocabularies.closed import ReportStatus, ReportType
 
 
 class ReportIn(BaseModel):
@@ -17,15 +18,53 @@ class ReportIn(BaseModel):
     photo_url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2000)] | None = None
     lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False, description="Where the reporter is")
     lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
-    coordsys: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    coordsys: CoordSys = CoordSys.wgs84
 
 
 class ReportResolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["accepted", "rejected"]
+    status: Literal[ReportStatus.accepted, ReportStatus.rejected]
     resolution: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
     site: SiteFields | None = Field(
         default=None,
         description="Changes to make to the site when accepting (default: closed → closed, needs_app → access app)",
     )
+
+
+class Filed(BaseModel):
+    """A report as filed: new, or merged into the same client's open report of the same type."""
+
+    id: int
+    site_id: int
+    type: ReportType
+    status: ReportStatus
+    times_reported: int
+    created_at: dt.datetime
+    last_reported_at: dt.datetime
+    created: bool = Field(description="true: a new report")
+    merged: bool = Field(description="true: a repeat, counted in times_reported of the open report")
+
+
+class Report(BaseModel):
+    id: int
+    site_id: int
+    site_name: str
+    site_kind: str
+    type: ReportType
+    note: str | None
+    photo_url: str | None
+    reporter_lon: float | None
+    reporter_lat: float | None
+    times_reported: int
+    status: ReportStatus
+    created_at: dt.datetime
+    last_reported_at: dt.datetime
+    resolved_at: dt.datetime | None
+    resolved_by: str | None
+    resolution: str | None
+
+
+class ReportPage(BaseModel):
+    items: list[Report]
+    next_cursor: str | None

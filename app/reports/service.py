@@ -6,13 +6,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import geo
+from app import china_time, geo
 from app.db import Reader, act_as, reader_in
 from app.errors import InvalidParameter, NotFound
-from app.partners.keys import Principal
+from app.keys.service import Principal
 from app.reports import repository
 from app.reports.schemas import ReportIn, ReportResolution
-from app.sites import repository as sites
+from app.sites import repository as sites_repository
+from app.sites import service as sites
+from app.vocabularies.closed import ReportStatus, ReportType
 
 
 def client_fingerprint(address: str | None) -> str:
@@ -20,14 +22,14 @@ def client_fingerprint(address: str | None) -> str:
     return hashlib.sha256(f"yizhan-report:{address or 'unknown'}".encode()).hexdigest()[:32]
 
 
-async def report(writer: AsyncConnection, site_id: int, body: ReportIn, client: str) -> dict[str, Any]:
-    if await sites.get(await reader_in(writer), site_id) is None:
+async def report(conn: AsyncConnection, site_id: int, body: ReportIn, client: str) -> dict[str, Any]:
+    if await sites_repository.get(await reader_in(conn), site_id) is None:
         raise NotFound(f"no site with id {site_id}")
     lon, lat = (None, None)
     if body.lat is not None and body.lon is not None:
         lon, lat = geo.to_wgs84(body.lon, body.lat, body.coordsys)
     row = await repository.upsert_open(
-        writer,
+        conn,
         {
             "site_id": site_id,
             "type": body.type,
@@ -47,39 +49,32 @@ async def queue(reader: Reader, status: str, site_id: int | None, after: int, li
 
 # What an accepted report changes on the site when the reviewer does not say otherwise.
 DEFAULT_CHANGES: dict[str, dict[str, Any]] = {
-    "closed": {"status": "closed"},
-    "needs_app": {"access": "app"},
+    ReportType.closed: {"status": "closed"},
+    ReportType.needs_app: {"access": "app"},
 }
 
 
 async def resolve(
-    writer: AsyncConnection, principal: Principal, report_id: int, body: ReportResolution
+    conn: AsyncConnection, principal: Principal, report_id: int, body: ReportResolution
 ) -> dict[str, Any]:
-    found = await repository.lock(writer, report_id)
+    found = await repository.lock(conn, report_id)
     if found is None:
         raise NotFound(f"no report with id {report_id}")
-    if found.status != "open":
+    if found.status != ReportStatus.open:
         raise InvalidParameter("status", f"report {report_id} was already {found.status}")
-    current = await sites.lock(writer, found.site_id)
-    if current is None:
-        raise NotFound(f"the site of report {report_id} no longer exists")
-    if not principal.may_write_in(current.region_adcode):
-        raise InvalidParameter("report", f"the site is outside this key's region {principal.region_prefix}*")
-    await act_as(writer, principal.name)
+    current = await sites.lock(conn, found.site_id)
     changes: dict[str, Any] = {}
-    if body.status == "accepted":
+    if body.status == ReportStatus.accepted:
         changes = dict(DEFAULT_CHANGES.get(found.type, {}))
         if body.site is not None:
-            patch = body.site.model_dump(exclude_unset=True, exclude={"coordsys"})
-            if "lat" in patch:
-                patch["lon"], patch["lat"] = geo.to_wgs84(patch["lon"], patch["lat"], body.site.coordsys)
-            changes.update(patch)
+            changes.update(sites.fields_of(body.site))
         if changes.get("status") == "closed":
-            changes.setdefault("closed_on", dt.date.today())
+            changes.setdefault("closed_on", china_time.today())
     # Either way someone has now checked the site.
     changes.update(last_verified_at=dt.datetime.now(dt.UTC), verified_by="inspection")
-    await sites.apply(writer, found.site_id, changes)
-    await repository.close(writer, report_id, body.status, body.resolution, principal.name)
-    resolved = await repository.one(await reader_in(writer), report_id)
+    await sites.change(conn, principal, found.site_id, current.region_adcode, changes, field_prefix="site.")
+    await act_as(conn, principal.name)
+    await repository.close(conn, report_id, body.status, body.resolution, principal.name)
+    resolved = await repository.one(await reader_in(conn), report_id)
     assert resolved is not None
     return resolved

@@ -18,17 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
 from app.db import act_as, reader_in
-from app.errors import InvalidParameter, YizhanError
-from app.partners.keys import Principal
+from app.errors import Forbidden, InvalidParameter, PayloadTooLarge, UnsupportedMediaType, database_errors
+from app.keys.service import Principal
 from app.sites import repository
 from app.sites.schemas import SiteCreate
+from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from app.vocabularies.service import amenities as amenity_vocabulary
 from app.vocabularies.service import site_kinds
 
 # 100,000 rows of a spreadsheet export are ~30 MB as CSV; past this a partner should split the file.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_ROWS = 200_000
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # Headers as Chinese spreadsheets write them.
 HEADER_ALIASES = {
@@ -79,18 +79,6 @@ CLEARED: dict[str, Any] = {
     "last_verified_at": None,
     "verified_by": None,
 }
-
-
-class PayloadTooLarge(YizhanError):
-    status = 413
-    type = "/problems/payload-too-large"
-    title = "Payload Too Large"
-
-
-class UnsupportedFormat(YizhanError):
-    status = 415
-    type = "/problems/unsupported-media-type"
-    title = "Unsupported Media Type"
 
 
 @dataclass
@@ -162,11 +150,11 @@ def parse(body: bytes, content_type: str) -> list[tuple[int, dict[str, Any]]]:
     media_type = media_type.strip().lower()
     charset = params.split("charset=")[1].strip() if "charset=" in params else None
     try:
-        if media_type == "text/csv":
+        if media_type == CSV_MEDIA_TYPE:
             reader = csv.reader(io.StringIO(_decode_text(body, charset)))
             header = next(reader, [])
             return _table_rows(header, reader)
-        if media_type == XLSX:
+        if media_type == XLSX_MEDIA_TYPE:
             sheet = load_workbook(io.BytesIO(body), read_only=True, data_only=True).worksheets[0]
             lines = sheet.iter_rows(values_only=True)
             return _table_rows(list(next(lines, ())), lines)
@@ -182,7 +170,7 @@ def parse(body: bytes, content_type: str) -> list[tuple[int, dict[str, Any]]]:
         if isinstance(exc, InvalidParameter):
             raise
         raise InvalidParameter("body", f"could not read the {media_type} body: {exc}") from None
-    raise UnsupportedFormat(f"send JSON, GeoJSON, CSV or XLSX, not {media_type or 'no Content-Type'}")
+    raise UnsupportedMediaType(f"send JSON, GeoJSON, CSV or XLSX, not {media_type or 'no Content-Type'}")
 
 
 def _feature_record(feature: Any) -> dict[str, Any]:
@@ -241,7 +229,8 @@ async def import_sites(
     valid: list[tuple[RowReport, dict[str, Any]]] = []
     seen: dict[tuple[str, str], int] = {}
     for number, raw in records:
-        record = {k: v for k, v in raw.items() if k not in REGISTER_FIELDS}
+        # A bulk row is a full record: a field it sends as null is a field it leaves out (cleared, see CLEARED).
+        record = {k: v for k, v in raw.items() if k not in REGISTER_FIELDS and v is not None}
         record = _listify({"source": source, **record} if source else record)
         if "geometry" in record:
             reports.append(RowReport(number, record.get("external_id"), reasons=[f"geometry: {record['geometry']}"]))
@@ -271,12 +260,13 @@ async def import_sites(
         fields["lon"], fields["lat"] = geo.to_wgs84(site.lon, site.lat, coordsys)
         valid.append((report, {**CLEARED, **{k: v for k, v in fields.items() if v is not None}}))
 
-    await _check_regions(writer, principal, valid)
+    await _check_regions(writer, principal, valid, atomic)
     warnings = await _check_datum(writer, valid, coordsys)
     rows = [repository.site_values(values) for report, values in valid if not report.reasons]
     async with writer.begin_nested() as savepoint:
         await act_as(writer, principal.name)
-        outcomes = await repository.upsert_by_external_id(writer, rows)
+        with database_errors():
+            outcomes = await repository.upsert_by_external_id(writer, rows)
         for report, values in valid:
             if report.reasons:
                 continue
@@ -290,15 +280,27 @@ async def import_sites(
 
 
 async def _check_regions(
-    writer: AsyncConnection, principal: Principal, valid: list[tuple[RowReport, dict[str, Any]]]
+    writer: AsyncConnection, principal: Principal, valid: list[tuple[RowReport, dict[str, Any]]], atomic: bool
 ) -> None:
-    """A region-limited key may not place rows outside its region (derived from the points, as the register will)."""
+    """A region-limited key writes a row only where the site is now (when the row updates one) and where the row
+    puts it (derived from the point, as the register will). All or nothing: 403 for the upload; partial: the row
+    is rejected."""
     if principal.region_prefix is None or not valid:
         return
-    regions = await repository.regions_of(writer, [(v["lon"], v["lat"]) for _, v in valid])
-    for (report, _), region in zip(valid, regions, strict=True):
-        if not principal.may_write_in(region):
-            report.reasons.append(f"lat/lon: in region {region}, outside this key's region {principal.region_prefix}*")
+    new_regions = await repository.regions_of(writer, [(v["lon"], v["lat"]) for _, v in valid])
+    current = await repository.locations_by_external_id(writer, [(v["source"], v["external_id"]) for _, v in valid])
+    current_regions: dict[int, str | None] = {n: region for n, _, _, region in current}
+    for n, ((report, _), new_region) in enumerate(zip(valid, new_regions, strict=True)):
+        for what, region in (("the site it updates", current_regions.get(n, new_region)), ("lat/lon", new_region)):
+            if principal.may_write_in(region):
+                continue
+            if atomic:
+                raise Forbidden(
+                    f"row {report.row}: {what} is in region {region}, outside this key's region "
+                    f"{principal.region_prefix}*; nothing was written"
+                )
+            report.reasons.append(f"{what}: in region {region}, outside this key's region {principal.region_prefix}*")
+            break
 
 
 # Share of address-checkable rows that look shifted past which the whole upload is flagged.
@@ -357,7 +359,7 @@ async def _moved_by_the_datum_shift(writer: AsyncConnection, valid: list[tuple[R
         return 0
     known = await repository.locations_by_external_id(writer, [(v["source"], v["external_id"]) for _, v in valid])
     flagged = 0
-    for n, old_lon, old_lat in known:
+    for n, old_lon, old_lat, _ in known:
         report, values = valid[n]
         if report.reasons:
             continue

@@ -25,11 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
-
-SITE_STATUSES = ("active", "suspended", "closed")
-ACCESS_MODES = ("open", "qr_code", "app", "keeper_key")
-VERIFICATION_METHODS = ("inspection", "phone", "partner_sync", "worker_confirmation")
+from app.db import Base, one_of
+from app.vocabularies.closed import AccessMode, SiteStatus, VerificationMethod
 
 
 class SiteKind(Base):
@@ -63,10 +60,6 @@ class OpeningHoursExpression(Base):
     expression: Mapped[str] = mapped_column(Text, unique=True)
 
 
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class Site(Base):
     __tablename__ = "sites"
     __table_args__ = (
@@ -76,10 +69,10 @@ class Site(Base):
             "ST_X(location::geometry) BETWEEN -180 AND 180 AND ST_Y(location::geometry) BETWEEN -90 AND 90",
             name="location_in_range",
         ),
-        CheckConstraint(_one_of("status", SITE_STATUSES), name="status_known"),
-        CheckConstraint(_one_of("access", ACCESS_MODES), name="access_known"),
+        CheckConstraint(one_of("status", SiteStatus), name="status_known"),
+        CheckConstraint(one_of("access", AccessMode), name="access_known"),
         CheckConstraint(
-            f"verified_by IS NULL OR {_one_of('verified_by', VERIFICATION_METHODS)}",
+            f"verified_by IS NULL OR {one_of('verified_by', VerificationMethod)}",
             name="verified_by_known",
         ),
         CheckConstraint("closed_on IS NULL OR opened_on IS NULL OR closed_on >= opened_on", name="closed_after_opened"),

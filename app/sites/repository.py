@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
 from app.db import Reader, reader_in
-from app.geo import POINT_SQL, BBox
-from app.sites import trust
+from app.geo import BBox
 from app.sites.models import Site
 
 # Columns of the full site representation.
@@ -27,76 +26,18 @@ SITE_COLUMNS = """
     s.last_verified_at, s.verified_by, s.created_at, s.updated_at, s.version
 """
 
-_POINT = POINT_SQL.format(lon=1, lat=2)
 
-# What the nearest queries read of each candidate: the item's fields and what the service ranks and filters by.
-# (Rendering the item's JSON here instead cost the database more than it saved the service: +150 µs vs +50 µs.)
-_CANDIDATE_COLUMNS = f"""
-    s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.gcj02_lon, s.gcj02_lat,
-    s.amenities, s.opening_hours, s.access, s.access_note, s.last_verified_at,
-    {trust.ACCESS_REPORTED_SQL} AS access_reported, {trust.UNVERIFIED_SQL} AS unverified,
-    ST_Distance(s.location, {_POINT}) AS distance_m"""
-# Over those: distance × trust factor, what the service ranks by.
-_RANK_SQL = f"distance_m * {trust.RANK_FACTOR_SQL} AS rank_m"
+def serving_on(as_of: str, is_today: str) -> str:
+    """Sites serving on a date, given the SQL expressions that hold it and whether it is today.
 
+    A site serves on a date when it had opened and not closed (or been deleted) by then; on today's date its
+    current status must be active too (a suspension carries no dates, so it counts only for today).
+    """
+    return f"""(s.deleted_at IS NULL OR s.deleted_at::date > {as_of})
+      AND (s.opened_on IS NULL OR s.opened_on <= {as_of})
+      AND (s.closed_on IS NULL OR s.closed_on > {as_of})
+      AND (NOT {is_today} OR s.status = 'active')"""
 
-# The `fetch` nearest active sites by sphere (GiST KNN order) within the radius's index box, with their spheroid
-# distance; the service ranks them (a handful of rows) and proves the answer exact.
-#
-# The plan matters more than anything else here (measured at 200k sites: 0.2 ms with the KNN index scan, 12-22 ms
-# with a bitmap scan + sort), and two innocent-looking forms push the planner to the bitmap plan:
-# - ST_DWithin in the WHERE: its index box (&&) is estimated well, but the planner then multiplies in a default
-#   selectivity for the exact test (2,831 real rows estimated as 12), and once the LIMIT nears that the sort plan
-#   looks cheaper. So the scan is bounded by the index box alone, `location && _ST_Expand(point, radius)` (what
-#   ST_DWithin itself expands to; PostGIS ≥ 3.0), and the exact radius is checked on the few rows returned.
-# - filters that are always present (`$x IS NULL OR kind = ANY($x)`, `amenities @> '{}'`) shrink the estimate the
-#   same way, so kind and amenity filters are only written in when asked for.
-# Ranking here too (window functions for the proof, a sort) cost the database more than it saved the service.
-# Parameters: $1 lon, $2 lat, $3 radius m, $4 how many candidates, then kinds, amenities, opening-hours bits (each
-# only when filtering by it).
-def _nearest_sql(by_kind: bool, by_amenity: bool, by_hours: bool) -> str:
-    filters = "".join(
-        [
-            "\n      AND s.kind = ANY($5::text[])" if by_kind else "",
-            f"\n      AND s.amenities @> ${5 + by_kind}::text[]" if by_amenity else "",
-            f"\n      AND {_hours_filter(5 + by_kind + by_amenity)}" if by_hours else "",
-        ]
-    )
-    return f"""
-SELECT knn.*, {_RANK_SQL} FROM (
-    SELECT {_CANDIDATE_COLUMNS}, s.location <-> {_POINT} AS sphere_m
-    FROM sites s
-    WHERE s.deleted_at IS NULL AND s.status = 'active'{filters}
-      AND s.location && _ST_Expand({_POINT}, $3)
-    ORDER BY s.location <-> {_POINT}
-    LIMIT $4
-) AS knn
-"""
-
-
-def _hours_filter(n: int) -> str:
-    """Sites whose opening-hours id has its bit set in ${n} (app.sites.open_hours), or lies beyond it (a string
-    added since the bits were made: the service judges those). CASE, not OR: get_bit fails past the end."""
-    return (
-        f"s.opening_hours_id IS NOT NULL AND CASE WHEN s.opening_hours_id < length(${n}::varbit) "
-        f"THEN get_bit(${n}::varbit, s.opening_hours_id) = 1 ELSE true END"
-    )
-
-
-NEAREST_SQL = {(k, a, h): _nearest_sql(k, a, h) for k in (False, True) for a in (False, True) for h in (False, True)}
-
-# Every candidate within a radius (no KNN limit): the fallback when the over-fetch cannot prove its top k.
-WITHIN_SQL = f"""
-SELECT within.*, {_RANK_SQL} FROM (
-    SELECT {_CANDIDATE_COLUMNS}
-    FROM sites s
-    WHERE s.deleted_at IS NULL AND s.status = 'active'
-      AND ($3::text[] IS NULL OR s.kind = ANY($3::text[]))
-      AND s.amenities @> $4::text[]
-      AND ST_DWithin(s.location, {_POINT}, $5)
-      AND ($6::varbit IS NULL OR {_hours_filter(6)})
-) AS within
-"""
 
 GET_SQL = f"SELECT {SITE_COLUMNS} FROM sites s WHERE s.id = $1 AND s.deleted_at IS NULL"
 
@@ -110,38 +51,20 @@ SELECT adcode FROM tree
 """
 
 
-async def nearest_by_knn(
-    reader: Reader,
-    lon: float,
-    lat: float,
-    kinds: list[str] | None,
-    amenities: list[str],
-    radius_m: float,
-    fetch: int,
-    hours_bits: asyncpg.BitString | None = None,
-) -> list[asyncpg.Record]:
-    """Up to `fetch` candidates in sphere-distance order."""
-    filters: list[object] = [f for f in (kinds, amenities) if f]
-    if hours_bits is not None:
-        filters.append(hours_bits)
-    sql = NEAREST_SQL[bool(kinds), bool(amenities), hours_bits is not None]
-    return await reader.fetch(sql, lon, lat, radius_m, fetch, *filters)
-
-
-async def within(
-    reader: Reader,
-    lon: float,
-    lat: float,
-    kinds: list[str] | None,
-    amenities: list[str],
-    radius_m: float,
-    hours_bits: asyncpg.BitString | None = None,
-) -> list[asyncpg.Record]:
-    return await reader.fetch(WITHIN_SQL, lon, lat, kinds, amenities, radius_m, hours_bits)
-
-
 async def get(reader: Reader, site_id: int) -> asyncpg.Record | None:
     return await reader.fetchrow(GET_SQL, site_id)
+
+
+ALL_LIVE_SQL = f"""
+SELECT {SITE_COLUMNS} FROM sites s
+WHERE s.deleted_at IS NULL AND ($1::text IS NULL OR s.kind = $1)
+ORDER BY s.id
+"""
+
+
+async def all_live(reader: Reader, kind: str | None) -> list[asyncpg.Record]:
+    """Every site not deleted (of one kind, or all), in id order: the register as an export writes it."""
+    return await reader.fetch(ALL_LIVE_SQL, kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,14 +292,15 @@ async def county_names(conn: AsyncConnection) -> dict[str, str]:
 
 async def locations_by_external_id(
     conn: AsyncConnection, keys: list[tuple[str, str]]
-) -> list[tuple[int, float, float]]:
-    """(index into `keys`, lon, lat) of the live sites among (source, external_id) pairs."""
+) -> list[tuple[int, float, float, str | None]]:
+    """(index into `keys`, lon, lat, region) of the live sites among (source, external_id) pairs."""
     result = await conn.execute(
         text(
-            "SELECT k.n - 1, ST_X(s.geom), ST_Y(s.geom) FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) "
+            "SELECT k.n - 1, ST_X(s.geom), ST_Y(s.geom), s.region_adcode "
+            "FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) "
             "WITH ORDINALITY AS k(source, external_id, n) "
             "JOIN sites s ON s.source = k.source AND s.external_id = k.external_id AND s.deleted_at IS NULL"
         ),
         {"sources": [k[0] for k in keys], "ids": [k[1] for k in keys]},
     )
-    return [(int(n), float(lon), float(lat)) for n, lon, lat in result.all()]
+    return [(int(n), float(lon), float(lat), region) for n, lon, lat, region in result.all()]

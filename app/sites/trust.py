@@ -14,7 +14,7 @@ REPORTED_FLAG = "reported_access_problem"
 UNVERIFIED_FLAG = "not_verified_recently"
 
 # SQL over a site row `s`: the two flags. The first is kept on the site from its open reports of the
-# app.reports.models.ACCESS_PROBLEMS types (trigger, migration 0006).
+# app.vocabularies.closed.ACCESS_PROBLEMS types (trigger, migration 0006).
 ACCESS_REPORTED_SQL = "s.access_reported"
 UNVERIFIED_SQL = f"(s.last_verified_at IS NULL OR s.last_verified_at < now() - interval '{UNVERIFIED_AFTER_DAYS} days')"
 # Over the two flags, once selected as columns `access_reported` and `unverified`: how much farther than its

@@ -2,7 +2,7 @@
 
 Every insert or visible update of a site writes a `site_changes` row by trigger (who: the `yizhan.actor` setting
 of the writing transaction; before/after as JSON with lon/lat), so no write path can skip the history. The same
-rows are the partners' change feed, ordered by (txid, id) — see app.partners.repository.
+rows are the partners' change feed, ordered by (txid, id) — see app.changes.repository.
 
 Revision ID: 0003
 Revises: 0002
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from app.partners.models import Xid8
+from app.changes.models import Xid8
 
 revision: str = "0003"
 down_revision: str | None = "0002"

@@ -19,7 +19,7 @@ down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# app.reports.models.ACCESS_PROBLEMS at this revision (tests/test_reports.py checks the two agree).
+# app.vocabularies.closed.ACCESS_PROBLEMS at this revision (tests/test_site_derived.py checks the two agree).
 ACCESS_PROBLEMS = ("closed", "locked", "needs_app", "moved")
 
 

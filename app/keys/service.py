@@ -5,11 +5,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import Reader
-from app.partners.models import ApiKey
+from app.keys import repository
 
 
 @dataclass(frozen=True)
@@ -38,33 +37,20 @@ def new_secret() -> tuple[str, str]:
 
 async def create(conn: AsyncConnection, name: str, scopes: list[str], region_prefix: str | None) -> str:
     prefix, secret = new_secret()
-    await conn.execute(
-        insert(ApiKey).values(
-            name=name, prefix=prefix, secret_sha256=_digest(secret), scopes=scopes, region_prefix=region_prefix
-        )
-    )
+    await repository.insert_key(conn, name, prefix, _digest(secret), scopes, region_prefix)
     return secret
 
 
 async def list_all(conn: AsyncConnection) -> list[dict[str, Any]]:
-    query = select(
-        ApiKey.prefix, ApiKey.name, ApiKey.scopes, ApiKey.region_prefix, ApiKey.created_at, ApiKey.revoked_at
-    ).order_by(ApiKey.id)
-    return [dict(row._mapping) for row in await conn.execute(query)]
+    return await repository.list_all(conn)
 
 
 async def revoke(conn: AsyncConnection, prefix: str) -> bool:
-    result = await conn.execute(
-        update(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)).values(revoked_at=func.now())
-    )
-    return bool(result.rowcount)
-
-
-FIND_SQL = "SELECT name, scopes, region_prefix FROM api_keys WHERE secret_sha256 = $1 AND revoked_at IS NULL"
+    return await repository.revoke(conn, prefix)
 
 
 async def find(reader: Reader, secret: str) -> Principal | None:
-    row = await reader.fetchrow(FIND_SQL, _digest(secret))
+    row = await repository.find(reader, _digest(secret))
     if row is None:
         return None
     return Principal(row["name"], frozenset(row["scopes"]), row["region_prefix"])

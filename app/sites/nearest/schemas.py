@@ -1,0 +1,58 @@
+"""Query and answer of GET /v1/sites/nearest."""
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app import geo
+from app.sites import trust
+from app.sites.schemas import SiteSummary
+from app.vocabularies.closed import AccessMode
+
+
+class NearestQuery(BaseModel):
+    """Query of GET /v1/sites/nearest (parsed by app.query.query_model: one validation pass on the hot path)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="Latitude, degrees")
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="Longitude, degrees")
+    kind: list[str] | None = Field(default=None, description="Site kind; repeat for several")
+    # A factory, not `default=[]`: pydantic deep-copies a mutable default on every validation.
+    amenity: list[str] = Field(default_factory=list, description="Required amenity; repeat: all must be present")
+    limit: int = Field(default=10, ge=1, le=100)
+    max_distance_m: float = Field(
+        default=geo.DEFAULT_SEARCH_RADIUS_M,
+        gt=0,
+        le=geo.MAX_SEARCH_RADIUS_M,
+        allow_inf_nan=False,
+        description="Search radius, metres",
+    )
+    coordsys: geo.CoordSys = Field(default=geo.CoordSys.wgs84, description="Datum of lat/lon in and out")
+    open_now: bool | None = Field(default=None, description="true: only sites open at `at`; false: only closed ones")
+    at: dt.datetime | None = Field(default=None, description="When (ISO 8601; no offset means China time); default now")
+
+
+class NavigationLinks(BaseModel):
+    amap: str = Field(description="Amap URI (GCJ-02 inside, as Amap wants)")
+    geo: str = Field(description="RFC 5870 geo: URI, WGS-84")
+
+
+class NearestSite(SiteSummary):
+    distance_m: float = Field(description="Geodesic distance on the WGS-84 spheroid, metres")
+    access: AccessMode
+    access_note: str | None
+    open_now: bool | None = Field(description="null when the site has no opening hours")
+    opens_at: dt.datetime | None = Field(description="The next opening, when closed")
+    closes_at: dt.datetime | None = Field(description="The next closing, when open (null: not within a week)")
+    last_verified_at: dt.datetime | None
+    trust: list[str] = Field(
+        description=f"{trust.REPORTED_FLAG} (unreviewed report of closed/locked/app-only/moved), "
+        f"{trust.UNVERIFIED_FLAG} (over {trust.UNVERIFIED_AFTER_DAYS} days): such sites rank after equally near "
+        "trustworthy ones"
+    )
+    links: NavigationLinks
+
+
+class NearestSites(BaseModel):
+    items: list[NearestSite]

@@ -1,0 +1,72 @@
+"""The closed vocabularies: code lists fixed in code, each one StrEnum with its Chinese and English labels.
+
+Each is used as it is by the table's CHECK constraint (app.db.one_of; tests compare the migrated constraints with
+these), the request and response schemas, query parameters, OpenAPI and GET /v1/vocabularies. Site kinds and
+amenities are open vocabularies: data in tables (app.vocabularies.service), so adding one needs no release.
+"""
+
+from enum import StrEnum
+from typing import Self
+
+
+class Labelled(StrEnum):
+    """A code with its labels: `member = "code", "中文", "English"`."""
+
+    zh: str
+    en: str
+
+    def __new__(cls, code: str, zh: str = "", en: str = "") -> Self:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.zh, member.en = zh, en
+        return member
+
+    @classmethod
+    def labelled(cls) -> list[dict[str, str]]:
+        return [{"code": m.value, "zh": m.zh, "en": m.en} for m in cls]
+
+
+class SiteStatus(Labelled):
+    active = "active", "正常开放", "Active"
+    suspended = "suspended", "暂停开放", "Suspended"
+    closed = "closed", "已关闭", "Closed"
+
+
+class AccessMode(Labelled):
+    open = "open", "直接进入", "Open door"
+    qr_code = "qr_code", "扫码登记", "Register with a QR code"
+    app = "app", "需APP预约", "Through an app"
+    keeper_key = "keeper_key", "联系管理员取钥匙", "Key from the keeper"
+
+
+class VerificationMethod(Labelled):
+    inspection = "inspection", "实地检查", "Inspection"
+    phone = "phone", "电话核实", "Phone call"
+    partner_sync = "partner_sync", "合作方同步", "Partner sync"
+    worker_confirmation = "worker_confirmation", "职工确认", "Worker confirmation"
+
+
+class ReportType(Labelled):
+    closed = "closed", "已关闭", "Closed"
+    locked = "locked", "锁门进不去", "Locked"
+    needs_app = "needs_app", "需扫码/APP才能进", "Needs an app or QR scan to enter"
+    moved = "moved", "已搬迁", "Moved"
+    wrong_location = "wrong_location", "位置不对", "Wrong location on the map"
+    amenity_missing = "amenity_missing", "设施缺失", "Amenity missing"
+    other = "other", "其他", "Other"
+
+
+# Reports that mean a worker may be turned away at the door: these weigh on the ranking until reviewed.
+ACCESS_PROBLEMS = (ReportType.closed, ReportType.locked, ReportType.needs_app, ReportType.moved)
+
+
+class ReportStatus(Labelled):
+    open = "open", "待处理", "Open"
+    accepted = "accepted", "已采纳", "Accepted"
+    rejected = "rejected", "已驳回", "Rejected"
+
+
+class RegionLevel(Labelled):
+    province = "province", "省", "Province"
+    city = "city", "市", "City"
+    county = "county", "区县", "District or county"
