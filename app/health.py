@@ -1,8 +1,11 @@
 """Liveness and readiness probes."""
 
+from typing import Literal
+
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from app.db import schema_revision
@@ -14,18 +17,29 @@ from app.paths import PROJECT_ROOT
 router = APIRouter(tags=["health"])
 
 
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    schema_revision: str | None = Field(alias="schema")
+
+
 def migration_head() -> str | None:
     """The newest Alembic revision shipped with this code."""
     return ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini"))).get_current_head()
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 async def healthz() -> Response:
     """The process is up."""
     return JSON({"status": "ok"})
 
 
-@router.get("/readyz", responses={503: {"description": "Database unreachable or schema not at head"}})
+@router.get(
+    "/readyz", response_model=Ready, responses={503: {"description": "Database unreachable or schema not at head"}}
+)
 async def readyz(request: Request, reader: ReaderDep) -> Response:
     """The database answers and its schema is at the revision this code expects."""
     expected = request.app.state.migration_head

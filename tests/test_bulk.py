@@ -6,11 +6,11 @@ import json
 import asyncpg
 import httpx
 import pytest
-from app.keys import service as keys
 from openpyxl import Workbook
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
+from app.keys import service as keys
 from app.sites import bulk
 from app.spreadsheets import XLSX_MEDIA_TYPE
 from tests.reference import GEOD

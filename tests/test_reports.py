@@ -3,9 +3,9 @@
 import asyncpg
 import httpx
 import pytest
-from app.keys import service as keys
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.keys import service as keys
 from app.vocabularies.closed import AccessMode, VerificationMethod
 
 LON, LAT = 100.0, 45.0  # far from the demo data

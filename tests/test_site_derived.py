@@ -10,10 +10,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from app.keys import service as keys
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
+from app.keys import service as keys
 from app.vocabularies.closed import ACCESS_PROBLEMS, ReportType
 from tests.test_site_writes import NEW_SITE, bearer
 

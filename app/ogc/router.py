@@ -17,6 +17,7 @@ from app.errors import BadRequest, InvalidParameter, NotFound, field_errors
 from app.geo import BBox
 from app.http import JSON, GeoJSON
 from app.ogc import repository
+from app.ogc.schemas import Collection, Collections, Conformance, Feature, FeatureCollection, Landing
 from app.parameters import bbox_query
 
 
@@ -69,7 +70,7 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str
     return link
 
 
-@router.get("")
+@router.get("", response_model=Landing)
 async def landing(request: Request) -> Response:
     """Landing page."""
     _only(request, {"f"})
@@ -89,7 +90,7 @@ async def landing(request: Request) -> Response:
     )
 
 
-@router.get("/conformance")
+@router.get("/conformance", response_model=Conformance)
 async def conformance(request: Request) -> Response:
     """Conformance classes."""
     _only(request, {"f"})
@@ -113,7 +114,7 @@ def _collection(base: str, row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/collections")
+@router.get("/collections", response_model=Collections)
 async def collections(request: Request, reader: ReaderDep) -> Response:
     """One collection per site kind."""
     _only(request, {"f"})
@@ -134,7 +135,7 @@ async def _collection_row(reader: ReaderDep, collection_id: str) -> Any:
     return rows[0]
 
 
-@router.get("/collections/{collection_id}")
+@router.get("/collections/{collection_id}", response_model=Collection)
 async def collection(request: Request, reader: ReaderDep, collection_id: str) -> Response:
     """One collection."""
     _only(request, {"f"})
@@ -145,7 +146,7 @@ def _feature(row: Any) -> dict[str, Any]:
     return geojson.point_feature(row, hidden=("id", "matched"))
 
 
-@router.get("/collections/{collection_id}/items", response_class=GeoJSON)
+@router.get("/collections/{collection_id}/items", response_model=FeatureCollection, response_class=GeoJSON)
 async def items(
     request: Request,
     reader: ReaderDep,
@@ -181,7 +182,7 @@ async def items(
     )
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", response_class=GeoJSON)
+@router.get("/collections/{collection_id}/items/{feature_id}", response_model=Feature, response_class=GeoJSON)
 async def item(request: Request, reader: ReaderDep, collection_id: str, feature_id: str) -> Response:
     """One feature."""
     _only(request, {"f"})
@@ -197,7 +198,7 @@ async def item(request: Request, reader: ReaderDep, collection_id: str, feature_
     return GeoJSON(feature)
 
 
-@router.get("/api")
+@router.get("/api", response_model=dict[str, Any])
 async def api_definition(request: Request) -> Response:
     """The OpenAPI 3.0 definition of these endpoints (the conformance class OAS 3.0 asks for one)."""
     _only(request, {"f"})

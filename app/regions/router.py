@@ -1,6 +1,6 @@
 """HTTP shape of regions: the administrative units and their boundaries."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
@@ -9,8 +9,10 @@ from app import geo
 from app.dependencies import ReaderDep
 from app.errors import NotFound
 from app.http import cached
+from app.parameters import CoordSysQuery
 from app.regions import repository
 from app.regions.schemas import RegionDetail, RegionList
+from app.vocabularies.closed import RegionLevel
 
 router = APIRouter(prefix="/v1/regions", tags=["regions"])
 
@@ -26,7 +28,7 @@ def _round_area(row: dict[str, Any]) -> dict[str, Any]:
 async def list_regions(
     request: Request,
     reader: ReaderDep,
-    level: Annotated[Literal["province", "city", "county"] | None, Query()] = None,
+    level: Annotated[RegionLevel | None, Query()] = None,
     parent: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="Children of this adcode")] = None,
 ) -> Response:
     """Regions (without boundaries), in adcode order."""
@@ -36,7 +38,7 @@ async def list_regions(
 
 @router.get("/{adcode}", response_model=RegionDetail, responses={404: {"description": "No such region"}})
 async def get_region(
-    request: Request, reader: ReaderDep, adcode: Adcode, coordsys: geo.CoordSys = geo.CoordSys.wgs84
+    request: Request, reader: ReaderDep, adcode: Adcode, coordsys: CoordSysQuery = geo.CoordSys.wgs84
 ) -> Response:
     """One region with its boundary as GeoJSON."""
     row = await repository.get(reader, adcode)

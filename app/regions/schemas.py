@@ -4,11 +4,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.vocabularies.closed import RegionLevel
+
 
 class Region(BaseModel):
     adcode: str
     name: str
-    level: str = Field(description="province, city or county")
+    level: RegionLevel
     parent_adcode: str | None
     is_urban_district: bool = Field(description="市辖区: the 2 km legal-aid rule applies")
     population: int | None

@@ -1,0 +1,130 @@
+"""/openapi.json describes what clients get: every JSON endpoint declares its response model, and each one's real
+responses validate against it, with no field the model does not declare."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.keys import service as keys
+
+
+def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # FastAPI's wrapper of an included router
+            yield from api_routes(route.original_router.routes)
+
+
+async def samples(client: httpx.AsyncClient, conn: asyncpg.Connection, key: str) -> list[tuple[str, str, Any]]:
+    """(method, route path, the response of a real request to it) for every JSON endpoint."""
+    auth = {"Authorization": f"Bearer {key}"}
+    site = await conn.fetchval("SELECT min(id) FROM sites WHERE kind = 'legal_aid' AND deleted_at IS NULL")
+    new_site = {"kind": "legal_aid", "name": "契约测试站", "lat": 37.3805, "lon": 117.9702, "external_id": "C-1"}
+    created = await client.post("/v1/sites", json=new_site, headers=auth)
+    edited = await client.patch(
+        f"/v1/sites/{created.json()['id']}",
+        json={"phone": "0543-1"},
+        headers={**auth, "If-Match": created.headers["etag"]},
+    )
+    bulk_row = {**new_site, "external_id": "C-2", "name": "批量契约测试站"}
+    bulk = await client.post(
+        "/v1/sites/bulk", content=json.dumps([bulk_row]), headers={**auth, "Content-Type": "application/json"}
+    )
+    report = await client.post(f"/v1/sites/{site}/reports", json={"type": "locked"})
+    resolved = await client.patch(f"/v1/reports/{report.json()['id']}", json={"status": "rejected"}, headers=auth)
+    await client.post(f"/v1/sites/{site}/reports", json={"type": "closed"})
+    near = {"lat": 37.38, "lon": 117.97}
+    get = client.get
+    return [
+        ("GET", "/v1/sites/nearest", await get("/v1/sites/nearest", params={**near, "limit": 5})),
+        ("GET", "/v1/sites", await get("/v1/sites", params={"limit": 5})),
+        ("GET", "/v1/sites/{site_id}", await get(f"/v1/sites/{site}")),
+        ("POST", "/v1/sites", created),
+        ("PATCH", "/v1/sites/{site_id}", edited),
+        ("POST", "/v1/sites/bulk", bulk),
+        ("GET", "/v1/regions", await get("/v1/regions")),
+        ("GET", "/v1/regions/{adcode}", await get("/v1/regions/371602")),
+        ("GET", "/v1/coverage/point", await get("/v1/coverage/point", params=near)),
+        ("GET", "/v1/coverage/regions/{adcode}", await get("/v1/coverage/regions/371600")),
+        ("GET", "/v1/coverage/regions/{adcode}/children", await get("/v1/coverage/regions/371600/children")),
+        ("GET", "/v1/coverage/regions/{adcode}/gaps", await get("/v1/coverage/regions/371621/gaps")),
+        (
+            "POST",
+            "/v1/coverage/suggest",
+            await client.post("/v1/coverage/suggest", json={"region": "371621", "count": 2}),
+        ),
+        ("GET", "/v1/changes", await get("/v1/changes", params={"limit": 20})),
+        ("POST", "/v1/sites/{site_id}/reports", report),
+        ("GET", "/v1/reports", await get("/v1/reports", headers=auth)),
+        ("PATCH", "/v1/reports/{report_id}", resolved),
+        ("GET", "/v1/vocabularies", await get("/v1/vocabularies")),
+        ("GET", "/ogc", await get("/ogc")),
+        ("GET", "/ogc/conformance", await get("/ogc/conformance")),
+        ("GET", "/ogc/collections", await get("/ogc/collections")),
+        ("GET", "/ogc/collections/{collection_id}", await get("/ogc/collections/legal_aid")),
+        ("GET", "/ogc/collections/{collection_id}/items", await get("/ogc/collections/legal_aid/items")),
+        (
+            "GET",
+            "/ogc/collections/{collection_id}/items/{feature_id}",
+            await get(f"/ogc/collections/legal_aid/items/{site}"),
+        ),
+        ("GET", "/ogc/api", await get("/ogc/api")),
+        ("GET", "/healthz", await get("/healthz")),
+        ("GET", "/readyz", await get("/readyz")),
+    ]
+
+
+def undeclared(sent: Any, declared: Any, where: str = "") -> list[str]:
+    """Paths of fields in `sent` that the validated model does not carry (and so would not document)."""
+    if isinstance(sent, dict) and isinstance(declared, dict):
+        missing = [f"{where}.{k}" for k in sent if k not in declared]
+        return missing + [p for k in sent if k in declared for p in undeclared(sent[k], declared[k], f"{where}.{k}")]
+    if isinstance(sent, list) and isinstance(declared, list):
+        return [
+            p for i, (s, d) in enumerate(zip(sent, declared, strict=True)) for p in undeclared(s, d, f"{where}[{i}]")
+        ]
+    return []
+
+
+@pytest.fixture
+async def key(sa_conn: AsyncConnection) -> str:
+    return await keys.create(sa_conn, "契约测试", ["write"], None)
+
+
+async def test_every_json_endpoint_answers_what_its_model_declares(
+    app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, key: str
+) -> None:
+    routes = {(method, r.path): r for r in api_routes(app.router.routes) for method in r.methods}
+    answered = await samples(client, conn, key)
+    json_routes = {k for k, r in routes.items() if r.status_code != 204}
+    assert json_routes == {(method, path) for method, path, _ in answered}, "every JSON endpoint has a sample"
+    for method, path, response in answered:
+        route = routes[method, path]
+        assert response.status_code in (200, 201), (method, path, response.text)
+        assert route.response_model is not None, f"{method} {path} declares no response model"
+        adapter: TypeAdapter[Any] = TypeAdapter(route.response_model)
+        body = response.json()
+        model = adapter.validate_python(body)
+        dumped = model.model_dump(mode="json", by_alias=True) if isinstance(model, BaseModel) else body
+        assert undeclared(body, dumped) == [], f"{method} {path} sends fields its model does not declare"
+
+
+async def test_the_openapi_document_names_a_schema_for_each_json_answer(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            ok = operation["responses"].get("200") or operation["responses"].get("201")
+            if ok is None:
+                continue  # 204
+            media = ok.get("content", {})
+            json_media = media.get("application/json") or media.get("application/geo+json")
+            assert json_media and json_media.get("schema"), f"{method.upper()} {path} documents no answer"
