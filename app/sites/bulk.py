@@ -211,7 +211,7 @@ class BulkResult:
 
 
 async def import_sites(
-    writer: AsyncConnection,
+    conn: AsyncConnection,
     principal: Principal,
     records: list[tuple[int, dict[str, Any]]],
     *,
@@ -222,7 +222,7 @@ async def import_sites(
 ) -> BulkResult:
     if len(records) > MAX_ROWS:
         raise PayloadTooLarge(f"{len(records)} rows; the limit is {MAX_ROWS} a request — split the file")
-    reader = await reader_in(writer)
+    reader = await reader_in(conn)
     known_kinds = await site_kinds.codes(reader)
     known_amenities = await amenity_vocabulary.codes(reader)
     reports: list[RowReport] = []
@@ -260,13 +260,13 @@ async def import_sites(
         fields["lon"], fields["lat"] = geo.to_wgs84(site.lon, site.lat, coordsys)
         valid.append((report, {**CLEARED, **{k: v for k, v in fields.items() if v is not None}}))
 
-    await _check_regions(writer, principal, valid, atomic)
-    warnings = await _check_datum(writer, valid, coordsys)
+    await _check_regions(conn, principal, valid, atomic)
+    warnings = await _check_datum(conn, valid, coordsys)
     rows = [repository.site_values(values) for report, values in valid if not report.reasons]
-    async with writer.begin_nested() as savepoint:
-        await act_as(writer, principal.name)
+    async with conn.begin_nested() as savepoint:
+        await act_as(conn, principal.name)
         with database_errors():
-            outcomes = await repository.upsert_by_external_id(writer, rows)
+            outcomes = await repository.upsert_by_external_id(conn, rows)
         for report, values in valid:
             if report.reasons:
                 continue
@@ -280,15 +280,15 @@ async def import_sites(
 
 
 async def _check_regions(
-    writer: AsyncConnection, principal: Principal, valid: list[tuple[RowReport, dict[str, Any]]], atomic: bool
+    conn: AsyncConnection, principal: Principal, valid: list[tuple[RowReport, dict[str, Any]]], atomic: bool
 ) -> None:
     """A region-limited key writes a row only where the site is now (when the row updates one) and where the row
     puts it (derived from the point, as the register will). All or nothing: 403 for the upload; partial: the row
     is rejected."""
     if principal.region_prefix is None or not valid:
         return
-    new_regions = await repository.regions_of(writer, [(v["lon"], v["lat"]) for _, v in valid])
-    current = await repository.locations_by_external_id(writer, [(v["source"], v["external_id"]) for _, v in valid])
+    new_regions = await repository.regions_of(conn, [(v["lon"], v["lat"]) for _, v in valid])
+    current = await repository.locations_by_external_id(conn, [(v["source"], v["external_id"]) for _, v in valid])
     current_regions: dict[int, str | None] = {n: region for n, _, _, region in current}
     for n, ((report, _), new_region) in enumerate(zip(valid, new_regions, strict=True)):
         for what, region in (("the site it updates", current_regions.get(n, new_region)), ("lat/lon", new_region)):
@@ -308,7 +308,7 @@ SHIFTED_SHARE_WARNING = 0.2
 
 
 async def _check_datum(
-    writer: AsyncConnection, valid: list[tuple[RowReport, dict[str, Any]]], coordsys: str
+    conn: AsyncConnection, valid: list[tuple[RowReport, dict[str, Any]]], coordsys: str
 ) -> list[str]:
     """Flag points that look already shifted: a partner sending GCJ-02 (Amap, Tencent) labelled as WGS-84.
 
@@ -316,8 +316,8 @@ async def _check_datum(
     GCJ-02 would put it inside, it very likely is GCJ-02. Rows are warned, not refused: a site can sit just over a
     boundary from the district in its postal address.
     """
-    shifted_updates = await _moved_by_the_datum_shift(writer, valid) if coordsys == geo.CoordSys.wgs84 else 0
-    regions = await repository.county_names(writer)
+    shifted_updates = await _moved_by_the_datum_shift(conn, valid) if coordsys == geo.CoordSys.wgs84 else 0
+    regions = await repository.county_names(conn)
     named = []
     for report, values in valid:
         address = values.get("address") or ""
@@ -327,8 +327,8 @@ async def _check_datum(
     if not named:
         return _batch_warning(shifted_updates, len(valid))
     as_gcj = [geo.to_wgs84(v["lon"], v["lat"], geo.CoordSys.gcj02) for _, v, _ in named]
-    found_regions = await repository.regions_of(writer, [(v["lon"], v["lat"]) for _, v, _ in named])
-    gcj_regions = await repository.regions_of(writer, as_gcj)
+    found_regions = await repository.regions_of(conn, [(v["lon"], v["lat"]) for _, v, _ in named])
+    gcj_regions = await repository.regions_of(conn, as_gcj)
     shifted = 0
     for (report, _, stated), found, if_gcj in zip(named, found_regions, gcj_regions, strict=True):
         if found == stated:
@@ -353,11 +353,11 @@ def _batch_warning(shifted: int, checked: int) -> list[str]:
     ]
 
 
-async def _moved_by_the_datum_shift(writer: AsyncConnection, valid: list[tuple[RowReport, dict[str, Any]]]) -> int:
+async def _moved_by_the_datum_shift(conn: AsyncConnection, valid: list[tuple[RowReport, dict[str, Any]]]) -> int:
     """Rows updating a known site whose point moved by exactly the GCJ-02 shift at that place (to within 5 m)."""
     if not valid:
         return 0
-    known = await repository.locations_by_external_id(writer, [(v["source"], v["external_id"]) for _, v in valid])
+    known = await repository.locations_by_external_id(conn, [(v["source"], v["external_id"]) for _, v in valid])
     flagged = 0
     for n, old_lon, old_lat, _ in known:
         report, values = valid[n]

@@ -252,12 +252,6 @@ async def lock(conn: AsyncConnection, site_id: int) -> Any:
     return (await conn.execute(query)).one_or_none()
 
 
-async def region_of_site(conn: AsyncConnection, site_id: int) -> str | None:
-    table = cast(Table, Site.__table__)
-    value = (await conn.execute(select(table.c.region_adcode).where(table.c.id == site_id))).scalar_one()
-    return str(value) if value is not None else None
-
-
 async def apply(conn: AsyncConnection, site_id: int, values: dict[str, Any]) -> int:
     """Write the changes and bump the version; returns the new version."""
     table = cast(Table, Site.__table__)

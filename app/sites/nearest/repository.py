@@ -91,46 +91,25 @@ KNN_SQL = {flags: _knn_sql(*flags) for flags in _FLAGS}
 WITHIN_SQL = {flags: _within_sql(*flags) for flags in _FLAGS}
 
 
-def _filter_args(
+async def candidates(
+    reader: Reader,
+    lon: float,
+    lat: float,
+    radius_m: float,
+    fetch: int | None,
     kinds: list[str] | None,
     amenities: list[str],
     hours_bits: asyncpg.BitString | None,
     serving_on: tuple[dt.date, bool] | None,
-) -> tuple[tuple[bool, bool, bool, bool], list[object]]:
+) -> list[asyncpg.Record]:
+    """Up to `fetch` candidates in sphere-distance order (KNN), or with `fetch` None every one within `radius_m`.
+    `serving_on` is (the date, whether it is today)."""
     args: list[object] = [f for f in (kinds, amenities) if f]
     if hours_bits is not None:
         args.append(hours_bits)
     if serving_on is not None:
         args.extend(serving_on)
-    return (bool(kinds), bool(amenities), hours_bits is not None, serving_on is not None), args
-
-
-async def by_knn(
-    reader: Reader,
-    lon: float,
-    lat: float,
-    radius_m: float,
-    fetch: int,
-    kinds: list[str] | None,
-    amenities: list[str],
-    hours_bits: asyncpg.BitString | None,
-    serving_on: tuple[dt.date, bool] | None,
-) -> list[asyncpg.Record]:
-    """Up to `fetch` candidates in sphere-distance order."""
-    flags, args = _filter_args(kinds, amenities, hours_bits, serving_on)
+    flags = (bool(kinds), bool(amenities), hours_bits is not None, serving_on is not None)
+    if fetch is None:
+        return await reader.fetch(WITHIN_SQL[flags], lon, lat, radius_m, *args)
     return await reader.fetch(KNN_SQL[flags], lon, lat, radius_m, fetch, *args)
-
-
-async def within(
-    reader: Reader,
-    lon: float,
-    lat: float,
-    radius_m: float,
-    kinds: list[str] | None,
-    amenities: list[str],
-    hours_bits: asyncpg.BitString | None,
-    serving_on: tuple[dt.date, bool] | None,
-) -> list[asyncpg.Record]:
-    """Every candidate within `radius_m`."""
-    flags, args = _filter_args(kinds, amenities, hours_bits, serving_on)
-    return await reader.fetch(WITHIN_SQL[flags], lon, lat, radius_m, *args)

@@ -73,7 +73,7 @@ async def nearest(
     # With `hours_bits` the database drops nearly every candidate `keep` would, so a filtered search starts no wider.
     fetch = _overfetch(limit)
     while True:
-        rows = await repository.by_knn(reader, lon, lat, radius_m, fetch, kinds, amenities, hours_bits, serving)
+        rows = await repository.candidates(reader, lon, lat, radius_m, fetch, kinds, amenities, hours_bits, serving)
         chosen = best(rows)
         if len(rows) < fetch:
             return chosen  # the radius's box held fewer sites than fetched: every candidate was considered
@@ -88,4 +88,4 @@ async def nearest(
         fetch *= 4
     # 1 cm of slack: ST_DWithin at exactly the k-th distance may drop the k-th site itself by rounding.
     radius = min(bound, radius_m) + 0.01
-    return best(await repository.within(reader, lon, lat, radius, kinds, amenities, hours_bits, serving))
+    return best(await repository.candidates(reader, lon, lat, radius, None, kinds, amenities, hours_bits, serving))
