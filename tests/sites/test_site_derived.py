@@ -5,7 +5,6 @@ report that is long resolved.
 """
 
 import importlib.util
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -14,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
 from app.keys import service as keys
+from app.paths import PROJECT_ROOT
 from app.vocabularies.closed import ACCESS_PROBLEMS, ReportType
-from tests.test_site_writes import NEW_SITE, bearer
+from tests.sites.test_site_writes import NEW_SITE, bearer
 
 MOVED = {"lat": 37.40, "lon": 117.99}
 
@@ -91,7 +91,7 @@ async def test_a_move_that_bypasses_the_application_clears_the_twin(
 
 
 def test_the_trigger_knows_the_same_access_problems_as_the_application() -> None:
-    (path,) = Path(__file__).parent.parent.glob("migrations/versions/*_0006_*.py")
+    (path,) = PROJECT_ROOT.glob("migrations/versions/*_0006_*.py")
     spec = importlib.util.spec_from_file_location("migration_0006", path)
     assert spec is not None and spec.loader is not None
     migration = importlib.util.module_from_spec(spec)

@@ -40,6 +40,11 @@ async def snapshot(conn: asyncpg.Connection, site_id: int) -> dict:
     return dict(row)
 
 
+async def upload(client: httpx.AsyncClient, key: str, rows: list[dict], **params: str) -> httpx.Response:
+    headers = {**bearer(key), "Content-Type": "application/json"}
+    return await client.post("/v1/sites/bulk", content=json.dumps(rows), params=params, headers=headers)
+
+
 async def a_site_in(conn: asyncpg.Connection, region: str) -> int:
     return int(
         await conn.fetchval(
@@ -57,12 +62,7 @@ async def test_bulk_cannot_take_over_another_countys_site(
     before = await snapshot(conn, victim)
     source, external_id = await conn.fetchrow("SELECT source, external_id FROM sites WHERE id = $1", victim)
     row = {"external_id": external_id, "kind": "legal_aid", "name": "被接管的站点", **HUIMIN_SEAT}
-    r = await client.post(
-        "/v1/sites/bulk",
-        content=json.dumps([row]),
-        params={"source": source},
-        headers={**bearer(county_key), "Content-Type": "application/json"},
-    )
+    r = await upload(client, county_key, [row], source=source)
     assert r.status_code == 403, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert await snapshot(conn, victim) == before  # nothing written
@@ -78,12 +78,7 @@ async def test_bulk_with_partial_rejects_only_the_foreign_row(
         {"external_id": external_id, "kind": "legal_aid", "name": "被接管的站点", **HUIMIN_SEAT},
         {"external_id": "HM-NEW-1", "kind": "legal_aid", "name": "惠民新站", **HUIMIN_SEAT},
     ]
-    r = await client.post(
-        "/v1/sites/bulk",
-        content=json.dumps(rows),
-        params={"source": source, "atomic": "false"},
-        headers={**bearer(county_key), "Content-Type": "application/json"},
-    )
+    r = await upload(client, county_key, rows, source=source, atomic="false")
     assert r.status_code == 200, r.text
     outcomes = [row["outcome"] for row in r.json()["rows"]]
     assert outcomes == ["rejected", "created"]

@@ -8,11 +8,12 @@ All modulo whitespace. A migration that adds or redefines one must update the fi
 import difflib
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 
-FUNCTIONS_SQL = Path(__file__).resolve().parent.parent / "migrations" / "functions.sql"
+from app.paths import PROJECT_ROOT
+
+FUNCTIONS_SQL = PROJECT_ROOT / "migrations" / "functions.sql"
 
 _TAG = r"\$(?P<tag>(?:[A-Za-z_]\w*)?)\$"  # $$ or $name$
 # Dollar-quoted text and quoted strings are matched whole, so a `--` inside a body or a string is not a comment.
