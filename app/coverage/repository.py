@@ -2,6 +2,8 @@
 `equal_area_srid`, see migration 0002 and app.geo.local_equal_area); catchments are planar buffers there, areas are
 true areas."""
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -189,57 +191,42 @@ LIMIT 1
 )
 
 
-def _args(
-    adcode: str,
-    kind: str,
-    radius_m: float,
-    srid: int,
-    as_of: Any,
-    is_today: bool,
-    extra: list[tuple[float, float]] | None,
-) -> list[Any]:
-    extra = extra or []
-    return [adcode, kind, radius_m, srid, as_of, is_today, [p[0] for p in extra], [p[1] for p in extra]]
+@dataclass(frozen=True, slots=True)
+class Catchments:
+    """What every coverage statement is asked about: a region, in its plane, and the sites of a kind serving it on
+    a date within a radius (the CATCHMENT_CTES parameters $1 to $6)."""
+
+    adcode: str
+    kind: str
+    radius_m: float
+    srid: int
+    as_of: dt.date
+    is_today: bool
+
+    def args(self, extra: list[tuple[float, float]] | None = None) -> list[Any]:
+        extra = extra or []
+        fixed = [self.adcode, self.kind, self.radius_m, self.srid, self.as_of, self.is_today]
+        return [*fixed, [p[0] for p in extra], [p[1] for p in extra]]
 
 
-async def coverage(
-    reader: Reader,
-    adcode: str,
-    kind: str,
-    radius_m: float,
-    srid: int,
-    as_of: Any,
-    is_today: bool,
-    extra: list[tuple[float, float]] | None = None,
-) -> asyncpg.Record:
-    row = await reader.fetchrow(COVERAGE_SQL, *_args(adcode, kind, radius_m, srid, as_of, is_today, extra))
+async def coverage(reader: Reader, of: Catchments, extra: list[tuple[float, float]] | None = None) -> asyncpg.Record:
+    """Area, covered area, people and covered people, site count; `extra` adds what-if sites."""
+    row = await reader.fetchrow(COVERAGE_SQL, *of.args(extra))
     assert row is not None
     return row
 
 
-async def gaps(
-    reader: Reader,
-    adcode: str,
-    kind: str,
-    radius_m: float,
-    srid: int,
-    as_of: Any,
-    is_today: bool,
-    min_area_m2: float,
-) -> list[asyncpg.Record]:
-    return await reader.fetch(GAPS_SQL, *_args(adcode, kind, radius_m, srid, as_of, is_today, None), min_area_m2)
+async def gaps(reader: Reader, of: Catchments, min_area_m2: float) -> list[asyncpg.Record]:
+    return await reader.fetch(GAPS_SQL, *of.args(), min_area_m2)
 
 
-async def uncovered_cells(
-    reader: Reader, adcode: str, kind: str, radius_m: float, srid: int, as_of: Any, is_today: bool
-) -> list[asyncpg.Record]:
-    return await reader.fetch(UNCOVERED_CELLS_SQL, *_args(adcode, kind, radius_m, srid, as_of, is_today, None))
+async def uncovered_cells(reader: Reader, of: Catchments) -> list[asyncpg.Record]:
+    return await reader.fetch(UNCOVERED_CELLS_SQL, *of.args())
 
 
-async def worst_served(
-    reader: Reader, adcode: str, kind: str, search_m: float, srid: int, as_of: Any, is_today: bool
-) -> asyncpg.Record | None:
-    return await reader.fetchrow(WORST_SERVED_SQL, *_args(adcode, kind, search_m, srid, as_of, is_today, None))
+async def worst_served(reader: Reader, of: Catchments) -> asyncpg.Record | None:
+    """The farthest point from the sites within `of.radius_m` of the region (the search distance)."""
+    return await reader.fetchrow(WORST_SERVED_SQL, *of.args())
 
 
 async def projection(reader: Reader, srid: int) -> str:

@@ -86,6 +86,10 @@ class Evaluation:
     def is_today(self) -> bool:
         return self.as_of == china_time.today()
 
+    def catchments(self, region: asyncpg.Record, radius_m: float) -> repository.Catchments:
+        """The sites serving `region` within `radius_m`, in the region's plane."""
+        return repository.Catchments(region["adcode"], self.kind, radius_m, srid_of(region), self.as_of, self.is_today)
+
 
 async def evaluation(reader: Reader, kind: str, as_of: dt.date | None, radius_m: float | None) -> Evaluation:
     await site_kinds.check(reader, "kind", [kind])
@@ -98,10 +102,9 @@ def srid_of(region: asyncpg.Record) -> int:
 
 
 async def _worst_served(reader: Reader, region: asyncpg.Record, ev: Evaluation) -> dict[str, Any] | None:
-    srid = srid_of(region)
     search = WORST_SERVED_FIRST_SEARCH_M
     while True:
-        spot = await repository.worst_served(reader, region["adcode"], ev.kind, search, srid, ev.as_of, ev.is_today)
+        spot = await repository.worst_served(reader, ev.catchments(region, search))
         # 1 % margin: the search distance is geodesic, the Voronoi distance planar in the local projection.
         if (spot is not None and spot["planar_m"] <= 0.99 * search) or search >= EARTH_HALF_CIRCUMFERENCE_M:
             break
@@ -125,9 +128,7 @@ def share(part: float, whole: float) -> float | None:
 
 async def _leaf_row(reader: Reader, region: asyncpg.Record, ev: Evaluation) -> dict[str, Any]:
     rule = await resolve_rule(reader, region["adcode"], ev.kind, ev.radius_override)
-    figures = await repository.coverage(
-        reader, region["adcode"], ev.kind, rule.radius_m, srid_of(region), ev.as_of, ev.is_today
-    )
+    figures = await repository.coverage(reader, ev.catchments(region, rule.radius_m))
     return {
         "adcode": region["adcode"],
         "name": region["name"],
@@ -209,9 +210,10 @@ async def gaps(reader: Reader, adcode: str, ev: Evaluation) -> dict[str, Any]:
     features: list[dict[str, Any]] = []
     for leaf in regions:
         rule = await resolve_rule(reader, leaf["adcode"], ev.kind, ev.radius_override)
-        args = (reader, leaf["adcode"], ev.kind, rule.radius_m, srid_of(leaf), ev.as_of, ev.is_today)
-        parts = await repository.gaps(*args, GAP_MIN_AREA_M2)
-        people = _people_in(parts, await repository.uncovered_cells(*args)) if leaf["population_source"] else None
+        catchments = ev.catchments(leaf, rule.radius_m)
+        parts = await repository.gaps(reader, catchments, GAP_MIN_AREA_M2)
+        cells = await repository.uncovered_cells(reader, catchments) if leaf["population_source"] else None
+        people = _people_in(parts, cells) if cells is not None else None
         for i, part in enumerate(parts):
             properties = {
                 "region": leaf["adcode"],

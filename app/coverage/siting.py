@@ -86,9 +86,7 @@ async def siting_instance(
     cells: list[tuple[float, float, float, float, float]] = []
     for leaf in leaves:
         rule = rules[leaf["adcode"]] = await service.resolve_rule(reader, leaf["adcode"], ev.kind, ev.radius_override)
-        for c in await repository.uncovered_cells(
-            reader, leaf["adcode"], ev.kind, rule.radius_m, service.srid_of(leaf), ev.as_of, ev.is_today
-        ):
+        for c in await repository.uncovered_cells(reader, ev.catchments(leaf, rule.radius_m)):
             cells.append((c["lon"], c["lat"], c["population"], c["area_km2"], rule.radius_m))
     table = np.array(cells, dtype=np.float64).reshape(-1, 5)
     if candidates is None:
@@ -112,9 +110,7 @@ async def siting_instance(
 async def _covered(
     reader: Reader, leaf: asyncpg.Record, ev: service.Evaluation, rule: service.Rule, extra: list[tuple[float, float]]
 ) -> tuple[float, float]:
-    figures = await repository.coverage(
-        reader, leaf["adcode"], ev.kind, rule.radius_m, service.srid_of(leaf), ev.as_of, ev.is_today, extra
-    )
+    figures = await repository.coverage(reader, ev.catchments(leaf, rule.radius_m), extra)
     return float(figures["covered_area_km2"]), float(figures["covered_population"])
 
 
