@@ -25,7 +25,7 @@ $(BIN)/yizhan: pyproject.toml
 	@$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-# Uses DATABASE_URL when set; otherwise the project-local cluster (.pgdata/, port 54329).
+# Uses DATABASE_URL when set; otherwise the project-local cluster (.pgdata/, port 54329 or the next free one).
 db: $(BIN)/yizhan
 	@$(LOCALDB) install
 	@if [ -z "$$DATABASE_URL" ]; then $(LOCALDB) start && $(LOCALDB) createdb yizhan; fi

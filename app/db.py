@@ -80,9 +80,8 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Reset a read connection on its way back to the pool: nothing beyond asyncpg's own rollback of an open
-    transaction. Reads set no session state (no SET, LISTEN, cursors or advisory locks), and the default reset
-    (`RESET ALL; UNLISTEN *; …`) is one more round trip per request — measured at ~100 µs of the nearest
-    query's ~800 µs CPU."""
+    transaction. Reads set no session state (no SET, LISTEN, cursors or advisory locks), so the default reset
+    (`RESET ALL; UNLISTEN *; …`) would only add a round trip, ~100 µs, to every release."""
 
 
 class ReadPool:
@@ -90,14 +89,14 @@ class ReadPool:
 
     Two things about asyncpg's Pool cost the hot path, and this works around both while leaving connecting,
     resetting and replacing connections to it:
-    - Acquiring and releasing (a shielded release task, inactivity timers, proxies) cost ~40 µs per request, as much
-      as decoding the answer. A connection taken here stays checked out and goes back on a list for the next
+    - Acquiring and releasing (a shielded release task, inactivity timers, proxies) costs ~40 µs per request, as
+      much as decoding the answer. A connection taken here stays checked out and goes back on a list for the next
       request. Only a query that fails or is interrupted hands its connection back to asyncpg, which rolls back,
       resets or replaces it as its state requires, and the next request acquires a fresh one.
     - Requests waiting for a connection wait in an asyncio.Queue, where one that arrives just as a connection comes
       back takes it ahead of those already waiting (the woken one finds the queue empty and queues again, at the
-      end). Under load that starved a few: 32 concurrent nearest requests over 10 connections had a p99 of 88 ms at
-      a p50 of 13 ms. Requests here take one of as many turns as there are connections, from an asyncio.Semaphore,
+      end). Under load that starves a few: 32 concurrent nearest requests over 10 connections see a p99 of 88 ms
+      at a p50 of 13 ms. Requests here take one of as many turns as there are connections, from an asyncio.Semaphore,
       which hands a freed turn to the longest waiter.
     """
 

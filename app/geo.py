@@ -1,9 +1,10 @@
-"""Geometry rules in one place: the query point, search radii, bounding boxes, geodesic re-ranking.
+"""Geometry rules in one place: the query point, search radii, bounding boxes, the bound of geodesic re-ranking.
 
 Storage is WGS-84 (EPSG:4326) only. Distances are metres on the WGS-84 spheroid (PostGIS geography with
-use_spheroid = true). PostGIS orders geography KNN (`<->`) by *spherical* distance, so the nearest query
-over-fetches by sphere and re-ranks by spheroid; SPHERE_TO_SPHEROID_MIN bounds how much shorter a spheroid
-distance can be than PostGIS's sphere distance, which tells when the over-fetch provably holds the true top k.
+use_spheroid = true). PostGIS orders geography KNN (`<->`) by *spherical* distance, so the nearest search
+(app.sites.nearest.service) over-fetches by sphere and re-ranks by spheroid; SPHERE_TO_SPHEROID_MIN bounds how
+much shorter a spheroid distance can be than PostGIS's sphere distance, which tells when the over-fetch provably
+holds the true top k.
 """
 
 import math

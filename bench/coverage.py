@@ -1,4 +1,4 @@
-"""Benchmark coverage and siting (issue: planners' questions), through HTTP, in one run.
+"""Benchmark planners' questions (coverage and siting) through HTTP, in one run.
 
     make bench-coverage           # or: python -m bench.coverage
 

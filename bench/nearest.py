@@ -133,8 +133,6 @@ def main() -> None:
     if total:
         console.print(f"register: {total:,} sites")
     real_port, ref_port = 8101, 8102
-    # wrk is one client address at thousands of requests a second: a limit it never reaches keeps the limiter's
-    # cost in the measurement without turning answers into 429s.
     database = db_url(DB_NAME)
     # Trust ranking is always on; open_now filters by each site's hours at the moment of the request.
     variants = {
@@ -144,6 +142,8 @@ def main() -> None:
     }
     results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     with (
+        # wrk is one client address at thousands of requests a second: a limit it never reaches keeps the
+        # limiter's cost in the measurement without turning answers into 429s.
         running(
             "app.main:app", real_port, database, workers=args.workers, RATE_LIMIT_READS_PER_MINUTE="1000000000"
         ) as real,

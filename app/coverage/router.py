@@ -1,4 +1,4 @@
-"""HTTP shape of coverage: per point, per region, per child region (JSON, CSV, XLSX), gaps."""
+"""HTTP shape of coverage: per point, per region, per child region (JSON, CSV, XLSX), gaps, siting."""
 
 import datetime as dt
 from typing import Annotated, Any

@@ -137,7 +137,7 @@ UPSERT_FIELDS = (
 
 
 # The upsert's staging table: rows arrive by COPY (binary, one round trip), then one set-based INSERT … SELECT.
-# (A multi-row VALUES statement spent most of a 100,000-row import compiling 2.2 million bind parameters.)
+# A multi-row VALUES statement would spend most of a 100,000-row import compiling its 2.2 million bind parameters.
 STAGE_COLUMNS = {
     "kind": "text",
     "name": "text",

@@ -1,8 +1,9 @@
 """Rules of the register: reading a site, and every write to one.
 
-POST/PATCH/DELETE /v1/sites, an accepted report and bulk imports (app.sites.bulk, for its rows) all pass the same
-checks here before anything is written: the vocabularies, the fields that may not be cleared (SiteFields), and
-the key's region against both where the site is and where it is going.
+POST/PATCH/DELETE /v1/sites and an accepted report pass the same checks here before anything is written: the
+vocabularies, the fields that may not be cleared (SiteFields), and the key's region against both where the site
+is and where it is going. Bulk imports (app.sites.bulk) check the same rules per row, so that every row gets an
+outcome of its own.
 """
 
 import datetime as dt

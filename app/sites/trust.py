@@ -3,7 +3,7 @@
 A site with an unreviewed report that workers could not get in ranks as if half again as far; one nobody has
 verified for 180 days as if a tenth farther. Multiplying keeps "equally near" meaningful at every distance, and a
 rank is never below the distance, which the exactness argument of the nearest search needs. The database reads
-the two flags with the distance (app.sites.repository); the service ranks the handful of candidates.
+the two flags with the distance (app.sites.nearest.repository); the service ranks the handful of candidates.
 """
 
 REPORTED_RANK_FACTOR = 0.5
