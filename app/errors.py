@@ -82,6 +82,14 @@ class InvalidParameter(YizhanError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
 
+    @classmethod
+    def of(cls, problems: list[tuple[str, str]]) -> "InvalidParameter":
+        """One error naming several fields."""
+        error = cls(*problems[0])
+        error.errors = [{"field": field, "message": message} for field, message in problems]
+        error.detail = "; ".join(f"{field}: {message}" for field, message in problems)
+        return error
+
 
 class BadRequest(YizhanError):
     """A parameter OGC API - Features answers with 400 (it has no 422): unknown, or invalid (see app.ogc.router)."""

@@ -1,7 +1,7 @@
 -- The schema's functions and triggers as they stand at the migration head: the current definition of each, in one
 -- place, instead of spread over the migrations that created and redefined them.
 --
--- tests/test_schema_functions.py checks this file against a database migrated to head: the same functions and
+-- tests/test_migrations_functions.py checks this file against a database migrated to head: the same functions and
 -- triggers, each function's body and signature, each trigger exactly as pg_get_triggerdef prints it. This file is
 -- for reading, not for running: a schema change still goes through a new migration, which must update this file
 -- too (the test fails until it does).

@@ -17,14 +17,12 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
-from app.db import act_as, reader_in
+from app.db import act_as
 from app.errors import Forbidden, InvalidParameter, PayloadTooLarge, UnsupportedMediaType, database_errors
 from app.keys.service import Principal
-from app.sites import repository
+from app.sites import repository, service
 from app.sites.schemas import SiteCreate
 from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
-from app.vocabularies.service import amenities as amenity_vocabulary
-from app.vocabularies.service import site_kinds
 
 # 100,000 rows of a spreadsheet export are ~30 MB as CSV; past this a partner should split the file.
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -222,9 +220,6 @@ async def import_sites(
 ) -> BulkResult:
     if len(records) > MAX_ROWS:
         raise PayloadTooLarge(f"{len(records)} rows; the limit is {MAX_ROWS} a request — split the file")
-    reader = await reader_in(conn)
-    known_kinds = await site_kinds.codes(reader)
-    known_amenities = await amenity_vocabulary.codes(reader)
     reports: list[RowReport] = []
     valid: list[tuple[RowReport, dict[str, Any]]] = []
     seen: dict[tuple[str, str], int] = {}
@@ -245,11 +240,6 @@ async def import_sites(
             continue
         if site.external_id is None:
             report.reasons.append("external_id: required in a bulk upload (it is how the row is matched)")
-        if site.kind not in known_kinds:
-            report.reasons.append(f"kind: unknown value {site.kind}")
-        unknown = [a for a in site.amenities or [] if a not in known_amenities]
-        if unknown:
-            report.reasons.append(f"amenities: unknown value(s) {', '.join(unknown)}")
         key = (site.source, site.external_id or "")
         if key in seen:
             report.reasons.append(f"external_id: repeats row {seen[key]}")
@@ -260,7 +250,7 @@ async def import_sites(
         fields["lon"], fields["lat"] = geo.to_wgs84(site.lon, site.lat, coordsys)
         valid.append((report, {**CLEARED, **{k: v for k, v in fields.items() if v is not None}}))
 
-    await _check_regions(conn, principal, valid, atomic)
+    await _check_writes(conn, principal, valid, atomic)
     warnings = await _check_datum(conn, valid, coordsys)
     rows = [repository.site_values(values) for report, values in valid if not report.reasons]
     async with conn.begin_nested() as savepoint:
@@ -279,28 +269,20 @@ async def import_sites(
     return BulkResult(applied, dry_run, atomic, reports, warnings)
 
 
-async def _check_regions(
+async def _check_writes(
     conn: AsyncConnection, principal: Principal, valid: list[tuple[RowReport, dict[str, Any]]], atomic: bool
 ) -> None:
-    """A region-limited key writes a row only where the site is now (when the row updates one) and where the row
-    puts it (derived from the point, as the register will). All or nothing: 403 for the upload; partial: the row
-    is rejected."""
-    if principal.region_prefix is None or not valid:
-        return
-    new_regions = await repository.regions_of(conn, [(v["lon"], v["lat"]) for _, v in valid])
+    """The checks of every write (app.sites.service.refusals), for all rows at once. A row outside the key's region
+    (where the site it updates is, or where it puts it) makes an all-or-nothing upload 403; a partial one rejects
+    the row."""
     current = await repository.locations_by_external_id(conn, [(v["source"], v["external_id"]) for _, v in valid])
-    current_regions: dict[int, str | None] = {n: region for n, _, _, region in current}
-    for n, ((report, _), new_region) in enumerate(zip(valid, new_regions, strict=True)):
-        for what, region in (("the site it updates", current_regions.get(n, new_region)), ("lat/lon", new_region)):
-            if principal.may_write_in(region):
-                continue
-            if atomic:
-                raise Forbidden(
-                    f"row {report.row}: {what} is in region {region}, outside this key's region "
-                    f"{principal.region_prefix}*; nothing was written"
-                )
-            report.reasons.append(f"{what}: in region {region}, outside this key's region {principal.region_prefix}*")
-            break
+    regions: dict[int, str | None] = {n: region for n, _, _, region in current}
+    writes = [service.Write(v, exists=n in regions, current_region=regions.get(n)) for n, (_, v) in enumerate(valid)]
+    for (report, _), refused in zip(valid, await service.refusals(conn, principal, writes), strict=True):
+        if atomic and (forbidden := [r for r in refused if r.forbidden]):
+            reasons = "; ".join(r.reason() for r in forbidden)
+            raise Forbidden(f"row {report.row}: {reasons}; nothing was written")
+        report.reasons += [r.reason() for r in refused]
 
 
 # Share of address-checkable rows that look shifted past which the whole upload is flagged.

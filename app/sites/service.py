@@ -7,6 +7,8 @@ outcome of its own.
 """
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -14,7 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
 from app.db import Reader, act_as, reader_in
-from app.errors import Forbidden, NotFound, PreconditionFailed, PreconditionRequired, database_errors
+from app.errors import (
+    Forbidden,
+    InvalidParameter,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    database_errors,
+)
 from app.keys.service import Principal
 from app.sites import repository
 from app.sites.schemas import SiteCreate, SiteFields
@@ -55,27 +64,65 @@ def fields_of(body: SiteFields) -> dict[str, Any]:
     return fields
 
 
-def forbid_outside(principal: Principal, region: str | None, what: str) -> None:
-    if not principal.may_write_in(region):
-        raise Forbidden(f"this key writes only in regions {principal.region_prefix}*; {what} is in {region}")
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A write to check: its fields (WGS-84) and, for a site that exists, the region it is in now."""
+
+    fields: dict[str, Any]
+    exists: bool = False
+    current_region: str | None = None
 
 
-async def check(conn: AsyncConnection, principal: Principal, fields: dict[str, Any], field_prefix: str = "") -> None:
-    """The checks of every write of `fields`: the key's region where they put the site, and the vocabularies.
-    `field_prefix` names the fields as the request nested them ("site." in a report)."""
-    if "lat" in fields and principal.region_prefix is not None:
-        [region] = await repository.regions_of(conn, [(fields["lon"], fields["lat"])])
-        forbid_outside(principal, region, "the new location")
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    field: str
+    message: str
+    forbidden: bool  # the key's region (403), else an invalid value (422)
+
+    def reason(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+async def refusals(
+    conn: AsyncConnection, principal: Principal, writes: Sequence[Write], field_prefix: str = ""
+) -> list[list[Refusal]]:
+    """The checks of every write, for many writes at once (a bulk import's rows, or one request's write): the key's
+    region where the site is and where the fields put it, and the vocabularies. `field_prefix` names the fields as
+    the request nested them ("site." in a report)."""
     reader = await reader_in(conn)
-    if "kind" in fields:
-        await site_kinds.check(reader, f"{field_prefix}kind", [fields["kind"]])
-    if fields.get("amenities"):
-        await amenity_vocabulary.check(reader, f"{field_prefix}amenities", fields["amenities"])
+    kinds, amenities = await site_kinds.codes(reader), await amenity_vocabulary.codes(reader)
+    # Where each moved site would be derived into, as the register's trigger will derive it.
+    moved = [i for i, w in enumerate(writes) if "lat" in w.fields] if principal.region_prefix is not None else []
+    regions = await repository.regions_of(conn, [(writes[i].fields["lon"], writes[i].fields["lat"]) for i in moved])
+    new_region = dict(zip(moved, regions, strict=True))
+    outside = f"outside this key's region {principal.region_prefix}*"
+    found = []
+    for i, write in enumerate(writes):
+        refused = []
+        if write.exists and not principal.may_write_in(write.current_region):
+            refused.append(Refusal("site", f"in region {write.current_region}, {outside}", True))
+        if i in new_region and not principal.may_write_in(new_region[i]):
+            refused.append(Refusal(f"{field_prefix}lat", f"in region {new_region[i]}, {outside}", True))
+        if "kind" in write.fields and (problem := site_kinds.unknown(kinds, [write.fields["kind"]])):
+            refused.append(Refusal(f"{field_prefix}kind", problem, False))
+        if problem := amenity_vocabulary.unknown(amenities, write.fields.get("amenities")):
+            refused.append(Refusal(f"{field_prefix}amenities", problem, False))
+        found.append(refused)
+    return found
+
+
+async def check(conn: AsyncConnection, principal: Principal, write: Write, field_prefix: str = "") -> None:
+    """The checks of one write: Forbidden for the key's region, InvalidParameter naming each bad field."""
+    [refused] = await refusals(conn, principal, [write], field_prefix)
+    if forbidden := [r for r in refused if r.forbidden]:
+        raise Forbidden("; ".join(r.reason() for r in forbidden))
+    if refused:
+        raise InvalidParameter.of([(r.field, r.message) for r in refused])
 
 
 async def create(conn: AsyncConnection, principal: Principal, body: SiteCreate) -> asyncpg.Record:
     fields = fields_of(body)
-    await check(conn, principal, fields)
+    await check(conn, principal, Write(fields))
     await act_as(conn, principal.name)
     with database_errors():
         site_id = await repository.insert(conn, fields)
@@ -98,10 +145,8 @@ async def change(
     fields: dict[str, Any],
     field_prefix: str = "",
 ) -> None:
-    """Write `fields` (WGS-84) to a site locked with `lock`, after the checks of every write and of the key's
-    region where the site is now."""
-    forbid_outside(principal, current_region, "the site")
-    await check(conn, principal, fields, field_prefix)
+    """Write `fields` (WGS-84) to a site locked with `lock`, after the checks of every write."""
+    await check(conn, principal, Write(fields, exists=True, current_region=current_region), field_prefix)
     await act_as(conn, principal.name)
     with database_errors():
         await repository.apply(conn, site_id, fields)

@@ -22,13 +22,15 @@ class Vocabulary:
             self._loaded_at = time.monotonic()
         return self._codes
 
+    @staticmethod
+    def unknown(known: frozenset[str], values: list[str] | None) -> str | None:
+        """What is wrong with `values` against the `known` codes, or None."""
+        unknown = [v for v in values or [] if v not in known]
+        return f"unknown value(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}" if unknown else None
+
     async def check(self, reader: Reader, field: str, values: list[str] | None) -> None:
-        if not values:
-            return
-        known = await self.codes(reader)
-        unknown = [v for v in values if v not in known]
-        if unknown:
-            raise InvalidParameter(field, f"unknown value(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if values and (problem := self.unknown(await self.codes(reader), values)):
+            raise InvalidParameter(field, problem)
 
 
 site_kinds = Vocabulary("site_kinds")
