@@ -1,9 +1,8 @@
 """Rules of the register: reading a site, and every write to one.
 
-POST/PATCH/DELETE /v1/sites and an accepted report pass the same checks here before anything is written: the
-vocabularies, the fields that may not be cleared (SiteFields), and the key's region against both where the site
-is and where it is going. Bulk imports (app.sites.bulk) check the same rules per row, so that every row gets an
-outcome of its own.
+POST/PATCH/DELETE /v1/sites, an accepted report and bulk imports (for all their rows at once, each row getting an
+outcome of its own) pass the same checks here before anything is written: the fields that may not be cleared
+(SiteFields), the vocabularies, and the key's region against both where the site is and where it is going.
 """
 
 import datetime as dt
