@@ -250,8 +250,9 @@ async def import_sites(
         fields["lon"], fields["lat"] = geo.to_wgs84(site.lon, site.lat, coordsys)
         valid.append((report, {**CLEARED, **{k: v for k, v in fields.items() if v is not None}}))
 
-    await _check_writes(conn, principal, valid, atomic)
-    warnings = await _check_datum(conn, valid, coordsys)
+    existing = await repository.lock_by_external_id(conn, [(v["source"], v["external_id"]) for _, v in valid])
+    await _check_writes(conn, principal, valid, existing, atomic)
+    warnings = await _check_datum(conn, valid, [e for e in existing if not e.deleted], coordsys)
     rows = [repository.site_values(values) for report, values in valid if not report.reasons]
     async with conn.begin_nested() as savepoint:
         await act_as(conn, principal.name)
@@ -270,13 +271,16 @@ async def import_sites(
 
 
 async def _check_writes(
-    conn: AsyncConnection, principal: Principal, valid: list[tuple[RowReport, dict[str, Any]]], atomic: bool
+    conn: AsyncConnection,
+    principal: Principal,
+    valid: list[tuple[RowReport, dict[str, Any]]],
+    existing: list[repository.Existing],
+    atomic: bool,
 ) -> None:
     """The checks of every write (app.sites.service.refusals), for all rows at once. A row outside the key's region
     (where the site it updates is, or where it puts it) makes an all-or-nothing upload 403; a partial one rejects
     the row."""
-    current = await repository.locations_by_external_id(conn, [(v["source"], v["external_id"]) for _, v in valid])
-    regions: dict[int, str | None] = {n: region for n, _, _, region in current}
+    regions = {e.index: e.region_adcode for e in existing}
     writes = [service.Write(v, exists=n in regions, current_region=regions.get(n)) for n, (_, v) in enumerate(valid)]
     for (report, _), refused in zip(valid, await service.refusals(conn, principal, writes), strict=True):
         if atomic and (forbidden := [r for r in refused if r.forbidden]):
@@ -290,7 +294,10 @@ SHIFTED_SHARE_WARNING = 0.2
 
 
 async def _check_datum(
-    conn: AsyncConnection, valid: list[tuple[RowReport, dict[str, Any]]], coordsys: str
+    conn: AsyncConnection,
+    valid: list[tuple[RowReport, dict[str, Any]]],
+    live: list[repository.Existing],
+    coordsys: str,
 ) -> list[str]:
     """Flag points that look already shifted: a partner sending GCJ-02 (Amap, Tencent) labelled as WGS-84.
 
@@ -298,7 +305,7 @@ async def _check_datum(
     GCJ-02 would put it inside, it very likely is GCJ-02. Rows are warned, not refused: a site can sit just over a
     boundary from the district in its postal address.
     """
-    shifted_updates = await _moved_by_the_datum_shift(conn, valid) if coordsys == geo.CoordSys.wgs84 else 0
+    shifted_updates = _moved_by_the_datum_shift(valid, live) if coordsys == geo.CoordSys.wgs84 else 0
     regions = await repository.county_names(conn)
     named = []
     for report, values in valid:
@@ -335,13 +342,13 @@ def _batch_warning(shifted: int, checked: int) -> list[str]:
     ]
 
 
-async def _moved_by_the_datum_shift(conn: AsyncConnection, valid: list[tuple[RowReport, dict[str, Any]]]) -> int:
+def _moved_by_the_datum_shift(valid: list[tuple[RowReport, dict[str, Any]]], live: list[repository.Existing]) -> int:
     """Rows updating a known site whose point moved by exactly the GCJ-02 shift at that place (to within 5 m)."""
     if not valid:
         return 0
-    known = await repository.locations_by_external_id(conn, [(v["source"], v["external_id"]) for _, v in valid])
     flagged = 0
-    for n, old_lon, old_lat, _ in known:
+    for site in live:
+        n, old_lon, old_lat = site.index, site.lon, site.lat
         report, values = valid[n]
         if report.reasons:
             continue

@@ -284,17 +284,28 @@ async def county_names(conn: AsyncConnection) -> dict[str, str]:
     return {name: adcode for adcode, name in result.all()}
 
 
-async def locations_by_external_id(
-    conn: AsyncConnection, keys: list[tuple[str, str]]
-) -> list[tuple[int, float, float, str | None]]:
-    """(index into `keys`, lon, lat, region) of the live sites among (source, external_id) pairs."""
+@dataclass(frozen=True, slots=True)
+class Existing:
+    """A site an upsert row matches by (source, external_id): deleted ones too, which the upsert brings back."""
+
+    index: int  # into the keys asked about
+    lon: float
+    lat: float
+    region_adcode: str | None
+    deleted: bool
+
+
+async def lock_by_external_id(conn: AsyncConnection, keys: list[tuple[str, str]]) -> list[Existing]:
+    """The sites among (source, external_id) pairs, locked until the transaction ends (as `lock` locks one), so
+    that what is checked is what the upsert then changes."""
     result = await conn.execute(
         text(
-            "SELECT k.n - 1, ST_X(s.geom), ST_Y(s.geom), s.region_adcode "
+            "SELECT k.n - 1, ST_X(s.geom), ST_Y(s.geom), s.region_adcode, s.deleted_at IS NOT NULL "
             "FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) "
             "WITH ORDINALITY AS k(source, external_id, n) "
-            "JOIN sites s ON s.source = k.source AND s.external_id = k.external_id AND s.deleted_at IS NULL"
+            "JOIN sites s ON s.source = k.source AND s.external_id = k.external_id "
+            "ORDER BY s.id FOR UPDATE OF s"
         ),
         {"sources": [k[0] for k in keys], "ids": [k[1] for k in keys]},
     )
-    return [(int(n), float(lon), float(lat), region) for n, lon, lat, region in result.all()]
+    return [Existing(int(n), float(lon), float(lat), region, deleted) for n, lon, lat, region, deleted in result.all()]

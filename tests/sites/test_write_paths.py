@@ -184,3 +184,17 @@ async def test_closed_on_of_an_accepted_closed_report_is_the_date_in_china(
     r = await client.patch(f"/v1/reports/{report}", json={"status": "accepted"}, headers=bearer(city_key))
     assert r.status_code == 200, r.text
     assert await conn.fetchval("SELECT closed_on FROM sites WHERE id = $1", site) == dt.date(2026, 12, 2)
+
+
+async def test_bulk_cannot_bring_back_a_deleted_site_of_another_county(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, county_key: str
+) -> None:
+    victim = await a_site_in(conn, BINCHENG)
+    await conn.execute("UPDATE sites SET deleted_at = now() WHERE id = $1", victim)
+    before = await snapshot(conn, victim)
+    source, external_id = await conn.fetchrow("SELECT source, external_id FROM sites WHERE id = $1", victim)
+    row = {"external_id": external_id, "kind": "legal_aid", "name": "复活的站点", **HUIMIN_SEAT}
+    r = await upload(client, county_key, [row], source=source)
+    assert r.status_code == 403, r.text
+    assert await snapshot(conn, victim) == before
+    assert await conn.fetchval("SELECT deleted_at IS NOT NULL FROM sites WHERE id = $1", victim)
