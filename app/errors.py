@@ -10,7 +10,7 @@ import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -147,13 +147,22 @@ def database_errors() -> Iterator[None]:
     """
     try:
         yield
-    except IntegrityError as exc:
+    except DBAPIError as exc:
         cause = exc.orig.__cause__ if exc.orig is not None else None
-        if not isinstance(cause, asyncpg.IntegrityConstraintViolationError):
-            raise
-        raise _constraint_problem(cause) from None
+        if isinstance(cause, asyncpg.IntegrityConstraintViolationError):
+            raise _constraint_problem(cause) from None
+        if isinstance(cause, asyncpg.DataError):
+            raise _data_problem(cause) from None
+        raise
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise _constraint_problem(exc) from None
+    except asyncpg.DataError as exc:
+        raise _data_problem(exc) from None
+
+
+def _data_problem(exc: asyncpg.DataError) -> YizhanError:
+    # A value validation let through that the database cannot hold (out of its range, a character it refuses).
+    return InvalidParameter(getattr(exc, "column_name", None) or "body", f"the register cannot hold it ({exc})")
 
 
 def problem(
@@ -205,6 +214,11 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {}))
 
 
+async def _data_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, asyncpg.DataError)
+    return await _domain_error(_, _data_problem(exc))
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     # A bug, not a client error: log it with its traceback, tell the client only that it happened.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -215,4 +229,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(YizhanError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # A read whose parameter the database refuses (validation should have caught it): the client's error.
+    app.add_exception_handler(asyncpg.DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -7,12 +7,31 @@ bbox is minLon,minLat,maxLon,maxLat" or "f= wins over Accept" is written once. E
 
 import base64
 import binascii
+import datetime as dt
 from typing import Annotated
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
+from pydantic import AfterValidator
 
 from app.errors import InvalidParameter
 from app.geo import BBox, CoordSys
+
+# What a cursor position, an id or an offset may be: PostgreSQL's bigint.
+MAX_BIGINT = 2**63 - 1
+
+# Ids in paths: a number the register could hold (past bigint the database would refuse it with a 500).
+SiteId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The site's id")]
+ReportId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The report's id")]
+
+
+def _plausible(instant: dt.datetime) -> dt.datetime:
+    # Years the register can mean; at the edges of datetime's range converting between time zones overflows.
+    if not 1900 <= instant.year <= 2999:
+        raise ValueError("year outside 1900–2999")
+    return instant
+
+
+Instant = Annotated[dt.datetime, AfterValidator(_plausible)]
 
 CoordSysQuery = Annotated[
     CoordSys, Query(description="Datum of coordinates in and out: wgs84, gcj02 (Amap, Tencent), bd09 (Baidu)")
@@ -37,25 +56,46 @@ def decode_cursor(cursor: str, tag: str, arity: int, field: str = "cursor") -> t
     """The position in a cursor encode_cursor made with this tag; 422 naming `field` for anything else."""
     try:
         found, *values = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")
-        if found != tag or len(values) != arity or not all(v.isdigit() for v in values):
+        position = tuple(int(v) for v in values if v.isascii() and v.isdigit())
+        if found != tag or len(position) != arity or len(values) != arity or max(position, default=0) > MAX_BIGINT:
             raise ValueError
-        return tuple(int(v) for v in values)
+        return position
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidParameter(field, "not a cursor this API issued; pass next_cursor back unchanged") from None
+
+
+def _accepted(header: str) -> list[str]:
+    """The media types an Accept header names, most preferred first (by q, then in the order given); q=0 dropped."""
+    ranked = []
+    for position, entry in enumerate(header.split(",")):
+        media_type, *params = (part.strip() for part in entry.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media_type and q > 0:
+            ranked.append((-q, position, media_type.lower()))
+    return [media_type for _, _, media_type in sorted(ranked)]
 
 
 def output_format(request: Request, f: str | None, offered: dict[str, str]) -> str:
     """Which of the `offered` formats (name → media type; the first is the default) to answer in.
 
-    `f=` wins (a link in a page or a spreadsheet cannot set Accept), then the first offered media type the Accept
-    header names.
+    `f=` wins (a link in a page or a spreadsheet cannot set Accept), then the client's most preferred media type
+    among those offered; anything else (*/*, nothing offered, no Accept) gets the default.
     """
     if f is not None:
         if f not in offered:
             raise InvalidParameter("f", f"one of {', '.join(offered)}")
         return f
-    accept = request.headers.get("accept", "")
-    for name, media_type in offered.items():
-        if media_type in accept:
-            return name
+    by_media_type = {media_type: name for name, media_type in offered.items()}
+    for media_type in _accepted(request.headers.get("accept", "")):
+        if media_type in by_media_type:
+            return by_media_type[media_type]
+        if media_type == "*/*":
+            break
     return next(iter(offered))

@@ -18,7 +18,7 @@ from app.geo import BBox
 from app.http import JSON, GeoJSON
 from app.ogc import repository
 from app.ogc.schemas import Collection, Collections, Conformance, Feature, FeatureCollection, Landing
-from app.parameters import bbox_query
+from app.parameters import MAX_BIGINT, bbox_query
 
 
 class OGCRoute(APIRoute):
@@ -155,7 +155,7 @@ async def items(
     limit: Annotated[int, Query(ge=1, description=f"At most {MAX_LIMIT}; more is answered with {MAX_LIMIT}")] = (
         DEFAULT_LIMIT
     ),
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
 ) -> Response:
     """Features of a collection: bbox (CRS84), limit (≤ 10,000) and offset, with next/prev links."""
     _only(request, {"f", "bbox", "limit", "offset"})
@@ -186,7 +186,8 @@ async def items(
 async def item(request: Request, reader: ReaderDep, collection_id: str, feature_id: str) -> Response:
     """One feature."""
     _only(request, {"f"})
-    row = await repository.item(reader, collection_id, int(feature_id)) if feature_id.isdigit() else None
+    found = feature_id.isascii() and feature_id.isdigit() and 0 < int(feature_id) <= MAX_BIGINT
+    row = await repository.item(reader, collection_id, int(feature_id)) if found else None
     if row is None:
         raise NotFound(f"no feature {feature_id} in {collection_id}")
     base = f"{_base(request)}/collections/{collection_id}"

@@ -7,13 +7,13 @@ from starlette.responses import Response
 
 from app.dependencies import ReaderDep, TransactionDep, WriteKeyDep
 from app.http import JSON
-from app.parameters import decode_cursor, encode_cursor
+from app.parameters import MAX_BIGINT, ReportId, SiteId, decode_cursor, encode_cursor
 from app.reports import service
 from app.reports.schemas import Filed, Report, ReportIn, ReportPage, ReportResolution
 from app.vocabularies.closed import ReportStatus
 
 router = APIRouter(prefix="/v1", tags=["reports"])
-CURSOR_TAG = "id"
+CURSOR_TAG = "report"
 
 
 @router.post(
@@ -22,7 +22,7 @@ CURSOR_TAG = "id"
     response_model=Filed,
     responses={200: {"model": Filed, "description": "Merged into an open report"}, 404: {}, 422: {}, 429: {}},
 )
-async def report_site(request: Request, tx: TransactionDep, site_id: int, body: ReportIn) -> Response:
+async def report_site(request: Request, tx: TransactionDep, site_id: SiteId, body: ReportIn) -> Response:
     """Report that a site is closed, locked, needs an app to enter, moved … (public; repeats are merged)."""
     client = service.client_fingerprint(request.client.host if request.client else None)
     report = await service.report(tx, site_id, body, client)
@@ -34,7 +34,7 @@ async def review_queue(
     reader: ReaderDep,
     principal: WriteKeyDep,
     status: ReportStatus = ReportStatus.open,
-    site_id: int | None = None,
+    site_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> Response:
@@ -48,7 +48,7 @@ async def review_queue(
 
 @router.patch("/reports/{report_id}", response_model=Report, responses={401: {}, 403: {}, 404: {}, 422: {}})
 async def resolve_report(
-    tx: TransactionDep, principal: WriteKeyDep, report_id: int, body: ReportResolution
+    tx: TransactionDep, principal: WriteKeyDep, report_id: ReportId, body: ReportResolution
 ) -> Response:
     """Accept or reject a report; accepting changes the site (closed → closed, needs_app → access app, or as given)."""
     return JSON(await service.resolve(tx, principal, report_id, body))

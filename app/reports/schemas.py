@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.geo import CoordSys
-from app.sites.schemas import SiteFields
+from app.sites.schemas import NO_NUL, SiteFields, Url
 from app.vocabularies.closed import ReportStatus, ReportType
 
 
@@ -14,8 +14,10 @@ class ReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: ReportType
-    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] | None = None
-    photo_url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2000)] | None = None
+    note: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)] | None
+    ) = None
+    photo_url: Url | None = None
     lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False, description="Where the reporter is")
     lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     coordsys: CoordSys = CoordSys.wgs84
@@ -25,7 +27,7 @@ class ReportResolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal[ReportStatus.accepted, ReportStatus.rejected]
-    resolution: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+    resolution: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000, pattern=NO_NUL)] | None = None
     site: SiteFields | None = Field(
         default=None,
         description="Changes to make to the site when accepting (default: closed → closed, needs_app → access app)",

@@ -10,6 +10,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from zipfile import BadZipFile
 
 from fastapi import Request
 from openpyxl import load_workbook
@@ -164,7 +165,16 @@ def parse(body: bytes, content_type: str) -> list[tuple[int, dict[str, Any]]]:
             if not isinstance(items, list):
                 raise InvalidParameter("body", "expected a list of sites, {items: [...]}, or a FeatureCollection")
             return [(n, item if isinstance(item, dict) else {}) for n, item in enumerate(items, start=1)]
-    except (UnicodeDecodeError, LookupError, ValueError, KeyError, OSError) as exc:
+    except (
+        UnicodeDecodeError,
+        LookupError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        OSError,
+        BadZipFile,
+    ) as exc:
         if isinstance(exc, InvalidParameter):
             raise
         raise InvalidParameter("body", f"could not read the {media_type} body: {exc}") from None

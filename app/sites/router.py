@@ -1,6 +1,5 @@
 """HTTP shape of the register: list, read and write sites, bulk upserts. (Nearest: app.sites.nearest.)"""
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -11,9 +10,9 @@ from app.dependencies import ReaderDep, TransactionDep, WriteKeyDep
 from app.errors import problem
 from app.geo import BBox
 from app.http import JSON, GeoJSON, cached
-from app.parameters import CoordSysQuery, bbox_query, decode_cursor, encode_cursor, output_format
+from app.parameters import CoordSysQuery, Instant, SiteId, bbox_query, decode_cursor, encode_cursor, output_format
 from app.sites import bulk, repository, service
-from app.sites.schemas import BulkReport, Site, SiteCreate, SiteFields, SitePage
+from app.sites.schemas import NO_NUL, BulkReport, Site, SiteCreate, SiteFields, SitePage
 from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from app.vocabularies.closed import SiteStatus
 from app.vocabularies.service import site_kinds
@@ -38,9 +37,11 @@ async def list_sites(
     region: Annotated[
         str | None, Query(pattern=r"^[0-9]{6}$", description="Region adcode, descendants included")
     ] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, description="Text in name or address")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, pattern=NO_NUL, description="Text in name or address")
+    ] = None,
     status: Annotated[list[SiteStatus] | None, Query()] = None,
-    updated_since: Annotated[dt.datetime | None, Query(description="ISO 8601 with offset")] = None,
+    updated_since: Annotated[Instant | None, Query(description="ISO 8601 with offset")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     f: Annotated[Literal["json", "geojson"] | None, Query(description="Output format")] = None,
@@ -68,7 +69,7 @@ async def list_sites(
 
 @router.get("/{site_id}", response_model=Site, responses={404: {"description": "No such site"}})
 async def get_site(
-    request: Request, reader: ReaderDep, site_id: int, coordsys: CoordSysQuery = geo.CoordSys.wgs84
+    request: Request, reader: ReaderDep, site_id: SiteId, coordsys: CoordSysQuery = geo.CoordSys.wgs84
 ) -> Response:
     """One site; its ETag (the version) changes with every edit and is what PATCH/DELETE need in If-Match."""
     row = await service.get(reader, site_id)
@@ -155,7 +156,7 @@ async def create_site(tx: TransactionDep, principal: WriteKeyDep, body: SiteCrea
 async def update_site(
     tx: TransactionDep,
     principal: WriteKeyDep,
-    site_id: int,
+    site_id: SiteId,
     body: SiteFields,
     if_match: Annotated[str | None, Header(description="The ETag read; a stale one gets 412")] = None,
 ) -> Response:
@@ -168,7 +169,7 @@ async def update_site(
 async def delete_site(
     tx: TransactionDep,
     principal: WriteKeyDep,
-    site_id: int,
+    site_id: SiteId,
     if_match: Annotated[str | None, Header(description="The ETag read; a stale one gets 412")] = None,
 ) -> Response:
     """Soft-delete a site (kept, with its history; gone from reads and the change feed says so)."""

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from app import geo, hours
+from app.parameters import Instant
 from app.vocabularies.closed import AccessMode, SiteStatus, VerificationMethod
 
 
@@ -52,7 +53,12 @@ class SitePage(BaseModel):
 
 # --- writes ---------------------------------------------------------------------------------------------------
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+# Free text as the register stores it: trimmed, bounded, and without NUL (which PostgreSQL's text cannot hold).
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NO_NUL)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50, pattern=NO_NUL)]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\x00]*$", max_length=2000)]
 
 
 # Fields every site has: a request may change them, never send them as null.
@@ -65,12 +71,12 @@ class SiteFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: str | None = None
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    name: Name | None = None
     address: Text | None = None
     lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
     lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     operator: Text | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
+    phone: Phone | None = None
     keeper: Text | None = None
     opening_hours: Text | None = Field(
         default=None, description="OpenStreetMap opening_hours syntax, e.g. 'Mo-Fr 08:30-17:30; PH off'"
@@ -78,14 +84,14 @@ class SiteFields(BaseModel):
     access: AccessMode | None = None
     access_note: Text | None = None
     amenities: list[str] | None = None
-    services: list[str] | None = None
-    worker_groups: list[str] | None = None
+    services: list[Text] | None = None
+    worker_groups: list[Text] | None = None
     status: SiteStatus | None = None
     opened_on: dt.date | None = None
     closed_on: dt.date | None = None
     rating: Text | None = None
-    photos: list[Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2000)]] | None = None
-    last_verified_at: dt.datetime | None = None
+    photos: list[Url] | None = None
+    last_verified_at: Instant | None = None
     verified_by: VerificationMethod | None = None
     coordsys: geo.CoordSys = Field(default=geo.CoordSys.wgs84, description="Datum of lat/lon given")
 
@@ -112,11 +118,13 @@ class SiteFields(BaseModel):
 
 class SiteCreate(SiteFields):
     kind: str
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Name
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
-    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = "api"
-    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)] = (
+        "api"
+    )
+    external_id: Name | None = None
 
 
 class RowOutcome(BaseModel):

@@ -5,6 +5,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import geo
+from app.parameters import Instant
 from app.sites import trust
 from app.sites.schemas import SiteSummary
 from app.vocabularies.closed import AccessMode
@@ -30,7 +31,7 @@ class NearestQuery(BaseModel):
     )
     coordsys: geo.CoordSys = Field(default=geo.CoordSys.wgs84, description="Datum of lat/lon in and out")
     open_now: bool | None = Field(default=None, description="true: only sites open at `at`; false: only closed ones")
-    at: dt.datetime | None = Field(default=None, description="When (ISO 8601; no offset means China time); default now")
+    at: Instant | None = Field(default=None, description="When (ISO 8601; no offset means China time); default now")
 
 
 class NavigationLinks(BaseModel):

@@ -1,0 +1,86 @@
+"""Crafted input gets a 4xx problem naming what is wrong, never a 500: ids and offsets past bigint, NUL bytes,
+datetimes at the edge of the calendar, cursors of another list, bodies that are not what they claim."""
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.keys import service as keys
+from app.parameters import encode_cursor
+from app.spreadsheets import XLSX_MEDIA_TYPE
+
+HUGE = str(2**64)
+
+
+@pytest.fixture
+async def auth(sa_conn: AsyncConnection) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await keys.create(sa_conn, '探测', ['write'], None)}"}
+
+
+async def refused(response: httpx.Response, *statuses: int) -> None:
+    assert response.status_code in (statuses or (400, 404, 422)), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_numbers_past_bigint(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    await refused(await client.get(f"/v1/sites/{HUGE}"))
+    await refused(await client.post(f"/v1/sites/{HUGE}/reports", json={"type": "closed"}))
+    await refused(await client.patch(f"/v1/reports/{HUGE}", json={"status": "rejected"}, headers=auth))
+    await refused(await client.get("/v1/reports", params={"site_id": HUGE}, headers=auth))
+    await refused(await client.get("/ogc/collections/legal_aid/items", params={"offset": HUGE}), 400)
+    await refused(await client.get(f"/ogc/collections/legal_aid/items/{HUGE}"), 404)
+    await refused(await client.get("/ogc/collections/legal_aid/items/²"), 404)
+    for path, tag, arity, name in (("/v1/sites", "id", 1, "cursor"), ("/v1/changes", "c", 2, "since")):
+        r = await client.get(path, params={name: encode_cursor(tag, *[2**64] * arity)})
+        await refused(r, 422)
+        assert r.json()["errors"][0]["field"] == name
+
+
+async def test_a_cursor_of_another_list(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    sites_cursor = (await client.get("/v1/sites", params={"limit": 1})).json()["next_cursor"]
+    await refused(await client.get("/v1/reports", params={"cursor": sites_cursor}, headers=auth), 422)
+
+
+async def test_nul_bytes(client: httpx.AsyncClient, conn: asyncpg.Connection, auth: dict[str, str]) -> None:
+    site = await conn.fetchval("SELECT min(id) FROM sites")
+    await refused(await client.get("/v1/sites", params={"q": "驿\x00站"}), 422)
+    await refused(await client.post(f"/v1/sites/{site}/reports", json={"type": "other", "note": "a\x00b"}), 422)
+    body = {"kind": "legal_aid", "name": "站\x00", "lat": 37.38, "lon": 117.97}
+    r = await client.post("/v1/sites", json=body, headers=auth)
+    await refused(r, 422)
+    assert r.json()["errors"][0]["field"] == "name"
+    etag = (await client.get(f"/v1/sites/{site}")).headers["etag"]
+    r = await client.patch(f"/v1/sites/{site}", json={"services": ["a\x00"]}, headers={**auth, "If-Match": etag})
+    await refused(r, 422)
+
+
+@pytest.mark.parametrize("instant", ["9999-12-31T23:59:59", "0001-01-01T00:00:00", "9999-12-31T23:59:59-12:00"])
+async def test_datetimes_at_the_edge_of_the_calendar(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, auth: dict[str, str], instant: str
+) -> None:
+    r = await client.get("/v1/sites/nearest", params={"lat": 37.38, "lon": 117.97, "at": instant})
+    await refused(r, 422)
+    assert r.json()["errors"][0]["field"] == "at"
+    await refused(await client.get("/v1/sites", params={"updated_since": instant}), 422)
+    site = await conn.fetchval("SELECT min(id) FROM sites")
+    etag = (await client.get(f"/v1/sites/{site}")).headers["etag"]
+    r = await client.patch(f"/v1/sites/{site}", json={"last_verified_at": instant}, headers={**auth, "If-Match": etag})
+    await refused(r, 422)
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"not a zip file", XLSX_MEDIA_TYPE),
+        (b'{"type": "FeatureCollection", "features": 5}', "application/geo+json"),
+        (b'{"type": "FeatureCollection", "features": [{"geometry": "x"}]}', "application/geo+json"),
+        (b'{"type": "FeatureCollection", "features": [{"properties": [1]}]}', "application/geo+json"),
+    ],
+)
+async def test_bulk_bodies_that_are_not_what_they_claim(
+    client: httpx.AsyncClient, auth: dict[str, str], content: bytes, content_type: str
+) -> None:
+    r = await client.post("/v1/sites/bulk", content=content, headers={**auth, "Content-Type": content_type})
+    assert r.status_code < 500, r.text
+    assert r.headers["content-type"] in ("application/problem+json", "application/json")
