@@ -1,6 +1,8 @@
 """Independent references for spatial answers: pyproj's geodesics on the WGS-84 ellipsoid, shapely geometry."""
 
+import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import numpy as np
@@ -26,7 +28,9 @@ async def active_sites(conn: asyncpg.Connection) -> list[SiteRow]:
         "  AND r.type IN ('closed', 'locked', 'needs_app', 'moved')) THEN 0.5 ELSE 0 END "
         "  + CASE WHEN last_verified_at IS NULL OR last_verified_at < now() - interval '180 days' THEN 0.1 ELSE 0 END "
         "  AS rank_factor "
-        "FROM sites WHERE deleted_at IS NULL AND status = 'active'"
+        "FROM sites WHERE deleted_at IS NULL AND status = 'active' "
+        "AND (opened_on IS NULL OR opened_on <= $1) AND (closed_on IS NULL OR closed_on > $1)",
+        dt.datetime.now(ZoneInfo("Asia/Shanghai")).date(),
     )
     return [
         SiteRow(r["id"], r["kind"], r["lon"], r["lat"], list(r["amenities"]), float(r["rank_factor"])) for r in rows

@@ -27,6 +27,10 @@ SITE_COLUMNS = """
 """
 
 
+def _opened_and_not_closed(as_of: str) -> str:
+    return f"(s.opened_on IS NULL OR s.opened_on <= {as_of}) AND (s.closed_on IS NULL OR s.closed_on > {as_of})"
+
+
 def serving_on(as_of: str, is_today: str) -> str:
     """Sites serving on a date, given the SQL expressions that hold it and whether it is today.
 
@@ -34,9 +38,13 @@ def serving_on(as_of: str, is_today: str) -> str:
     current status must be active too (a suspension carries no dates, so it counts only for today).
     """
     return f"""(s.deleted_at IS NULL OR s.deleted_at::date > {as_of})
-      AND (s.opened_on IS NULL OR s.opened_on <= {as_of})
-      AND (s.closed_on IS NULL OR s.closed_on > {as_of})
+      AND {_opened_and_not_closed(as_of)}
       AND (NOT {is_today} OR s.status = 'active')"""
+
+
+def serving_today(today: str) -> str:
+    """serving_on for today's date, in the form the nearest search's index scan plans best: not deleted, active."""
+    return f"s.deleted_at IS NULL AND s.status = 'active' AND {_opened_and_not_closed(today)}"
 
 
 GET_SQL = f"SELECT {SITE_COLUMNS} FROM sites s WHERE s.id = $1 AND s.deleted_at IS NULL"

@@ -11,7 +11,7 @@ import asyncpg
 from app.db import Reader
 from app.geo import POINT_SQL
 from app.sites import trust
-from app.sites.repository import serving_on
+from app.sites.repository import serving_on, serving_today
 
 _POINT = POINT_SQL.format(lon=1, lat=2)
 
@@ -24,8 +24,6 @@ _CANDIDATE_COLUMNS = f"""
     ST_Distance(s.location, {_POINT}) AS distance_m"""
 # Over those: distance × trust factor, what the service ranks by when it weighs trust.
 _RANK_SQL = f"distance_m * {trust.RANK_FACTOR_SQL} AS rank_m"
-# Sites a worker can be sent to now.
-_LIVE = "s.deleted_at IS NULL AND s.status = 'active'"
 
 
 def _hours_filter(n: int) -> str:
@@ -37,14 +35,14 @@ def _hours_filter(n: int) -> str:
     )
 
 
-def _filters(first: int, by_kind: bool, by_amenity: bool, by_hours: bool, by_date: bool) -> str:
+def _filters(first: int, by_kind: bool, by_amenity: bool, by_hours: bool, past: bool) -> str:
     """The WHERE conditions, parameters numbered from ${first} in this order: kinds, amenities, opening-hours
-    bits, the date and whether it is today (each only when the search filters by it)."""
+    bits (each only when the search filters by it), the date the sites serve on and, for a `past` date, false."""
     n = itertools.count(first)
     kind = f"s.kind = ANY(${next(n)}::text[])" if by_kind else ""
     amenity = f"s.amenities @> ${next(n)}::text[]" if by_amenity else ""
     hours = _hours_filter(next(n)) if by_hours else ""
-    state = serving_on(f"${next(n)}::date", f"${next(n)}::boolean") if by_date else _LIVE
+    state = serving_on(f"${next(n)}::date", f"${next(n)}::boolean") if past else serving_today(f"${next(n)}::date")
     return "\n      AND ".join(c for c in (state, kind, amenity, hours) if c)
 
 
@@ -60,12 +58,12 @@ def _filters(first: int, by_kind: bool, by_amenity: bool, by_hours: bool, by_dat
 # - filters that are always present (`$x IS NULL OR kind = ANY($x)`, `amenities @> '{}'`) shrink the estimate the
 #   same way, so kind and amenity filters are only written in when asked for.
 # Parameters: $1 lon, $2 lat, $3 radius m, $4 how many candidates, then the filters from $5.
-def _knn_sql(by_kind: bool, by_amenity: bool, by_hours: bool, by_date: bool) -> str:
+def _knn_sql(by_kind: bool, by_amenity: bool, by_hours: bool, past: bool) -> str:
     return f"""
 SELECT knn.*, {_RANK_SQL} FROM (
     SELECT {_CANDIDATE_COLUMNS}, s.location <-> {_POINT} AS sphere_m
     FROM sites s
-    WHERE {_filters(5, by_kind, by_amenity, by_hours, by_date)}
+    WHERE {_filters(5, by_kind, by_amenity, by_hours, past)}
       AND s.location && _ST_Expand({_POINT}, $3)
     ORDER BY s.location <-> {_POINT}
     LIMIT $4
@@ -75,12 +73,12 @@ SELECT knn.*, {_RANK_SQL} FROM (
 
 # Every candidate within a radius (no KNN limit): the fallback when the over-fetch cannot prove its top k.
 # Parameters: $1 lon, $2 lat, $3 radius m, then the filters from $4.
-def _within_sql(by_kind: bool, by_amenity: bool, by_hours: bool, by_date: bool) -> str:
+def _within_sql(by_kind: bool, by_amenity: bool, by_hours: bool, past: bool) -> str:
     return f"""
 SELECT within.*, {_RANK_SQL} FROM (
     SELECT {_CANDIDATE_COLUMNS}
     FROM sites s
-    WHERE {_filters(4, by_kind, by_amenity, by_hours, by_date)}
+    WHERE {_filters(4, by_kind, by_amenity, by_hours, past)}
       AND ST_DWithin(s.location, {_POINT}, $3)
 ) AS within
 """
@@ -100,16 +98,18 @@ async def candidates(
     kinds: list[str] | None,
     amenities: list[str],
     hours_bits: asyncpg.BitString | None,
-    serving_on: tuple[dt.date, bool] | None,
+    serving_on: dt.date,
+    is_today: bool,
 ) -> list[asyncpg.Record]:
-    """Up to `fetch` candidates in sphere-distance order (KNN), or with `fetch` None every one within `radius_m`.
-    `serving_on` is (the date, whether it is today)."""
+    """Up to `fetch` candidates in sphere-distance order (KNN), or with `fetch` None every one within `radius_m`,
+    among the sites serving on a date."""
     args: list[object] = [f for f in (kinds, amenities) if f]
     if hours_bits is not None:
         args.append(hours_bits)
-    if serving_on is not None:
-        args.extend(serving_on)
-    flags = (bool(kinds), bool(amenities), hours_bits is not None, serving_on is not None)
+    args.append(serving_on)
+    if not is_today:
+        args.append(False)
+    flags = (bool(kinds), bool(amenities), hours_bits is not None, not is_today)
     if fetch is None:
         return await reader.fetch(WITHIN_SQL[flags], lon, lat, radius_m, *args)
     return await reader.fetch(KNN_SQL[flags], lon, lat, radius_m, fetch, *args)

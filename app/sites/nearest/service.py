@@ -53,7 +53,7 @@ async def nearest(
 ) -> Sequence[asyncpg.Record]:
     """The `limit` best-ranked sites within `radius_m` of (lon, lat), by geodesic distance on the spheroid.
 
-    Sites: the active ones, or with `serving_on` those serving on that date (app.sites.repository.serving_on).
+    Sites: those serving on `serving_on` (default today; app.sites.repository.serving_on).
     Ranked with `trusted_first` by distance × trust (a site reported locked ranks after equally near trustworthy
     ones; distances are never changed), else by distance alone. `keep` drops candidates (open now …);
     `hours_bits` lets the database skip, by opening-hours id, sites `keep` would drop (app.sites.open_hours). The
@@ -64,7 +64,8 @@ async def nearest(
     await site_kinds.check(reader, "kind", kinds)
     await amenity_vocabulary.check(reader, "amenity", amenities)
     rank = by_trust if trusted_first else by_distance
-    serving = (serving_on, serving_on == china_time.today()) if serving_on is not None else None
+    today = china_time.today()
+    serving = (serving_on or today, serving_on in (None, today))
 
     def best(rows: Iterable[asyncpg.Record]) -> list[asyncpg.Record]:
         kept = (r for r in rows if r["distance_m"] <= radius_m and (keep is None or keep(r)))
@@ -73,7 +74,7 @@ async def nearest(
     # With `hours_bits` the database drops nearly every candidate `keep` would, so a filtered search starts no wider.
     fetch = _overfetch(limit)
     while True:
-        rows = await repository.candidates(reader, lon, lat, radius_m, fetch, kinds, amenities, hours_bits, serving)
+        rows = await repository.candidates(reader, lon, lat, radius_m, fetch, kinds, amenities, hours_bits, *serving)
         chosen = best(rows)
         if len(rows) < fetch:
             return chosen  # the radius's box held fewer sites than fetched: every candidate was considered
@@ -88,4 +89,4 @@ async def nearest(
         fetch *= 4
     # 1 cm of slack: ST_DWithin at exactly the k-th distance may drop the k-th site itself by rounding.
     radius = min(bound, radius_m) + 0.01
-    return best(await repository.candidates(reader, lon, lat, radius, None, kinds, amenities, hours_bits, serving))
+    return best(await repository.candidates(reader, lon, lat, radius, None, kinds, amenities, hours_bits, *serving))

@@ -1,5 +1,6 @@
 """GET /v1/sites/nearest: order and distances against an exhaustive pyproj.Geod computation."""
 
+import datetime as dt
 import random
 
 import asyncpg
@@ -222,3 +223,23 @@ async def test_overfetch_fallback_when_sphere_and_spheroid_disagree(
     (item,) = r.json()["items"]
     assert item["name"] == "north"
     assert item["distance_m"] == pytest.approx(4_992.0, abs=0.1)
+
+
+async def test_a_site_not_yet_opened_or_already_closed_is_not_sent_to(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    # The same rule as coverage's "serving on a date" (app.sites.repository.serving_on), for today.
+    lon, lat = 100.0, 45.0  # far from the demo data
+    future, past = dt.date(2999, 1, 1), dt.date(2000, 1, 1)
+    for name, opened, closed in (("future", future, None), ("past", None, past), ("open", None, None)):
+        await conn.execute(
+            "INSERT INTO sites (kind, name, location, source, external_id, opened_on, closed_on) VALUES "
+            "('legal_aid', $1, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, 'test', $1, $4::date, $5::date)",
+            name,
+            lon,
+            lat,
+            opened,
+            closed,
+        )
+    items = (await client.get("/v1/sites/nearest", params={"lat": lat, "lon": lon, "limit": 5})).json()["items"]
+    assert [i["name"] for i in items if i["distance_m"] < 1] == ["open"]
