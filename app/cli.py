@@ -17,11 +17,11 @@ from app import demo, geo
 from app.config import Settings
 from app.db import create_engine, reader_in
 from app.keys import service as keys
-from app.keys.models import Scope
 from app.keys.service import Principal
 from app.paths import PROJECT_ROOT
 from app.sites import bulk, export
 from app.spreadsheets import XLSX_MEDIA_TYPE
+from app.vocabularies.closed import Scope
 
 cli = typer.Typer(help="Yizhan 驿站: register and nearest-site service.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -145,7 +145,7 @@ def import_file(
     if media_type is None:
         raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="PATH")
     records = bulk.parse(path.read_bytes(), media_type)
-    duplicates = _repeated_ids(records, source)
+    repeats = bulk.repeated_rows(records, source)
     principal = Principal(actor, frozenset({"admin"}), None)
 
     async def run(conn: AsyncConnection) -> list[bulk.RowReport]:
@@ -153,15 +153,19 @@ def import_file(
         with Progress(console=console) as progress:
             task = progress.add_task(f"importing {path.name}", total=len(records))
             for start in range(0, len(records), IMPORT_CHUNK):
-                chunk = [r for r in records[start : start + IMPORT_CHUNK] if r[0] not in duplicates]
+                chunk = records[start : start + IMPORT_CHUNK]
                 result = await bulk.import_sites(
-                    conn, principal, chunk, source=source, coordsys=coordsys, dry_run=False, atomic=False
+                    conn,
+                    principal,
+                    chunk,
+                    source=source,
+                    coordsys=coordsys,
+                    dry_run=False,
+                    atomic=False,
+                    repeats=repeats,
                 )
                 reports += result.rows
-                progress.advance(task, len(records[start : start + IMPORT_CHUNK]))
-        reports += [
-            bulk.RowReport(n, None, reasons=[f"external_id: repeats row {first}"]) for n, first in duplicates.items()
-        ]
+                progress.advance(task, len(chunk))
         rejected = any(r.outcome == "rejected" for r in reports)
         if dry_run or (rejected and not partial):
             raise _RollBack(reports)
@@ -191,21 +195,6 @@ class _RollBack(Exception):
     def __init__(self, reports: list[bulk.RowReport]) -> None:
         super().__init__("rolled back")
         self.reports = reports
-
-
-def _repeated_ids(records: list[tuple[int, dict[str, Any]]], source: str | None) -> dict[int, int]:
-    """Rows repeating an earlier (source, external_id) in the file → the row they repeat (across chunks)."""
-    first: dict[tuple[Any, Any], int] = {}
-    repeats = {}
-    for number, record in records:
-        key = (source or record.get("source"), str(record.get("external_id")))
-        if record.get("external_id") is None:
-            continue
-        if key in first:
-            repeats[number] = first[key]
-        else:
-            first[key] = number
-    return repeats
 
 
 @cli.command("export")

@@ -23,7 +23,8 @@ GAP_MIN_AREA_M2 = 10_000.0
 # proves itself: if the farthest point found is within the search distance, a site outside it is farther from
 # every point of the region than that point's nearest site, so it cannot change the answer.
 WORST_SERVED_FIRST_SEARCH_M = 20_000.0
-EARTH_HALF_CIRCUMFERENCE_M = 2.0e7
+# Farther than any two points on the WGS-84 spheroid (the longest geodesic is 20,003,931 m): no limit.
+FARTHEST_M = 20_004_000.0
 MAX_RULE_RADIUS_M = 100_000.0
 
 
@@ -106,7 +107,7 @@ async def _worst_served(reader: Reader, region: asyncpg.Record, ev: Evaluation) 
     while True:
         spot = await repository.worst_served(reader, ev.catchments(region, search))
         # 1 % margin: the search distance is geodesic, the Voronoi distance planar in the local projection.
-        if (spot is not None and spot["planar_m"] <= 0.99 * search) or search >= EARTH_HALF_CIRCUMFERENCE_M:
+        if (spot is not None and spot["planar_m"] <= 0.99 * search) or search >= FARTHEST_M:
             break
         search *= 2
     if spot is None:
@@ -253,7 +254,7 @@ async def nearest_serving(reader: Reader, ev: Evaluation, lon: float, lat: float
         lon,
         lat,
         kinds=[ev.kind],
-        radius_m=EARTH_HALF_CIRCUMFERENCE_M,
+        radius_m=FARTHEST_M,
         limit=1,
         serving_on=ev.as_of,
         trusted_first=False,

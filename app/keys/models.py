@@ -1,19 +1,13 @@
 """API keys of partner systems."""
 
 import datetime as dt
-from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, DateTime, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-
-
-class Scope(StrEnum):
-    read = "read"
-    write = "write"
-    admin = "admin"
+from app.vocabularies.closed import Scope
 
 
 class ApiKey(Base):

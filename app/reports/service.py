@@ -7,14 +7,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import china_time, geo
-from app.db import Reader, act_as, reader_in
+from app.db import Reader, reader_in
 from app.errors import InvalidParameter, NotFound
 from app.keys.service import Principal
 from app.reports import repository
 from app.reports.schemas import ReportIn, ReportResolution
 from app.sites import repository as sites_repository
 from app.sites import service as sites
-from app.vocabularies.closed import ReportStatus, ReportType
+from app.vocabularies.closed import AccessMode, ReportStatus, ReportType, SiteStatus, VerificationMethod
 
 
 def client_fingerprint(address: str | None) -> str:
@@ -49,8 +49,8 @@ async def queue(reader: Reader, status: str, site_id: int | None, after: int, li
 
 # What an accepted report changes on the site when the reviewer does not say otherwise.
 DEFAULT_CHANGES: dict[str, dict[str, Any]] = {
-    ReportType.closed: {"status": "closed"},
-    ReportType.needs_app: {"access": "app"},
+    ReportType.closed: {"status": SiteStatus.closed},
+    ReportType.needs_app: {"access": AccessMode.app},
 }
 
 
@@ -68,12 +68,11 @@ async def resolve(
         changes = dict(DEFAULT_CHANGES.get(found.type, {}))
         if body.site is not None:
             changes.update(sites.fields_of(body.site))
-        if changes.get("status") == "closed":
+        if changes.get("status") == SiteStatus.closed:
             changes.setdefault("closed_on", china_time.today())
     # Either way someone has now checked the site.
-    changes.update(last_verified_at=dt.datetime.now(dt.UTC), verified_by="inspection")
+    changes.update(last_verified_at=dt.datetime.now(dt.UTC), verified_by=VerificationMethod.inspection)
     await sites.change(conn, principal, found.site_id, current.region_adcode, changes, field_prefix="site.")
-    await act_as(conn, principal.name)
     await repository.close(conn, report_id, body.status, body.resolution, principal.name)
     resolved = await repository.one(await reader_in(conn), report_id)
     assert resolved is not None

@@ -24,6 +24,7 @@ from app.keys.service import Principal
 from app.sites import repository, service
 from app.sites.schemas import SiteCreate
 from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
+from app.vocabularies.closed import AccessMode, SiteStatus
 
 # 100,000 rows of a spreadsheet export are ~30 MB as CSV; past this a partner should split the file.
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -65,12 +66,12 @@ CLEARED: dict[str, Any] = {
     "phone": None,
     "keeper": None,
     "opening_hours": None,
-    "access": "open",
+    "access": AccessMode.open,
     "access_note": None,
     "amenities": [],
     "services": [],
     "worker_groups": [],
-    "status": "active",
+    "status": SiteStatus.active,
     "opened_on": None,
     "closed_on": None,
     "rating": None,
@@ -203,6 +204,24 @@ def _listify(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def repeated_rows(records: list[tuple[int, dict[str, Any]]], source: str | None) -> dict[int, int]:
+    """Rows repeating an earlier row's (source, external_id) → the row they repeat: only the first is written."""
+    first: dict[tuple[Any, str], int] = {}
+    repeats = {}
+    for number, record in records:
+        if record.get("external_id") is None:
+            continue
+        key = (
+            source or record.get("source") or SiteCreate.model_fields["source"].default,
+            str(record["external_id"]).strip(),
+        )
+        if key in first:
+            repeats[number] = first[key]
+        else:
+            first[key] = number
+    return repeats
+
+
 @dataclass
 class BulkResult:
     applied: bool
@@ -227,16 +246,18 @@ async def import_sites(
     coordsys: str,
     dry_run: bool,
     atomic: bool,
+    repeats: dict[int, int] | None = None,
 ) -> BulkResult:
+    """Validate, check and upsert the rows. `repeats` (repeated_rows) when `records` are a part of a larger file."""
     if len(records) > MAX_ROWS:
         raise PayloadTooLarge(f"{len(records)} rows; the limit is {MAX_ROWS} a request — split the file")
+    repeats = repeated_rows(records, source) if repeats is None else repeats
     reports: list[RowReport] = []
     valid: list[tuple[RowReport, dict[str, Any]]] = []
-    seen: dict[tuple[str, str], int] = {}
     for number, raw in records:
         # A bulk row is a full record: a field it sends as null is a field it leaves out (cleared, see CLEARED).
         record = {k: v for k, v in raw.items() if k not in REGISTER_FIELDS and v is not None}
-        record = _listify({"source": source, **record} if source else record)
+        record = _listify({**record, "source": source} if source else record)
         if "geometry" in record:
             reports.append(RowReport(number, record.get("external_id"), reasons=[f"geometry: {record['geometry']}"]))
             continue
@@ -250,12 +271,10 @@ async def import_sites(
             continue
         if site.external_id is None:
             report.reasons.append("external_id: required in a bulk upload (it is how the row is matched)")
-        key = (site.source, site.external_id or "")
-        if key in seen:
-            report.reasons.append(f"external_id: repeats row {seen[key]}")
+        if number in repeats:
+            report.reasons.append(f"external_id: repeats row {repeats[number]}")
         if report.reasons:
             continue
-        seen[key] = number
         fields = site.model_dump(exclude={"coordsys"})
         fields["lon"], fields["lat"] = geo.to_wgs84(site.lon, site.lat, coordsys)
         valid.append((report, {**CLEARED, **{k: v for k, v in fields.items() if v is not None}}))

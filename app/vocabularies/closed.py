@@ -70,3 +70,11 @@ class RegionLevel(Labelled):
     province = "province", "省", "Province"
     city = "city", "市", "City"
     county = "county", "区县", "District or county"
+
+
+class Scope(Labelled):
+    """What an API key may do."""
+
+    read = "read", "读取", "Read"
+    write = "write", "写入", "Write"
+    admin = "admin", "管理", "Administer"

@@ -6,7 +6,15 @@ from starlette.responses import Response
 from app.dependencies import ReaderDep
 from app.http import cached
 from app.vocabularies import repository
-from app.vocabularies.closed import AccessMode, RegionLevel, ReportStatus, ReportType, SiteStatus, VerificationMethod
+from app.vocabularies.closed import (
+    AccessMode,
+    RegionLevel,
+    ReportStatus,
+    ReportType,
+    Scope,
+    SiteStatus,
+    VerificationMethod,
+)
 from app.vocabularies.schemas import Vocabularies
 
 router = APIRouter(prefix="/v1", tags=["vocabularies"])
@@ -26,6 +34,7 @@ async def vocabularies(request: Request, reader: ReaderDep) -> Response:
             "site_statuses": SiteStatus.labelled(),
             "report_statuses": ReportStatus.labelled(),
             "region_levels": RegionLevel.labelled(),
+            "key_scopes": Scope.labelled(),
         },
         max_age=3600,
     )

@@ -18,3 +18,4 @@ class Vocabularies(BaseModel):
     site_statuses: list[Term]
     report_statuses: list[Term]
     region_levels: list[Term]
+    key_scopes: list[Term]

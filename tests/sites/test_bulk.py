@@ -233,3 +233,12 @@ async def test_a_point_outside_the_county_its_address_names(client: httpx.AsyncC
     }  # 滨城区, not 无棣县
     body = (await upload(client, key, json.dumps([row]), "application/json", dry_run="true")).json()
     assert "address names 371623" in body["rows"][0]["warnings"][0]
+
+
+async def test_the_source_parameter_is_the_source_of_every_row(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, key: str
+) -> None:
+    rows = [{**ROWS[0], "source": "row-source"}]
+    r = await upload(client, key, json.dumps(rows), "application/json")
+    assert r.status_code == 200, r.text
+    assert await conn.fetchval("SELECT source FROM sites WHERE id = $1", r.json()["rows"][0]["site_id"]) == "open-data"

@@ -10,13 +10,13 @@ import pytest
 
 from app.errors import CONSTRAINT_PROBLEMS
 from app.geo import CoordSys
-from app.keys.models import Scope
 from app.vocabularies.closed import (
     AccessMode,
     Labelled,
     RegionLevel,
     ReportStatus,
     ReportType,
+    Scope,
     SiteStatus,
     VerificationMethod,
 )
@@ -52,6 +52,7 @@ async def test_every_labelled_vocabulary_is_served_with_its_labels(client: httpx
         "site_statuses": SiteStatus,
         "report_statuses": ReportStatus,
         "region_levels": RegionLevel,
+        "key_scopes": Scope,
     }
     assert set(served) | {"kinds", "amenities"} == set(body)
     for name, vocabulary in served.items():
