@@ -46,8 +46,8 @@ class Reader(Protocol):
     async def fetchval(self, query: str, *args: Any) -> Any: ...
 
 
-async def reader_in(conn: AsyncConnection) -> Reader:
-    """The asyncpg connection under a SQLAlchemy one, inside the same transaction.
+async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under a SQLAlchemy one, inside the same transaction (for COPY and prepared reads).
 
     SQLAlchemy sends BEGIN lazily, with its first statement; until then a statement on the raw connection would
     run in autocommit, outside the transaction. So make sure the transaction has begun first.
@@ -57,7 +57,12 @@ async def reader_in(conn: AsyncConnection) -> Reader:
     assert isinstance(driver, asyncpg.Connection)
     if conn.in_transaction() and not driver.is_in_transaction():
         await conn.execute(text("SELECT 1"))
-    reader: Reader = driver
+    return driver
+
+
+async def reader_in(conn: AsyncConnection) -> Reader:
+    """The read repositories' view of a write transaction: what it has written is what they read."""
+    reader: Reader = await driver_connection(conn)
     return reader
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
-from app.db import Reader, reader_in
+from app.db import Reader, driver_connection
 from app.geo import BBox
 from app.sites.models import Site
 
@@ -202,8 +202,7 @@ async def upsert_by_external_id(
     """
     if not rows:
         return {}
-    raw = await reader_in(conn)
-    assert isinstance(raw, asyncpg.Connection)
+    raw = await driver_connection(conn)
     await raw.execute("DROP TABLE IF EXISTS pg_temp.upsert_stage")
     columns = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS.items())
     await raw.execute(f"CREATE TEMP TABLE upsert_stage ({columns}) ON COMMIT DROP")
