@@ -29,13 +29,17 @@ def cached(
     request: Request, content: Any, *, max_age: int, response_class: type[JSON] = JSON, etag: str | None = None
 ) -> Response:
     """A read answer with an ETag (the content's hash unless given) and Cache-Control; 304 if the client has it."""
-    body = orjson.dumps(content)
+    return conditional(request, orjson.dumps(content), response_class.media_type, max_age=max_age, etag=etag)
+
+
+def conditional(request: Request, body: bytes, media_type: str, *, max_age: int, etag: str | None = None) -> Response:
+    """`body` with an ETag (its hash unless given) and Cache-Control; 304 if the client has it already."""
     tag = etag or f'W/"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
     headers = {"ETag": tag, "Cache-Control": f"public, max-age={max_age}"}
     presented = request.headers.get("if-none-match")
     if presented and tag.removeprefix("W/") in {t.strip().removeprefix("W/") for t in presented.split(",")}:
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type=response_class.media_type, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 class GZipWhenAccepted(GZipMiddleware):

@@ -145,7 +145,8 @@ GAPS_SQL = (
     SELECT (ST_Dump(CASE WHEN c.g IS NULL THEN r.g ELSE ST_Difference(r.g, c.g) END)).geom AS g
     FROM region r, catchment c
 )
-SELECT ST_AsGeoJSON(ST_Transform(parts.g, 4326), 6)::jsonb AS geometry, ST_Area(parts.g) / 1e6 AS area_km2
+SELECT ST_AsGeoJSON(ST_Transform(parts.g, 4326), 6)::jsonb AS geometry,
+       ST_AsBinary(ST_Transform(parts.g, 4326)) AS wkb, ST_Area(parts.g) / 1e6 AS area_km2
 FROM parts
 WHERE ST_Area(parts.g) >= $9
 ORDER BY ST_Area(parts.g) DESC

@@ -1,13 +1,13 @@
 """HTTP shape of coverage: per point, per region, per child region (JSON, CSV, XLSX), gaps, siting."""
 
-import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app import geo
 from app.coverage import export, service, siting
+from app.coverage.parameters import Adcode, EvaluationDep
 from app.coverage.schemas import ChildCoverage, Gaps, PointCoverage, RegionCoverage, Suggestions, SuggestRequest
 from app.dependencies import ReaderDep
 from app.http import JSON, GeoJSON
@@ -16,31 +16,9 @@ from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
 
-Adcode = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="Six-digit administrative code")]
-Kind = Annotated[str, Query(description="Site kind whose coverage is asked")]
-AsOf = Annotated[
-    dt.date | None, Query(description="Evaluate the register as it stood on this date (default: today, UTC+8)")
-]
-RadiusOverride = Annotated[
-    float | None,
-    Query(
-        gt=0,
-        le=service.MAX_RULE_RADIUS_M,
-        allow_inf_nan=False,
-        description="What-if: use this radius instead of the region's rule (echoed in `rule`)",
-    ),
-]
 TABLE_FORMATS = {"json": "application/json", "csv": CSV_MEDIA_TYPE, "xlsx": XLSX_MEDIA_TYPE}
 
 
-async def evaluation_query(
-    reader: ReaderDep, kind: Kind = "legal_aid", as_of: AsOf = None, radius_m: RadiusOverride = None
-) -> service.Evaluation:
-    """What every coverage question shares: the kind, the date, a what-if radius."""
-    return await service.evaluation(reader, kind, as_of, radius_m)
-
-
-EvaluationDep = Annotated[service.Evaluation, Depends(evaluation_query)]
 PROBLEMS: dict[int | str, dict[str, object]] = {
     404: {"description": "No such region"},
     422: {"description": "A parameter is invalid; `errors` names each field"},

@@ -26,6 +26,7 @@ WORST_SERVED_FIRST_SEARCH_M = 20_000.0
 # Farther than any two points on the WGS-84 spheroid (the longest geodesic is 20,003,931 m): no limit.
 FARTHEST_M = 20_004_000.0
 MAX_RULE_RADIUS_M = 100_000.0
+PER_CHILD_RULE_LABEL = "按下级区划规则 / per child region"
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def _aggregate(region: asyncpg.Record, rows: list[dict[str, Any]]) -> dict[str, 
         "name": region["name"],
         "is_urban_district": region["is_urban_district"],
         "rule": {"type": "per_child_region", "children": {r["adcode"]: r["rule_label"] for r in rows}},
-        "rule_label": "按下级区划规则 / per child region",
+        "rule_label": PER_CHILD_RULE_LABEL,
         "area_km2": round(area, 3),
         "covered_area_km2": round(covered, 3),
         "covered_area_share": share(covered, area),
@@ -205,23 +206,60 @@ async def child_rows(reader: Reader, adcode: str, ev: Evaluation) -> list[dict[s
     return list(await asyncio.gather(*(row(child) for child in children)))
 
 
+async def area_share(reader: Reader, region: asyncpg.Record, ev: Evaluation) -> tuple[float | None, str]:
+    """The covered share of a region's area and the rule it is under, short (what a map shades a region by): the
+    figures of region_coverage less the worst-served search."""
+    covered = area = 0.0
+    labels = []
+    for leaf in await leaves(reader, region):
+        rule = await resolve_rule(reader, leaf["adcode"], ev.kind, ev.radius_override)
+        figures = await repository.coverage(reader, ev.catchments(leaf, rule.radius_m))
+        covered, area = covered + figures["covered_area_km2"], area + figures["area_km2"]
+        labels.append(rule.label())
+    return share(covered, area), labels[0] if len(set(labels)) == 1 else PER_CHILD_RULE_LABEL
+
+
+@dataclass(frozen=True)
+class Gap:
+    """An uncovered part of a leaf region: GeoJSON and WKB (WGS-84), true area, modelled people."""
+
+    region: str
+    geometry: dict[str, Any]
+    wkb: bytes
+    area_km2: float
+    population: int | None
+
+
+async def leaf_gaps(reader: Reader, leaf: asyncpg.Record, ev: Evaluation) -> list[Gap]:
+    rule = await resolve_rule(reader, leaf["adcode"], ev.kind, ev.radius_override)
+    catchments = ev.catchments(leaf, rule.radius_m)
+    parts = await repository.gaps(reader, catchments, GAP_MIN_AREA_M2)
+    cells = await repository.uncovered_cells(reader, catchments) if leaf["population_source"] else None
+    people = _people_in(parts, cells) if cells is not None else None
+    return [
+        Gap(
+            leaf["adcode"],
+            part["geometry"],
+            part["wkb"],
+            round(part["area_km2"], 3),
+            round(people[i]) if people is not None else None,
+        )
+        for i, part in enumerate(parts)
+    ]
+
+
+async def leaves(reader: Reader, region: asyncpg.Record) -> list[asyncpg.Record]:
+    """The regions whose own rule applies: the region itself, or its children."""
+    return list(await repository.children(reader, region["adcode"])) if region["has_children"] else [region]
+
+
 async def gaps(reader: Reader, adcode: str, ev: Evaluation) -> dict[str, Any]:
     region = await find_region(reader, adcode)
-    regions = await repository.children(reader, adcode) if region["has_children"] else [region]
     features: list[dict[str, Any]] = []
-    for leaf in regions:
-        rule = await resolve_rule(reader, leaf["adcode"], ev.kind, ev.radius_override)
-        catchments = ev.catchments(leaf, rule.radius_m)
-        parts = await repository.gaps(reader, catchments, GAP_MIN_AREA_M2)
-        cells = await repository.uncovered_cells(reader, catchments) if leaf["population_source"] else None
-        people = _people_in(parts, cells) if cells is not None else None
-        for i, part in enumerate(parts):
-            properties = {
-                "region": leaf["adcode"],
-                "area_km2": round(part["area_km2"], 3),
-                "population": round(people[i]) if people is not None else None,
-            }
-            features.append(geojson.feature(part["geometry"], properties))
+    for leaf in await leaves(reader, region):
+        for gap in await leaf_gaps(reader, leaf, ev):
+            properties = {"region": gap.region, "area_km2": gap.area_km2, "population": gap.population}
+            features.append(geojson.feature(gap.geometry, properties))
     features.sort(key=lambda f: f["properties"]["area_km2"], reverse=True)
     return geojson.feature_collection(
         features, kind=ev.kind, as_of=ev.as_of.isoformat(), min_gap_area_km2=GAP_MIN_AREA_M2 / 1e6

@@ -78,7 +78,7 @@ async def siting_instance(
     reader: Reader, adcode: str, ev: service.Evaluation, candidates: list[tuple[float, float]] | None = None
 ) -> SitingInstance:
     region = await service.find_region(reader, adcode)
-    leaves = list(await repository.children(reader, adcode)) if region["has_children"] else [region]
+    leaves = await service.leaves(reader, region)
     to_plane = Transformer.from_crs(
         "EPSG:4326", await repository.projection(reader, service.srid_of(region)), always_xy=True
     )

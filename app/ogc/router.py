@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from app import geojson
+from app import china_time, geojson
 from app.dependencies import ReaderDep
 from app.errors import BadRequest, InvalidParameter, NotFound, field_errors
 from app.geo import BBox
@@ -19,6 +19,8 @@ from app.http import JSON, GeoJSON
 from app.ogc import repository
 from app.ogc.schemas import Collection, Collections, Conformance, Feature, FeatureCollection, Landing
 from app.parameters import MAX_BIGINT, bbox_query
+from app.tiles import service as tiles
+from app.tiles.router import tile_response
 
 
 class OGCRoute(APIRoute):
@@ -47,6 +49,11 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
@@ -84,6 +91,7 @@ async def landing(request: Request) -> Response:
                 _link(f"{base}/api", "service-desc", OPENAPI_30, "the API definition"),
                 _link(str(request.base_url) + "docs", "service-doc", "text/html", "the API documentation"),
                 _link(f"{base}/conformance", "conformance", "application/json", "conformance classes"),
+                _link(f"{base}/tileMatrixSets", TMS_REL, "application/json", "tiling schemes"),
                 _link(f"{base}/collections", "data", "application/json", "the collections"),
             ],
         }
@@ -110,6 +118,7 @@ def _collection(base: str, row: Any) -> dict[str, Any]:
         "links": [
             _link(f"{base}/collections/{row['code']}", "self", "application/json"),
             _link(f"{base}/collections/{row['code']}/items", "items", "application/geo+json", "the features"),
+            _link(f"{base}/collections/{row['code']}/tiles", TILESETS_REL, "application/json", "vector tiles"),
         ],
     }
 
@@ -197,6 +206,125 @@ async def item(request: Request, reader: ReaderDep, collection_id: str, feature_
         _link(base, "collection", "application/json"),
     ]
     return GeoJSON(feature)
+
+
+# --- OGC API - Tiles: the site collections as vector tiles (the `sites` layer of app.tiles) ----------------------
+
+TILESETS_REL = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+TMS_REL = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
+SCHEME_REL = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
+WEB_MERCATOR_QUAD = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+EPSG_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
+WEB_MERCATOR_HALF_M = 20037508.3427892
+# The scale denominator of zoom 0 in WebMercatorQuad (0.28 mm pixels), halved at every zoom.
+SCALE_AT_ZOOM_0 = 559082264.0287178
+
+
+def _tile_matrix_set() -> dict[str, Any]:
+    matrices = [
+        {
+            "id": str(z),
+            "scaleDenominator": SCALE_AT_ZOOM_0 / 2**z,
+            "cellSize": 2 * WEB_MERCATOR_HALF_M / 256 / 2**z,
+            "cornerOfOrigin": "topLeft",
+            "pointOfOrigin": [-WEB_MERCATOR_HALF_M, WEB_MERCATOR_HALF_M],
+            "tileWidth": 256,
+            "tileHeight": 256,
+            "matrixWidth": 2**z,
+            "matrixHeight": 2**z,
+        }
+        for z in range(tiles.MAX_ZOOM + 1)
+    ]
+    return {
+        "id": "WebMercatorQuad",
+        "title": "Google Maps Compatible for the World",
+        "uri": WEB_MERCATOR_QUAD,
+        "crs": EPSG_3857,
+        "orderedAxes": ["E", "N"],
+        "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+        "tileMatrices": matrices,
+    }
+
+
+@router.get("/tileMatrixSets", response_model=dict[str, Any])
+async def tile_matrix_sets(request: Request) -> Response:
+    """The tiling schemes tiles are offered in: WebMercatorQuad."""
+    _only(request, {"f"})
+    href = f"{_base(request)}/tileMatrixSets/WebMercatorQuad"
+    return JSON(
+        {
+            "tileMatrixSets": [
+                {"id": "WebMercatorQuad", "uri": WEB_MERCATOR_QUAD, "links": [_link(href, "self", "application/json")]}
+            ]
+        }
+    )
+
+
+@router.get("/tileMatrixSets/{tile_matrix_set}", response_model=dict[str, Any])
+async def tile_matrix_set(request: Request, tile_matrix_set: str) -> Response:
+    """The WebMercatorQuad tile matrix set (OGC Two Dimensional Tile Matrix Set 2.0)."""
+    _only(request, {"f"})
+    if tile_matrix_set != "WebMercatorQuad":
+        raise NotFound(f"no tile matrix set {tile_matrix_set}; WebMercatorQuad is offered")
+    return JSON(_tile_matrix_set())
+
+
+def _tileset(request: Request, kind: str) -> dict[str, Any]:
+    base = f"{_base(request)}/collections/{kind}/tiles/WebMercatorQuad"
+    return {
+        "title": f"{kind} (WebMercatorQuad)",
+        "dataType": "vector",
+        "crs": EPSG_3857,
+        "tileMatrixSetURI": WEB_MERCATOR_QUAD,
+        "links": [
+            _link(base, "self", "application/json"),
+            _link(f"{_base(request)}/tileMatrixSets/WebMercatorQuad", SCHEME_REL, "application/json"),
+            {**_link(f"{base}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}", "item", tiles.MEDIA_TYPE), "templated": True},
+        ],
+        "layers": [{"id": "sites", "dataType": "vector", "geometryDimension": 0, "minTileMatrix": "0"}],
+    }
+
+
+@router.get("/collections/{collection_id}/tiles", response_model=dict[str, Any])
+async def collection_tilesets(request: Request, reader: ReaderDep, collection_id: str) -> Response:
+    """The vector tilesets of a collection."""
+    _only(request, {"f"})
+    await _collection_row(reader, collection_id)
+    return JSON({"links": [], "tilesets": [_tileset(request, collection_id)]})
+
+
+@router.get("/collections/{collection_id}/tiles/{tile_matrix_set}", response_model=dict[str, Any])
+async def collection_tileset(request: Request, reader: ReaderDep, collection_id: str, tile_matrix_set: str) -> Response:
+    """A collection's tileset in WebMercatorQuad."""
+    _only(request, {"f"})
+    await _collection_row(reader, collection_id)
+    if tile_matrix_set != "WebMercatorQuad":
+        raise NotFound(f"no tileset in {tile_matrix_set}; WebMercatorQuad is offered")
+    return JSON(_tileset(request, collection_id))
+
+
+@router.get(
+    "/collections/{collection_id}/tiles/{tile_matrix_set}/{tile_matrix}/{tile_row}/{tile_col}",
+    response_class=Response,
+    responses={200: {"content": {tiles.MEDIA_TYPE: {}}}, 204: {"description": "Nothing in this tile"}},
+)
+async def collection_tile(
+    request: Request,
+    reader: ReaderDep,
+    collection_id: str,
+    tile_matrix_set: str,
+    tile_matrix: int,
+    tile_row: int,
+    tile_col: int,
+) -> Response:
+    """One vector tile of a collection (layer `sites`): the same tile as /v1/tiles/sites/{z}/{x}/{y}.mvt?kind=."""
+    _only(request, {"f"})
+    await _collection_row(reader, collection_id)
+    if tile_matrix_set != "WebMercatorQuad":
+        raise NotFound(f"no tileset in {tile_matrix_set}; WebMercatorQuad is offered")
+    tile = tiles.Tile.of(tile_matrix, tile_col, tile_row)
+    today = china_time.today()
+    return tile_response(request, await tiles.sites(reader, tile, [collection_id], today, True))
 
 
 @router.get("/api", response_model=dict[str, Any])

@@ -1,0 +1,169 @@
+"""SQL of the vector tiles: Mapbox Vector Tiles made by PostGIS (ST_AsMVT) in Web Mercator z/x/y.
+
+Each statement bounds its scan by the tile's envelope transformed to WGS-84 (the constant, never the indexed
+column), so the GiST index on the lon/lat twin serves it. Parameters: $1 z, $2 x, $3 y, then each statement's own.
+"""
+
+import datetime as dt
+
+from app.db import Reader
+from app.sites import trust
+from app.sites.repository import serving_on, serving_today
+
+EXTENT = 4096  # tile units per side, MVT's default
+BUFFER = 64  # units drawn past the edge so that symbols and lines do not clip at tile seams
+_TILE = "ST_TileEnvelope($1, $2, $3)"
+# The tile with its buffer, in WGS-84: what a scan is bounded by.
+_SEARCH = f"ST_Transform(ST_TileEnvelope($1, $2, $3, margin => {BUFFER / EXTENT}), 4326)"
+
+
+def _geometry(expression_4326: str) -> str:
+    return f"ST_AsMVTGeom(ST_Transform({expression_4326}, 3857), {_TILE}, {EXTENT}, {BUFFER}, true)"
+
+
+def _serving(first: int, is_today: bool) -> str:
+    return serving_today(f"${first}::date") if is_today else serving_on(f"${first}::date", f"${first + 1}::boolean")
+
+
+def _serving_args(as_of: dt.date, is_today: bool) -> list[object]:
+    return [as_of] if is_today else [as_of, False]
+
+
+# One point per site: what a planner clicks (id, name, kind, status, access, the trust flags).
+# Parameters: $4 kinds (or NULL: all), $5… the date the sites serve on.
+def _sites_sql(is_today: bool) -> str:
+    return f"""
+SELECT ST_AsMVT(t, 'sites', {EXTENT}, 'geom', 'id') FROM (
+    SELECT s.id, s.kind, s.name, s.status, s.access,
+           {trust.ACCESS_REPORTED_SQL} AS access_reported, {trust.UNVERIFIED_SQL} AS unverified,
+           {_geometry("s.geom")} AS geom
+    FROM sites s
+    WHERE s.geom && {_SEARCH} AND ($4::text[] IS NULL OR s.kind = ANY($4::text[])) AND {_serving(5, is_today)}
+) AS t WHERE t.geom IS NOT NULL
+"""
+
+
+# At low zooms, sites counted per grid cell and kind (each kind keeps its own points, so none disappears under
+# another): a cell is $4 degrees square; the point is the cell's sites' mean position.
+def _site_counts_sql(is_today: bool) -> str:
+    return f"""
+SELECT ST_AsMVT(t, 'sites', {EXTENT}, 'geom') FROM (
+    SELECT c.kind, c.count, {_geometry("ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326)")} AS geom
+    FROM (
+        SELECT s.kind, count(*) AS count, avg(ST_X(s.geom)) AS lon, avg(ST_Y(s.geom)) AS lat
+        FROM sites s
+        WHERE s.geom && {_SEARCH} AND ($5::text[] IS NULL OR s.kind = ANY($5::text[])) AND {_serving(6, is_today)}
+        GROUP BY s.kind, floor(ST_X(s.geom) / $4), floor(ST_Y(s.geom) / $4)
+    ) AS c
+) AS t WHERE t.geom IS NOT NULL
+"""
+
+
+SITES_SQL = {today: _sites_sql(today) for today in (False, True)}
+SITE_COUNTS_SQL = {today: _site_counts_sql(today) for today in (False, True)}
+
+# Regions in the tile, for the service to look up their coverage.
+REGIONS_IN_TILE_SQL = f"SELECT adcode FROM regions WHERE boundary && {_SEARCH}"
+
+# Boundaries, simplified to a pixel ($4, degrees), with the coverage figures the service looked up ($5 adcodes,
+# $6 shares, $7 rule labels). The feature id is the adcode as a number (MVT ids are integers).
+REGIONS_SQL = f"""
+SELECT ST_AsMVT(t, 'regions', {EXTENT}, 'geom', 'id') FROM (
+    SELECT r.adcode::int AS id, r.adcode, r.name, r.level, r.is_urban_district, r.parent_adcode,
+           f.covered_area_share, f.rule_label,
+           {_geometry("ST_SimplifyPreserveTopology(r.boundary, $4)")} AS geom
+    FROM regions r
+    LEFT JOIN unnest($5::text[], $6::float8[], $7::text[]) AS f(adcode, covered_area_share, rule_label)
+           ON f.adcode = r.adcode
+    WHERE r.boundary && {_SEARCH}
+) AS t WHERE t.geom IS NOT NULL
+"""
+
+
+# Each serving site's catchment under its region's rule ($5 adcodes, $6 their radii, metres), a geodesic ring.
+# Sites are searched within the largest radius of the tile ($7, $8: degrees of longitude and latitude at least as
+# long). Parameters: $4 kind, $9… the date.
+def _catchments_sql(is_today: bool) -> str:
+    ring = "ST_Buffer(s.location, r.radius_m, 'quad_segs=16')::geometry"
+    return f"""
+SELECT ST_AsMVT(t, 'catchments', {EXTENT}, 'geom', 'id') FROM (
+    SELECT s.id, s.kind, r.radius_m, {_geometry(ring)} AS geom
+    FROM sites s
+    JOIN unnest($5::text[], $6::float8[]) AS r(adcode, radius_m) ON r.adcode = s.region_adcode
+    WHERE s.geom && ST_Expand({_SEARCH}, $7, $8) AND s.kind = $4 AND {_serving(9, is_today)}
+) AS t WHERE t.geom IS NOT NULL
+"""
+
+
+CATCHMENTS_SQL = {today: _catchments_sql(today) for today in (False, True)}
+
+# Gap parts the coverage service computed (WKB, WGS-84), clipped to the tile.
+GAPS_SQL = f"""
+SELECT ST_AsMVT(t, 'gaps', {EXTENT}, 'geom') FROM (
+    SELECT g.region, g.area_km2, g.population, {_geometry("ST_GeomFromWKB(g.wkb, 4326)")} AS geom
+    FROM unnest($4::bytea[], $5::text[], $6::float8[], $7::float8[]) AS g(wkb, region, area_km2, population)
+    WHERE ST_GeomFromWKB(g.wkb, 4326) && {_SEARCH}
+) AS t WHERE t.geom IS NOT NULL
+"""
+
+
+async def sites(
+    reader: Reader, z: int, x: int, y: int, kinds: list[str] | None, as_of: dt.date, is_today: bool
+) -> bytes:
+    found: bytes = await reader.fetchval(SITES_SQL[is_today], z, x, y, kinds, *_serving_args(as_of, is_today))
+    return found
+
+
+async def site_counts(
+    reader: Reader,
+    z: int,
+    x: int,
+    y: int,
+    cell_degrees: float,
+    kinds: list[str] | None,
+    as_of: dt.date,
+    is_today: bool,
+) -> bytes:
+    sql = SITE_COUNTS_SQL[is_today]
+    found: bytes = await reader.fetchval(sql, z, x, y, cell_degrees, kinds, *_serving_args(as_of, is_today))
+    return found
+
+
+async def regions_in(reader: Reader, z: int, x: int, y: int) -> list[str]:
+    return [r["adcode"] for r in await reader.fetch(REGIONS_IN_TILE_SQL, z, x, y)]
+
+
+async def regions(
+    reader: Reader,
+    z: int,
+    x: int,
+    y: int,
+    tolerance_degrees: float,
+    figures: list[tuple[str, float | None, str]],
+) -> bytes:
+    adcodes, shares, labels = (list(column) for column in zip(*figures, strict=True)) if figures else ([], [], [])
+    found: bytes = await reader.fetchval(REGIONS_SQL, z, x, y, tolerance_degrees, adcodes, shares, labels)
+    return found
+
+
+async def catchments(
+    reader: Reader,
+    z: int,
+    x: int,
+    y: int,
+    kind: str,
+    radii: dict[str, float],
+    reach_degrees: tuple[float, float],
+    as_of: dt.date,
+    is_today: bool,
+) -> bytes:
+    sql = CATCHMENTS_SQL[is_today]
+    args = [kind, list(radii), list(radii.values()), *reach_degrees, *_serving_args(as_of, is_today)]
+    found: bytes = await reader.fetchval(sql, z, x, y, *args)
+    return found
+
+
+async def gaps(reader: Reader, z: int, x: int, y: int, parts: list[tuple[bytes, str, float, float | None]]) -> bytes:
+    columns = [list(c) for c in zip(*parts, strict=True)] if parts else [[], [], [], []]
+    found: bytes = await reader.fetchval(GAPS_SQL, z, x, y, *columns)
+    return found

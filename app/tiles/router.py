@@ -1,0 +1,99 @@
+"""Vector tiles (Mapbox Vector Tiles, Web Mercator z/x/y) and their TileJSON documents under /v1/tiles.
+
+An empty tile is answered 204 No Content (MapLibre, OpenLayers, QGIS and GDAL read it as empty), cheaply.
+"""
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from app import china_time
+from app.coverage.parameters import AsOf, EvaluationDep
+from app.dependencies import ReaderDep
+from app.http import JSON, conditional
+from app.tiles import service
+from app.tiles.service import MEDIA_TYPE, Layer, Tile
+from app.vocabularies.service import site_kinds
+
+router = APIRouter(prefix="/v1/tiles", tags=["tiles"])
+
+MAX_AGE = 60
+Zoom = Annotated[int, Path(ge=0, le=service.MAX_ZOOM)]
+Column = Annotated[int, Path(ge=0, description="x, from the west")]
+Row = Annotated[int, Path(ge=0, description="y, from the north")]
+Kinds = Annotated[list[str] | None, Query(description="Site kinds (repeatable); default every kind")]
+TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {MEDIA_TYPE: {}}, "description": "A Mapbox Vector Tile"},
+    204: {"description": "Nothing in this tile"},
+    422: {"description": "A parameter is invalid; `errors` names each field"},
+}
+
+
+def tile_response(request: Request, body: bytes) -> Response:
+    if not body:
+        return Response(status_code=204, headers={"Cache-Control": f"public, max-age={MAX_AGE}"})
+    return conditional(request, body, MEDIA_TYPE, max_age=MAX_AGE)
+
+
+@router.get("/sites/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
+async def site_tile(
+    request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, kind: Kinds = None, as_of: AsOf = None
+) -> Response:
+    """Sites: one point each from zoom 9 on (id, name, kind, status, access, trust flags); below, counts per cell and
+    kind."""
+    await site_kinds.check(reader, "kind", kind)
+    day = as_of or china_time.today()
+    body = await service.sites(reader, Tile.of(z, x, y), kind, day, day == china_time.today())
+    return tile_response(request, body)
+
+
+@router.get("/regions/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
+async def region_tile(request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, ev: EvaluationDep) -> Response:
+    """Region boundaries with the covered share of the area for `kind`, under each region's rule."""
+    return tile_response(request, await service.regions(reader, Tile.of(z, x, y), ev))
+
+
+@router.get("/catchments/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
+async def catchment_tile(
+    request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, ev: EvaluationDep
+) -> Response:
+    """Each serving site's catchment: the ring of its region's rule (from zoom 7)."""
+    return tile_response(request, await service.catchments(reader, Tile.of(z, x, y), ev))
+
+
+@router.get("/gaps/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
+async def gap_tile(request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, ev: EvaluationDep) -> Response:
+    """What coverage leaves uncovered, as /v1/coverage/regions/{adcode}/gaps gives it (from zoom 7)."""
+    return tile_response(request, await service.gaps(reader, Tile.of(z, x, y), ev))
+
+
+DESCRIPTIONS = {
+    Layer.sites: "Sites of the register (counts per cell and kind below zoom 9)",
+    Layer.regions: "Administrative regions with the covered share of the area for a kind",
+    Layer.catchments: "Catchment of each serving site under its region's coverage rule",
+    Layer.gaps: "Parts of regions no serving site's catchment reaches",
+}
+
+
+@router.get("/{layer}.json", response_model=dict[str, Any])
+async def tilejson(
+    request: Request,
+    reader: ReaderDep,
+    layer: Layer,
+    kind: Kinds = None,
+    as_of: AsOf = None,
+    radius_m: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
+) -> Response:
+    """TileJSON 3.0.0 for a layer; its tile URL carries the same kind, as_of and radius_m."""
+    await site_kinds.check(reader, "kind", kind)
+    query: list[tuple[str, str]] = [("kind", k) for k in kind or []]
+    if as_of is not None:
+        query.append(("as_of", as_of.isoformat()))
+    if radius_m is not None:
+        query.append(("radius_m", repr(radius_m)))
+    url = f"{str(request.base_url).rstrip('/')}{router.prefix}/{layer.value}/{{z}}/{{x}}/{{y}}.mvt"
+    if query:
+        url += "?" + urlencode(query)
+    return JSON(service.tilejson(layer, url, f"yizhan-{layer.value}", DESCRIPTIONS[layer]))

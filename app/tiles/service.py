@@ -1,0 +1,208 @@
+"""Vector tiles of the register and its coverage, for the planners' map and GIS clients.
+
+Layers: `sites` (one point per site from SITE_POINTS_FROM; counts per cell and kind below it), `regions`
+(boundaries with the covered share of a kind, for shading), `catchments` (each serving site's ring under its
+region's rule) and `gaps` (what coverage leaves uncovered). Coverage figures come from app.coverage.service,
+the same figures as the JSON endpoints, kept for a minute per state of the register.
+"""
+
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from app.coverage import service as coverage
+from app.db import Reader
+from app.errors import InvalidParameter
+from app.tiles import repository
+
+MAX_ZOOM = 22
+SITE_POINTS_FROM = 9  # below this zoom a tile would carry tens of thousands of points: counts per cell instead
+CELL_PIXELS = 32  # a count cell is this many (256 px tile) pixels square
+COVERAGE_FROM = 7  # catchments and gaps: regional detail, not drawn at national zooms
+MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
+# Coverage figures and gap parts are reused for this long, for one state of the register (its last change).
+FIGURES_SECONDS = 60.0
+
+
+class Layer(StrEnum):
+    sites = "sites"
+    regions = "regions"
+    catchments = "catchments"
+    gaps = "gaps"
+
+
+MIN_ZOOM = {Layer.sites: 0, Layer.regions: 0, Layer.catchments: COVERAGE_FROM, Layer.gaps: COVERAGE_FROM}
+FIELDS = {
+    Layer.sites: {
+        "id": "Number: the site's id (at low zooms: none; `count` sites of `kind` near here)",
+        "kind": "String",
+        "name": "String",
+        "status": "String: active, suspended, closed",
+        "access": "String: open, qr_code, app, keeper_key",
+        "access_reported": "Boolean: an unreviewed report that workers could not get in",
+        "unverified": "Boolean: not verified for 180 days",
+        "count": "Number: sites in the cell (low zooms only)",
+    },
+    Layer.regions: {
+        "adcode": "String",
+        "name": "String",
+        "level": "String: province, city, county",
+        "is_urban_district": "Boolean",
+        "parent_adcode": "String",
+        "covered_area_share": "Number 0–1: covered share of the area under the region's rule",
+        "rule_label": "String: the rule applied",
+    },
+    Layer.catchments: {"id": "Number: the site", "kind": "String", "radius_m": "Number: the rule's radius"},
+    Layer.gaps: {"region": "String", "area_km2": "Number", "population": "Number: modelled people"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    z: int
+    x: int
+    y: int
+
+    @classmethod
+    def of(cls, z: int, x: int, y: int) -> "Tile":
+        if not 0 <= z <= MAX_ZOOM:
+            raise InvalidParameter("z", f"a zoom from 0 to {MAX_ZOOM}")
+        for name, value in (("x", x), ("y", y)):
+            if not 0 <= value < 2**z:
+                raise InvalidParameter(name, f"from 0 to {2**z - 1} at zoom {z}")
+        return cls(z, x, y)
+
+    def degrees(self) -> float:
+        """How many degrees of longitude the tile spans."""
+        return 360.0 / float(2**self.z)
+
+    def latitudes(self) -> tuple[float, float]:
+        """(south, north) edges, degrees."""
+
+        def latitude(row: int) -> float:
+            return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / 2**self.z))))
+
+        return latitude(self.y + 1), latitude(self.y)
+
+
+class _Figures:
+    """Values computed from coverage, reused while the register has not changed, for at most FIGURES_SECONDS."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[Any, ...], tuple[float, Any]] = {}
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        found = self._values.get(key)
+        return found[1] if found is not None and time.monotonic() - found[0] < FIGURES_SECONDS else None
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        if len(self._values) > 10_000:
+            self._values.clear()
+        self._values[key] = (time.monotonic(), value)
+
+
+_figures = _Figures()
+
+
+async def _state(reader: Reader) -> int:
+    """The register's state: its last change (ids only grow, so a change rolled back is never reused)."""
+    return int(await reader.fetchval("SELECT coalesce(max(id), 0) FROM site_changes"))
+
+
+async def _leaves_in(reader: Reader, tile: Tile) -> list[Any]:
+    found = []
+    for adcode in await repository.regions_in(reader, tile.z, tile.x, tile.y):
+        region = await coverage.find_region(reader, adcode)
+        if not region["has_children"]:
+            found.append(region)
+    return found
+
+
+async def sites(reader: Reader, tile: Tile, kinds: list[str] | None, as_of: dt.date, is_today: bool) -> bytes:
+    if tile.z >= SITE_POINTS_FROM:
+        return await repository.sites(reader, tile.z, tile.x, tile.y, kinds, as_of, is_today)
+    cell = tile.degrees() * CELL_PIXELS / 256
+    return await repository.site_counts(reader, tile.z, tile.x, tile.y, cell, kinds, as_of, is_today)
+
+
+async def regions(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
+    state = await _state(reader)
+    figures = []
+    for adcode in await repository.regions_in(reader, tile.z, tile.x, tile.y):
+        key = ("share", adcode, ev.kind, ev.as_of, ev.radius_override, state)
+        found = _figures.get(key)
+        if found is None:
+            try:
+                found = await coverage.area_share(reader, await coverage.find_region(reader, adcode), ev)
+            except InvalidParameter:  # no rule for the kind there: drawn, not shaded
+                found = (None, "")
+            _figures.put(key, found)
+        figures.append((adcode, *found))
+    tolerance = tile.degrees() / 256  # a pixel
+    return await repository.regions(reader, tile.z, tile.x, tile.y, tolerance, figures)
+
+
+async def catchments(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
+    if tile.z < COVERAGE_FROM:
+        return b""
+    radii = {}
+    for leaf in await _leaves_in(reader, tile):
+        try:
+            radii[leaf["adcode"]] = (
+                await coverage.resolve_rule(reader, leaf["adcode"], ev.kind, ev.radius_override)
+            ).radius_m
+        except InvalidParameter:
+            continue
+    if not radii:
+        return b""
+    # Sites whose ring reaches the tile: within the largest radius, in degrees at the tile's most poleward edge.
+    reach_lat = max(radii.values()) / 110_574.0  # a degree of latitude is at least 110.574 km
+    poleward = max(abs(latitude) for latitude in tile.latitudes())
+    reach_lon = reach_lat / max(math.cos(math.radians(min(poleward + reach_lat, 89.0))), 1e-6)
+    return await repository.catchments(
+        reader, tile.z, tile.x, tile.y, ev.kind, radii, (reach_lon, reach_lat), ev.as_of, ev.is_today
+    )
+
+
+async def gaps(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
+    if tile.z < COVERAGE_FROM:
+        return b""
+    state = await _state(reader)
+    parts: list[tuple[bytes, str, float, float | None]] = []
+    for leaf in await _leaves_in(reader, tile):
+        key = ("gaps", leaf["adcode"], ev.kind, ev.as_of, ev.radius_override, state)
+        found = _figures.get(key)
+        if found is None:
+            try:
+                found = [
+                    (g.wkb, g.region, g.area_km2, g.population) for g in await coverage.leaf_gaps(reader, leaf, ev)
+                ]
+            except InvalidParameter:
+                found = []
+            _figures.put(key, found)
+        parts += found
+    if not parts:
+        return b""
+    return await repository.gaps(reader, tile.z, tile.x, tile.y, parts)
+
+
+def tilejson(layer: Layer, tiles_url: str, name: str, description: str) -> dict[str, Any]:
+    """A TileJSON 3.0.0 document for one layer."""
+    return {
+        "tilejson": "3.0.0",
+        "name": name,
+        "description": description,
+        "version": "1.0.0",
+        "attribution": "Yizhan 驿站 register; boundaries: Tianditu (WGS-84)",
+        "scheme": "xyz",
+        "tiles": [tiles_url],
+        "minzoom": MIN_ZOOM[layer],
+        "maxzoom": MAX_ZOOM,
+        "bounds": [-180, -85.0511, 180, 85.0511],
+        "vector_layers": [
+            {"id": layer.value, "fields": FIELDS[layer], "minzoom": MIN_ZOOM[layer], "maxzoom": MAX_ZOOM}
+        ],
+    }
