@@ -42,9 +42,18 @@ run: db
 stop:
 	@$(LOCALDB) stop
 
+# What the tests drive besides the database: GDAL (a real OGC API and MVT client), Debian's Chromium and a CJK font
+# (the map page), poppler (the printed PDF). Installed when missing and run as root, as PostGIS is.
+TEST_PACKAGES := gdal-bin chromium fonts-noto-cjk poppler-utils
+
 # Tests create (and drop) their own database on the local cluster, or on TEST_DATABASE_ADMIN_URL's server.
 test: $(BIN)/yizhan
 	@$(LOCALDB) install
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" -eq 0 ]; then echo "[make] installing" $$missing; apt-get update -q >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
+		else echo "[make] missing:" $$missing "(sudo apt-get install" $$missing")"; fi; fi
 	@if [ -z "$$TEST_DATABASE_ADMIN_URL" ]; then $(LOCALDB) start; fi
 	@TEST_DATABASE_ADMIN_URL="$${TEST_DATABASE_ADMIN_URL:-$$($(LOCALDB) url postgres)}" $(BIN)/pytest
 

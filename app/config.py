@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     rate_limit_reads_per_minute: int = Field(default=600, ge=0, description="Per key or client address; 0: off")
     rate_limit_writes_per_minute: int = Field(default=120, ge=0, description="Per key; 0: off")
     rate_limit_prefix: str = "yizhan:rl"
+    map_base_url: str | None = Field(
+        default=None,
+        description="An online raster base map for /map, {z}/{x}/{y} template, in WGS-84 / Web Mercator "
+        "(e.g. Tianditu or OpenStreetMap); none: the boundaries are the base layer (works offline)",
+    )
+    map_base_attribution: str | None = Field(default=None, description="Shown under the map with the base map")
     telemetry: bool = Field(
         default=False,
         description="FastAPI's OpenTelemetry spans, metrics and logs, for the OTel providers the deployment sets up",

@@ -19,7 +19,9 @@ from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
 from app.sites.nearest.router import mount_nearest
 from app.sites.router import router as sites_router
+from app.tiles.router import router as tiles_router
 from app.vocabularies.router import router as vocabularies_router
+from app.web.router import mount_pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Trade-union worker stations, legal-aid points and service centres: nearest site and register.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served from the project by app.web (FastAPI's defaults load them from a CDN: blank offline).
+        docs_url=None,
+        redoc_url=None,
         default_response_class=JSON,
         # Opt-in: left on, FastAPI looks for configured OpenTelemetry providers on every request (~15 µs of a
         # nearest request) even when there are none.
@@ -60,11 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sites_router)
     app.include_router(regions_router)
     app.include_router(coverage_router)
+    app.include_router(tiles_router)
     app.include_router(changes_router)
     app.include_router(ogc_router)
     app.include_router(reports_router)
     app.include_router(vocabularies_router)
     app.include_router(health.router)
+    mount_pages(app)
     return app
 
 

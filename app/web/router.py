@@ -1,0 +1,55 @@
+"""The pages the service serves itself: the planners' map (/map) and the API docs (/docs, /redoc), with every
+script, style and icon from app/web/static (vendored from npm by scripts/vendor_web.sh): they work offline."""
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from app.paths import PROJECT_ROOT
+
+STATIC_DIR = PROJECT_ROOT / "app" / "web" / "static"
+STATIC = "/static"
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/map", response_class=HTMLResponse)
+async def map_page(request: Request) -> Response:
+    """The planners' map: its view (region, kind, as_of, site) lives in the URL."""
+    settings = request.app.state.settings
+    page = (STATIC_DIR / "map.html").read_text("utf-8")
+    # The optional online base map, as the deployment configures it (offline the boundaries are the base layer).
+    page = page.replace("__BASE_MAP_URL__", settings.map_base_url or "").replace(
+        "__BASE_MAP_ATTRIBUTION__", settings.map_base_attribution or ""
+    )
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def swagger_ui(request: Request) -> Response:
+    return get_swagger_ui_html(
+        openapi_url=request.app.openapi_url or "/openapi.json",
+        title=f"{request.app.title} — API",
+        swagger_js_url=f"{STATIC}/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url=f"{STATIC}/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url=f"{STATIC}/favicon.svg",
+    )
+
+
+@router.get("/redoc", response_class=HTMLResponse)
+async def redoc(request: Request) -> Response:
+    page = get_redoc_html(
+        openapi_url=request.app.openapi_url or "/openapi.json",
+        title=f"{request.app.title} — API",
+        redoc_js_url=f"{STATIC}/vendor/redoc/redoc.standalone.js",
+        redoc_favicon_url=f"{STATIC}/favicon.svg",
+        with_google_fonts=False,
+    )
+    # ReDoc's menu shows its maker's logo from their CDN; images come from here only (offline it would fail anyway).
+    page.headers["Content-Security-Policy"] = "img-src 'self' data:"
+    return page
+
+
+def mount_pages(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount(STATIC, StaticFiles(directory=STATIC_DIR), name="static")

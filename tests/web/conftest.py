@@ -1,0 +1,92 @@
+"""The service on a real port (uvicorn in a thread, the test database) and headless Chromium driving it.
+
+Chromium is Debian's (/usr/bin/chromium, installed by .ci/run), driven by Playwright; WebGL through SwiftShader.
+Every request to a host other than 127.0.0.1 is refused and recorded, so a test can assert the page asked none.
+"""
+
+import os
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, Page, async_playwright
+
+from app.config import Settings
+from app.main import create_app
+from app.paths import PROJECT_ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_INSTALLED = Path(CHROMIUM).exists()
+# Where CI keeps test output (screenshots, the printed PDF).
+OUTPUT_DIR = Path(os.environ.get("TEST_OUTPUT_DIR", PROJECT_ROOT / ".test-output"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[str]:
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the live server did not start")
+        threading.Event().wait(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM_INSTALLED:
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    async with async_playwright() as p:
+        found = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"],
+        )
+        yield found
+        await found.close()
+
+
+@dataclass
+class Visit:
+    page: Page
+    errors: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+async def visit(browser: Browser) -> AsyncIterator[Visit]:
+    context = await browser.new_context(viewport={"width": 1600, "height": 1000}, locale="zh-CN")
+    page = await context.new_page()
+    found = Visit(page)
+    page.on("console", lambda m: found.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: found.errors.append(str(e)))
+
+    async def only_this_machine(route: object) -> None:
+        url = route.request.url  # type: ignore[attr-defined]
+        if url.startswith(("http://127.0.0.1:", "data:", "blob:")):
+            await route.continue_()  # type: ignore[attr-defined]
+        else:
+            found.outside.append(url)
+            await route.abort()  # type: ignore[attr-defined]
+
+    await page.route("**/*", only_this_machine)
+    yield found
+    await context.close()
+
+
+async def wait_ready(page: Page) -> None:
+    await page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+    await page.wait_for_function("window.yizhan.map.loaded()", timeout=30_000)

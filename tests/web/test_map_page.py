@@ -1,0 +1,165 @@
+"""The planners' map in a real browser, used as a planner would: read the table, select a county, click the map,
+ask where the next sites go, step the date, print — each compared with the API's own answer."""
+
+import httpx
+import pytest
+
+from tests.tools import run
+from tests.web.conftest import OUTPUT_DIR, Visit, wait_ready
+
+HUIMIN = "371621"
+
+
+def percent(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.1f} %"
+
+
+async def api(live_server: str, path: str, **params: object) -> dict:
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        r = await http.get(path, params=params)
+        r.raise_for_status()
+        return r.json()
+
+
+async def table(visit: Visit) -> dict[str, list[str]]:
+    rows = await visit.page.eval_on_selector_all(
+        "tr[data-adcode]", "rows => rows.map(r => [r.dataset.adcode, ...[...r.cells].map(c => c.textContent.trim())])"
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+async def test_the_page_loads_offline_and_draws_the_map(visit: Visit, live_server: str) -> None:
+    await visit.page.goto(f"{live_server}/map?region=371600&kind=legal_aid")
+    await wait_ready(visit.page)
+    assert await visit.page.locator("#map canvas").count() == 1
+    assert visit.errors == [] and visit.outside == []
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    await visit.page.screenshot(path=str(OUTPUT_DIR / "map.png"), full_page=True)
+
+
+async def test_the_table_shows_the_apis_figures(visit: Visit, live_server: str) -> None:
+    await visit.page.goto(f"{live_server}/map?region=371600&kind=legal_aid")
+    await wait_ready(visit.page)
+    expected = (await api(live_server, "/v1/coverage/regions/371600/children", kind="legal_aid"))["items"]
+    shown = await table(visit)
+    assert len(shown) == len(expected) == 7
+    for row in expected:
+        name, area, people, sites, _ = shown[row["adcode"]]
+        assert (name, area, people, sites) == (
+            row["name"],
+            percent(row["covered_area_share"]),
+            percent(row["covered_population_share"]),
+            str(row["site_count"]),
+        )
+
+
+async def test_selecting_a_county_draws_its_gaps(visit: Visit, live_server: str) -> None:
+    await visit.page.goto(f"{live_server}/map?region=371600&kind=legal_aid")
+    await wait_ready(visit.page)
+    await visit.page.click(f'tr[data-adcode="{HUIMIN}"]')
+    await wait_ready(visit.page)
+    gaps = await api(live_server, f"/v1/coverage/regions/{HUIMIN}/gaps", kind="legal_aid")
+    assert int(await visit.page.text_content('[data-testid="gap-count"]')) == len(gaps["features"]) > 0
+    drawn = await visit.page.evaluate("window.yizhan.map.getSource('gaps').getData().then(d => d.features.length)")
+    assert drawn == len(gaps["features"])
+    assert f"region={HUIMIN}" in visit.page.url
+    assert await visit.page.is_visible('[data-testid="worst-served"]')
+
+
+async def test_clicking_the_map_names_the_nearest_site(visit: Visit, live_server: str) -> None:
+    await visit.page.goto(f"{live_server}/map?region=371602&kind=legal_aid")
+    await wait_ready(visit.page)
+    lat, lon = 37.41, 117.99
+    point = await visit.page.evaluate(
+        f"(() => {{ const p = window.yizhan.map.project([{lon}, {lat}]); return [p.x, p.y]; }})()"
+    )
+    box = await visit.page.locator("#map").bounding_box()
+    assert box is not None
+    await visit.page.mouse.click(box["x"] + point[0], box["y"] + point[1])
+    await visit.page.wait_for_selector('[data-testid="nearest-panel"] li')
+    clicked = await visit.page.evaluate("window.yizhan.state.clickMarker.getLngLat()")
+    nearest = await api(
+        live_server, "/v1/sites/nearest", lat=clicked["lat"], lon=clicked["lng"], kind="legal_aid", limit=3
+    )
+    first = await visit.page.get_attribute('[data-testid="nearest-panel"] li', "data-site-id")
+    assert int(first) == nearest["items"][0]["id"]
+    answer = await visit.page.text_content('[data-testid="coverage-answer"]')
+    point_coverage = await api(
+        live_server, "/v1/coverage/point", lat=clicked["lat"], lon=clicked["lng"], kind="legal_aid"
+    )
+    assert ("已覆盖" if point_coverage["covered"] else "未覆盖") in answer
+
+
+async def test_the_next_three_sites(visit: Visit, live_server: str) -> None:
+    await visit.page.goto(f"{live_server}/map?region={HUIMIN}&kind=legal_aid")
+    await wait_ready(visit.page)
+    await visit.page.fill('[data-testid="suggest-count"]', "3")
+    await visit.page.click('[data-testid="suggest-button"]')
+    await visit.page.wait_for_selector('[data-testid="suggestions"] li:nth-child(3)')
+    assert await visit.page.locator('[data-testid="suggestion-marker"]').count() == 3
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        expected = (
+            await http.post("/v1/coverage/suggest", json={"region": HUIMIN, "kind": "legal_aid", "count": 3})
+        ).json()
+    shown = await visit.page.eval_on_selector_all(
+        '[data-testid="suggestions"] li', "items => items.map(i => [Number(i.dataset.lat), Number(i.dataset.lon)])"
+    )
+    assert shown == [[s["lat"], s["lon"]] for s in expected["suggestions"]]
+
+
+async def test_stepping_the_date_shows_the_apis_figures_for_it(visit: Visit, live_server: str) -> None:
+    await visit.page.goto(f"{live_server}/map?region=371600&kind=legal_aid")
+    await wait_ready(visit.page)
+    await visit.page.fill('[data-testid="as-of"]', "2025-06-30")
+    await visit.page.dispatch_event('[data-testid="as-of"]', "change")
+    await wait_ready(visit.page)
+    assert "as_of=2025-06-30" in visit.page.url
+    expected = (await api(live_server, "/v1/coverage/regions/371600/children", kind="legal_aid", as_of="2025-06-30"))[
+        "items"
+    ]
+    shown = await table(visit)
+    for row in expected:
+        assert shown[row["adcode"]][3] == str(row["site_count"])
+        assert shown[row["adcode"]][1] == percent(row["covered_area_share"])
+    await visit.page.click('[data-testid="month-next"]')
+    await wait_ready(visit.page)
+    assert "as_of=2025-07-31" in visit.page.url
+
+
+async def test_clicking_a_site_shows_its_hours_as_the_api_gives_them(visit: Visit, live_server: str) -> None:
+    sites = await api(live_server, "/v1/sites", region="371602", kind="legal_aid", limit=1)
+    site = sites["items"][0]
+    await visit.page.goto(f"{live_server}/map?region=371602&kind=legal_aid&site={site['id']}")
+    await wait_ready(visit.page)
+    await visit.page.wait_for_selector('[data-testid="site-name"]')
+    assert await visit.page.text_content('[data-testid="site-name"]') == site["name"]
+    assert await visit.page.text_content('[data-testid="site-hours"]') == (site["opening_hours"] or "—")
+    near = await api(live_server, "/v1/sites/nearest", lat=site["lat"], lon=site["lon"], kind="legal_aid", limit=5)
+    live = next(i for i in near["items"] if i["id"] == site["id"])
+    shown = await visit.page.text_content('[data-testid="site-open-now"]')
+    assert shown == {True: "正在开放", False: "当前关闭", None: "—"}[live["open_now"]]
+
+
+async def test_the_print_layout_holds_map_table_legend_rule_and_date(visit: Visit, live_server: str) -> None:
+    await visit.page.goto(f"{live_server}/map?region=371600&kind=legal_aid&as_of=2026-06-30")
+    await wait_ready(visit.page)
+    await visit.page.emulate_media(media="print")
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    pdf = OUTPUT_DIR / "map.pdf"
+    await visit.page.pdf(path=str(pdf), format="A4", landscape=True, print_background=True)
+    text = await run("pdftotext", "-layout", str(pdf), "-")
+    squeezed = "".join(text.split())
+    expected = await api(live_server, "/v1/coverage/regions/371600/children", kind="legal_aid", as_of="2026-06-30")
+    for row in expected["items"]:
+        assert row["name"] in squeezed
+    assert "2026-06-30" in text and "规则" in squeezed and "图例" in squeezed and "数据来源" in squeezed
+    size = next(line for line in (await run("pdfinfo", str(pdf))).splitlines() if line.startswith("Page size:"))
+    width, _, height = size.split()[2:5]
+    assert "A4" in size and float(width) > float(height)  # landscape
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+async def test_the_api_docs_work_offline(visit: Visit, live_server: str, path: str) -> None:
+    await visit.page.goto(f"{live_server}{path}")
+    await visit.page.get_by_text("/v1/sites/nearest").first.wait_for(timeout=30_000)
+    assert visit.outside == []
