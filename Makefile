@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 LOCALDB := scripts/localdb.sh
 
-.PHONY: help run stop test lint bench bench-coverage bench-bulk db
+.PHONY: help run stop test lint bench bench-coverage bench-bulk bench-tiles db
 
 help:
 	@echo "make run    serve the API with the Binzhou demo data on http://127.0.0.1:$(PORT)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  nearest-site benchmark (national-scale register, wrk)"
 	@echo "make bench-coverage  coverage and siting benchmark (Binzhou, Shandong)"
 	@echo "make bench-bulk      100,000-row CSV import benchmark"
+	@echo "make bench-tiles     vector tiles and the map page on the national register (after make bench)"
 
 $(BIN)/yizhan: pyproject.toml
 	@echo "[make] creating $(VENV) and installing the project"
@@ -72,6 +73,11 @@ bench-coverage: $(BIN)/yizhan
 	@$(LOCALDB) install
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.coverage $(BENCH_ARGS)
+
+bench-tiles: $(BIN)/yizhan
+	@$(LOCALDB) install
+	@$(LOCALDB) start
+	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.tiles $(BENCH_ARGS)
 
 bench-bulk: $(BIN)/yizhan
 	@$(LOCALDB) install

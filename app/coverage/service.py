@@ -2,8 +2,9 @@
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import numpy as np
@@ -191,32 +192,54 @@ async def region_coverage(reader: Reader, adcode: str, ev: Evaluation) -> dict[s
 CHILD_ROWS_AT_ONCE = 4
 
 
-async def child_rows(reader: Reader, adcode: str, ev: Evaluation) -> list[dict[str, Any]]:
-    await find_region(reader, adcode)
-    children = await repository.children(reader, adcode)
+T = TypeVar("T")
+
+
+async def each_region(
+    reader: Reader, regions: list[asyncpg.Record], work: Callable[[asyncpg.Record], Awaitable[T]]
+) -> list[T]:
+    """`work` for each region, a few at once on a pool (the database does the work, on more than one core)."""
     if isinstance(reader, asyncpg.Connection):
         # One connection (a test's transaction) runs one query at a time.
-        return [await _row(reader, child, ev) for child in children]
+        return [await work(region) for region in regions]
     limit = asyncio.Semaphore(CHILD_ROWS_AT_ONCE)
 
-    async def row(child: asyncpg.Record) -> dict[str, Any]:
+    async def one(region: asyncpg.Record) -> T:
         async with limit:
-            return await _row(reader, child, ev)
+            return await work(region)
 
-    return list(await asyncio.gather(*(row(child) for child in children)))
+    return list(await asyncio.gather(*(one(region) for region in regions)))
 
 
-async def area_share(reader: Reader, region: asyncpg.Record, ev: Evaluation) -> tuple[float | None, str]:
-    """The covered share of a region's area and the rule it is under, short (what a map shades a region by): the
-    figures of region_coverage less the worst-served search."""
-    covered = area = 0.0
-    labels = []
-    for leaf in await leaves(reader, region):
-        rule = await resolve_rule(reader, leaf["adcode"], ev.kind, ev.radius_override)
-        figures = await repository.coverage(reader, ev.catchments(leaf, rule.radius_m))
-        covered, area = covered + figures["covered_area_km2"], area + figures["area_km2"]
-        labels.append(rule.label())
-    return share(covered, area), labels[0] if len(set(labels)) == 1 else PER_CHILD_RULE_LABEL
+async def child_rows(reader: Reader, adcode: str, ev: Evaluation) -> list[dict[str, Any]]:
+    await find_region(reader, adcode)
+    return await each_region(reader, await repository.children(reader, adcode), lambda child: _row(reader, child, ev))
+
+
+@dataclass(frozen=True)
+class CoveredArea:
+    """What a map shades a region by: its covered area under its rule (region_coverage less the worst-served
+    search)."""
+
+    covered_km2: float
+    area_km2: float
+    rule_label: str
+
+    @property
+    def share(self) -> float | None:
+        return share(self.covered_km2, self.area_km2)
+
+    @classmethod
+    def of_children(cls, parts: list["CoveredArea"]) -> "CoveredArea":
+        labels = {p.rule_label for p in parts}
+        label = labels.pop() if len(labels) == 1 else PER_CHILD_RULE_LABEL
+        return cls(sum(p.covered_km2 for p in parts), sum(p.area_km2 for p in parts), label)
+
+
+async def leaf_covered_area(reader: Reader, leaf: asyncpg.Record, ev: Evaluation) -> CoveredArea:
+    rule = await resolve_rule(reader, leaf["adcode"], ev.kind, ev.radius_override)
+    figures = await repository.coverage(reader, ev.catchments(leaf, rule.radius_m))
+    return CoveredArea(figures["covered_area_km2"], figures["area_km2"], rule.label())
 
 
 @dataclass(frozen=True)
@@ -256,8 +279,8 @@ async def leaves(reader: Reader, region: asyncpg.Record) -> list[asyncpg.Record]
 async def gaps(reader: Reader, adcode: str, ev: Evaluation) -> dict[str, Any]:
     region = await find_region(reader, adcode)
     features: list[dict[str, Any]] = []
-    for leaf in await leaves(reader, region):
-        for gap in await leaf_gaps(reader, leaf, ev):
+    for found in await each_region(reader, await leaves(reader, region), lambda leaf: leaf_gaps(reader, leaf, ev)):
+        for gap in found:
             properties = {"region": gap.region, "area_km2": gap.area_km2, "population": gap.population}
             features.append(geojson.feature(gap.geometry, properties))
     features.sort(key=lambda f: f["properties"]["area_km2"], reverse=True)

@@ -128,19 +128,32 @@ async def sites(reader: Reader, tile: Tile, kinds: list[str] | None, as_of: dt.d
     return await repository.site_counts(reader, tile.z, tile.x, tile.y, cell, kinds, as_of, is_today)
 
 
+async def _covered_area(
+    reader: Reader, region: Any, ev: coverage.Evaluation, state: int
+) -> coverage.CoveredArea | None:
+    """A region's covered area (a parent's from its children's), kept per state of the register; None where no
+    rule for the kind applies."""
+    if region["has_children"]:
+        parts = [await _covered_area(reader, child, ev, state) for child in await coverage.leaves(reader, region)]
+        found = [p for p in parts if p is not None]
+        return coverage.CoveredArea.of_children(found) if found else None
+    key = ("area", region["adcode"], ev.kind, ev.as_of, ev.radius_override, state)
+    cached = _figures.get(key)
+    if cached is None:
+        try:
+            cached = await coverage.leaf_covered_area(reader, region, ev)
+        except InvalidParameter:  # no rule for the kind there: drawn, not shaded
+            cached = False
+        _figures.put(key, cached)
+    return cached or None
+
+
 async def regions(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
     state = await _state(reader)
-    figures = []
+    figures: list[tuple[str, float | None, str]] = []
     for adcode in await repository.regions_in(reader, tile.z, tile.x, tile.y):
-        key = ("share", adcode, ev.kind, ev.as_of, ev.radius_override, state)
-        found = _figures.get(key)
-        if found is None:
-            try:
-                found = await coverage.area_share(reader, await coverage.find_region(reader, adcode), ev)
-            except InvalidParameter:  # no rule for the kind there: drawn, not shaded
-                found = (None, "")
-            _figures.put(key, found)
-        figures.append((adcode, *found))
+        found = await _covered_area(reader, await coverage.find_region(reader, adcode), ev, state)
+        figures.append((adcode, found.share, found.rule_label) if found else (adcode, None, ""))
     tolerance = tile.degrees() / 256  # a pixel
     return await repository.regions(reader, tile.z, tile.x, tile.y, tolerance, figures)
 

@@ -53,10 +53,25 @@ const percent = (share) => (share === null || share === undefined ? "—" : `${(
 const metres = (m) => (m === null || m === undefined ? "—" : Math.round(m).toLocaleString("en-US"));
 const escape = (text) => String(text ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 
-async function api(path, options) {
+// Answers asked for before the page needs them (prefetch), taken once by api().
+const asked = new Map();
+
+async function fetchJson(path, options) {
   const response = await fetch(path, options);
   if (!response.ok) throw new Error(`${path}: ${response.status}`);
   return response.json();
+}
+
+function api(path, options) {
+  const early = options ? undefined : asked.get(path);
+  asked.delete(path);
+  return early ?? fetchJson(path, options);
+}
+
+function prefetch(path) {
+  const promise = fetchJson(path);
+  promise.catch(() => {}); // a failed prefetch is asked again, and reported, when the page needs it
+  asked.set(path, promise);
 }
 
 function query(extra = {}) {
@@ -214,20 +229,31 @@ function drawTable() {
 
 async function loadRegion() {
   const adcode = state.region;
-  const [region, coverage, gaps] = await Promise.all([
-    api(`/v1/regions/${adcode}`),
-    api(`/v1/coverage/regions/${adcode}?${query()}`),
-    api(`/v1/coverage/regions/${adcode}/gaps?${query()}`),
-  ]);
-  state.gaps = gaps;
-  map.getSource("gaps").setData(gaps);
+  const coverage = api(`/v1/coverage/regions/${adcode}?${query()}`);
+  const gaps = api(`/v1/coverage/regions/${adcode}/gaps?${query()}`);
+  // The boundary first: the map moves there (and asks for its tiles) while coverage is being worked out.
+  const region = await api(`/v1/regions/${adcode}`);
+  const bounds = new LngLatBounds();
+  const visit = (coords) => (typeof coords[0] === "number" ? bounds.extend(coords) : coords.forEach(visit));
+  visit(region.boundary.coordinates);
+  await mapReady;
+  map.fitBounds(bounds, { padding: 30, duration: 0 });
   map.setFilter("region-selected", ["==", ["get", "adcode"], adcode]);
   $("export-gaps").href = `/v1/coverage/regions/${adcode}/gaps?${query()}`;
+  await Promise.all([drawGaps(await gaps), drawSummary(region, await coverage)]);
+}
+
+function drawGaps(gaps) {
+  state.gaps = gaps;
+  map.getSource("gaps").setData(gaps);
   $("gap-count").textContent = gaps.features.length;
   $("gaps").innerHTML = gaps.features
     .slice(0, 30)
     .map((f) => `<li>${f.properties.area_km2.toFixed(2)} km²${f.properties.population !== null ? ` · ${f.properties.population.toLocaleString()} ${t("people")}` : ""}</li>`)
     .join("");
+}
+
+function drawSummary(region, coverage) {
   $("region-summary").innerHTML = `<b>${escape(region.name)}</b> · ${t("areaShare")} ${percent(coverage.covered_area_share)}
     · ${t("populationShare")} ${percent(coverage.covered_population_share)} · ${t("sitesCount")} ${coverage.site_count}
     <br>${t("rule")}: ${escape(coverage.rule_label)}`;
@@ -241,16 +267,12 @@ async function loadRegion() {
     element.textContent = `${t("worst")} ${metres(worst.distance_m)} m`;
     state.markers.push(new Marker({ element, anchor: "left" }).setLngLat([worst.lon, worst.lat]).addTo(map));
   }
-  const bounds = new LngLatBounds();
-  const visit = (coords) => (typeof coords[0] === "number" ? bounds.extend(coords) : coords.forEach(visit));
-  visit(region.boundary.coordinates);
-  map.fitBounds(bounds, { padding: 30, duration: 0 });
 }
 
 async function refresh() {
   writeUrl();
   drawTable();
-  await Promise.all([loadTable(), loadRegion()]);
+  await Promise.all([loadTable().then(() => performance.mark("table")), loadRegion().then(() => performance.mark("region"))]);
   document.body.dataset.ready = "true";
 }
 
@@ -385,6 +407,19 @@ map.on("mousemove", "region-fill", (event) => {
 });
 map.on("mouseleave", "region-fill", () => hover?.remove());
 
+// The region in the URL is known before anything else: ask for its answers while the page starts.
+if (state.region) {
+  prefetch(`/v1/regions/${state.region}`);
+  prefetch(`/v1/coverage/regions/${state.region}?${query()}`);
+  prefetch(`/v1/coverage/regions/${state.region}/gaps?${query()}`);
+  if (state.region.endsWith("00")) prefetch(`/v1/coverage/regions/${state.region}/children?${query()}`);
+}
+
+// The map's style loaded and our layers added: what drawing on it waits for.
+const mapReady = new Promise((resolve) => map.once("load", () => { performance.mark("map-load"); addLayers(); resolve(); }));
+// Marks for people and benchmarks who time the page (bench/tiles.py): its first idle, the table filled.
+map.once("idle", () => performance.mark("map-idle"));
+
 async function start() {
   const [vocabularies, regions] = await Promise.all([api("/v1/vocabularies"), api("/v1/regions")]);
   state.vocabularies = vocabularies;
@@ -394,8 +429,6 @@ async function start() {
     : (regions.items.find((r) => r.adcode === "371600") || regions.items.find((r) => r.level === "city") || regions.items[0]).adcode;
   if (state.asOf) $("as-of").value = state.asOf;
   translate();
-  await new Promise((resolve) => (map.loaded() ? resolve() : map.once("load", resolve)));
-  addLayers();
   await refresh();
   if (state.site) await showSite(state.site);
 }
