@@ -15,5 +15,6 @@ RUN pip install -e .
 RUN useradd --system --uid 10001 yizhan
 USER yizhan
 EXPOSE 8000
-# Settings come from the environment: DATABASE_URL (required), DATABASE_READ_URL, DB_POOL_MAX.
+# Settings come from the environment: DATABASE_URL (required), DATABASE_READ_URL, DB_POOL_MAX, REDIS_URL,
+# MAP_BASE_URL (app/config.py lists them all).
 CMD ["uvicorn", "--factory", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--proxy-headers"]

@@ -33,7 +33,7 @@ PORT = 8766
 # Eastern China: from Harbin to Guangzhou, the coast to Chongqing.
 EAST = (105.0, 22.0, 122.5, 45.0)
 BINZHOU = (117.3, 36.9, 118.4, 38.2)
-console = Console()
+console = Console(width=150)
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:

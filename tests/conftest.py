@@ -6,12 +6,15 @@ read pool through `dependency_overrides`, so tests may write freely without leak
 
 import asyncio
 import os
+import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from alembic import command
 from fastapi import FastAPI
 from pydantic import PostgresDsn
@@ -117,3 +120,25 @@ async def client(app: FastAPI, conn: asyncpg.Connection, sa_conn: AsyncConnectio
     async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test") as http:
         yield http
     app.dependency_overrides.clear()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[str]:
+    """The service on a real port (uvicorn in a thread, the test database), for real clients: GDAL, Chromium."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the live server did not start")
+        threading.Event().wait(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

@@ -230,6 +230,16 @@ async def worst_served(reader: Reader, of: Catchments) -> asyncpg.Record | None:
     return await reader.fetchrow(WORST_SERVED_SQL, *of.args())
 
 
+async def register_state(reader: Reader) -> tuple[int, int | None]:
+    """Which state of the register an answer is for: its last change (ids only grow, so a change rolled back is
+    never matched again), and the transaction's own id once it has written (its uncommitted changes are its own)."""
+    row = await reader.fetchrow(
+        "SELECT coalesce(max(id), 0) AS change, txid_current_if_assigned() AS txid FROM site_changes"
+    )
+    assert row is not None
+    return int(row["change"]), row["txid"]
+
+
 async def projection(reader: Reader, srid: int) -> str:
     """The PROJ string of a region's equal-area SRID, for the same plane in Python."""
     return str(await reader.fetchval("SELECT proj4text FROM spatial_ref_sys WHERE srid = $1", srid))

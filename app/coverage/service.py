@@ -1,7 +1,9 @@
 """Coverage rules and figures (SPEC §6): who is within reach of a site of a kind, by area and by people."""
 
 import asyncio
+import copy
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,6 +20,7 @@ from app.errors import InvalidParameter, NotFound
 from app.sites.nearest import service as nearest
 from app.vocabularies.service import site_kinds
 
+T = TypeVar("T")
 # Gaps smaller than this are slivers between overlapping circles or along the boundary, not places.
 GAP_MIN_AREA_M2 = 10_000.0
 # The worst-served search starts with the sites this close to the region and doubles the distance until the answer
@@ -84,6 +87,8 @@ class Evaluation:
     kind: str
     as_of: dt.date
     radius_override: float | None
+    # The register's state the answer is for (repository.register_state); None: answers are not kept.
+    state: tuple[int, int | None] | None = None
 
     @property
     def is_today(self) -> bool:
@@ -96,7 +101,42 @@ class Evaluation:
 
 async def evaluation(reader: Reader, kind: str, as_of: dt.date | None, radius_m: float | None) -> Evaluation:
     await site_kinds.check(reader, "kind", [kind])
-    return Evaluation(kind, as_of or china_time.today(), radius_m)
+    return Evaluation(kind, as_of or china_time.today(), radius_m, await repository.register_state(reader))
+
+
+# A leaf region's figures for one evaluation, kept for a minute for the same state of the register: the map asks
+# for the same counties' coverage through the table, the region, its gaps and the tiles at once. A site's change
+# moves the state at once; a change of rules or boundaries (an operator's) is seen within KEPT_SECONDS.
+KEPT_SECONDS = 60.0
+
+
+class _Kept:
+    """Answers by key, each computed once even when asked for by several requests at the same time."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[tuple[Any, ...], tuple[float, asyncio.Task[Any]]] = {}
+
+    async def get(self, key: tuple[Any, ...] | None, compute: Callable[[], Awaitable[T]]) -> T:
+        if key is None:
+            return await compute()
+        now = time.monotonic()
+        found = self._tasks.get(key)
+        if found is None or now - found[0] > KEPT_SECONDS or (found[1].done() and found[1].exception()):
+            if len(self._tasks) > 10_000:
+                self._tasks = {k: v for k, v in self._tasks.items() if now - v[0] <= KEPT_SECONDS}
+            found = (now, asyncio.ensure_future(compute()))
+            self._tasks[key] = found
+        result: T = await asyncio.shield(found[1])
+        return result
+
+
+_kept = _Kept()
+
+
+def _key(what: str, region: asyncpg.Record, ev: Evaluation) -> tuple[Any, ...] | None:
+    if ev.state is None:
+        return None
+    return (what, region["adcode"], ev.kind, ev.as_of, ev.radius_override, ev.state)
 
 
 def srid_of(region: asyncpg.Record) -> int:
@@ -130,6 +170,11 @@ def share(part: float, whole: float) -> float | None:
 
 
 async def _leaf_row(reader: Reader, region: asyncpg.Record, ev: Evaluation) -> dict[str, Any]:
+    row: dict[str, Any] = await _kept.get(_key("row", region, ev), lambda: _compute_leaf_row(reader, region, ev))
+    return copy.deepcopy(row)  # callers convert coordinates in place
+
+
+async def _compute_leaf_row(reader: Reader, region: asyncpg.Record, ev: Evaluation) -> dict[str, Any]:
     rule = await resolve_rule(reader, region["adcode"], ev.kind, ev.radius_override)
     figures = await repository.coverage(reader, ev.catchments(region, rule.radius_m))
     return {
@@ -192,9 +237,6 @@ async def region_coverage(reader: Reader, adcode: str, ev: Evaluation) -> dict[s
 CHILD_ROWS_AT_ONCE = 4
 
 
-T = TypeVar("T")
-
-
 async def each_region(
     reader: Reader, regions: list[asyncpg.Record], work: Callable[[asyncpg.Record], Awaitable[T]]
 ) -> list[T]:
@@ -237,9 +279,8 @@ class CoveredArea:
 
 
 async def leaf_covered_area(reader: Reader, leaf: asyncpg.Record, ev: Evaluation) -> CoveredArea:
-    rule = await resolve_rule(reader, leaf["adcode"], ev.kind, ev.radius_override)
-    figures = await repository.coverage(reader, ev.catchments(leaf, rule.radius_m))
-    return CoveredArea(figures["covered_area_km2"], figures["area_km2"], rule.label())
+    row = await _leaf_row(reader, leaf, ev)
+    return CoveredArea(row["covered_area_km2"], row["area_km2"], row["rule_label"])
 
 
 @dataclass(frozen=True)
@@ -254,6 +295,11 @@ class Gap:
 
 
 async def leaf_gaps(reader: Reader, leaf: asyncpg.Record, ev: Evaluation) -> list[Gap]:
+    gaps: list[Gap] = await _kept.get(_key("gaps", leaf, ev), lambda: _compute_leaf_gaps(reader, leaf, ev))
+    return gaps
+
+
+async def _compute_leaf_gaps(reader: Reader, leaf: asyncpg.Record, ev: Evaluation) -> list[Gap]:
     rule = await resolve_rule(reader, leaf["adcode"], ev.kind, ev.radius_override)
     catchments = ev.catchments(leaf, rule.radius_m)
     parts = await repository.gaps(reader, catchments, GAP_MIN_AREA_M2)

@@ -2,13 +2,12 @@
 
 Layers: `sites` (one point per site from SITE_POINTS_FROM; counts per cell and kind below it), `regions`
 (boundaries with the covered share of a kind, for shading), `catchments` (each serving site's ring under its
-region's rule) and `gaps` (what coverage leaves uncovered). Coverage figures come from app.coverage.service,
-the same figures as the JSON endpoints, kept for a minute per state of the register.
+region's rule) and `gaps` (what coverage leaves uncovered). Coverage figures come from app.coverage.service:
+the same figures as the JSON endpoints, kept there for the same state of the register.
 """
 
 import datetime as dt
 import math
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -23,8 +22,6 @@ SITE_POINTS_FROM = 9  # below this zoom a tile would carry tens of thousands of 
 CELL_PIXELS = 32  # a count cell is this many (256 px tile) pixels square
 COVERAGE_FROM = 7  # catchments and gaps: regional detail, not drawn at national zooms
 MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
-# Coverage figures and gap parts are reused for this long, for one state of the register (its last change).
-FIGURES_SECONDS = 60.0
 
 
 class Layer(StrEnum):
@@ -88,30 +85,6 @@ class Tile:
         return latitude(self.y + 1), latitude(self.y)
 
 
-class _Figures:
-    """Values computed from coverage, reused while the register has not changed, for at most FIGURES_SECONDS."""
-
-    def __init__(self) -> None:
-        self._values: dict[tuple[Any, ...], tuple[float, Any]] = {}
-
-    def get(self, key: tuple[Any, ...]) -> Any:
-        found = self._values.get(key)
-        return found[1] if found is not None and time.monotonic() - found[0] < FIGURES_SECONDS else None
-
-    def put(self, key: tuple[Any, ...], value: Any) -> None:
-        if len(self._values) > 10_000:
-            self._values.clear()
-        self._values[key] = (time.monotonic(), value)
-
-
-_figures = _Figures()
-
-
-async def _state(reader: Reader) -> int:
-    """The register's state: its last change (ids only grow, so a change rolled back is never reused)."""
-    return int(await reader.fetchval("SELECT coalesce(max(id), 0) FROM site_changes"))
-
-
 async def _leaves_in(reader: Reader, tile: Tile) -> list[Any]:
     found = []
     for adcode in await repository.regions_in(reader, tile.z, tile.x, tile.y):
@@ -128,31 +101,22 @@ async def sites(reader: Reader, tile: Tile, kinds: list[str] | None, as_of: dt.d
     return await repository.site_counts(reader, tile.z, tile.x, tile.y, cell, kinds, as_of, is_today)
 
 
-async def _covered_area(
-    reader: Reader, region: Any, ev: coverage.Evaluation, state: int
-) -> coverage.CoveredArea | None:
-    """A region's covered area (a parent's from its children's), kept per state of the register; None where no
-    rule for the kind applies."""
+async def _covered_area(reader: Reader, region: Any, ev: coverage.Evaluation) -> coverage.CoveredArea | None:
+    """A region's covered area (a parent's from its children's); None where no rule for the kind applies."""
     if region["has_children"]:
-        parts = [await _covered_area(reader, child, ev, state) for child in await coverage.leaves(reader, region)]
+        parts = [await _covered_area(reader, child, ev) for child in await coverage.leaves(reader, region)]
         found = [p for p in parts if p is not None]
         return coverage.CoveredArea.of_children(found) if found else None
-    key = ("area", region["adcode"], ev.kind, ev.as_of, ev.radius_override, state)
-    cached = _figures.get(key)
-    if cached is None:
-        try:
-            cached = await coverage.leaf_covered_area(reader, region, ev)
-        except InvalidParameter:  # no rule for the kind there: drawn, not shaded
-            cached = False
-        _figures.put(key, cached)
-    return cached or None
+    try:
+        return await coverage.leaf_covered_area(reader, region, ev)
+    except InvalidParameter:  # no rule for the kind there: drawn, not shaded
+        return None
 
 
 async def regions(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
-    state = await _state(reader)
     figures: list[tuple[str, float | None, str]] = []
     for adcode in await repository.regions_in(reader, tile.z, tile.x, tile.y):
-        found = await _covered_area(reader, await coverage.find_region(reader, adcode), ev, state)
+        found = await _covered_area(reader, await coverage.find_region(reader, adcode), ev)
         figures.append((adcode, found.share, found.rule_label) if found else (adcode, None, ""))
     tolerance = tile.degrees() / 256  # a pixel
     return await repository.regions(reader, tile.z, tile.x, tile.y, tolerance, figures)
@@ -183,20 +147,12 @@ async def catchments(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> byt
 async def gaps(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
     if tile.z < COVERAGE_FROM:
         return b""
-    state = await _state(reader)
     parts: list[tuple[bytes, str, float, float | None]] = []
     for leaf in await _leaves_in(reader, tile):
-        key = ("gaps", leaf["adcode"], ev.kind, ev.as_of, ev.radius_override, state)
-        found = _figures.get(key)
-        if found is None:
-            try:
-                found = [
-                    (g.wkb, g.region, g.area_km2, g.population) for g in await coverage.leaf_gaps(reader, leaf, ev)
-                ]
-            except InvalidParameter:
-                found = []
-            _figures.put(key, found)
-        parts += found
+        try:
+            parts += [(g.wkb, g.region, g.area_km2, g.population) for g in await coverage.leaf_gaps(reader, leaf, ev)]
+        except InvalidParameter:  # no rule for the kind there
+            continue
     if not parts:
         return b""
     return await repository.gaps(reader, tile.z, tile.x, tile.y, parts)

@@ -1,21 +1,13 @@
 """OGC API - Features at /ogc: the documents, paging, bbox, errors, and a real client (GDAL's OAPIF driver)."""
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
-
-from app.config import Settings
-from app.paths import PROJECT_ROOT
 
 
 async def test_landing_conformance_collections(client: httpx.AsyncClient) -> None:
@@ -82,47 +74,17 @@ async def test_ogc_errors(client: httpx.AsyncClient, url: str, status: int) -> N
     assert r.status_code == status and r.headers["content-type"] == "application/problem+json"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def served(settings: Settings) -> Iterator[str]:
-    """The app under uvicorn on the test database, for clients that need a real HTTP server."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": str(settings.database_url), "PYTHONPATH": str(PROJECT_ROOT)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "app.main:app", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        cwd=PROJECT_ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield base
-    finally:
-        server.terminate()
-        server.wait()
-
-
 @pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="gdal-bin is not installed (.ci/run installs it)")
-def test_gdal_reads_every_feature(served: str, tmp_path: Path) -> None:
+def test_gdal_reads_every_feature(live_server: str, tmp_path: Path) -> None:
     listing = subprocess.run(
-        ["ogrinfo", "-ro", "-q", f"OAPIF:{served}/ogc"], capture_output=True, text=True, timeout=120, check=True
+        ["ogrinfo", "-ro", "-q", f"OAPIF:{live_server}/ogc"], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     for kind in ("outdoor_station", "legal_aid", "service_centre"):
         assert kind in listing
-    rest = httpx.get(f"{served}/v1/sites", params={"kind": "legal_aid", "limit": 1000}).json()["items"]
+    rest = httpx.get(f"{live_server}/v1/sites", params={"kind": "legal_aid", "limit": 1000}).json()["items"]
     out = tmp_path / "legal_aid.geojson"
     subprocess.run(
-        ["ogr2ogr", "-f", "GeoJSON", str(out), f"OAPIF:{served}/ogc", "legal_aid"],
+        ["ogr2ogr", "-f", "GeoJSON", str(out), f"OAPIF:{live_server}/ogc", "legal_aid"],
         capture_output=True,
         text=True,
         timeout=300,

@@ -1,49 +1,23 @@
-"""The service on a real port (uvicorn in a thread, the test database) and headless Chromium driving it.
+"""Headless Chromium driving the service on a real port (tests/conftest.py live_server).
 
 Chromium is Debian's (/usr/bin/chromium, installed by .ci/run), driven by Playwright; WebGL through SwiftShader.
 Every request to a host other than 127.0.0.1 is refused and recorded, so a test can assert the page asked none.
 """
 
 import os
-import socket
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
 
-from app.config import Settings
-from app.main import create_app
 from app.paths import PROJECT_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_INSTALLED = Path(CHROMIUM).exists()
 # Where CI keeps test output (screenshots, the printed PDF).
 OUTPUT_DIR = Path(os.environ.get("TEST_OUTPUT_DIR", PROJECT_ROOT / ".test-output"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def live_server(settings: Settings) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the live server did not start")
-        threading.Event().wait(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 @pytest.fixture(scope="session")
