@@ -5,6 +5,8 @@ from functools import cached_property
 from pydantic import Field, PostgresDsn
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.geo import CoordSys
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -26,8 +28,13 @@ class Settings(BaseSettings):
     rate_limit_prefix: str = "yizhan:rl"
     map_base_url: str | None = Field(
         default=None,
-        description="An online raster base map for /map, {z}/{x}/{y} template, in WGS-84 / Web Mercator "
-        "(e.g. Tianditu or OpenStreetMap); none: the boundaries are the base layer (works offline)",
+        description="An online raster base map for /map, a {z}/{x}/{y} Web Mercator template (OpenStreetMap, "
+        "Tianditu, Amap …); none: the boundaries are the base layer (works offline)",
+    )
+    map_base_coordsys: CoordSys = Field(
+        default=CoordSys.wgs84,
+        description="The base map's datum: gcj02 for Amap and Tencent, whose maps are shifted; the page then draws "
+        "everything in GCJ-02",
     )
     map_base_attribution: str | None = Field(default=None, description="Shown under the map with the base map")
     telemetry: bool = Field(

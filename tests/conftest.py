@@ -10,6 +10,7 @@ import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import asyncpg
 import httpx
@@ -128,8 +129,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(settings: Settings) -> Iterator[str]:
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
     """The service on a real port (uvicorn in a thread, the test database), for real clients: GDAL, Chromium."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
@@ -139,6 +140,14 @@ def live_server(settings: Settings) -> Iterator[str]:
         if not thread.is_alive():
             raise RuntimeError("the live server did not start")
         threading.Event().wait(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[str]:
+    with serving(settings) as base:
+        yield base

@@ -1,7 +1,9 @@
 """SQL of the vector tiles: Mapbox Vector Tiles made by PostGIS (ST_AsMVT) in Web Mercator z/x/y.
 
 Each statement bounds its scan by the tile's envelope transformed to WGS-84 (the constant, never the indexed
-column), so the GiST index on the lon/lat twin serves it. Parameters: $1 z, $2 x, $3 y, then each statement's own.
+column), so the GiST index on the lon/lat twin serves it. Parameters: $1 z, $2 x, $3 y, $4/$5 the shift of the
+tile's datum from WGS-84 in Web Mercator metres (0, 0 for WGS-84; see app.tiles.service.Tile.shift), then each
+statement's own.
 """
 
 import datetime as dt
@@ -13,12 +15,14 @@ from app.sites.repository import serving_on, serving_today
 EXTENT = 4096  # tile units per side, MVT's default
 BUFFER = 64  # units drawn past the edge so that symbols and lines do not clip at tile seams
 _TILE = "ST_TileEnvelope($1, $2, $3)"
-# The tile with its buffer, in WGS-84: what a scan is bounded by.
-_SEARCH = f"ST_Transform(ST_TileEnvelope($1, $2, $3, margin => {BUFFER / EXTENT}), 4326)"
+# The tile with its buffer, moved back from its datum to WGS-84: what a scan is bounded by.
+_BUFFERED = f"ST_TileEnvelope($1, $2, $3, margin => {BUFFER / EXTENT})"
+_SEARCH = f"ST_Transform(ST_Translate({_BUFFERED}, -$4::float8, -$5::float8), 4326)"
 
 
 def _geometry(expression_4326: str) -> str:
-    return f"ST_AsMVTGeom(ST_Transform({expression_4326}, 3857), {_TILE}, {EXTENT}, {BUFFER}, true)"
+    shifted = f"ST_Translate(ST_Transform({expression_4326}, 3857), $4::float8, $5::float8)"
+    return f"ST_AsMVTGeom({shifted}, {_TILE}, {EXTENT}, {BUFFER}, true)"
 
 
 def _serving(first: int, is_today: bool) -> str:
@@ -30,7 +34,7 @@ def _serving_args(as_of: dt.date, is_today: bool) -> list[object]:
 
 
 # One point per site: what a planner clicks (id, name, kind, status, access, the trust flags).
-# Parameters: $4 kinds (or NULL: all), $5… the date the sites serve on.
+# Parameters: $6 kinds (or NULL: all), $7… the date the sites serve on.
 def _sites_sql(is_today: bool) -> str:
     return f"""
 SELECT ST_AsMVT(t, 'sites', {EXTENT}, 'geom', 'id') FROM (
@@ -38,13 +42,13 @@ SELECT ST_AsMVT(t, 'sites', {EXTENT}, 'geom', 'id') FROM (
            {trust.ACCESS_REPORTED_SQL} AS access_reported, {trust.UNVERIFIED_SQL} AS unverified,
            {_geometry("s.geom")} AS geom
     FROM sites s
-    WHERE s.geom && {_SEARCH} AND ($4::text[] IS NULL OR s.kind = ANY($4::text[])) AND {_serving(5, is_today)}
+    WHERE s.geom && {_SEARCH} AND ($6::text[] IS NULL OR s.kind = ANY($6::text[])) AND {_serving(7, is_today)}
 ) AS t WHERE t.geom IS NOT NULL
 """
 
 
 # At low zooms, sites counted per grid cell and kind (each kind keeps its own points, so none disappears under
-# another): a cell is $4 degrees square; the point is the cell's sites' mean position.
+# another): a cell is $6 degrees square; the point is the cell's sites' mean position. $7 kinds, $8… the date.
 def _site_counts_sql(is_today: bool) -> str:
     return f"""
 SELECT ST_AsMVT(t, 'sites', {EXTENT}, 'geom') FROM (
@@ -52,8 +56,8 @@ SELECT ST_AsMVT(t, 'sites', {EXTENT}, 'geom') FROM (
     FROM (
         SELECT s.kind, count(*) AS count, avg(ST_X(s.geom)) AS lon, avg(ST_Y(s.geom)) AS lat
         FROM sites s
-        WHERE s.geom && {_SEARCH} AND ($5::text[] IS NULL OR s.kind = ANY($5::text[])) AND {_serving(6, is_today)}
-        GROUP BY s.kind, floor(ST_X(s.geom) / $4), floor(ST_Y(s.geom) / $4)
+        WHERE s.geom && {_SEARCH} AND ($7::text[] IS NULL OR s.kind = ANY($7::text[])) AND {_serving(8, is_today)}
+        GROUP BY s.kind, floor(ST_X(s.geom) / $6), floor(ST_Y(s.geom) / $6)
     ) AS c
 ) AS t WHERE t.geom IS NOT NULL
 """
@@ -65,32 +69,32 @@ SITE_COUNTS_SQL = {today: _site_counts_sql(today) for today in (False, True)}
 # Regions in the tile, for the service to look up their coverage.
 REGIONS_IN_TILE_SQL = f"SELECT adcode FROM regions WHERE boundary && {_SEARCH}"
 
-# Boundaries, simplified to a pixel ($4, degrees), with the coverage figures the service looked up ($5 adcodes,
-# $6 shares, $7 rule labels). The feature id is the adcode as a number (MVT ids are integers).
+# Boundaries, simplified to a pixel ($6, degrees), with the coverage figures the service looked up ($7 adcodes,
+# $8 shares, $9 rule labels). The feature id is the adcode as a number (MVT ids are integers).
 REGIONS_SQL = f"""
 SELECT ST_AsMVT(t, 'regions', {EXTENT}, 'geom', 'id') FROM (
     SELECT r.adcode::int AS id, r.adcode, r.name, r.level, r.is_urban_district, r.parent_adcode,
            f.covered_area_share, f.rule_label,
-           {_geometry("ST_SimplifyPreserveTopology(r.boundary, $4)")} AS geom
+           {_geometry("ST_SimplifyPreserveTopology(r.boundary, $6)")} AS geom
     FROM regions r
-    LEFT JOIN unnest($5::text[], $6::float8[], $7::text[]) AS f(adcode, covered_area_share, rule_label)
+    LEFT JOIN unnest($7::text[], $8::float8[], $9::text[]) AS f(adcode, covered_area_share, rule_label)
            ON f.adcode = r.adcode
     WHERE r.boundary && {_SEARCH}
 ) AS t WHERE t.geom IS NOT NULL
 """
 
 
-# Each serving site's catchment under its region's rule ($5 adcodes, $6 their radii, metres), a geodesic ring.
-# Sites are searched within the largest radius of the tile ($7, $8: degrees of longitude and latitude at least as
-# long). Parameters: $4 kind, $9… the date.
+# Each serving site's catchment under its region's rule ($7 adcodes, $8 their radii, metres), a geodesic ring.
+# Sites are searched within the largest radius of the tile ($9, $10: degrees of longitude and latitude at least as
+# long). Parameters: $6 kind, $11… the date.
 def _catchments_sql(is_today: bool) -> str:
     ring = "ST_Buffer(s.location, r.radius_m, 'quad_segs=16')::geometry"
     return f"""
 SELECT ST_AsMVT(t, 'catchments', {EXTENT}, 'geom', 'id') FROM (
     SELECT s.id, s.kind, r.radius_m, {_geometry(ring)} AS geom
     FROM sites s
-    JOIN unnest($5::text[], $6::float8[]) AS r(adcode, radius_m) ON r.adcode = s.region_adcode
-    WHERE s.geom && ST_Expand({_SEARCH}, $7, $8) AND s.kind = $4 AND {_serving(9, is_today)}
+    JOIN unnest($7::text[], $8::float8[]) AS r(adcode, radius_m) ON r.adcode = s.region_adcode
+    WHERE s.geom && ST_Expand({_SEARCH}, $9, $10) AND s.kind = $6 AND {_serving(11, is_today)}
 ) AS t WHERE t.geom IS NOT NULL
 """
 
@@ -101,16 +105,24 @@ CATCHMENTS_SQL = {today: _catchments_sql(today) for today in (False, True)}
 GAPS_SQL = f"""
 SELECT ST_AsMVT(t, 'gaps', {EXTENT}, 'geom') FROM (
     SELECT g.region, g.area_km2, g.population, {_geometry("ST_GeomFromWKB(g.wkb, 4326)")} AS geom
-    FROM unnest($4::bytea[], $5::text[], $6::float8[], $7::float8[]) AS g(wkb, region, area_km2, population)
+    FROM unnest($6::bytea[], $7::text[], $8::float8[], $9::float8[]) AS g(wkb, region, area_km2, population)
     WHERE ST_GeomFromWKB(g.wkb, 4326) && {_SEARCH}
 ) AS t WHERE t.geom IS NOT NULL
 """
 
 
 async def sites(
-    reader: Reader, z: int, x: int, y: int, kinds: list[str] | None, as_of: dt.date, is_today: bool
+    reader: Reader,
+    z: int,
+    x: int,
+    y: int,
+    dx: float,
+    dy: float,
+    kinds: list[str] | None,
+    as_of: dt.date,
+    is_today: bool,
 ) -> bytes:
-    found: bytes = await reader.fetchval(SITES_SQL[is_today], z, x, y, kinds, *_serving_args(as_of, is_today))
+    found: bytes = await reader.fetchval(SITES_SQL[is_today], z, x, y, dx, dy, kinds, *_serving_args(as_of, is_today))
     return found
 
 
@@ -119,18 +131,20 @@ async def site_counts(
     z: int,
     x: int,
     y: int,
+    dx: float,
+    dy: float,
     cell_degrees: float,
     kinds: list[str] | None,
     as_of: dt.date,
     is_today: bool,
 ) -> bytes:
     sql = SITE_COUNTS_SQL[is_today]
-    found: bytes = await reader.fetchval(sql, z, x, y, cell_degrees, kinds, *_serving_args(as_of, is_today))
+    found: bytes = await reader.fetchval(sql, z, x, y, dx, dy, cell_degrees, kinds, *_serving_args(as_of, is_today))
     return found
 
 
-async def regions_in(reader: Reader, z: int, x: int, y: int) -> list[str]:
-    return [r["adcode"] for r in await reader.fetch(REGIONS_IN_TILE_SQL, z, x, y)]
+async def regions_in(reader: Reader, z: int, x: int, y: int, dx: float, dy: float) -> list[str]:
+    return [r["adcode"] for r in await reader.fetch(REGIONS_IN_TILE_SQL, z, x, y, dx, dy)]
 
 
 async def regions(
@@ -138,11 +152,13 @@ async def regions(
     z: int,
     x: int,
     y: int,
+    dx: float,
+    dy: float,
     tolerance_degrees: float,
     figures: list[tuple[str, float | None, str]],
 ) -> bytes:
     adcodes, shares, labels = (list(column) for column in zip(*figures, strict=True)) if figures else ([], [], [])
-    found: bytes = await reader.fetchval(REGIONS_SQL, z, x, y, tolerance_degrees, adcodes, shares, labels)
+    found: bytes = await reader.fetchval(REGIONS_SQL, z, x, y, dx, dy, tolerance_degrees, adcodes, shares, labels)
     return found
 
 
@@ -151,6 +167,8 @@ async def catchments(
     z: int,
     x: int,
     y: int,
+    dx: float,
+    dy: float,
     kind: str,
     radii: dict[str, float],
     reach_degrees: tuple[float, float],
@@ -159,11 +177,13 @@ async def catchments(
 ) -> bytes:
     sql = CATCHMENTS_SQL[is_today]
     args = [kind, list(radii), list(radii.values()), *reach_degrees, *_serving_args(as_of, is_today)]
-    found: bytes = await reader.fetchval(sql, z, x, y, *args)
+    found: bytes = await reader.fetchval(sql, z, x, y, dx, dy, *args)
     return found
 
 
-async def gaps(reader: Reader, z: int, x: int, y: int, parts: list[tuple[bytes, str, float, float | None]]) -> bytes:
+async def gaps(
+    reader: Reader, z: int, x: int, y: int, dx: float, dy: float, parts: list[tuple[bytes, str, float, float | None]]
+) -> bytes:
     columns = [list(c) for c in zip(*parts, strict=True)] if parts else [[], [], [], []]
-    found: bytes = await reader.fetchval(GAPS_SQL, z, x, y, *columns)
+    found: bytes = await reader.fetchval(GAPS_SQL, z, x, y, dx, dy, *columns)
     return found

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from app import china_time
 from app.coverage.parameters import AsOf, EvaluationDep
 from app.dependencies import ReaderDep
+from app.geo import CoordSys
 from app.http import JSON, conditional
 from app.tiles import service
 from app.tiles.service import MEDIA_TYPE, Layer, Tile
@@ -24,6 +25,10 @@ Zoom = Annotated[int, Path(ge=0, le=service.MAX_ZOOM)]
 Column = Annotated[int, Path(ge=0, description="x, from the west")]
 Row = Annotated[int, Path(ge=0, description="y, from the north")]
 Kinds = Annotated[list[str] | None, Query(description="Site kinds (repeatable); default every kind")]
+Datum = Annotated[
+    CoordSys,
+    Query(description="The datum of the base map the tiles are drawn over: wgs84, or gcj02 (Amap, Tencent)"),
+]
 TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {MEDIA_TYPE: {}}, "description": "A Mapbox Vector Tile"},
     204: {"description": "Nothing in this tile"},
@@ -39,34 +44,45 @@ def tile_response(request: Request, body: bytes) -> Response:
 
 @router.get("/sites/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
 async def site_tile(
-    request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, kind: Kinds = None, as_of: AsOf = None
+    request: Request,
+    reader: ReaderDep,
+    z: Zoom,
+    x: Column,
+    y: Row,
+    kind: Kinds = None,
+    as_of: AsOf = None,
+    coordsys: Datum = CoordSys.wgs84,
 ) -> Response:
     """Sites: one point each from zoom 9 on (id, name, kind, status, access, trust flags); below, counts per cell and
     kind."""
     await site_kinds.check(reader, "kind", kind)
     day = as_of or china_time.today()
-    body = await service.sites(reader, Tile.of(z, x, y), kind, day, day == china_time.today())
+    body = await service.sites(reader, Tile.of(z, x, y, coordsys), kind, day, day == china_time.today())
     return tile_response(request, body)
 
 
 @router.get("/regions/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
-async def region_tile(request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, ev: EvaluationDep) -> Response:
+async def region_tile(
+    request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, ev: EvaluationDep, coordsys: Datum = CoordSys.wgs84
+) -> Response:
     """Region boundaries with the covered share of the area for `kind`, under each region's rule."""
-    return tile_response(request, await service.regions(reader, Tile.of(z, x, y), ev))
+    return tile_response(request, await service.regions(reader, Tile.of(z, x, y, coordsys), ev))
 
 
 @router.get("/catchments/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
 async def catchment_tile(
-    request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, ev: EvaluationDep
+    request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, ev: EvaluationDep, coordsys: Datum = CoordSys.wgs84
 ) -> Response:
     """Each serving site's catchment: the ring of its region's rule (from zoom 7)."""
-    return tile_response(request, await service.catchments(reader, Tile.of(z, x, y), ev))
+    return tile_response(request, await service.catchments(reader, Tile.of(z, x, y, coordsys), ev))
 
 
 @router.get("/gaps/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
-async def gap_tile(request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, ev: EvaluationDep) -> Response:
+async def gap_tile(
+    request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, ev: EvaluationDep, coordsys: Datum = CoordSys.wgs84
+) -> Response:
     """What coverage leaves uncovered, as /v1/coverage/regions/{adcode}/gaps gives it (from zoom 7)."""
-    return tile_response(request, await service.gaps(reader, Tile.of(z, x, y), ev))
+    return tile_response(request, await service.gaps(reader, Tile.of(z, x, y, coordsys), ev))
 
 
 DESCRIPTIONS = {
@@ -85,6 +101,7 @@ async def tilejson(
     kind: Kinds = None,
     as_of: AsOf = None,
     radius_m: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
+    coordsys: Datum = CoordSys.wgs84,
 ) -> Response:
     """TileJSON 3.0.0 for a layer; its tile URL carries the same kind, as_of and radius_m."""
     await site_kinds.check(reader, "kind", kind)
@@ -93,6 +110,8 @@ async def tilejson(
         query.append(("as_of", as_of.isoformat()))
     if radius_m is not None:
         query.append(("radius_m", repr(radius_m)))
+    if coordsys != CoordSys.wgs84:
+        query.append(("coordsys", coordsys.value))
     url = f"{str(request.base_url).rstrip('/')}{router.prefix}/{layer.value}/{{z}}/{{x}}/{{y}}.mvt"
     if query:
         url += "?" + urlencode(query)

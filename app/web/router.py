@@ -19,8 +19,10 @@ async def map_page(request: Request) -> Response:
     settings = request.app.state.settings
     page = (STATIC_DIR / "map.html").read_text("utf-8")
     # The optional online base map, as the deployment configures it (offline the boundaries are the base layer).
-    page = page.replace("__BASE_MAP_URL__", settings.map_base_url or "").replace(
-        "__BASE_MAP_ATTRIBUTION__", settings.map_base_attribution or ""
+    page = (
+        page.replace("__BASE_MAP_URL__", settings.map_base_url or "")
+        .replace("__BASE_MAP_ATTRIBUTION__", settings.map_base_attribution or "")
+        .replace("__BASE_MAP_COORDSYS__", settings.map_base_coordsys.value)
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 

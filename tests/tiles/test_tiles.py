@@ -10,6 +10,7 @@ import httpx
 import mapbox_vector_tile
 import pytest
 
+from app import geo
 from tests.reference import GEOD
 from tests.tools import run
 
@@ -184,3 +185,21 @@ async def test_gdal_reads_a_tile(client: httpx.AsyncClient, tmp_path: Path) -> N
     info = await run("ogrinfo", "-ro", "-al", "-so", "-oo", f"X={x}", "-oo", f"Y={y}", "-oo", f"Z={z}", f"MVT:{tile}")
     count = len(decode(body)["sites"]["features"])
     assert "Layer name: sites" in info and f"Feature Count: {count}" in info
+
+
+async def test_tiles_over_a_gcj02_base_map_draw_each_site_where_that_map_has_it(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    site = await conn.fetchrow(
+        "SELECT id, ST_X(geom) lon, ST_Y(geom) lat FROM sites WHERE region_adcode = '371602' LIMIT 1"
+    )
+    gcj_lon, gcj_lat = geo.from_wgs84(site["lon"], site["lat"], "gcj02")
+    z = 16
+    x, y = tile_of(gcj_lon, gcj_lat, z)
+    r = await client.get(f"/v1/tiles/sites/{z}/{x}/{y}.mvt", params={"coordsys": "gcj02"})
+    feature = next(f for f in decode(r.content)["sites"]["features"] if f["id"] == site["id"])
+    lon, lat = lonlat(z, x, y, *feature["geometry"]["coordinates"])
+    pixel_m = 40_075_016.7 / 2**z / 256 * math.cos(math.radians(gcj_lat))
+    assert GEOD.inv(lon, lat, gcj_lon, gcj_lat)[2] < pixel_m  # within a pixel of the GCJ-02 point (2.3 m at z16)
+    assert GEOD.inv(lon, lat, site["lon"], site["lat"])[2] > 100  # not where WGS-84 puts it
+    assert (await client.get(f"/v1/tiles/sites/{z}/{x}/{y}.mvt", params={"coordsys": "bd09"})).status_code == 422

@@ -1,9 +1,14 @@
 """The planners' map in a real browser, used as a planner would: read the table, select a county, click the map,
 ask where the next sites go, step the date, print — each compared with the API's own answer."""
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
+from app.config import Settings
+from app.geo import CoordSys
+from tests.conftest import serving
 from tests.tools import run
 from tests.web.conftest import OUTPUT_DIR, Visit, wait_ready
 
@@ -163,3 +168,49 @@ async def test_the_api_docs_work_offline(visit: Visit, live_server: str, path: s
     await visit.page.goto(f"{live_server}{path}")
     await visit.page.get_by_text("/v1/sites/nearest").first.wait_for(timeout=30_000)
     assert visit.outside == []
+
+
+@pytest.fixture(scope="module")
+def gcj02_server(settings: Settings) -> Iterator[str]:
+    """The service configured with a GCJ-02 base map (an Amap-like URL: refused offline, never reached)."""
+    over_amap = settings.model_copy(
+        update={
+            "map_base_url": "https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}&style=8",
+            "map_base_coordsys": CoordSys.gcj02,
+        }
+    )
+    with serving(over_amap) as base:
+        yield base
+
+
+async def test_over_a_gcj02_base_map_everything_is_drawn_in_gcj02(visit: Visit, gcj02_server: str) -> None:
+    await visit.page.goto(f"{gcj02_server}/map?region=371602&kind=legal_aid")
+    await wait_ready(visit.page)
+    tiles = await visit.page.evaluate("window.yizhan.map.getSource('sites').tiles[0]")
+    assert "coordsys=gcj02" in tiles
+    worst = await visit.page.evaluate("window.yizhan.state.markers[0].getLngLat()")
+    coverage = await api(gcj02_server, "/v1/coverage/regions/371602", kind="legal_aid", coordsys="gcj02")
+    assert (worst["lng"], worst["lat"]) == pytest.approx(
+        (coverage["worst_served"]["lon"], coverage["worst_served"]["lat"])
+    )
+    box = await visit.page.locator("#map").bounding_box()
+    assert box is not None
+    # A spot in the upper half with no site drawn under the pointer (a click on a site opens its details).
+    free = await visit.page.evaluate(
+        """(() => { const map = window.yizhan.map, c = map.getCanvas();
+        for (let y = 0.2; y < 0.5; y += 0.05) for (let x = 0.3; x < 0.8; x += 0.05) {
+          const p = [x * c.clientWidth, y * c.clientHeight];
+          const around = [[p[0] - 8, p[1] - 8], [p[0] + 8, p[1] + 8]];
+          if (!map.queryRenderedFeatures(around, {layers: ['sites', 'site-counts']}).length) return p; } })()"""
+    )
+    await visit.page.mouse.click(box["x"] + free[0], box["y"] + free[1])
+    await visit.page.wait_for_selector('[data-testid="nearest-panel"] li')
+    clicked = await visit.page.evaluate("window.yizhan.state.clickMarker.getLngLat()")
+    nearest = await api(
+        gcj02_server, "/v1/sites/nearest", lat=clicked["lat"], lon=clicked["lng"], kind="legal_aid", coordsys="gcj02"
+    )
+    assert (
+        int(await visit.page.get_attribute('[data-testid="nearest-panel"] li', "data-site-id"))
+        == nearest["items"][0]["id"]
+    )
+    assert all("autonavi" in url for url in visit.outside)  # the online base map is the only outside request

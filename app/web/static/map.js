@@ -37,6 +37,9 @@ const SHARE_RAMP = ["interpolate", ["linear"], ["coalesce", ["get", "covered_are
   -1, "rgba(0,0,0,0)", 0, "#d7301f", 0.5, "#fc8d59", 0.75, "#fdcc8a", 0.9, "#b3de69", 1, "#1a9850"];
 
 const params = new URLSearchParams(location.search);
+// The datum everything is drawn in: the base map's (GCJ-02 for Amap and Tencent), else WGS-84.
+const COORDSYS = document.body.dataset.coordsys === "gcj02" ? "gcj02" : "wgs84";
+const DATUM = COORDSYS === "wgs84" ? {} : { coordsys: COORDSYS };
 const state = {
   region: params.get("region"), kind: params.get("kind") || "legal_aid", asOf: params.get("as_of"),
   site: params.get("site"), lang: params.get("lang") === "en" ? "en" : "zh",
@@ -75,7 +78,7 @@ function prefetch(path) {
 }
 
 function query(extra = {}) {
-  const q = new URLSearchParams({ kind: state.kind, ...extra });
+  const q = new URLSearchParams({ kind: state.kind, ...DATUM, ...extra });
   if (state.asOf) q.set("as_of", state.asOf);
   return q.toString();
 }
@@ -151,7 +154,7 @@ function tileUrl(layer) {
 
 function sitesTileUrl() {
   // Every kind's sites are drawn (the asked kind's larger), as they stood on the date.
-  const q = new URLSearchParams(state.asOf ? { as_of: state.asOf } : {});
+  const q = new URLSearchParams({ ...DATUM, ...(state.asOf ? { as_of: state.asOf } : {}) });
   return `${location.origin}/v1/tiles/sites/{z}/{x}/{y}.mvt?${q}`;
 }
 
@@ -232,7 +235,7 @@ async function loadRegion() {
   const coverage = api(`/v1/coverage/regions/${adcode}?${query()}`);
   const gaps = api(`/v1/coverage/regions/${adcode}/gaps?${query()}`);
   // The boundary first: the map moves there (and asks for its tiles) while coverage is being worked out.
-  const region = await api(`/v1/regions/${adcode}`);
+  const region = await api(`/v1/regions/${adcode}?${new URLSearchParams(DATUM)}`);
   const bounds = new LngLatBounds();
   const visit = (coords) => (typeof coords[0] === "number" ? bounds.extend(coords) : coords.forEach(visit));
   visit(region.boundary.coordinates);
@@ -300,7 +303,7 @@ function clearSuggestions() {
 
 async function suggest() {
   clearSuggestions();
-  const body = { region: state.region, kind: state.kind, count: Number($("suggest-count").value) };
+  const body = { region: state.region, kind: state.kind, count: Number($("suggest-count").value), ...DATUM };
   if (state.asOf) body.as_of = state.asOf;
   const result = await api("/v1/coverage/suggest", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
@@ -319,8 +322,8 @@ async function suggest() {
 }
 
 async function clickedAt(lngLat) {
-  const q = new URLSearchParams({ lat: lngLat.lat, lon: lngLat.lng, kind: state.kind, limit: 3 });
-  const coverageQuery = new URLSearchParams({ lat: lngLat.lat, lon: lngLat.lng, kind: state.kind });
+  const q = new URLSearchParams({ lat: lngLat.lat, lon: lngLat.lng, kind: state.kind, limit: 3, ...DATUM });
+  const coverageQuery = new URLSearchParams({ lat: lngLat.lat, lon: lngLat.lng, kind: state.kind, ...DATUM });
   if (state.asOf) coverageQuery.set("as_of", state.asOf);
   if (state.clickMarker) state.clickMarker.remove();
   state.clickMarker = new Marker({ color: "#333", scale: 0.7 }).setLngLat(lngLat).addTo(map);
@@ -339,9 +342,9 @@ async function clickedAt(lngLat) {
 }
 
 async function showSite(id) {
-  const site = await api(`/v1/sites/${id}`);
+  const site = await api(`/v1/sites/${id}?${new URLSearchParams(DATUM)}`);
   // Open now and the next change, as the nearest answer gives them for this site.
-  const near = await api(`/v1/sites/nearest?${new URLSearchParams({ lat: site.lat, lon: site.lon, kind: site.kind, limit: 5 })}`);
+  const near = await api(`/v1/sites/nearest?${new URLSearchParams({ lat: site.lat, lon: site.lon, kind: site.kind, limit: 5, ...DATUM })}`);
   const live = near.items.find((item) => item.id === site.id);
   state.site = String(site.id);
   writeUrl();
@@ -409,7 +412,7 @@ map.on("mouseleave", "region-fill", () => hover?.remove());
 
 // The region in the URL is known before anything else: ask for its answers while the page starts.
 if (state.region) {
-  prefetch(`/v1/regions/${state.region}`);
+  prefetch(`/v1/regions/${state.region}?${new URLSearchParams(DATUM)}`);
   prefetch(`/v1/coverage/regions/${state.region}?${query()}`);
   prefetch(`/v1/coverage/regions/${state.region}/gaps?${query()}`);
   if (state.region.endsWith("00")) prefetch(`/v1/coverage/regions/${state.region}/children?${query()}`);
