@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.tiles import repository
+from app.tiles.service import CELL_PIXELS, SITE_POINTS_FROM
 from bench.server import running
 
 ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
@@ -61,16 +62,16 @@ async def floor_ms(url: str, tiles: list[tuple[int, int, int]]) -> list[float]:
     """The bare statement: the same ST_AsMVT of the same tiles, through asyncpg, without the service."""
     conn = await asyncpg.connect(url)
     today = await conn.fetchval("SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date")
-    detail = repository.SITES_SQL[True]
-    counts = repository.SITE_COUNTS_SQL[True]
     times = []
     try:
         for z, x, y in tiles:
             start = time.perf_counter()
-            if z >= 9:
-                await conn.fetchval(detail, z, x, y, None, today)
+            if z >= SITE_POINTS_FROM:
+                await repository.sites(conn, z, x, y, 0.0, 0.0, None, today, True)
             else:
-                await conn.fetchval(counts, z, x, y, 360.0 / 2**z * 32 / 256, None, today)
+                await repository.site_counts(
+                    conn, z, x, y, 0.0, 0.0, 360.0 / 2**z * CELL_PIXELS / 256, None, today, True
+                )
             times.append((time.perf_counter() - start) * 1000)
     finally:
         await conn.close()
