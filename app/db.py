@@ -6,6 +6,7 @@ loader use SQLAlchemy Core/ORM over the same driver for the unit of work and the
 """
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -112,17 +113,30 @@ class ReadPool:
 
     async def _run(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
         async with self._turns:
-            conn = self._kept.pop() if self._kept else await self.pool.acquire()
-            if conn.is_closed():  # the server went away since: asyncpg reconnects
-                await self.pool.release(conn)
+            conn = self._kept.pop() if self._kept else None
+            if conn is not None and not await self._usable(conn):
+                conn = None
+            if conn is None:
                 conn = await self.pool.acquire()
             try:
                 result = await getattr(conn, method)(query, *args)
             except BaseException:
-                await self.pool.release(conn)
+                with contextlib.suppress(asyncpg.InterfaceError):  # already taken back: its connection terminated
+                    await self.pool.release(conn)
                 raise
             self._kept.append(conn)
             return result
+
+    async def _usable(self, conn: asyncpg.pool.PoolConnectionProxy) -> bool:
+        """Whether a kept connection still talks to the server; one that does not goes back to asyncpg, which
+        replaces it (a database restart or failover closes every connection)."""
+        try:
+            if not conn.is_closed():
+                return True
+        except asyncpg.InterfaceError:
+            return False  # asyncpg took it back itself when the server closed it
+        await self.pool.release(conn)
+        return False
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await self._run("fetch", query, args)

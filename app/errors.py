@@ -91,6 +91,35 @@ class InvalidParameter(YizhanError):
         return error
 
 
+class ServiceUnavailable(YizhanError):
+    """The database cannot be reached (a restart, a failover): the client should try again shortly."""
+
+    status = 503
+    type = "/problems/database-unavailable"
+    title = "Service Unavailable"
+    headers: ClassVar[dict[str, str] | None] = {"Retry-After": "5"}
+
+
+# What the driver raises when the database is not there: gone (a restart, a failover, a network cut), refusing
+# connections, or shutting down. A query that fails for any other reason is a bug or a client error, not these.
+DATABASE_UNREACHABLE: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused or reset while connecting or talking
+    TimeoutError,
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.OperatorInterventionError,  # 57P01 admin shutdown, 57P02 crash, 57P03 cannot connect now
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` (or what SQLAlchemy wraps) says the database cannot be reached."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig.__cause__ if exc.orig is not None and exc.orig.__cause__ is not None else exc.orig or exc
+    return isinstance(exc, DATABASE_UNREACHABLE)
+
+
 class BadRequest(YizhanError):
     """A parameter OGC API - Features answers with 400 (it has no 422): unknown, or invalid (see app.ogc.router)."""
 
@@ -220,6 +249,9 @@ async def _data_error(_: Request, exc: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    if unreachable(exc):
+        log.warning("database unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return await _domain_error(request, ServiceUnavailable("the database cannot be reached; try again shortly"))
     # A bug, not a client error: log it with its traceback, tell the client only that it happened.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Internal Server Error", "the server failed to answer this request")

@@ -53,11 +53,11 @@ install_postgis() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >/dev/null
 }
 
-# The cluster owner must be able to reach the data folder; a checkout under a private folder (mktemp -d is
+# The cluster owner must be able to reach the data folder; one under a private folder (mktemp -d is
 # mode 700) is opened for traversal only (o+x, no read).
 grant_traversal() {
   [ "$(id -u)" -eq 0 ] || return 0
-  local dir=$root
+  local dir; dir=$(dirname "$datadir")
   while [ "$dir" != "/" ]; do
     if ! runuser -u postgres -- test -x "$dir"; then
       say "allowing the postgres user to traverse $dir (chmod o+x)"

@@ -1,0 +1,78 @@
+"""A database outage, for real: a throwaway cluster stopped and started again under the same running service.
+
+While it is down, reads and writes answer 503 problem+json with Retry-After (never a 500) and /readyz is 503;
+once it is back, the same process answers again within seconds, its pools rebuilt without a restart.
+"""
+
+import asyncio
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic import command
+from pydantic import PostgresDsn
+
+from app.cli import alembic_config
+from app.config import Settings
+from app.main import create_app
+from app.paths import PROJECT_ROOT
+
+LOCALDB = str(PROJECT_ROOT / "scripts" / "localdb.sh")
+
+
+def localdb(datadir: Path, *args: str) -> str:
+    env = {**os.environ, "YIZHAN_PGDATA": str(datadir), "YIZHAN_PGPORT": "55432"}
+    return subprocess.run([LOCALDB, *args], env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def throwaway_cluster() -> AsyncIterator[tuple[Path, str]]:
+    with tempfile.TemporaryDirectory(prefix="yizhan-outage-") as folder:
+        datadir = Path(folder) / "pgdata"
+        localdb(datadir, "start")
+        localdb(datadir, "createdb", "yizhan")
+        url = localdb(datadir, "url", "yizhan")
+        command.upgrade(alembic_config(Settings(database_url=PostgresDsn(url))), "head")
+        try:
+            yield datadir, url
+        finally:
+            localdb(datadir, "stop")
+
+
+async def call(http: httpx.AsyncClient) -> list[httpx.Response]:
+    return [
+        await http.get("/v1/sites/nearest", params={"lat": 37.38, "lon": 117.97}),
+        await http.get("/v1/sites", params={"limit": 1}),
+        await http.post(
+            "/v1/sites", json={"kind": "legal_aid", "name": "x", "lat": 1, "lon": 1}, headers={"X-API-Key": "k"}
+        ),
+    ]
+
+
+async def test_an_outage_is_a_503_and_the_service_recovers_without_a_restart(
+    throwaway_cluster: tuple[Path, str],
+) -> None:
+    datadir, url = throwaway_cluster
+    settings = Settings(database_url=PostgresDsn(url), rate_limit_reads_per_minute=0, rate_limit_writes_per_minute=0)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test") as http:
+            assert (await http.get("/readyz")).status_code == 200
+            assert [r.status_code for r in await call(http)][:2] == [200, 200]
+            await asyncio.to_thread(localdb, datadir, "stop")
+            for response in [*await call(http), await http.get("/readyz")]:
+                assert response.status_code == 503, response.text
+                assert response.headers["content-type"] == "application/problem+json"
+            assert all(r.headers["retry-after"] == "5" for r in (await call(http)))
+            await asyncio.to_thread(localdb, datadir, "start")
+            deadline = time.monotonic() + 20
+            while (answers := [r.status_code for r in await call(http)]) != [200, 200, 401]:
+                assert time.monotonic() < deadline, answers
+                await asyncio.sleep(0.5)
+            assert (await http.get("/readyz")).status_code == 200
