@@ -17,4 +17,5 @@ USER yizhan
 EXPOSE 8000
 # Settings come from the environment: DATABASE_URL (required), DATABASE_READ_URL, DB_POOL_MAX, REDIS_URL,
 # MAP_BASE_URL (app/config.py lists them all).
-CMD ["uvicorn", "--factory", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--proxy-headers"]
+# The service logs one JSON line per request itself (app/requests_log.py): uvicorn's access log is off.
+CMD ["uvicorn", "--factory", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--proxy-headers", "--no-access-log"]

@@ -11,6 +11,7 @@ from app.db import Reader
 from app.errors import Forbidden, Unauthorized
 from app.keys import service as keys
 from app.keys.service import Principal
+from app.requests_log import note_key_name
 
 
 async def get_reader(request: Request) -> Reader:
@@ -61,6 +62,7 @@ def require(scope: str) -> Callable[[Request, Reader], Awaitable[Principal]]:
         found = await keys.find(reader, secret)
         if found is None:
             raise Unauthorized("unknown or revoked API key")
+        note_key_name(request.scope, found.name)
         if scope not in found.scopes and "admin" not in found.scopes:
             raise Forbidden(f"this key lacks the '{scope}' scope")
         return found

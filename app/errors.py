@@ -14,6 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.requests_log import request_id
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger(__name__)
 
@@ -203,8 +205,11 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    request: Request | None = None,
 ) -> Response:
     body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
+    if request is not None and (rid := request_id(request.scope)) is not None:
+        body["instance"] = f"urn:request:{rid}"  # the X-Request-ID, to find the request's log line
     if errors is not None:
         body["errors"] = errors
     if extra:
@@ -226,26 +231,28 @@ def field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]
     return f"invalid value for: {', '.join(dict.fromkeys(e['field'] for e in errors))}", errors
 
 
-async def _validation_error(_: Request, exc: Exception) -> Response:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     detail, errors = field_errors(exc)
-    return problem(422, "Invalid request", detail, type_="/problems/validation", errors=errors)
+    return problem(422, "Invalid request", detail, type_="/problems/validation", errors=errors, request=request)
 
 
-async def _domain_error(_: Request, exc: Exception) -> Response:
+async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, YizhanError)
-    return problem(exc.status, exc.title, exc.detail, type_=exc.type, errors=exc.errors, headers=exc.headers)
+    return problem(
+        exc.status, exc.title, exc.detail, type_=exc.type, errors=exc.errors, headers=exc.headers, request=request
+    )
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     title = HTTPStatus(exc.status_code).phrase
-    return problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {}))
+    return problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {}), request=request)
 
 
-async def _data_error(_: Request, exc: Exception) -> Response:
+async def _data_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, asyncpg.DataError)
-    return await _domain_error(_, _data_problem(exc))
+    return await _domain_error(request, _data_problem(exc))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
@@ -254,7 +261,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
         return await _domain_error(request, ServiceUnavailable("the database cannot be reached; try again shortly"))
     # A bug, not a client error: log it with its traceback, tell the client only that it happened.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(500, "Internal Server Error", "the server failed to answer this request")
+    return problem(500, "Internal Server Error", "the server failed to answer this request", request=request)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -15,6 +15,7 @@ from app.http import JSON
 from app.paths import PROJECT_ROOT
 
 router = APIRouter(tags=["health"])
+RETRY = {"Retry-After": "5"}
 
 
 class Health(BaseModel):
@@ -46,7 +47,15 @@ async def readyz(request: Request, reader: ReaderDep) -> Response:
     try:
         current = await schema_revision(reader)
     except Exception as exc:  # any failure to reach or read the database means "not ready"
-        return problem(503, "Service Unavailable", f"database not reachable: {type(exc).__name__}")
+        return problem(
+            503, "Service Unavailable", f"database not reachable: {type(exc).__name__}", request=request, headers=RETRY
+        )
     if current != expected:
-        return problem(503, "Service Unavailable", f"schema at {current}, code expects {expected}; run migrations")
+        return problem(
+            503,
+            "Service Unavailable",
+            f"schema at {current}, code expects {expected}; run migrations",
+            request=request,
+            headers=RETRY,
+        )
     return JSON({"status": "ready", "schema": current})

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import health
+from app import health, requests_log
 from app.changes.router import router as changes_router
 from app.config import Settings
 from app.coverage.router import router as coverage_router
@@ -17,6 +17,7 @@ from app.ogc.router import router as ogc_router
 from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
+from app.requests_log import RequestLog
 from app.sites.nearest.router import mount_nearest
 from app.sites.router import router as sites_router
 from app.tiles.router import router as tiles_router
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimitMiddleware, settings=settings, counter=counter)
     # Phones on metered connections: compress what is worth compressing (lists, boundaries, gaps).
     app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
+    # Outermost: every answer, a rate limit's 429 included, carries the request id and is logged once.
+    requests_log.configure()
+    app.add_middleware(RequestLog)
     # Routes are matched in order: the mobile app's nearest query comes first.
     mount_nearest(app.router)
     app.include_router(sites_router)

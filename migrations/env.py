@@ -18,7 +18,8 @@ from app.db import Base, create_engine
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
-    fileConfig(config.config_file_name)
+    # Loggers the application made before (tests migrate in-process) keep working.
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
 

@@ -137,6 +137,7 @@ async def bulk_upsert(
             f"{rejected} row(s) rejected; nothing was written (atomic import)",
             type_="/problems/bulk-rejected",
             extra=report,
+            request=request,
         )
     return JSON(report)
 

@@ -1,0 +1,63 @@
+"""Every request has an id (taken when plausible, made otherwise) and one JSON log line naming its route template,
+status, duration, bytes and the calling key's name — never the key, never the raw path."""
+
+import json
+import logging
+from collections.abc import Iterator
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.keys import service as keys
+from app.requests_log import log
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(record.getMessage()))
+
+
+@pytest.fixture
+def lines() -> Iterator[list[dict]]:
+    handler = Lines()
+    log.addHandler(handler)
+    yield handler.lines
+    log.removeHandler(handler)
+
+
+async def test_the_request_id_is_kept_or_made_and_returned(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz", headers={"X-Request-ID": "lb-7f3a.42"})).headers[
+        "x-request-id"
+    ] == "lb-7f3a.42"
+    made = (await client.get("/healthz")).headers["x-request-id"]
+    assert len(made) == 32 and int(made, 16) >= 0
+    for implausible in ("a b", "x" * 200, "<script>", ""):
+        answer = (await client.get("/healthz", headers={"X-Request-ID": implausible})).headers["x-request-id"]
+        assert answer != implausible and len(answer) == 32
+
+
+async def test_a_problem_names_its_request(client: httpx.AsyncClient) -> None:
+    r = await client.get("/v1/sites/999999999", headers={"X-Request-ID": "probe-1"})
+    assert r.status_code == 404 and r.json()["instance"] == "urn:request:probe-1"
+    bad = await client.get("/v1/sites/nearest", params={"lat": 999, "lon": 0}, headers={"X-Request-ID": "probe-2"})
+    assert bad.status_code == 422 and bad.json()["instance"] == "urn:request:probe-2"
+
+
+async def test_one_line_per_request_with_the_route_template_and_the_keys_name(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, sa_conn: AsyncConnection, lines: list[dict]
+) -> None:
+    site = await conn.fetchval("SELECT min(id) FROM sites")
+    secret = await keys.create(sa_conn, "无棣县总工会", ["write"], None)
+    await client.get(f"/v1/sites/{site}", headers={"X-Request-ID": "read-1"})
+    await client.get("/v1/reports", headers={"Authorization": f"Bearer {secret}", "X-Request-ID": "queue-1"})
+    read, queue = lines[-2:]
+    assert read["request_id"] == "read-1" and read["route"] == "/v1/sites/{site_id}" and read["status"] == 200
+    assert read["method"] == "GET" and read["bytes"] > 100 and read["duration_ms"] > 0 and read["key"] is None
+    assert queue["route"] == "/v1/reports" and queue["key"] == "无棣县总工会"
+    assert all(secret not in json.dumps(line, ensure_ascii=False) for line in lines)
