@@ -109,23 +109,40 @@ class ReadPool:
     def __init__(self, pool: asyncpg.Pool, size: int) -> None:
         self.pool = pool
         self._turns = asyncio.Semaphore(size)
+        self._waiting = 0  # requests waiting for a turn (a metric)
         self._kept: list[asyncpg.pool.PoolConnectionProxy] = []  # checked out of `pool`, idle
 
     async def _run(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
-        async with self._turns:
-            conn = self._kept.pop() if self._kept else None
-            if conn is not None and not await self._usable(conn):
-                conn = None
-            if conn is None:
-                conn = await self.pool.acquire()
-            try:
-                result = await getattr(conn, method)(query, *args)
-            except BaseException:
-                with contextlib.suppress(asyncpg.InterfaceError):  # already taken back: its connection terminated
-                    await self.pool.release(conn)
-                raise
-            self._kept.append(conn)
-            return result
+        self._waiting += 1
+        try:
+            await self._turns.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await self._run_in_turn(method, query, args)
+        finally:
+            self._turns.release()
+
+    async def _run_in_turn(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
+        conn = self._kept.pop() if self._kept else None
+        if conn is not None and not await self._usable(conn):
+            conn = None
+        if conn is None:
+            conn = await self.pool.acquire()
+        try:
+            result = await getattr(conn, method)(query, *args)
+        except BaseException:
+            with contextlib.suppress(asyncpg.InterfaceError):  # already taken back: its connection terminated
+                await self.pool.release(conn)
+            raise
+        self._kept.append(conn)
+        return result
+
+    def gauges(self) -> dict[str, int]:
+        """How many connections the pool holds, how many are answering a query, how many requests wait for one."""
+        size = self.pool.get_size()
+        idle = self.pool.get_idle_size() + len(self._kept)
+        return {"size": size, "in_use": max(size - idle, 0), "waiting": self._waiting}
 
     async def _usable(self, conn: asyncpg.pool.PoolConnectionProxy) -> bool:
         """Whether a kept connection still talks to the server; one that does not goes back to asyncpg, which

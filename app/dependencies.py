@@ -11,7 +11,7 @@ from app.db import Reader
 from app.errors import Forbidden, Unauthorized
 from app.keys import service as keys
 from app.keys.service import Principal
-from app.requests_log import note_key_name
+from app.observability import note_key_name
 
 
 async def get_reader(request: Request) -> Reader:

@@ -14,7 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from app.requests_log import request_id
+from app import metrics
+from app.observability import request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ CONSTRAINT_PROBLEMS: dict[str, tuple[str, str]] = {
 
 
 def _constraint_problem(exc: asyncpg.IntegrityConstraintViolationError) -> YizhanError:
+    metrics.DATABASE_ERRORS.labels("constraint").inc()
     name = getattr(exc, "constraint_name", None) or ""
     column = getattr(exc, "column_name", None)
     field, message = CONSTRAINT_PROBLEMS.get(name, (column or "body", f"refused by the register ({name or column})"))
@@ -192,6 +194,7 @@ def database_errors() -> Iterator[None]:
 
 
 def _data_problem(exc: asyncpg.DataError) -> YizhanError:
+    metrics.DATABASE_ERRORS.labels("data").inc()
     # A value validation let through that the database cannot hold (out of its range, a character it refuses).
     return InvalidParameter(getattr(exc, "column_name", None) or "body", f"the register cannot hold it ({exc})")
 
@@ -257,6 +260,7 @@ async def _data_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     if unreachable(exc):
+        metrics.DATABASE_ERRORS.labels("unreachable").inc()
         log.warning("database unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
         return await _domain_error(request, ServiceUnavailable("the database cannot be reached; try again shortly"))
     # A bug, not a client error: log it with its traceback, tell the client only that it happened.

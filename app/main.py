@@ -6,18 +6,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import health, requests_log
+from app import health, metrics, observability
 from app.changes.router import router as changes_router
 from app.config import Settings
 from app.coverage.router import router as coverage_router
 from app.db import open_database
 from app.errors import install_error_handlers
 from app.http import JSON, GZipWhenAccepted
+from app.observability import RequestLog
 from app.ogc.router import router as ogc_router
 from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
-from app.requests_log import RequestLog
 from app.sites.nearest.router import mount_nearest
 from app.sites.router import router as sites_router
 from app.tiles.router import router as tiles_router
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Phones on metered connections: compress what is worth compressing (lists, boundaries, gaps).
     app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
     # Outermost: every answer, a rate limit's 429 included, carries the request id and is logged once.
-    requests_log.configure()
+    observability.configure()
     app.add_middleware(RequestLog)
     # Routes are matched in order: the mobile app's nearest query comes first.
     mount_nearest(app.router)
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports_router)
     app.include_router(vocabularies_router)
     app.include_router(health.router)
+    app.add_api_route("/metrics", metrics.metrics, include_in_schema=False)
     mount_pages(app)
     return app
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as redis
 
+from app import metrics
 from app.config import Settings
 from app.errors import problem
 
@@ -102,8 +103,10 @@ class RateLimitMiddleware:
                     count = max(count, await self.counter.hit(f"{'w' if writing else 'r'}:{identity}", window))
             except (redis.RedisError, OSError) as exc:
                 log.warning("rate limiter unavailable, letting the request through: %s", exc)
+                metrics.REDIS_UNAVAILABLE.inc()
                 count = 0
             if count > limit:
+                metrics.RATE_LIMITED.labels("write" if writing else "read").inc()
                 retry_after = max(1, math.ceil((window + 1) * WINDOW_S - moment))
                 response = problem(
                     429,

@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import geo
+from app import geo, metrics
 from app.db import act_as
 from app.errors import Forbidden, InvalidParameter, PayloadTooLarge, UnsupportedMediaType, database_errors
 from app.keys.service import Principal
@@ -294,6 +294,8 @@ async def import_sites(
             report.outcome, report.site_id = outcome, site_id
         rejected = any(r.outcome == "rejected" for r in reports)
         applied = not dry_run and not (atomic and rejected)
+        for report in reports:
+            metrics.BULK_ROWS.labels(report.outcome if applied else "not_applied").inc()
         if not applied:
             await savepoint.rollback()
     return BulkResult(applied, dry_run, atomic, reports, warnings)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import asyncpg
 
-from app import china_time, geo
+from app import china_time, geo, metrics
 from app.db import Reader
 from app.sites.nearest import repository
 from app.vocabularies.service import amenities as amenity_vocabulary
@@ -87,6 +87,7 @@ async def nearest(
         if fetch >= MAX_FETCH:
             break
         fetch *= 4
+    metrics.NEAREST_FALLBACKS.inc()
     # 1 cm of slack: ST_DWithin at exactly the k-th distance may drop the k-th site itself by rounding.
     radius = min(bound, radius_m) + 0.01
     return best(await repository.candidates(reader, lon, lat, radius, None, kinds, amenities, hours_bits, *serving))

@@ -1,4 +1,4 @@
-"""Every request gets an id and one structured log line.
+"""Every request gets an id, one structured log line and its metrics (app.metrics).
 
 `X-Request-ID` is taken from the request when it is a plausible id (so a trace crosses the load balancer and the
 partner's system), generated otherwise, returned on every response and given as `instance` in problem+json.
@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import metrics
 
 log = logging.getLogger("yizhan.requests")
 PLAUSIBLE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -71,10 +73,16 @@ class RequestLog:
                 sent += len(message.get("body", b""))
             await send(message)
 
+        metrics.IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            metrics.IN_FLIGHT.dec()
             route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            metrics.REQUESTS.labels(template, scope["method"], metrics.status_class(status)).inc()
+            metrics.LATENCY.labels(template, scope["method"]).observe(elapsed)
             if log.isEnabledFor(logging.INFO):
                 line = {
                     "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -82,7 +90,7 @@ class RequestLog:
                     "method": scope["method"],
                     "route": getattr(route, "path", None),
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                     "key": state.get("key_name"),
                     "bytes": sent,
                 }

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.keys import service as keys
-from app.requests_log import log
+from app.observability import log
 
 
 class Lines(logging.Handler):
