@@ -13,7 +13,7 @@ from app.coverage.router import router as coverage_router
 from app.db import open_database
 from app.errors import install_error_handlers
 from app.http import JSON, GZipWhenAccepted
-from app.observability import RequestLog
+from app.observability import RequestObserver
 from app.ogc.router import router as ogc_router
 from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.regions.router import router as regions_router
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
     # Outermost: every answer, a rate limit's 429 included, carries the request id and is logged once.
     observability.configure()
-    app.add_middleware(RequestLog)
+    app.add_middleware(RequestObserver)
     # Routes are matched in order: the mobile app's nearest query comes first.
     mount_nearest(app.router)
     app.include_router(sites_router)

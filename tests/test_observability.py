@@ -1,34 +1,34 @@
 """Every request has an id (taken when plausible, made otherwise) and one JSON log line naming its route template,
 status, duration, bytes and the calling key's name — never the key, never the raw path."""
 
+import io
 import json
-import logging
-from collections.abc import Iterator
 
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import observability
 from app.keys import service as keys
-from app.observability import log
-
-
-class Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[dict] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(json.loads(record.getMessage()))
 
 
 @pytest.fixture
-def lines() -> Iterator[list[dict]]:
-    handler = Lines()
-    log.addHandler(handler)
-    yield handler.lines
-    log.removeHandler(handler)
+def lines(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    found: list[dict] = []
+    monkeypatch.setattr(observability, "sink", found.append)
+    return found
+
+
+def test_the_writer_writes_one_json_object_a_line() -> None:
+    out = io.BytesIO()
+    writer = observability.LineWriter(out)
+    for n in range(100):
+        writer.put({"time": 1764600000.5 + n, "request_id": f"r{n}", "route": "/v1/sites"})
+    writer.close()
+    written = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [w["request_id"] for w in written] == [f"r{n}" for n in range(100)]
+    assert written[0]["time"] == "2025-12-01T14:40:00.500+00:00"
 
 
 async def test_the_request_id_is_kept_or_made_and_returned(client: httpx.AsyncClient) -> None:
@@ -36,7 +36,8 @@ async def test_the_request_id_is_kept_or_made_and_returned(client: httpx.AsyncCl
         "x-request-id"
     ] == "lb-7f3a.42"
     made = (await client.get("/healthz")).headers["x-request-id"]
-    assert len(made) == 32 and int(made, 16) >= 0
+    again = (await client.get("/healthz")).headers["x-request-id"]
+    assert len(made) == 32 and int(made, 16) >= 0 and again != made
     for implausible in ("a b", "x" * 200, "<script>", ""):
         answer = (await client.get("/healthz", headers={"X-Request-ID": implausible})).headers["x-request-id"]
         assert answer != implausible and len(answer) == 32
