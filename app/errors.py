@@ -61,6 +61,15 @@ class Conflict(YizhanError):
     title = "Conflict"
 
 
+class LostRace(YizhanError):
+    """Another write to the same sites won (a deadlock or a serialization failure): nothing was written; again."""
+
+    status = 409
+    type = "/problems/concurrent-write"
+    title = "Conflict"
+    headers: ClassVar[dict[str, str] | None] = {"Retry-After": "1"}
+
+
 class PreconditionFailed(YizhanError):
     """The client edited a version that is no longer current (optimistic concurrency)."""
 
@@ -186,11 +195,20 @@ def database_errors() -> Iterator[None]:
             raise _constraint_problem(cause) from None
         if isinstance(cause, asyncpg.DataError):
             raise _data_problem(cause) from None
+        if isinstance(cause, asyncpg.TransactionRollbackError):
+            raise _lost_race() from None
         raise
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise _constraint_problem(exc) from None
     except asyncpg.DataError as exc:
         raise _data_problem(exc) from None
+    except asyncpg.TransactionRollbackError:  # 40001 serialization failure, 40P01 deadlock
+        raise _lost_race() from None
+
+
+def _lost_race() -> YizhanError:
+    metrics.DATABASE_ERRORS.labels("lost_race").inc()
+    return LostRace("another write to the same sites went first; nothing was written, send it again")
 
 
 def _data_problem(exc: asyncpg.DataError) -> YizhanError:

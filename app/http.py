@@ -7,9 +7,10 @@ import orjson
 from fastapi import Request
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import geojson
+from app.errors import PayloadTooLarge, problem
 
 
 class JSON(Response):
@@ -52,3 +53,46 @@ class GZipWhenAccepted(GZipMiddleware):
                     await super().__call__(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuses request bodies over `max_bytes` with 413 before reading them (Content-Length) or as soon as they pass
+    it (chunked): a JSON body is read whole before the handler, or the key check, even starts. `exempt` paths
+    (bulk imports) keep their own, larger limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...]) -> None:
+        self.app, self.max_bytes, self.exempt = app, max_bytes, exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received, refused = 0, False
+
+        async def counted() -> Message:
+            # Past the limit the application is told the client went away, and its answer is replaced by the 413.
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                refused = True
+                return {"type": "http.disconnect"}
+            return message
+
+        async def unless_refused(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, unless_refused)
+        if refused:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"the body is over {self.max_bytes} bytes (bulk imports: POST /v1/sites/bulk)"
+        await problem(413, PayloadTooLarge.title, detail, type_=PayloadTooLarge.type)(scope, receive, send)

@@ -12,7 +12,7 @@ from app.config import Settings
 from app.coverage.router import router as coverage_router
 from app.db import open_database
 from app.errors import install_error_handlers
-from app.http import JSON, GZipWhenAccepted
+from app.http import JSON, BodyLimit, GZipWhenAccepted
 from app.observability import RequestObserver
 from app.ogc.router import router as ogc_router
 from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
@@ -23,6 +23,9 @@ from app.sites.router import router as sites_router
 from app.tiles.router import router as tiles_router
 from app.vocabularies.router import router as vocabularies_router
 from app.web.router import mount_pages
+
+# A site, a report or a siting request with 10,000 candidates fits in far less; bulk imports have their own limit.
+MAX_JSON_BODY_BYTES = 2 * 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimitMiddleware, settings=settings, counter=counter)
     # Phones on metered connections: compress what is worth compressing (lists, boundaries, gaps).
     app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
+    app.add_middleware(BodyLimit, max_bytes=MAX_JSON_BODY_BYTES, exempt=("/v1/sites/bulk",))
     # Outermost: every answer, a rate limit's 429 included, carries the request id and is logged once.
     observability.configure()
     app.add_middleware(RequestObserver)

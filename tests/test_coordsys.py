@@ -67,7 +67,9 @@ def test_datav_gcj02_outline_lands_on_the_tianditu_outline() -> None:
 async def test_nearest_from_a_phone_in_a_chinese_datum(
     client: httpx.AsyncClient, conn: asyncpg.Connection, coordsys: str
 ) -> None:
-    site = await conn.fetchrow("SELECT id, ST_X(geom) lon, ST_Y(geom) lat FROM sites WHERE status = 'active' LIMIT 1")
+    site = await conn.fetchrow(
+        "SELECT id, ST_X(geom) lon, ST_Y(geom) lat FROM sites WHERE status = 'active' ORDER BY id LIMIT 1"
+    )
     phone_lon, phone_lat = geo.from_wgs84(site["lon"], site["lat"], coordsys)  # the phone stands at the site
     r = await client.get(
         "/v1/sites/nearest", params={"lat": phone_lat, "lon": phone_lon, "coordsys": coordsys, "limit": 1}
@@ -75,8 +77,9 @@ async def test_nearest_from_a_phone_in_a_chinese_datum(
     (item,) = r.json()["items"]
     assert item["id"] == site["id"] and item["distance_m"] < 1.0
     assert GEOD.inv(item["lon"], item["lat"], phone_lon, phone_lat)[2] < 1.0  # answered in the phone's datum
-    wgs = (await client.get("/v1/sites/nearest", params={"lat": phone_lat, "lon": phone_lon, "limit": 1})).json()
-    assert wgs["items"][0]["distance_m"] > 100  # the same numbers read as WGS-84 are hundreds of metres off
+    wgs = (await client.get("/v1/sites/nearest", params={"lat": phone_lat, "lon": phone_lon, "limit": 20})).json()
+    same = next(i for i in wgs["items"] if i["id"] == site["id"])
+    assert same["distance_m"] > 100  # the same numbers read as WGS-84 are hundreds of metres off
 
 
 async def test_listing_and_one_site_in_gcj02(client: httpx.AsyncClient, conn: asyncpg.Connection) -> None:

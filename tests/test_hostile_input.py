@@ -84,3 +84,84 @@ async def test_bulk_bodies_that_are_not_what_they_claim(
     r = await client.post("/v1/sites/bulk", content=content, headers={**auth, "Content-Type": content_type})
     assert r.status_code < 500, r.text
     assert r.headers["content-type"] in ("application/problem+json", "application/json")
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"external_id,name\n1," + b"x" * 200_000 + b"\n", "text/csv"),  # past the csv module's field limit
+        (b'external_id,name\n1,"a\rb\n', "text/csv"),  # a bare CR in an unterminated quoted field
+        (b"[" * 100_000 + b"]" * 100_000, "application/json"),  # nested far past any real document
+        (
+            b'{"type": "FeatureCollection", "features": [{"geometry": {"type": "Point", "coordinates": [1]}}]}',
+            "application/geo+json",
+        ),
+    ],
+)
+async def test_damaged_bulk_files(
+    client: httpx.AsyncClient, auth: dict[str, str], content: bytes, content_type: str
+) -> None:
+    r = await client.post("/v1/sites/bulk", content=content, headers={**auth, "Content-Type": content_type})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    named = [e["field"] for e in body.get("errors") or []] + [
+        str(reason) for row in body.get("rows", []) for reason in row.get("reasons", [])
+    ]
+    assert named, body  # the body or the row is named
+
+
+@pytest.mark.parametrize("text", ["铃\x07声", "\x1b[31m红\x1b[0m", "回\r车", "a\x7fb"])
+async def test_control_characters_in_names(client: httpx.AsyncClient, auth: dict[str, str], text: str) -> None:
+    body = {"kind": "legal_aid", "name": text, "lat": 37.38, "lon": 117.97}
+    r = await client.post("/v1/sites", json=body, headers=auth)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name"
+
+
+async def test_a_note_keeps_its_line_breaks_but_not_other_control_characters(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    site = await conn.fetchval("SELECT min(id) FROM sites")
+    assert (
+        await client.post(f"/v1/sites/{site}/reports", json={"type": "other", "note": "第一行\n第二行\t!"})
+    ).status_code == 201
+    await refused(await client.post(f"/v1/sites/{site}/reports", json={"type": "other", "note": "响\x07"}), 422)
+
+
+async def test_lists_are_bounded(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    for field, value in (
+        ("services", ["帮扶"] * 51),
+        ("photos", ["https://x.cn/p.jpg"] * 51),
+        ("amenities", ["wifi"] * 51),
+    ):
+        body = {"kind": "legal_aid", "name": "站", "lat": 37.38, "lon": 117.97, field: value}
+        r = await client.post("/v1/sites", json=body, headers=auth)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field
+
+
+async def test_a_report_with_half_a_location(client: httpx.AsyncClient, conn: asyncpg.Connection) -> None:
+    site = await conn.fetchval("SELECT min(id) FROM sites")
+    for half in ({"lat": 37.3}, {"lon": 117.9}):
+        await refused(await client.post(f"/v1/sites/{site}/reports", json={"type": "closed", **half}), 422)
+
+
+async def test_a_cursor_from_the_future(client: httpx.AsyncClient) -> None:
+    for txid in (2**40, 2**62):
+        r = await client.get("/v1/changes", params={"since": encode_cursor("c", txid, 1)})
+        await refused(r, 422)
+        assert r.json()["errors"][0]["field"] == "since"
+
+
+async def test_large_bodies_are_refused_before_they_are_read(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    site = await conn.fetchval("SELECT min(id) FROM sites")
+    big = b'{"type": "other", "note": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+    r = await client.post(f"/v1/sites/{site}/reports", content=big, headers={"Content-Type": "application/json"})
+    await refused(r, 413)
+
+    async def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(40):
+            yield b"x" * 100_000
+
+    r = await client.post(f"/v1/sites/{site}/reports", content=chunks(), headers={"Content-Type": "application/json"})
+    await refused(r, 413)

@@ -21,3 +21,8 @@ LIMIT $3
 
 async def changes_after(reader: Reader, txid: str, change_id: int, limit: int) -> list[asyncpg.Record]:
     return await reader.fetch(FEED_SQL, txid, change_id, limit)
+
+
+async def next_transaction(reader: Reader) -> int:
+    """The id the next transaction will get: no cursor this feed issued can be at or past it."""
+    return int(await reader.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"))

@@ -9,6 +9,7 @@ from app import geo
 from app.changes import repository
 from app.changes.schemas import ChangePage
 from app.dependencies import ReaderDep
+from app.errors import InvalidParameter
 from app.http import JSON
 from app.parameters import CoordSysQuery, decode_cursor, encode_cursor
 
@@ -39,6 +40,9 @@ async def changes(
     `next_cursor`: no change is ever skipped or repeated, even while writes happen between calls.
     """
     txid, change_id = decode_cursor(since, CURSOR_TAG, 2, "since") if since is not None else (0, 0)
+    if txid >= await repository.next_transaction(reader):
+        # Not one this feed issued (another database's, or made up): a sync from it would wait forever, silently.
+        raise InvalidParameter("since", "a cursor from past the feed's end; pass next_cursor back unchanged")
     rows = await repository.changes_after(reader, str(txid), change_id, limit)
     items = [
         {

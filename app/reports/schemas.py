@@ -3,31 +3,38 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.geo import CoordSys
-from app.sites.schemas import NO_NUL, SiteFields, Url
+from app.sites.schemas import MULTILINE, SiteFields, Url
 from app.vocabularies.closed import ReportStatus, ReportType
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=MULTILINE)]
+Resolution = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000, pattern=MULTILINE)]
 
 
 class ReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: ReportType
-    note: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)] | None
-    ) = None
+    note: Note | None = None
     photo_url: Url | None = None
     lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False, description="Where the reporter is")
     lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     coordsys: CoordSys = CoordSys.wgs84
+
+    @model_validator(mode="after")
+    def _a_point_or_none(self) -> "ReportIn":
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together")
+        return self
 
 
 class ReportResolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal[ReportStatus.accepted, ReportStatus.rejected]
-    resolution: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000, pattern=NO_NUL)] | None = None
+    resolution: Resolution | None = None
     site: SiteFields | None = Field(
         default=None,
         description="Changes to make to the site when accepting (default: closed → closed, needs_app → access app)",

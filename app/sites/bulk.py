@@ -7,11 +7,11 @@ A bulk row is a full record: optional fields it leaves out are cleared.
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from zipfile import BadZipFile
 
+import orjson
 from fastapi import Request
 from openpyxl import load_workbook
 from pydantic import ValidationError
@@ -159,7 +159,7 @@ def parse(body: bytes, content_type: str) -> list[tuple[int, dict[str, Any]]]:
             lines = sheet.iter_rows(values_only=True)
             return _table_rows(list(next(lines, ())), lines)
         if media_type in ("application/json", "application/geo+json"):
-            document = json.loads(body)
+            document = orjson.loads(body)  # its depth is bounded (1,024): a 100,000-deep body is refused
             if isinstance(document, dict) and document.get("type") == "FeatureCollection":
                 return [(n, _feature_record(f)) for n, f in enumerate(document.get("features", []), start=1)]
             items = document.get("items") if isinstance(document, dict) else document
@@ -175,6 +175,7 @@ def parse(body: bytes, content_type: str) -> list[tuple[int, dict[str, Any]]]:
         AttributeError,
         OSError,
         BadZipFile,
+        csv.Error,  # a field past the csv module's limit, a bare CR inside a field …
     ) as exc:
         if isinstance(exc, InvalidParameter):
             raise
@@ -187,8 +188,11 @@ def _feature_record(feature: Any) -> dict[str, Any]:
         return {}
     record = dict(feature.get("properties") or {})
     geometry = feature.get("geometry") or {}
-    if geometry.get("type") == "Point" and isinstance(geometry.get("coordinates"), list):
-        record["lon"], record["lat"] = geometry["coordinates"][:2]
+    coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    if geometry.get("type") == "Point" and isinstance(coordinates, list) and len(coordinates) >= 2:
+        record["lon"], record["lat"] = coordinates[:2]
+    elif geometry.get("type") == "Point":
+        record["geometry"] = "a Point's coordinates are [lon, lat]"
     elif geometry:
         record["geometry"] = f"a {geometry.get('type')}, not a Point"
     return record

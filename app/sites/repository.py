@@ -184,6 +184,8 @@ INSERT INTO sites AS s ({", ".join(_COPIED)}, location, gcj02_lon, gcj02_lat, so
 SELECT {", ".join(_COPIED)}, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, gcj02_lon, gcj02_lat,
        source, external_id
 FROM upsert_stage
+-- In key order: two imports of the same rows take their row locks in the same order, so neither waits on the other.
+ORDER BY source, external_id
 ON CONFLICT (source, external_id) DO UPDATE SET
     {", ".join(f"{f} = EXCLUDED.{f}" for f in (*UPSERT_FIELDS, "gcj02_lon", "gcj02_lat"))},
     version = s.version + 1, updated_at = now(), deleted_at = NULL

@@ -53,8 +53,11 @@ class SitePage(BaseModel):
 
 # --- writes ---------------------------------------------------------------------------------------------------
 
-# Free text as the register stores it: trimmed, bounded, and without NUL (which PostgreSQL's text cannot hold).
-NO_NUL = r"^[^\x00]*$"
+# Free text as the register stores it: trimmed, bounded, and without control characters (NUL, which PostgreSQL's
+# text cannot hold, BEL, ESC …); a note may have line breaks and tabs.
+NO_NUL = r"^[^\x00-\x1f\x7f]*$"
+MULTILINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+MAX_LIST = 50  # amenities, services, worker groups, photos: a site has a handful
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NO_NUL)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50, pattern=NO_NUL)]
@@ -83,14 +86,14 @@ class SiteFields(BaseModel):
     )
     access: AccessMode | None = None
     access_note: Text | None = None
-    amenities: list[str] | None = None
-    services: list[Text] | None = None
-    worker_groups: list[Text] | None = None
+    amenities: Annotated[list[str], Field(max_length=MAX_LIST)] | None = None
+    services: Annotated[list[Text], Field(max_length=MAX_LIST)] | None = None
+    worker_groups: Annotated[list[Text], Field(max_length=MAX_LIST)] | None = None
     status: SiteStatus | None = None
     opened_on: dt.date | None = None
     closed_on: dt.date | None = None
     rating: Text | None = None
-    photos: list[Url] | None = None
+    photos: Annotated[list[Url], Field(max_length=MAX_LIST)] | None = None
     last_verified_at: Instant | None = None
     verified_by: VerificationMethod | None = None
     coordsys: geo.CoordSys = Field(default=geo.CoordSys.wgs84, description="Datum of lat/lon given")
