@@ -293,3 +293,61 @@ def install_error_handlers(app: FastAPI) -> None:
     # A read whose parameter the database refuses (validation should have caught it): the client's error.
     app.add_exception_handler(asyncpg.DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; `errors` names each bad field",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "description": "urn:request:<X-Request-ID>"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "additionalProperties": True,  # RFC 9457 extension members (a rejected bulk import's row report)
+}
+
+
+def _possible_errors(path: str, method: str, operation: dict[str, Any]) -> list[str]:
+    """The errors any operation of this kind can answer, whatever its own declarations say."""
+    codes = ["429", "503"]  # the rate limit (/v1, /ogc), the database away
+    if operation.get("parameters") or operation.get("requestBody"):
+        codes.append("400" if path.startswith("/ogc") else "422")
+    if "{" in path:
+        codes.append("404")
+    if operation.get("requestBody"):
+        codes += ["400", "413", "422"]  # a body that does not parse, is too large, or is invalid
+    if (method in ("post", "patch", "put", "delete") and not path.endswith("/reports")) or path == "/v1/reports":
+        codes += ["401", "403", "409"]  # a key is needed; its scope or region; a concurrent write
+    return codes
+
+
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Every error answer in an OpenAPI document as what it is: problem+json (FastAPI documents its own
+    HTTPValidationError, which this service never sends)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schemas["Problem"] = PROBLEM_SCHEMA
+    problem_content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for code in _possible_errors(path, method, operation):
+                responses.setdefault(code, {"description": HTTPStatus(int(code)).phrase})
+            for code, answer in responses.items():
+                if code[0] in "45":
+                    answer["content"] = problem_content
+                    if answer.get("description") in (None, "", "Validation Error"):
+                        answer["description"] = HTTPStatus(int(code)).phrase
+    return document

@@ -6,15 +6,16 @@ from typing import Any
 import orjson
 from fastapi import Request
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import geojson
 from app.errors import PayloadTooLarge, problem
 
 
-class JSON(Response):
-    """orjson-encoded JSON: dates and datetimes as ISO 8601 with offset, no whitespace."""
+class JSON(JSONResponse):
+    """orjson-encoded JSON: dates and datetimes as ISO 8601 with offset, no whitespace. (A JSONResponse, so that
+    FastAPI documents a route's response model as its answer.)"""
 
     media_type = "application/json"
 

@@ -3,15 +3,17 @@
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from app import health, metrics, observability
 from app.changes.router import router as changes_router
 from app.config import Settings
 from app.coverage.router import router as coverage_router
 from app.db import open_database
-from app.errors import install_error_handlers
+from app.errors import document_problems, install_error_handlers
 from app.http import JSON, BodyLimit, GZipWhenAccepted
 from app.observability import RequestObserver
 from app.ogc.router import router as ogc_router
@@ -81,6 +83,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.add_api_route("/metrics", metrics.metrics, include_in_schema=False)
     mount_pages(app)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(
+                get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

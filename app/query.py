@@ -48,13 +48,23 @@ def query_model(model: type[M]) -> tuple[Callable[[Request], Awaitable[M]], list
             raise RequestValidationError(errors) from None
 
     schema = model.model_json_schema()
+    definitions = schema.get("$defs", {})
+
+    def inline(prop: dict[str, Any]) -> dict[str, Any]:
+        # A parameter's schema stands alone in OpenAPI: the model's $defs (an enum such as CoordSys) are inlined.
+        if "$ref" in prop:
+            return {**definitions[prop["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in prop.items() if k != "$ref"}}
+        if "anyOf" in prop:
+            return {**prop, "anyOf": [inline(option) for option in prop["anyOf"]]}
+        return prop
+
     required = set(schema.get("required", []))
     parameters = [
         {
             "name": name,
             "in": "query",
             "required": name in required,
-            "schema": {k: v for k, v in prop.items() if k != "description"},
+            "schema": {k: v for k, v in inline(prop).items() if k != "description"},
             **({"description": prop["description"]} if "description" in prop else {}),
         }
         for name, prop in schema["properties"].items()

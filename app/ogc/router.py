@@ -327,7 +327,7 @@ async def collection_tile(
     return tile_response(request, await tiles.sites(reader, tile, [collection_id], today, True))
 
 
-@router.get("/api", response_model=dict[str, Any])
+@router.get("/api", response_model=dict[str, Any], responses={200: {"content": {OPENAPI_30: {}}}})
 async def api_definition(request: Request) -> Response:
     """The OpenAPI 3.0 definition of these endpoints (the conformance class OAS 3.0 asks for one)."""
     _only(request, {"f"})
