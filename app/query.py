@@ -15,10 +15,13 @@ from typing import Any, TypeVar, get_args, get_origin
 from urllib.parse import parse_qsl
 
 from fastapi import Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
+
+from app.errors import InvalidParameter
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,6 +42,8 @@ def query_model(model: type[M]) -> tuple[Callable[[Request], Awaitable[M]], list
         for key, value in parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True):
             if key in repeatable:
                 data.setdefault(key, []).append(value)
+            elif key in data:
+                raise InvalidParameter(key, ONCE)
             else:
                 data[key] = value
         try:
@@ -70,6 +75,46 @@ def query_model(model: type[M]) -> tuple[Callable[[Request], Awaitable[M]], list
         for name, prop in schema["properties"].items()
     ]
     return parse, parameters
+
+
+# A single-valued parameter given twice (`?dry_run=true&dry_run=false`) is refused: which one the client meant is
+# anybody's guess, and taking the last one silently once turned a dry run into an import.
+ONCE = "given more than once; a single value is expected"
+
+
+def repeated(query_string: bytes, single: frozenset[str]) -> str | None:
+    """The first single-valued parameter a query string gives twice, if any."""
+    if not query_string:
+        return None
+    seen = set()
+    for key, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if key in single:
+            if key in seen:
+                return key
+            seen.add(key)
+    return None
+
+
+def _query_fields(dependant: Dependant) -> list[Any]:
+    """A route's query parameters, its dependencies' included."""
+    return [*dependant.query_params, *(f for sub in dependant.dependencies for f in _query_fields(sub))]
+
+
+class StrictQueryRoute(APIRoute):
+    """A route that refuses a single-valued query parameter given twice (422 naming it); FastAPI takes the last."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        single = frozenset(
+            field.alias for field in _query_fields(self.dependant) if not _is_list(field.field_info.annotation)
+        )
+
+        async def answer(request: Request) -> Response:
+            if (twice := repeated(request.scope["query_string"], single)) is not None:
+                raise InvalidParameter(twice, ONCE)
+            return await handler(request)
+
+        return answer
 
 
 class LeanRoute(APIRoute):

@@ -165,3 +165,25 @@ async def test_large_bodies_are_refused_before_they_are_read(
 
     r = await client.post(f"/v1/sites/{site}/reports", content=chunks(), headers={"Content-Type": "application/json"})
     await refused(r, 413)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/sites/bulk?dry_run=true&dry_run=false",
+        "/v1/sites?limit=1&limit=1000",
+        "/v1/sites/nearest?lat=37.38&lon=117.97&lat=0",
+        "/v1/coverage/regions/371600?kind=legal_aid&kind=outdoor_station",
+        "/v1/changes?since=x&since=y",
+    ],
+)
+async def test_a_single_valued_parameter_given_twice(client: httpx.AsyncClient, auth: dict[str, str], url: str) -> None:
+    r = await client.request("POST" if "bulk" in url else "GET", url, headers=auth, json=[])
+    await refused(r, 422)
+    assert r.json()["errors"][0]["field"] == url.split("?")[1].split("&")[-1].split("=")[0]
+
+
+async def test_repeatable_parameters_still_repeat(client: httpx.AsyncClient) -> None:
+    r = await client.get("/v1/sites", params=[("kind", "legal_aid"), ("kind", "outdoor_station"), ("limit", "5")])
+    assert r.status_code == 200
+    assert (await client.get("/ogc/collections/legal_aid/items?limit=1&limit=2")).status_code == 400

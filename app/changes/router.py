@@ -12,8 +12,9 @@ from app.dependencies import ReaderDep
 from app.errors import InvalidParameter
 from app.http import JSON
 from app.parameters import CoordSysQuery, decode_cursor, encode_cursor
+from app.query import StrictQueryRoute
 
-router = APIRouter(prefix="/v1", tags=["partners"])
+router = APIRouter(prefix="/v1", tags=["partners"], route_class=StrictQueryRoute)
 CURSOR_TAG = "c"
 
 

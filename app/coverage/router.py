@@ -12,9 +12,10 @@ from app.coverage.schemas import ChildCoverage, Gaps, PointCoverage, RegionCover
 from app.dependencies import ReaderDep
 from app.http import JSON, GeoJSON
 from app.parameters import CoordSysQuery, output_format
+from app.query import StrictQueryRoute
 from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 
-router = APIRouter(prefix="/v1/coverage", tags=["coverage"])
+router = APIRouter(prefix="/v1/coverage", tags=["coverage"], route_class=StrictQueryRoute)
 
 TABLE_FORMATS = {"json": "application/json", "csv": CSV_MEDIA_TYPE, "xlsx": XLSX_MEDIA_TYPE}
 

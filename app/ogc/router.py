@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from app import china_time, geojson
@@ -19,11 +18,12 @@ from app.http import JSON, GeoJSON
 from app.ogc import repository
 from app.ogc.schemas import Collection, Collections, Conformance, Feature, FeatureCollection, Landing
 from app.parameters import MAX_BIGINT, bbox_query
+from app.query import StrictQueryRoute
 from app.tiles import service as tiles
 from app.tiles.router import tile_response
 
 
-class OGCRoute(APIRoute):
+class OGCRoute(StrictQueryRoute):
     """OGC API - Features answers every invalid parameter with 400 where the rest of the API says 422: the same
     parsing (app.parameters, FastAPI's validation), another status, decided here once for every route."""
 

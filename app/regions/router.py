@@ -10,11 +10,12 @@ from app.dependencies import ReaderDep
 from app.errors import NotFound
 from app.http import cached
 from app.parameters import CoordSysQuery
+from app.query import StrictQueryRoute
 from app.regions import repository
 from app.regions.schemas import RegionDetail, RegionList
 from app.vocabularies.closed import RegionLevel
 
-router = APIRouter(prefix="/v1/regions", tags=["regions"])
+router = APIRouter(prefix="/v1/regions", tags=["regions"], route_class=StrictQueryRoute)
 
 Adcode = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="Six-digit administrative code")]
 

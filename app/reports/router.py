@@ -8,11 +8,12 @@ from starlette.responses import Response
 from app.dependencies import ReaderDep, TransactionDep, WriteKeyDep
 from app.http import JSON
 from app.parameters import MAX_BIGINT, ReportId, SiteId, decode_cursor, encode_cursor
+from app.query import StrictQueryRoute
 from app.reports import service
 from app.reports.schemas import Filed, Report, ReportIn, ReportPage, ReportResolution
 from app.vocabularies.closed import ReportStatus
 
-router = APIRouter(prefix="/v1", tags=["reports"])
+router = APIRouter(prefix="/v1", tags=["reports"], route_class=StrictQueryRoute)
 CURSOR_TAG = "report"
 
 

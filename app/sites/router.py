@@ -11,13 +11,14 @@ from app.errors import problem
 from app.geo import BBox
 from app.http import JSON, GeoJSON, cached
 from app.parameters import CoordSysQuery, Instant, SiteId, bbox_query, decode_cursor, encode_cursor, output_format
+from app.query import StrictQueryRoute
 from app.sites import bulk, repository, service
 from app.sites.schemas import NO_NUL, BulkReport, Site, SiteCreate, SiteFields, SitePage
 from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from app.vocabularies.closed import SiteStatus
 from app.vocabularies.service import site_kinds
 
-router = APIRouter(prefix="/v1/sites", tags=["sites"])
+router = APIRouter(prefix="/v1/sites", tags=["sites"], route_class=StrictQueryRoute)
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {422: {"description": "A parameter is invalid; `errors` names each field"}}
 CURSOR_TAG = "id"

@@ -14,11 +14,12 @@ from app.coverage.parameters import AsOf, EvaluationDep
 from app.dependencies import ReaderDep
 from app.geo import CoordSys
 from app.http import JSON, conditional
+from app.query import StrictQueryRoute
 from app.tiles import service
 from app.tiles.service import MEDIA_TYPE, Layer, Tile
 from app.vocabularies.service import site_kinds
 
-router = APIRouter(prefix="/v1/tiles", tags=["tiles"])
+router = APIRouter(prefix="/v1/tiles", tags=["tiles"], route_class=StrictQueryRoute)
 
 MAX_AGE = 60
 Zoom = Annotated[int, Path(ge=0, le=service.MAX_ZOOM)]

@@ -5,6 +5,7 @@ from starlette.responses import Response
 
 from app.dependencies import ReaderDep
 from app.http import cached
+from app.query import StrictQueryRoute
 from app.vocabularies import repository
 from app.vocabularies.closed import (
     AccessMode,
@@ -17,7 +18,7 @@ from app.vocabularies.closed import (
 )
 from app.vocabularies.schemas import Vocabularies
 
-router = APIRouter(prefix="/v1", tags=["vocabularies"])
+router = APIRouter(prefix="/v1", tags=["vocabularies"], route_class=StrictQueryRoute)
 
 
 @router.get("/vocabularies", response_model=Vocabularies)
