@@ -48,9 +48,15 @@ class MemoryCounter:
         return count
 
 
+# A Redis that takes longer than this is treated as down: a limiter may cost a request milliseconds, not seconds.
+REDIS_TIMEOUT_S = 0.05
+# After a failure the limiter lets requests through without asking Redis for this long, then tries again.
+REDIS_RETRY_AFTER_S = 5.0
+
+
 class RedisCounter:
     def __init__(self, url: str, prefix: str) -> None:
-        self._redis = redis.from_url(url)
+        self._redis = redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
         self._prefix = prefix
 
     async def hit(self, key: str, window: int) -> int:
@@ -87,6 +93,7 @@ class RateLimitMiddleware:
         self.reads = settings.rate_limit_reads_per_minute
         self.writes = settings.rate_limit_writes_per_minute
         self.counter = counter
+        self._down_until = 0.0  # while Redis is failing: when to ask it again (monotonic seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIXES):
@@ -98,13 +105,20 @@ class RateLimitMiddleware:
             moment = now()
             window = int(moment // WINDOW_S)
             count = 0
-            try:
-                for identity in _identities(scope):
-                    count = max(count, await self.counter.hit(f"{'w' if writing else 'r'}:{identity}", window))
-            except (redis.RedisError, OSError) as exc:
-                log.warning("rate limiter unavailable, letting the request through: %s", exc)
-                metrics.REDIS_UNAVAILABLE.inc()
-                count = 0
+            if time.monotonic() >= self._down_until:
+                try:
+                    for identity in _identities(scope):
+                        count = max(count, await self.counter.hit(f"{'w' if writing else 'r'}:{identity}", window))
+                    if self._down_until:
+                        log.warning("rate limiter available again")
+                        self._down_until = 0.0
+                except (redis.RedisError, OSError, TimeoutError) as exc:
+                    # Fail open, and say so once per outage rather than once per request.
+                    if not self._down_until:
+                        log.warning("rate limiter unavailable, letting requests through: %s", exc)
+                    self._down_until = time.monotonic() + REDIS_RETRY_AFTER_S
+                    metrics.REDIS_UNAVAILABLE.inc()
+                    count = 0
             if count > limit:
                 metrics.RATE_LIMITED.labels("write" if writing else "read").inc()
                 retry_after = max(1, math.ceil((window + 1) * WINDOW_S - moment))

@@ -1,5 +1,8 @@
 """Rate limits: 429 with Retry-After past the limit, per key or address, shared across instances through Redis."""
 
+import logging
+import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -93,3 +96,23 @@ async def test_redis_down_fails_open(settings: Settings) -> None:
     async with running(broken) as client:
         statuses = [(await client.get("/v1/regions")).status_code for _ in range(5)]
         assert statuses == [200] * 5
+
+
+async def test_a_redis_that_never_answers_costs_milliseconds_and_one_log_line(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    silent = socket.socket()  # accepts connections, never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        hung = limited(settings, redis_url=f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        with caplog.at_level(logging.WARNING, logger="app.ratelimit"):
+            async with running(hung) as client:
+                started = time.perf_counter()
+                statuses = [(await client.get("/v1/regions")).status_code for _ in range(10)]
+                elapsed = time.perf_counter() - started
+        assert statuses == [200] * 10  # failing open
+        assert elapsed < 2.0, elapsed  # not 5 s a request
+        assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
+    finally:
+        silent.close()
