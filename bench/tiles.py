@@ -67,7 +67,7 @@ async def floor_ms(url: str, tiles: list[tuple[int, int, int]]) -> list[float]:
         for z, x, y in tiles:
             start = time.perf_counter()
             if z >= SITE_POINTS_FROM:
-                await repository.sites(conn, z, x, y, 0.0, 0.0, None, today, True)
+                await repository.sites(conn, (z, x, y, 0.0, 0.0), None, today, True)
             else:
                 await repository.site_counts(
                     conn, z, x, y, 0.0, 0.0, 360.0 / 2**z * CELL_PIXELS / 256, None, today, True

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from alembic import command
 from pydantic import PostgresDsn
@@ -20,18 +19,10 @@ from app.cli import alembic_config
 from app.config import Settings
 from app.db import create_engine
 from app.keys import service as keys
-from tests.conftest import ADMIN_URL, _database_url, serving
+from tests.conftest import _admin, _database_url, serving
 from tests.tools import run
 
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def _prepare(settings: Settings) -> str:

@@ -12,6 +12,8 @@ from app.db import Reader
 from app.sites import trust
 from app.sites.repository import serving_on, serving_today
 
+# z, x, y and the shift of the tile's datum (app.tiles.service.Tile.key): every statement's first parameters.
+TileKey = tuple[int, int, int, float, float]
 EXTENT = 4096  # tile units per side, MVT's default
 BUFFER = 64  # units drawn past the edge so that symbols and lines do not clip at tile seams
 _TILE = "ST_TileEnvelope($1, $2, $3)"
@@ -113,62 +115,46 @@ SELECT ST_AsMVT(t, 'gaps', {EXTENT}, 'geom') FROM (
 
 async def sites(
     reader: Reader,
-    z: int,
-    x: int,
-    y: int,
-    dx: float,
-    dy: float,
+    tile: TileKey,
     kinds: list[str] | None,
     as_of: dt.date,
     is_today: bool,
 ) -> bytes:
-    found: bytes = await reader.fetchval(SITES_SQL[is_today], z, x, y, dx, dy, kinds, *_serving_args(as_of, is_today))
+    found: bytes = await reader.fetchval(SITES_SQL[is_today], *tile, kinds, *_serving_args(as_of, is_today))
     return found
 
 
 async def site_counts(
     reader: Reader,
-    z: int,
-    x: int,
-    y: int,
-    dx: float,
-    dy: float,
+    tile: TileKey,
     cell_degrees: float,
     kinds: list[str] | None,
     as_of: dt.date,
     is_today: bool,
 ) -> bytes:
     sql = SITE_COUNTS_SQL[is_today]
-    found: bytes = await reader.fetchval(sql, z, x, y, dx, dy, cell_degrees, kinds, *_serving_args(as_of, is_today))
+    found: bytes = await reader.fetchval(sql, *tile, cell_degrees, kinds, *_serving_args(as_of, is_today))
     return found
 
 
-async def regions_in(reader: Reader, z: int, x: int, y: int, dx: float, dy: float) -> list[str]:
-    return [r["adcode"] for r in await reader.fetch(REGIONS_IN_TILE_SQL, z, x, y, dx, dy)]
+async def regions_in(reader: Reader, tile: TileKey) -> list[str]:
+    return [r["adcode"] for r in await reader.fetch(REGIONS_IN_TILE_SQL, *tile)]
 
 
 async def regions(
     reader: Reader,
-    z: int,
-    x: int,
-    y: int,
-    dx: float,
-    dy: float,
+    tile: TileKey,
     tolerance_degrees: float,
     figures: list[tuple[str, float | None, str]],
 ) -> bytes:
     adcodes, shares, labels = (list(column) for column in zip(*figures, strict=True)) if figures else ([], [], [])
-    found: bytes = await reader.fetchval(REGIONS_SQL, z, x, y, dx, dy, tolerance_degrees, adcodes, shares, labels)
+    found: bytes = await reader.fetchval(REGIONS_SQL, *tile, tolerance_degrees, adcodes, shares, labels)
     return found
 
 
 async def catchments(
     reader: Reader,
-    z: int,
-    x: int,
-    y: int,
-    dx: float,
-    dy: float,
+    tile: TileKey,
     kind: str,
     radii: dict[str, float],
     reach_degrees: tuple[float, float],
@@ -177,13 +163,11 @@ async def catchments(
 ) -> bytes:
     sql = CATCHMENTS_SQL[is_today]
     args = [kind, list(radii), list(radii.values()), *reach_degrees, *_serving_args(as_of, is_today)]
-    found: bytes = await reader.fetchval(sql, z, x, y, dx, dy, *args)
+    found: bytes = await reader.fetchval(sql, *tile, *args)
     return found
 
 
-async def gaps(
-    reader: Reader, z: int, x: int, y: int, dx: float, dy: float, parts: list[tuple[bytes, str, float, float | None]]
-) -> bytes:
+async def gaps(reader: Reader, tile: TileKey, parts: list[tuple[bytes, str, float, float | None]]) -> bytes:
     columns = [list(c) for c in zip(*parts, strict=True)] if parts else [[], [], [], []]
-    found: bytes = await reader.fetchval(GAPS_SQL, z, x, y, dx, dy, *columns)
+    found: bytes = await reader.fetchval(GAPS_SQL, *tile, *columns)
     return found

@@ -123,7 +123,7 @@ class Tile:
 
 async def _leaves_in(reader: Reader, tile: Tile) -> list[Any]:
     found = []
-    for adcode in await repository.regions_in(reader, *tile.key):
+    for adcode in await repository.regions_in(reader, tile.key):
         region = await coverage.find_region(reader, adcode)
         if not region["has_children"]:
             found.append(region)
@@ -132,9 +132,9 @@ async def _leaves_in(reader: Reader, tile: Tile) -> list[Any]:
 
 async def sites(reader: Reader, tile: Tile, kinds: list[str] | None, as_of: dt.date, is_today: bool) -> bytes:
     if tile.z >= SITE_POINTS_FROM:
-        return await repository.sites(reader, *tile.key, kinds, as_of, is_today)
+        return await repository.sites(reader, tile.key, kinds, as_of, is_today)
     cell = tile.degrees() * CELL_PIXELS / 256
-    return await repository.site_counts(reader, *tile.key, cell, kinds, as_of, is_today)
+    return await repository.site_counts(reader, tile.key, cell, kinds, as_of, is_today)
 
 
 async def _covered_area(reader: Reader, region: Any, ev: coverage.Evaluation) -> coverage.CoveredArea | None:
@@ -151,11 +151,11 @@ async def _covered_area(reader: Reader, region: Any, ev: coverage.Evaluation) ->
 
 async def regions(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
     figures: list[tuple[str, float | None, str]] = []
-    for adcode in await repository.regions_in(reader, *tile.key):
+    for adcode in await repository.regions_in(reader, tile.key):
         found = await _covered_area(reader, await coverage.find_region(reader, adcode), ev)
         figures.append((adcode, found.share, found.rule_label) if found else (adcode, None, ""))
     tolerance = tile.degrees() / 256  # a pixel
-    return await repository.regions(reader, *tile.key, tolerance, figures)
+    return await repository.regions(reader, tile.key, tolerance, figures)
 
 
 async def catchments(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
@@ -175,7 +175,7 @@ async def catchments(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> byt
     reach_lat = max(radii.values()) / 110_574.0  # a degree of latitude is at least 110.574 km
     poleward = max(abs(latitude) for latitude in tile.latitudes())
     reach_lon = reach_lat / max(math.cos(math.radians(min(poleward + reach_lat, 89.0))), 1e-6)
-    return await repository.catchments(reader, *tile.key, ev.kind, radii, (reach_lon, reach_lat), ev.as_of, ev.is_today)
+    return await repository.catchments(reader, tile.key, ev.kind, radii, (reach_lon, reach_lat), ev.as_of, ev.is_today)
 
 
 async def gaps(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
@@ -189,7 +189,7 @@ async def gaps(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
             continue
     if not parts:
         return b""
-    return await repository.gaps(reader, *tile.key, parts)
+    return await repository.gaps(reader, tile.key, parts)
 
 
 def tilejson(layer: Layer, tiles_url: str, name: str, description: str) -> dict[str, Any]:
