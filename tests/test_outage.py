@@ -12,13 +12,17 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from alembic import command
 from pydantic import PostgresDsn
 
+from app import demo
 from app.cli import alembic_config
 from app.config import Settings
+from app.db import create_engine
+from app.keys import service as keys
 from app.main import create_app
 from app.paths import PROJECT_ROOT
 
@@ -76,3 +80,44 @@ async def test_an_outage_is_a_503_and_the_service_recovers_without_a_restart(
                 assert time.monotonic() < deadline, answers
                 await asyncio.sleep(0.5)
             assert (await http.get("/readyz")).status_code == 200
+
+
+async def _demo_and_key(settings: Settings) -> str:
+    engine = create_engine(settings)
+    try:
+        await demo.load(engine)
+        async with engine.begin() as conn:
+            return await keys.create(conn, "停电测试", ["write"], None)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_bulk_import_cut_by_the_outage_writes_nothing(throwaway_cluster: tuple[Path, str]) -> None:
+    datadir, url = throwaway_cluster
+    settings = Settings(database_url=PostgresDsn(url), rate_limit_reads_per_minute=0, rate_limit_writes_per_minute=0)
+    key = await _demo_and_key(settings)
+    lines = ["external_id,name,kind,lat,lon"]
+    lines += [
+        f"CUT-{n},停电站{n},legal_aid,{37.0 + n % 200 * 0.005:.5f},{117.5 + n // 200 * 0.005:.5f}"
+        for n in range(30_000)
+    ]
+    body = "\n".join(lines).encode()
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test", timeout=120) as http:
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "text/csv"}
+            importing = asyncio.create_task(
+                http.post("/v1/sites/bulk", params={"source": "cut"}, content=body, headers=headers)
+            )
+            await asyncio.sleep(1.0)  # it is reading, checking, writing
+            await asyncio.to_thread(localdb, datadir, "stop")
+            answer = await importing
+            assert answer.status_code == 503, answer.text[:500]
+            await asyncio.to_thread(localdb, datadir, "start")
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM sites WHERE source = 'cut'") == 0
+        assert await conn.fetchval("SELECT count(*) FROM site_changes WHERE actor = '停电测试'") == 0
+    finally:
+        await conn.close()
