@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     )
     rate_limit_reads_per_minute: int = Field(default=600, ge=0, description="Per key or client address; 0: off")
     rate_limit_writes_per_minute: int = Field(default=120, ge=0, description="Per key; 0: off")
+    rate_limit_coverage_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Coverage and siting (/v1/coverage/…), a budget of their own: each is a hundred times a "
+        "nearest query's work; per key or client address; 0: off",
+    )
     rate_limit_prefix: str = "yizhan:rl"
     map_base_url: str | None = Field(
         default=None,

@@ -43,7 +43,7 @@ NEAREST_FALLBACKS = Counter(
     "yizhan_nearest_fallbacks",
     "Nearest searches whose over-fetch could not prove the answer (took every site in range)",
 )
-RATE_LIMITED = Counter("yizhan_rate_limited", "Requests refused with 429", ["kind"])  # read or write
+RATE_LIMITED = Counter("yizhan_rate_limited", "Requests refused with 429", ["kind"])  # reads, writes, coverage
 BULK_ROWS = Counter("yizhan_bulk_rows", "Bulk import rows by outcome", ["outcome"])
 REDIS_UNAVAILABLE = Counter("yizhan_rate_limit_redis_failures", "Rate-limit checks passed because Redis failed")
 

@@ -22,6 +22,7 @@ WINDOW_S = 60
 now = time.time  # the clock the windows are cut from (tests pin it, so a window never turns mid-test)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LIMITED_PREFIXES = ("/v1/", "/ogc")
+COVERAGE_PREFIX = "/v1/coverage/"
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -92,6 +93,7 @@ class RateLimitMiddleware:
         self.app = app
         self.reads = settings.rate_limit_reads_per_minute
         self.writes = settings.rate_limit_writes_per_minute
+        self.coverage = settings.rate_limit_coverage_per_minute
         self.counter = counter
         self._down_until = 0.0  # while Redis is failing: when to ask it again (monotonic seconds)
 
@@ -99,8 +101,14 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        writing = scope["method"] in WRITE_METHODS
-        limit = self.writes if writing else self.reads
+        # Which budget the request spends: coverage questions (a siting request is a POST, and a question), writes,
+        # or reads.
+        if scope["path"].startswith(COVERAGE_PREFIX):
+            budget, limit, what = "c", self.coverage, "coverage questions"
+        elif scope["method"] in WRITE_METHODS:
+            budget, limit, what = "w", self.writes, "writes"
+        else:
+            budget, limit, what = "r", self.reads, "reads"
         if limit > 0:
             moment = now()
             window = int(moment // WINDOW_S)
@@ -108,7 +116,7 @@ class RateLimitMiddleware:
             if time.monotonic() >= self._down_until:
                 try:
                     for identity in _identities(scope):
-                        count = max(count, await self.counter.hit(f"{'w' if writing else 'r'}:{identity}", window))
+                        count = max(count, await self.counter.hit(f"{budget}:{identity}", window))
                     if self._down_until:
                         log.warning("rate limiter available again")
                         self._down_until = 0.0
@@ -120,12 +128,12 @@ class RateLimitMiddleware:
                     metrics.REDIS_UNAVAILABLE.inc()
                     count = 0
             if count > limit:
-                metrics.RATE_LIMITED.labels("write" if writing else "read").inc()
+                metrics.RATE_LIMITED.labels(what.split()[0]).inc()
                 retry_after = max(1, math.ceil((window + 1) * WINDOW_S - moment))
                 response = problem(
                     429,
                     "Too Many Requests",
-                    f"more than {limit} {'writes' if writing else 'reads'} a minute; retry in {retry_after} s",
+                    f"more than {limit} {what} a minute; retry in {retry_after} s",
                     type_="/problems/rate-limited",
                     headers={"Retry-After": str(retry_after)},
                 )

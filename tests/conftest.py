@@ -54,6 +54,7 @@ def settings() -> Iterator[Settings]:
         db_pool_min=1,
         rate_limit_reads_per_minute=0,
         rate_limit_writes_per_minute=0,
+        rate_limit_coverage_per_minute=0,
     )
     try:
         command.upgrade(alembic_config(settings), "head")

@@ -42,7 +42,10 @@ def fuzzed() -> Iterator[tuple[str, str]]:
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
         settings = Settings(
-            database_url=PostgresDsn(_database_url(name)), rate_limit_reads_per_minute=0, rate_limit_writes_per_minute=0
+            database_url=PostgresDsn(_database_url(name)),
+            rate_limit_reads_per_minute=0,
+            rate_limit_writes_per_minute=0,
+            rate_limit_coverage_per_minute=0,
         )
         command.upgrade(alembic_config(settings), "head")
         key = asyncio.run(_prepare(settings))

@@ -62,7 +62,12 @@ async def test_an_outage_is_a_503_and_the_service_recovers_without_a_restart(
     throwaway_cluster: tuple[Path, str],
 ) -> None:
     datadir, url = throwaway_cluster
-    settings = Settings(database_url=PostgresDsn(url), rate_limit_reads_per_minute=0, rate_limit_writes_per_minute=0)
+    settings = Settings(
+        database_url=PostgresDsn(url),
+        rate_limit_reads_per_minute=0,
+        rate_limit_writes_per_minute=0,
+        rate_limit_coverage_per_minute=0,
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -94,7 +99,12 @@ async def _demo_and_key(settings: Settings) -> str:
 
 async def test_a_bulk_import_cut_by_the_outage_writes_nothing(throwaway_cluster: tuple[Path, str]) -> None:
     datadir, url = throwaway_cluster
-    settings = Settings(database_url=PostgresDsn(url), rate_limit_reads_per_minute=0, rate_limit_writes_per_minute=0)
+    settings = Settings(
+        database_url=PostgresDsn(url),
+        rate_limit_reads_per_minute=0,
+        rate_limit_writes_per_minute=0,
+        rate_limit_coverage_per_minute=0,
+    )
     key = await _demo_and_key(settings)
     lines = ["external_id,name,kind,lat,lon"]
     lines += [

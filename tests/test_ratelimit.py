@@ -116,3 +116,13 @@ async def test_a_redis_that_never_answers_costs_milliseconds_and_one_log_line(
         assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
     finally:
         silent.close()
+
+
+async def test_coverage_questions_have_a_budget_of_their_own(settings: Settings) -> None:
+    budget = limited(settings, rate_limit_reads_per_minute=100, rate_limit_coverage_per_minute=2)
+    async with running(budget) as client:
+        asked = [(await client.get("/v1/coverage/regions/371602")).status_code for _ in range(3)]
+        assert asked == [200, 200, 429]
+        siting = await client.post("/v1/coverage/suggest", json={"region": "371602", "count": 1})
+        assert siting.status_code == 429 and "coverage" in siting.json()["detail"]
+        assert (await client.get("/v1/regions")).status_code == 200  # reads are not spent by coverage
