@@ -6,7 +6,6 @@ read pool through `dependency_overrides`, so tests may write freely without leak
 
 import asyncio
 import os
-import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +26,7 @@ from app.config import Settings
 from app.db import _init_connection, create_engine, reader_in
 from app.dependencies import get_reader, get_transaction
 from app.main import create_app
+from tests.tools import free_port
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
 
@@ -124,16 +124,10 @@ async def client(app: FastAPI, conn: asyncpg.Connection, sa_conn: AsyncConnectio
     app.dependency_overrides.clear()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serving(settings: Settings) -> Iterator[str]:
     """The service on a real port (uvicorn in a thread, the test database), for real clients: GDAL, Chromium."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -14,25 +14,12 @@ import pytest
 from alembic import command
 from pydantic import PostgresDsn
 
-from app import demo
 from app.cli import alembic_config
 from app.config import Settings
-from app.db import create_engine
-from app.keys import service as keys
 from tests.conftest import _admin, _database_url, serving
-from tests.tools import run
+from tests.tools import demo_with_key, run
 
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
-
-
-async def _prepare(settings: Settings) -> str:
-    engine = create_engine(settings)
-    try:
-        await demo.load(engine)
-        async with engine.begin() as conn:
-            return await keys.create(conn, "schemathesis", ["write"], None)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +35,7 @@ def fuzzed() -> Iterator[tuple[str, str]]:
             rate_limit_coverage_per_minute=0,
         )
         command.upgrade(alembic_config(settings), "head")
-        key = asyncio.run(_prepare(settings))
+        key = asyncio.run(demo_with_key(settings, "schemathesis"))
         with serving(settings) as base:
             yield base, key
     finally:

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -16,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
 from app.keys import service as keys
-from app.paths import PROJECT_ROOT
-from tests.conftest import _free_port
+from tests.tools import start_uvicorn
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -69,26 +67,10 @@ async def test_requests_are_counted_by_route_template(
 
 def test_two_workers_add_up(settings: Settings) -> None:
     with tempfile.TemporaryDirectory(prefix="yizhan-metrics-") as folder:
-        port = _free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": str(settings.database_url),
-            "PYTHONPATH": str(PROJECT_ROOT),
-            "PROMETHEUS_MULTIPROC_DIR": folder,
-            "RATE_LIMIT_READS_PER_MINUTE": "0",
-        }
-        args = [sys.executable, "-m", "uvicorn", "--factory", "app.main:app", "--port", str(port), "--workers", "2"]
-        server = subprocess.Popen([*args, "--log-level", "warning", "--no-access-log"], env=env, cwd=PROJECT_ROOT)
-        base = f"http://127.0.0.1:{port}"
+        server, base = start_uvicorn(
+            settings, "--workers", "2", PROMETHEUS_MULTIPROC_DIR=folder, RATE_LIMIT_READS_PER_MINUTE="0"
+        )
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "the server did not start"
-                    time.sleep(0.2)
             time.sleep(1)  # both workers up
             for _ in range(40):  # a connection each, so that both workers answer
                 with httpx.Client(base_url=base) as http:

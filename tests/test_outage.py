@@ -18,13 +18,11 @@ import pytest
 from alembic import command
 from pydantic import PostgresDsn
 
-from app import demo
 from app.cli import alembic_config
 from app.config import Settings
-from app.db import create_engine
-from app.keys import service as keys
 from app.main import create_app
 from app.paths import PROJECT_ROOT
+from tests.tools import demo_with_key
 
 LOCALDB = str(PROJECT_ROOT / "scripts" / "localdb.sh")
 
@@ -87,16 +85,6 @@ async def test_an_outage_is_a_503_and_the_service_recovers_without_a_restart(
             assert (await http.get("/readyz")).status_code == 200
 
 
-async def _demo_and_key(settings: Settings) -> str:
-    engine = create_engine(settings)
-    try:
-        await demo.load(engine)
-        async with engine.begin() as conn:
-            return await keys.create(conn, "停电测试", ["write"], None)
-    finally:
-        await engine.dispose()
-
-
 async def test_a_bulk_import_cut_by_the_outage_writes_nothing(throwaway_cluster: tuple[Path, str]) -> None:
     datadir, url = throwaway_cluster
     settings = Settings(
@@ -105,7 +93,7 @@ async def test_a_bulk_import_cut_by_the_outage_writes_nothing(throwaway_cluster:
         rate_limit_writes_per_minute=0,
         rate_limit_coverage_per_minute=0,
     )
-    key = await _demo_and_key(settings)
+    key = await demo_with_key(settings, "停电测试")
     lines = ["external_id,name,kind,lat,lon"]
     lines += [
         f"CUT-{n},停电站{n},legal_aid,{37.0 + n % 200 * 0.005:.5f},{117.5 + n // 200 * 0.005:.5f}"

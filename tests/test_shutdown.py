@@ -1,35 +1,19 @@
 """SIGTERM: the answers being worked on are finished (graceful shutdown), nothing new is taken on, the process
 exits cleanly."""
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import httpx
 
 from app.config import Settings
-from app.paths import PROJECT_ROOT
-from tests.conftest import _free_port
+from tests.tools import start_uvicorn
 
 
 def test_sigterm_finishes_what_it_started(settings: Settings) -> None:
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": str(settings.database_url), "PYTHONPATH": str(PROJECT_ROOT)}
-    args = [sys.executable, "-m", "uvicorn", "--factory", "app.main:app", "--port", str(port), "--no-access-log"]
-    server = subprocess.Popen(args, env=env, cwd=PROJECT_ROOT, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_uvicorn(settings)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
         answer: dict[str, httpx.Response] = {}
         slow = {"region": "371600", "kind": "legal_aid", "count": 10}  # a second or so of work
 
