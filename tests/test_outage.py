@@ -46,6 +46,15 @@ def throwaway_cluster() -> AsyncIterator[tuple[Path, str]]:
             localdb(datadir, "stop")
 
 
+def unlimited(url: str) -> Settings:
+    return Settings(
+        database_url=PostgresDsn(url),
+        rate_limit_reads_per_minute=0,
+        rate_limit_writes_per_minute=0,
+        rate_limit_coverage_per_minute=0,
+    )
+
+
 async def call(http: httpx.AsyncClient) -> list[httpx.Response]:
     return [
         await http.get("/v1/sites/nearest", params={"lat": 37.38, "lon": 117.97}),
@@ -60,12 +69,7 @@ async def test_an_outage_is_a_503_and_the_service_recovers_without_a_restart(
     throwaway_cluster: tuple[Path, str],
 ) -> None:
     datadir, url = throwaway_cluster
-    settings = Settings(
-        database_url=PostgresDsn(url),
-        rate_limit_reads_per_minute=0,
-        rate_limit_writes_per_minute=0,
-        rate_limit_coverage_per_minute=0,
-    )
+    settings = unlimited(url)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -87,12 +91,7 @@ async def test_an_outage_is_a_503_and_the_service_recovers_without_a_restart(
 
 async def test_a_bulk_import_cut_by_the_outage_writes_nothing(throwaway_cluster: tuple[Path, str]) -> None:
     datadir, url = throwaway_cluster
-    settings = Settings(
-        database_url=PostgresDsn(url),
-        rate_limit_reads_per_minute=0,
-        rate_limit_writes_per_minute=0,
-        rate_limit_coverage_per_minute=0,
-    )
+    settings = unlimited(url)
     key = await demo_with_key(settings, "停电测试")
     lines = ["external_id,name,kind,lat,lon"]
     lines += [
