@@ -1,6 +1,8 @@
 """The pages the service serves itself: the planners' map (/map) and the API docs (/docs, /redoc), with every
 script, style and icon from app/web/static (vendored from npm by scripts/vendor_web.sh): they work offline."""
 
+from functools import cache
+
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from starlette.responses import HTMLResponse, Response
@@ -13,11 +15,16 @@ STATIC = "/static"
 router = APIRouter(include_in_schema=False)
 
 
+@cache
+def _map_template() -> str:
+    return (STATIC_DIR / "map.html").read_text("utf-8")
+
+
 @router.get("/map", response_class=HTMLResponse)
 async def map_page(request: Request) -> Response:
     """The planners' map: its view (region, kind, as_of, site) lives in the URL."""
     settings = request.app.state.settings
-    page = (STATIC_DIR / "map.html").read_text("utf-8")
+    page = _map_template()
     # The optional online base map, as the deployment configures it (offline the boundaries are the base layer).
     page = (
         page.replace("__BASE_MAP_URL__", settings.map_base_url or "")

@@ -430,7 +430,8 @@ async function start() {
   state.region = state.region && state.regions[state.region]
     ? state.region
     : (regions.items.find((r) => r.adcode === "371600") || regions.items.find((r) => r.level === "city") || regions.items[0]).adcode;
-  if (state.asOf) $("as-of").value = state.asOf;
+  // The date shown is the one evaluated: today in China unless the URL names one (which then stays in the URL).
+  $("as-of").value = state.asOf || todayInChina();
   translate();
   await refresh();
   if (state.site) await showSite(state.site);
