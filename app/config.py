@@ -16,7 +16,13 @@ class Settings(BaseSettings):
         description="Primary (writes). Default: the project-local cluster started by `make run`.",
     )
     database_read_url: PostgresDsn | None = Field(
-        default=None, description="A streaming replica for reads; the primary when unset."
+        default=None,
+        description="A streaming standby for request-time reads (while it keeps up); the primary when unset",
+    )
+    database_read_max_lag_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Reads go to the primary while the standby's replay is further behind than this (seconds)",
     )
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
@@ -47,11 +53,6 @@ class Settings(BaseSettings):
         default=False,
         description="FastAPI's OpenTelemetry spans, metrics and logs, for the OTel providers the deployment sets up",
     )
-
-    @cached_property
-    def read_dsn(self) -> str:
-        """Plain libpq URL for asyncpg (the read path)."""
-        return str(self.database_read_url or self.database_url)
 
     @cached_property
     def sqlalchemy_url(self) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.orm import DeclarativeBase
 
 from app.config import Settings
+from app.replica import ReplicaRouter
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -172,10 +173,11 @@ class ReadPool:
         await self.pool.close()
 
 
-async def connect_reader(dsn: str, *, min_size: int = 1, max_size: int = 10) -> ReadPool:
+async def connect_reader(dsn: str, *, min_size: int = 1, max_size: int = 10, connect_lazily: bool = False) -> ReadPool:
+    """A read pool on `dsn`; with connect_lazily, one that starts even while its server is down (a standby)."""
     pool = await asyncpg.create_pool(
         dsn,
-        min_size=min_size,
+        min_size=0 if connect_lazily else min_size,
         max_size=max_size,
         init=_init_connection,
         reset=_keep_session,
@@ -196,18 +198,29 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 @dataclass
 class Database:
-    reader: ReadPool
+    reader: ReadPool | ReplicaRouter  # request-time reads: the standby's while it keeps up, else the primary's
+    primary: ReadPool  # reads that must see the latest commit (the change feed, keys)
     engine: AsyncEngine
 
     async def close(self) -> None:
-        await self.reader.close()
+        if self.reader is not self.primary:
+            await self.reader.close()
+        await self.primary.close()
         await self.engine.dispose()
 
 
 @asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
-    reader = await connect_reader(settings.read_dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
-    db = Database(reader=reader, engine=create_engine(settings))
+    min_size, max_size = settings.db_pool_min, settings.db_pool_max
+    primary = await connect_reader(str(settings.database_url), min_size=min_size, max_size=max_size)
+    reader: ReadPool | ReplicaRouter = primary
+    if settings.database_read_url is not None:
+        standby = await connect_reader(
+            str(settings.database_read_url), min_size=min_size, max_size=max_size, connect_lazily=True
+        )
+        reader = ReplicaRouter(standby, primary, settings.database_read_max_lag_s)
+        await reader.start()
+    db = Database(reader=reader, primary=primary, engine=create_engine(settings))
     try:
         yield db
     finally:

@@ -23,6 +23,17 @@ async def get_reader(request: Request) -> Reader:
 ReaderDep = Annotated[Reader, Depends(get_reader)]
 
 
+async def get_primary_reader(request: Request) -> Reader:
+    """The primary's read pool, for reads that must see every commit: the change feed (a partner's sync must not
+    skip ahead of a lagging standby), API keys (one issued a moment ago works at once). The same as get_reader
+    without a standby; tests override both."""
+    reader: Reader = request.app.state.db.primary
+    return reader
+
+
+PrimaryReaderDep = Annotated[Reader, Depends(get_primary_reader)]
+
+
 async def reader_of(request: Request) -> Reader:
     """get_reader for an endpoint outside FastAPI's dependency resolution (app.query.LeanRoute), honouring an
     override of get_reader as tests set one (a callable without arguments)."""
@@ -55,7 +66,7 @@ def _presented_key(request: Request) -> str | None:
 def require(scope: str) -> Callable[[Request, Reader], Awaitable[Principal]]:
     """A dependency admitting only keys with `scope` (401 without a valid key, 403 with the wrong one)."""
 
-    async def principal(request: Request, reader: ReaderDep) -> Principal:
+    async def principal(request: Request, reader: PrimaryReaderDep) -> Principal:
         secret = _presented_key(request)
         if secret is None:
             raise Unauthorized("this needs an API key: Authorization: Bearer <key> or X-API-Key")

@@ -1,6 +1,6 @@
 """Liveness and readiness probes."""
 
-from typing import Literal
+from typing import Any, Literal
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -9,10 +9,11 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from app.db import schema_revision
-from app.dependencies import ReaderDep
+from app.dependencies import PrimaryReaderDep
 from app.errors import problem
 from app.http import JSON
 from app.paths import PROJECT_ROOT
+from app.replica import ReplicaRouter
 
 router = APIRouter(tags=["health"])
 RETRY = {"Retry-After": "5"}
@@ -22,9 +23,16 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class Standby(BaseModel):
+    lag_s: float | None = Field(description="Replay lag when last measured; null while the standby does not answer")
+    max_lag_s: float
+    serving_reads: bool = Field(description="Whether request-time reads go to the standby now (else the primary)")
+
+
 class Ready(BaseModel):
     status: Literal["ready"]
     schema_revision: str | None = Field(alias="schema")
+    standby: Standby | None = Field(default=None, description="Only with DATABASE_READ_URL")
 
 
 def migration_head() -> str | None:
@@ -41,8 +49,10 @@ async def healthz() -> Response:
 @router.get(
     "/readyz", response_model=Ready, responses={503: {"description": "Database unreachable or schema not at head"}}
 )
-async def readyz(request: Request, reader: ReaderDep) -> Response:
-    """The database answers and its schema is at the revision this code expects."""
+async def readyz(request: Request, reader: PrimaryReaderDep) -> Response:
+    """The primary answers and its schema is at the revision this code expects; with a standby, its lag.
+
+    A standby that lags or is down leaves the service ready: reads then go to the primary."""
     expected = request.app.state.migration_head
     try:
         current = await schema_revision(reader)
@@ -58,4 +68,8 @@ async def readyz(request: Request, reader: ReaderDep) -> Response:
             request=request,
             headers=RETRY,
         )
-    return JSON({"status": "ready", "schema": current})
+    answer: dict[str, Any] = {"status": "ready", "schema": current}
+    router = request.app.state.db.reader
+    if isinstance(router, ReplicaRouter):
+        answer["standby"] = {"lag_s": router.lag_s, "max_lag_s": router.max_lag_s, "serving_reads": router.serving}
+    return JSON(answer)

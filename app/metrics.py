@@ -45,6 +45,15 @@ NEAREST_FALLBACKS = Counter(
 )
 RATE_LIMITED = Counter("yizhan_rate_limited", "Requests refused with 429", ["kind"])  # reads, writes, coverage
 BULK_ROWS = Counter("yizhan_bulk_rows", "Bulk import rows by outcome", ["outcome"])
+STANDBY_LAG = Gauge(
+    "yizhan_standby_lag_seconds",
+    "The read standby's replay lag when it last answered",
+    multiprocess_mode="max",
+)
+STANDBY_SERVING = Gauge(
+    "yizhan_standby_serving", "1 while reads go to the standby, 0 while they go to the primary", multiprocess_mode="min"
+)
+STANDBY_FALLBACKS = Counter("yizhan_standby_fallbacks", "Reads the standby failed, answered by the primary")
 REDIS_UNAVAILABLE = Counter("yizhan_rate_limit_redis_failures", "Rate-limit checks passed because Redis failed")
 
 

@@ -5,6 +5,8 @@
 #   localdb.sh stop            stop it (the data stays)
 #   localdb.sh createdb NAME   create database NAME if it does not exist
 #   localdb.sh url NAME        print the connection URL of database NAME
+#   localdb.sh standby DIR     create (first time) and start a hot standby of the cluster in DIR, streaming from
+#                              it on a port of its own; stop it with YIZHAN_PGDATA=DIR localdb.sh stop
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +24,7 @@ cluster_port() {
 }
 
 free_port() {
-  local p=$default_port
+  local p=${1:-$default_port}
   while port_in_use "$p"; do p=$((p + 1)); done
   echo "$p"
 }
@@ -115,11 +117,31 @@ createdb() {
   fi
 }
 
+# A copy of the running cluster by pg_basebackup -R: it streams the primary's WAL and answers read-only queries.
+# initdb's pg_hba.conf already lets local replication connections in, and PostgreSQL 15's defaults (wal_level
+# replica, max_wal_senders 10, hot_standby on) need nothing more.
+standby() {
+  local target=${1:?standby data folder} bin port; bin=$(pg_bindir); port=$(cluster_port)
+  if [ ! -f "$target/PG_VERSION" ]; then
+    local standby_port; standby_port=$(free_port $((port + 1)))
+    say "creating a hot standby of 127.0.0.1:$port in $target (port $standby_port)"
+    datadir=$target grant_traversal
+    mkdir -p "$target"
+    [ "$(id -u)" -ne 0 ] || chown postgres:postgres "$target"
+    chmod 700 "$target"
+    as_owner "$bin/pg_basebackup" -h 127.0.0.1 -p "$port" -U postgres -D "$target" -R -X stream -c fast
+    rm -f "$target/server.log"
+    echo "port = $standby_port" >>"$target/postgresql.conf"
+  fi
+  datadir=$target start
+}
+
 case "${1:-}" in
   install) install_postgis ;;
   start) start ;;
   stop) stop ;;
   createdb) createdb "${2:?database name}" ;;
+  standby) standby "${2:?standby data folder}" ;;
   url) echo "postgresql://postgres@127.0.0.1:$(cluster_port)/${2:?database name}" ;;
-  *) sed -n '2,8p' "$0"; exit 2 ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
 esac

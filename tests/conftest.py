@@ -24,7 +24,7 @@ from app import demo
 from app.cli import alembic_config
 from app.config import Settings
 from app.db import _init_connection, create_engine, reader_in
-from app.dependencies import get_reader, get_transaction
+from app.dependencies import get_primary_reader, get_reader, get_transaction
 from app.main import create_app
 from tests.tools import free_port
 
@@ -117,6 +117,7 @@ async def client(app: FastAPI, conn: asyncpg.Connection, sa_conn: AsyncConnectio
             yield sa_conn
 
     app.dependency_overrides[get_reader] = reader_in_transaction
+    app.dependency_overrides[get_primary_reader] = reader_in_transaction
     app.dependency_overrides[get_transaction] = writer_in_transaction
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test") as http:

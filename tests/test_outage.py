@@ -5,54 +5,22 @@ once it is back, the same process answers again within seconds, its pools rebuil
 """
 
 import asyncio
-import os
-import subprocess
-import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
-from alembic import command
-from pydantic import PostgresDsn
 
-from app.cli import alembic_config
-from app.config import Settings
 from app.main import create_app
-from app.paths import PROJECT_ROOT
-from tests.tools import demo_with_key
-
-LOCALDB = str(PROJECT_ROOT / "scripts" / "localdb.sh")
-
-
-def localdb(datadir: Path, *args: str) -> str:
-    env = {**os.environ, "YIZHAN_PGDATA": str(datadir), "YIZHAN_PGPORT": "55432"}
-    return subprocess.run([LOCALDB, *args], env=env, capture_output=True, text=True, check=True).stdout.strip()
+from tests.tools import demo_with_key, localdb, throwaway_cluster, unlimited
 
 
 @pytest.fixture(scope="module")
-def throwaway_cluster() -> AsyncIterator[tuple[Path, str]]:
-    with tempfile.TemporaryDirectory(prefix="yizhan-outage-") as folder:
-        datadir = Path(folder) / "pgdata"
-        localdb(datadir, "start")
-        localdb(datadir, "createdb", "yizhan")
-        url = localdb(datadir, "url", "yizhan")
-        command.upgrade(alembic_config(Settings(database_url=PostgresDsn(url))), "head")
-        try:
-            yield datadir, url
-        finally:
-            localdb(datadir, "stop")
-
-
-def unlimited(url: str) -> Settings:
-    return Settings(
-        database_url=PostgresDsn(url),
-        rate_limit_reads_per_minute=0,
-        rate_limit_writes_per_minute=0,
-        rate_limit_coverage_per_minute=0,
-    )
+def cluster() -> Iterator[tuple[Path, str]]:
+    with throwaway_cluster("outage") as found:
+        yield found
 
 
 async def call(http: httpx.AsyncClient) -> list[httpx.Response]:
@@ -66,9 +34,9 @@ async def call(http: httpx.AsyncClient) -> list[httpx.Response]:
 
 
 async def test_an_outage_is_a_503_and_the_service_recovers_without_a_restart(
-    throwaway_cluster: tuple[Path, str],
+    cluster: tuple[Path, str],
 ) -> None:
-    datadir, url = throwaway_cluster
+    datadir, url = cluster
     settings = unlimited(url)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -89,8 +57,8 @@ async def test_an_outage_is_a_503_and_the_service_recovers_without_a_restart(
             assert (await http.get("/readyz")).status_code == 200
 
 
-async def test_a_bulk_import_cut_by_the_outage_writes_nothing(throwaway_cluster: tuple[Path, str]) -> None:
-    datadir, url = throwaway_cluster
+async def test_a_bulk_import_cut_by_the_outage_writes_nothing(cluster: tuple[Path, str]) -> None:
+    datadir, url = cluster
     settings = unlimited(url)
     key = await demo_with_key(settings, "停电测试")
     lines = ["external_id,name,kind,lat,lon"]

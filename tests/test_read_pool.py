@@ -14,7 +14,7 @@ from app.db import ReadPool, connect_reader
 @pytest.fixture
 async def reader(settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[ReadPool]:
     size = getattr(request, "param", 3)
-    pool = await connect_reader(settings.read_dsn, min_size=1, max_size=size)
+    pool = await connect_reader(str(settings.database_url), min_size=1, max_size=size)
     yield pool
     await pool.close()
 
@@ -58,7 +58,7 @@ async def test_a_failed_or_interrupted_query_leaves_a_good_connection(reader: Re
     assert asyncio.get_running_loop().time() - started < 2  # not stuck behind the cancelled sleep
 
     backend = await reader.fetchval("SELECT pg_backend_pid()")
-    admin = await asyncpg.connect(settings.read_dsn)
+    admin = await asyncpg.connect(str(settings.database_url))
     await admin.execute("SELECT pg_terminate_backend($1)", backend)
     await admin.close()
     await asyncio.sleep(0.1)

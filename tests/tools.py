@@ -5,11 +5,19 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import httpx
+from alembic import command
+from pydantic import PostgresDsn
 
 from app import demo
+from app.cli import alembic_config
 from app.config import Settings
 from app.db import create_engine
 from app.keys import service as keys
@@ -56,3 +64,39 @@ async def demo_with_key(settings: Settings, key_name: str) -> str:
             return await keys.create(conn, key_name, ["write"], None)
     finally:
         await engine.dispose()
+
+
+LOCALDB = str(PROJECT_ROOT / "scripts" / "localdb.sh")
+
+
+def localdb(datadir: Path, *args: str) -> str:
+    """scripts/localdb.sh on the cluster in `datadir` (created on a free port from 55432 up)."""
+    env = {**os.environ, "YIZHAN_PGDATA": str(datadir), "YIZHAN_PGPORT": "55432"}
+    return subprocess.run([LOCALDB, *args], env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@contextmanager
+def throwaway_cluster(purpose: str) -> Iterator[tuple[Path, str]]:
+    """A PostgreSQL cluster of its own, for tests that stop and start servers: its data folder and the URL of its
+    migrated `yizhan` database. Stopped and deleted afterwards."""
+    with tempfile.TemporaryDirectory(prefix=f"yizhan-{purpose}-") as folder:
+        datadir = Path(folder) / "pgdata"
+        localdb(datadir, "start")
+        try:
+            localdb(datadir, "createdb", "yizhan")
+            url = localdb(datadir, "url", "yizhan")
+            command.upgrade(alembic_config(Settings(database_url=PostgresDsn(url))), "head")
+            yield datadir, url
+        finally:
+            localdb(datadir, "stop")
+
+
+def unlimited(url: str, **settings: Any) -> Settings:
+    """Settings for the database at `url` without rate limits (tests that send many requests)."""
+    return Settings(
+        database_url=PostgresDsn(url),
+        rate_limit_reads_per_minute=0,
+        rate_limit_writes_per_minute=0,
+        rate_limit_coverage_per_minute=0,
+        **settings,
+    )

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from app import geo
 from app.changes import repository
 from app.changes.schemas import ChangePage
-from app.dependencies import ReaderDep
+from app.dependencies import PrimaryReaderDep
 from app.errors import InvalidParameter
 from app.http import JSON
 from app.parameters import CoordSysQuery, decode_cursor, encode_cursor
@@ -28,7 +28,7 @@ def _site(after: dict[str, Any] | None, coordsys: str) -> dict[str, Any] | None:
     "/changes", response_model=ChangePage, responses={422: {"description": "`since` is not a cursor of this feed"}}
 )
 async def changes(
-    reader: ReaderDep,
+    reader: PrimaryReaderDep,
     since: Annotated[
         str | None, Query(description="next_cursor of the previous call; omit to start at the beginning")
     ] = None,
