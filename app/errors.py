@@ -123,13 +123,24 @@ DATABASE_UNREACHABLE: tuple[type[BaseException], ...] = (
 )
 
 
+def _driver_error(exc: BaseException) -> BaseException:
+    """asyncpg's exception, under SQLAlchemy's wrapping when there is one."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return exc.orig.__cause__ or exc.orig
+    return exc
+
+
 def unreachable(exc: BaseException) -> bool:
     """Whether `exc` (or what SQLAlchemy wraps) says the database cannot be reached."""
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        exc = exc.orig.__cause__ if exc.orig is not None and exc.orig.__cause__ is not None else exc.orig or exc
-    return isinstance(exc, DATABASE_UNREACHABLE)
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(_driver_error(exc), DATABASE_UNREACHABLE)
+
+
+def lost_race(exc: BaseException) -> bool:
+    """Whether the database refused a transaction for another's sake (40001 serialization failure, 40P01
+    deadlock): nothing of it was written, and the same request may well succeed now."""
+    return isinstance(_driver_error(exc), asyncpg.TransactionRollbackError)
 
 
 class BadRequest(YizhanError):
@@ -195,20 +206,11 @@ def database_errors() -> Iterator[None]:
             raise _constraint_problem(cause) from None
         if isinstance(cause, asyncpg.DataError):
             raise _data_problem(cause) from None
-        if isinstance(cause, asyncpg.TransactionRollbackError):
-            raise _lost_race() from None
         raise
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise _constraint_problem(exc) from None
     except asyncpg.DataError as exc:
         raise _data_problem(exc) from None
-    except asyncpg.TransactionRollbackError:  # 40001 serialization failure, 40P01 deadlock
-        raise _lost_race() from None
-
-
-def _lost_race() -> YizhanError:
-    metrics.DATABASE_ERRORS.labels("lost_race").inc()
-    return LostRace("another write to the same sites went first; nothing was written, send it again")
 
 
 def _data_problem(exc: asyncpg.DataError) -> YizhanError:
@@ -281,6 +283,10 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
         metrics.DATABASE_ERRORS.labels("unreachable").inc()
         log.warning("database unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
         return await _domain_error(request, ServiceUnavailable("the database cannot be reached; try again shortly"))
+    if lost_race(exc):
+        metrics.DATABASE_ERRORS.labels("lost_race").inc()
+        detail = "another write to the same sites went first; nothing was written, send it again"
+        return await _domain_error(request, LostRace(detail))
     # A bug, not a client error: log it with its traceback, tell the client only that it happened.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Internal Server Error", "the server failed to answer this request", request=request)

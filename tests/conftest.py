@@ -5,7 +5,6 @@ read pool through `dependency_overrides`, so tests may write freely without leak
 """
 
 import asyncio
-import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -26,31 +25,16 @@ from app.config import Settings
 from app.db import _init_connection, create_engine, reader_in
 from app.dependencies import get_primary_reader, get_reader, get_transaction
 from app.main import create_app
-from tests.tools import free_port
-
-ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
-
-
-def _database_url(name: str) -> str:
-    base, _, _ = ADMIN_URL.rpartition("/")
-    return f"{base}/{name}"
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+from tests.tools import admin, database_url, free_port
 
 
 @pytest.fixture(scope="session")
 def settings() -> Iterator[Settings]:
     name = f"yizhan_test_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     # Limits off: the suite sends hundreds of requests a minute from one address (tests/test_ratelimit.py has its own).
     settings = Settings(
-        database_url=PostgresDsn(_database_url(name)),
+        database_url=PostgresDsn(database_url(name)),
         db_pool_min=1,
         rate_limit_reads_per_minute=0,
         rate_limit_writes_per_minute=0,
@@ -61,7 +45,7 @@ def settings() -> Iterator[Settings]:
         asyncio.run(_load_demo(settings))
         yield settings
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _load_demo(settings: Settings) -> None:

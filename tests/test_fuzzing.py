@@ -2,44 +2,25 @@
 database of its own (the fuzzing writes), bounded (a fixed seed, a few examples each). No server error, every
 answer as documented: schema, status code, content type."""
 
-import asyncio
 import os
 import shutil
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
-from pydantic import PostgresDsn
 
-from app.cli import alembic_config
-from app.config import Settings
-from tests.conftest import _admin, _database_url, serving
-from tests.tools import demo_with_key, run
+from tests.conftest import serving
+from tests.tools import own_database, run
 
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
 
 
 @pytest.fixture(scope="module")
 def fuzzed() -> Iterator[tuple[str, str]]:
-    """A server on a database of its own, and a write key for it."""
-    name = f"yizhan_fuzz_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        settings = Settings(
-            database_url=PostgresDsn(_database_url(name)),
-            rate_limit_reads_per_minute=0,
-            rate_limit_writes_per_minute=0,
-            rate_limit_coverage_per_minute=0,
-        )
-        command.upgrade(alembic_config(settings), "head")
-        key = asyncio.run(demo_with_key(settings, "schemathesis"))
-        with serving(settings) as base:
-            yield base, key
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    """A server on a database of its own (the fuzzing writes), and a write key for it."""
+    with own_database("fuzz") as (settings, key), serving(settings) as base:
+        yield base, key
 
 
 @pytest.mark.parametrize("with_key", [False, True], ids=["anonymous", "write-key"])

@@ -7,11 +7,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from alembic import command
 from pydantic import PostgresDsn
@@ -64,6 +66,38 @@ async def demo_with_key(settings: Settings, key_name: str) -> str:
             return await keys.create(conn, key_name, ["write"], None)
     finally:
         await engine.dispose()
+
+
+ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
+
+
+def database_url(name: str) -> str:
+    """The URL of database `name` on the test server."""
+    base, _, _ = ADMIN_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def admin(sql: str) -> None:
+    """Run `sql` on the test server's maintenance database (CREATE/DROP DATABASE)."""
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def own_database(purpose: str) -> Iterator[tuple[Settings, str]]:
+    """A migrated database of its own on the test server with the demo data, for tests whose writes commit: its
+    settings (no rate limits) and a write key. Dropped afterwards."""
+    name = f"yizhan_{purpose}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        settings = unlimited(database_url(name))
+        command.upgrade(alembic_config(settings), "head")
+        yield settings, asyncio.run(demo_with_key(settings, purpose))
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 LOCALDB = str(PROJECT_ROOT / "scripts" / "localdb.sh")
