@@ -38,7 +38,7 @@ db: $(BIN)/yizhan
 run: db
 	@echo "[make] serving on http://127.0.0.1:$(PORT)  (docs: http://127.0.0.1:$(PORT)/docs)"
 	@DATABASE_URL="$${DATABASE_URL:-$$($(LOCALDB) url yizhan)}" \
-		$(BIN)/uvicorn --factory app.main:app --host 127.0.0.1 --port $(PORT) --no-access-log --no-proxy-headers
+		$(BIN)/yizhan serve --port $(PORT)
 
 stop:
 	@$(LOCALDB) stop

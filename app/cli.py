@@ -13,7 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import demo, geo
+from app import demo, geo, server
 from app.config import Settings
 from app.db import create_engine, reader_in
 from app.keys import service as keys
@@ -36,6 +36,21 @@ def alembic_config(settings: Settings) -> Config:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["settings"] = settings
     return config
+
+
+@cli.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)"),
+    port: int = typer.Option(8000),
+    workers: int = typer.Option(1, min=1, help="Processes; set PROMETHEUS_MULTIPROC_DIR with more than one"),
+    forwarded_allow_ips: str | None = typer.Option(
+        None,
+        envvar="FORWARDED_ALLOW_IPS",
+        help="Proxies whose X-Forwarded-For is believed (comma-separated addresses or networks); none by default",
+    ),
+) -> None:
+    """Serve the API (uvicorn, with the settings production needs)."""
+    server.serve(host, port, workers, forwarded_allow_ips)
 
 
 @db_cli.command("upgrade")
@@ -215,3 +230,7 @@ def export_file(
     sites = _on_primary(run)
     output.write_bytes(write(sites))
     console.print(f"wrote {len(sites)} sites to {output}")
+
+
+if __name__ == "__main__":
+    cli()

@@ -157,6 +157,16 @@ class PayloadTooLarge(YizhanError):
     title = "Payload Too Large"
 
 
+class QueryTooLong(YizhanError):
+    status = 414
+    type = "/problems/query-too-long"
+    title = "URI Too Long"
+
+    def __init__(self, size: int, limit: int) -> None:
+        message = f"{size} bytes; the limit is {limit} (a list of ids or a long filter belongs in a request body)"
+        super().__init__(f"query: {message}", errors=[{"field": "query", "message": message}])
+
+
 class UnsupportedMediaType(YizhanError):
     status = 415
     type = "/problems/unsupported-media-type"

@@ -21,13 +21,39 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from app.errors import InvalidParameter
+from app.errors import InvalidParameter, QueryTooLong
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def _is_list(annotation: Any) -> bool:
     return get_origin(annotation) is list or any(get_origin(a) is list for a in get_args(annotation))
+
+
+# Every parameter here fits in a few hundred bytes; 8 KB is what most proxies and CDNs let through.
+MAX_QUERY_BYTES = 8192
+
+
+def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
+    """The (key, value) pairs of a query string, as Starlette's QueryParams reads them (blank values kept), but
+    refusing what it would take silently: a query string over MAX_QUERY_BYTES (414), and a percent-encoded value
+    that is not UTF-8 (422 naming the parameter; Starlette would read U+FFFD in its place)."""
+    if len(query_string) > MAX_QUERY_BYTES:
+        raise QueryTooLong(len(query_string), MAX_QUERY_BYTES)
+    text = query_string.decode("latin-1")
+    try:
+        return parse_qsl(text, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        for key, value in parse_qsl(text, keep_blank_values=True, encoding="latin-1"):
+            try:
+                key.encode("latin-1").decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidParameter("query", "a parameter name is not UTF-8 once percent-decoded") from None
+            try:
+                value.encode("latin-1").decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidParameter(key, "not UTF-8 once percent-decoded") from None
+        raise
 
 
 def query_model(model: type[M]) -> tuple[Callable[[Request], Awaitable[M]], list[dict[str, Any]]]:
@@ -39,7 +65,7 @@ def query_model(model: type[M]) -> tuple[Callable[[Request], Awaitable[M]], list
         # single-valued key), without building that multidict: building it costs more than the validation (~10
         # against ~4 µs).
         data: dict[str, Any] = {}
-        for key, value in parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True):
+        for key, value in query_pairs(request.scope["query_string"]):
             if key in repeatable:
                 data.setdefault(key, []).append(value)
             elif key in data:
@@ -87,7 +113,7 @@ def repeated(query_string: bytes, single: frozenset[str]) -> str | None:
     if not query_string:
         return None
     seen = set()
-    for key, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+    for key, _ in query_pairs(query_string):
         if key in single:
             if key in seen:
                 return key

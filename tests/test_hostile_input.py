@@ -187,3 +187,25 @@ async def test_repeatable_parameters_still_repeat(client: httpx.AsyncClient) -> 
     r = await client.get("/v1/sites", params=[("kind", "legal_aid"), ("kind", "outdoor_station"), ("limit", "5")])
     assert r.status_code == 200
     assert (await client.get("/ogc/collections/legal_aid/items?limit=1&limit=2")).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/sites", "/v1/sites/nearest?lat=37.38&lon=117.97", "/v1/coverage/regions/371600", "/ogc/collections"],
+)
+async def test_a_query_string_over_the_limit(client: httpx.AsyncClient, path: str) -> None:
+    glue = "&" if "?" in path else "?"
+    r = await client.get(f"{path}{glue}q={'站' * 3000}")
+    await refused(r, 414, 400)
+    assert r.json()["errors"][0]["field"] == "query"
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("q=%FF%FE", "q"), ("kind=legal%C0aid", "kind"), ("lat=37.38&lon=117.97&kind=%E9%A9", "kind"), ("%FF=1", "query")],
+)
+async def test_percent_encoded_bytes_that_are_not_utf8(client: httpx.AsyncClient, query: str, field: str) -> None:
+    path = "/v1/sites/nearest" if "lat=" in query else "/v1/sites"
+    r = await client.get(f"{path}?{query}")
+    await refused(r, 422)
+    assert r.json()["errors"][0]["field"] == field

@@ -8,11 +8,11 @@ import time
 import httpx
 
 from app.config import Settings
-from tests.tools import start_uvicorn
+from tests.tools import start_server
 
 
 def test_sigterm_finishes_what_it_started(settings: Settings) -> None:
-    server, base = start_uvicorn(settings)
+    server, base = start_server(settings)
     try:
         answer: dict[str, httpx.Response] = {}
         slow = {"region": "371600", "kind": "legal_aid", "count": 10}  # a second or so of work

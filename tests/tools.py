@@ -32,11 +32,12 @@ async def run(*command: str) -> str:
     return done.stdout
 
 
-def start_uvicorn(settings: Settings, *flags: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
-    """The service under uvicorn in a process of its own on the test database, once it answers /readyz."""
+def start_server(settings: Settings, *flags: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """The service as `yizhan serve` runs it, in a process of its own on the test database, once it answers
+    /readyz."""
     port = free_port()
     environment = {**os.environ, "DATABASE_URL": str(settings.database_url), "PYTHONPATH": str(PROJECT_ROOT), **env}
-    args = [sys.executable, "-m", "uvicorn", "--factory", "app.main:app", "--port", str(port), "--no-access-log"]
+    args = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
     server = subprocess.Popen([*args, *flags], env=environment, cwd=PROJECT_ROOT, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

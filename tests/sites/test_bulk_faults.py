@@ -16,7 +16,7 @@ import pytest
 
 from app.config import Settings
 from app.main import create_app
-from tests.tools import own_database, start_uvicorn
+from tests.tools import own_database, start_server
 
 ROWS = 2_000  # the race: rows both imports update
 IMPORT_ROWS = 8_000  # the cut imports: a few seconds of work
@@ -121,7 +121,7 @@ async def test_a_client_that_goes_away_leaves_the_import_whole_or_absent(
     settings, key = database
     source = f"gone-{hang_up}"
     body = csv_of(source, range(IMPORT_ROWS), "断线站")
-    server, base = start_uvicorn(settings)
+    server, base = start_server(settings)
     try:
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "text/csv"}
         send = len(body) // 2 if hang_up == "mid-upload" else len(body)
@@ -140,7 +140,7 @@ async def test_a_client_that_goes_away_leaves_the_import_whole_or_absent(
 async def test_sigterm_mid_import_finishes_it_whole(database: tuple[Settings, str]) -> None:
     settings, key = database
     body = csv_of("sigterm", range(IMPORT_ROWS), "停机站")
-    server, base = start_uvicorn(settings)
+    server, base = start_server(settings)
     answer: dict[str, httpx.Response | Exception] = {}
 
     def importing() -> None:
