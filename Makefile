@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 LOCALDB := scripts/localdb.sh
 
-.PHONY: help run stop test lint bench bench-coverage bench-bulk bench-tiles db
+.PHONY: help run stop test lint bench bench-coverage bench-bulk bench-tiles bench-soak db
 
 help:
 	@echo "make run    serve the API with the Binzhou demo data on http://127.0.0.1:$(PORT)"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-coverage  coverage and siting benchmark (Binzhou, Shandong)"
 	@echo "make bench-bulk      100,000-row CSV import benchmark"
 	@echo "make bench-tiles     vector tiles and the map page on the national register (after make bench)"
+	@echo "make bench-soak      a minute of load per question: errors, p99, memory (after make bench)"
 
 $(BIN)/yizhan: pyproject.toml
 	@echo "[make] creating $(VENV) and installing the project"
@@ -79,6 +80,10 @@ bench-tiles: $(BIN)/yizhan
 	@$(LOCALDB) install
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.tiles $(BENCH_ARGS)
+
+bench-soak: $(BIN)/yizhan
+	@$(LOCALDB) start
+	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.soak $(BENCH_ARGS)
 
 bench-bulk: $(BIN)/yizhan
 	@$(LOCALDB) install

@@ -4,6 +4,7 @@ time processes have used (Linux /proc), which a noisy machine disturbs far less 
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,18 +73,20 @@ def running(
     ]
     if factory:
         args.append("--factory")
-    server = subprocess.Popen(args, env=environment, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit(f"{target} did not start on port {port}")
-        yield Server(base, server.pid)
-    finally:
-        server.terminate()
-        server.wait()
+    # Its log (a JSON line per request) goes to a file, as to a log collector in production, not to the terminal.
+    with tempfile.NamedTemporaryFile(prefix=f"yizhan-bench-{port}-", suffix=".log") as log:
+        server = subprocess.Popen(args, env=environment, cwd=ROOT, stderr=log)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(150):
+                try:
+                    if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            else:
+                raise SystemExit(f"{target} did not start on port {port}:\n{Path(log.name).read_text()[-3000:]}")
+            yield Server(base, server.pid)
+        finally:
+            server.terminate()
+            server.wait()
