@@ -19,6 +19,7 @@ from app.db import create_engine, reader_in
 from app.keys import service as keys
 from app.keys.service import Principal
 from app.paths import PROJECT_ROOT
+from app.roads import importer, osm
 from app.sites import bulk, export
 from app.spreadsheets import XLSX_MEDIA_TYPE
 from app.vocabularies.closed import Scope
@@ -27,6 +28,8 @@ cli = typer.Typer(help="Yizhan 驿站: register and nearest-site service.", no_a
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 keys_cli = typer.Typer(help="API keys for partner systems.", no_args_is_help=True)
+roads_cli = typer.Typer(help="Road networks (OpenStreetMap) for travel-time rules.", no_args_is_help=True)
+cli.add_typer(roads_cli, name="roads")
 cli.add_typer(keys_cli, name="keys")
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -61,22 +64,27 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 
 @cli.command("seed")
 def seed() -> None:
-    """Load the Binzhou demo data (idempotent)."""
+    """Load the demo data (idempotent): Binzhou, and Shanghai 黄浦区 with its road network."""
 
-    async def run() -> demo.LoadSummary:
+    async def run() -> tuple[demo.LoadSummary, demo.HuangpuSummary]:
         engine = create_engine(Settings())
         try:
-            return await demo.load(engine)
+            return await demo.load(engine), await demo.load_huangpu(engine)
         finally:
             await engine.dispose()
 
-    with console.status("loading the Binzhou demo data"):
-        summary = asyncio.run(run())
+    with console.status("loading the demo data"):
+        summary, huangpu = asyncio.run(run())
     s = summary.sites
     console.print(
         f"[bold]demo data[/bold]: regions changed {summary.regions_changed}; population surface built for "
         f"{summary.population_regions_built} regions; sites created {s['created']}, "
         f"updated {s['updated']}, unchanged {s['unchanged']}"
+    )
+    h = huangpu.sites
+    console.print(
+        f"[bold]黄浦区[/bold]: regions changed {huangpu.regions_changed}; sites created {h['created']}, updated "
+        f"{h['updated']}, unchanged {h['unchanged']}; road network {huangpu.network}"
     )
 
 
@@ -92,6 +100,39 @@ def _on_primary(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+@roads_cli.command("import")
+def roads_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="An OpenStreetMap extract: .osm or .osm.pbf"),
+    name: str | None = typer.Option(None, help="The network's name (default: the file's name)"),
+    replace: bool = typer.Option(False, "--replace", help="Swap the network of that name for this file"),
+) -> None:
+    """Load the roads of an OpenStreetMap extract as a network, in one transaction (all or nothing)."""
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"reading {file.name}", total=None)
+        try:
+            extract = osm.read(file)
+        except osm.NotAnExtract as exc:
+            console.print(f"[red]not imported[/red]: {exc}")
+            raise typer.Exit(1) from None
+        progress.update(task, description=f"writing {len(extract.edges):,} edges")
+
+        async def run(conn: AsyncConnection) -> importer.Imported:
+            return await importer.import_extract(conn, extract, name or importer.default_name(file), replace=replace)
+
+        try:
+            done = _on_primary(run)
+        except importer.ImportRefused as exc:
+            console.print(f"[red]not imported[/red]: {exc}")
+            raise typer.Exit(1) from None
+    if done.outcome == "unchanged":
+        console.print(f"network {done.name!r} is already this file: nothing changed")
+    else:
+        console.print(
+            f"network {done.name!r} {done.outcome}: {done.edges:,} edges, {done.nodes:,} nodes; "
+            f"regions {', '.join(done.regions)}"
+        )
 
 
 @keys_cli.command("create")

@@ -136,3 +136,82 @@ def _by_level(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     # and all rows of one statement must have the same keys.
     levels = sorted({r["level"] for r in rows}, key=list(RegionLevel).index)
     return [[r for r in rows if r["level"] == level] for level in levels]
+
+
+# Shanghai 黄浦区: a county with a real road network (seed/shanghai_huangpu_osmnx.osm), so the demo shows travel-time
+# rules on real streets beside Binzhou's radius approximation.
+HUANGPU = {"adcode": "310101", "name": "黄浦区"}
+HUANGPU_POPULATION = 662_030
+HUANGPU_URBAN_SHARE = 1.0
+SHANGHAI = {"adcode": "310000", "name": "上海市"}
+HUANGPU_POPULATION_SOURCE = "2020 census, NBS county tabulation (via thebamboogrove/tudigong): 黄浦区 662,030"
+HUANGPU_NETWORK = "shanghai_huangpu"
+
+
+@dataclass(frozen=True)
+class HuangpuSummary:
+    regions_changed: int
+    sites: dict[str, int]
+    network: str  # created, replaced, unchanged
+
+
+def _huangpu_feature(seed_dir: Path) -> dict[str, Any]:
+    path = seed_dir / "huangpu_310101_tianditu_wgs84.geojson"
+    feature: dict[str, Any] = json.loads(path.read_text("utf-8"))["features"][0]
+    return feature
+
+
+def read_huangpu_regions(seed_dir: Path = SEED_DIR) -> list[dict[str, Any]]:
+    """上海市 (the municipality, province level) and 黄浦区, its urban district."""
+    feature = _huangpu_feature(seed_dir)
+    boundary = MultiPolygon([shape(feature["geometry"])])
+    seat = Point(feature["properties"]["seat_lon"], feature["properties"]["seat_lat"])
+    common = {"seat": _ewkt(seat), "population": HUANGPU_POPULATION, "population_source": HUANGPU_POPULATION_SOURCE}
+    return [
+        {**SHANGHAI, "level": "province", "parent_adcode": None, "is_urban_district": False,
+         "boundary": _ewkt(boundary), **common},
+        {"adcode": HUANGPU["adcode"], "name": HUANGPU["name"], "level": "county", "parent_adcode": SHANGHAI["adcode"],
+         "is_urban_district": True, "boundary": _ewkt(boundary), **common},
+    ]  # fmt: skip
+
+
+def read_huangpu_register(seed_dir: Path = SEED_DIR) -> list[dict[str, Any]]:
+    import datetime as dt
+
+    collection = json.loads((seed_dir / "huangpu_register_generated.geojson").read_text("utf-8"))
+    rows = []
+    for feature in collection["features"]:
+        p = {"photos": [], "worker_groups": [], **feature["properties"]}
+        p["lon"], p["lat"] = feature["geometry"]["coordinates"]
+        p["opened_on"] = dt.date.fromisoformat(p["opened_on"])
+        rows.append(p)
+    return rows
+
+
+async def load_huangpu(
+    engine: AsyncEngine, seed_dir: Path = SEED_DIR, model: PopulationModel | None = None
+) -> HuangpuSummary:
+    """黄浦区's boundary, population surface, generated register and road network, in one transaction."""
+    from app.roads import importer, osm  # the network import reads the extract (pyosmium)
+
+    model = model or CensusSeatDecayModel()
+    extract = osm.read(seed_dir / "shanghai_huangpu_osmnx.osm")
+    async with engine.begin() as conn:
+        await act_as(conn, "seed:huangpu-demo")
+        changed = 0
+        for level_rows in _by_level(read_huangpu_regions(seed_dir)):
+            changed += await regions.upsert(conn, level_rows)
+        feature = _huangpu_feature(seed_dir)
+        county = RegionForModel(
+            adcode=HUANGPU["adcode"],
+            boundary=shape(feature["geometry"]),
+            seat=(feature["properties"]["seat_lon"], feature["properties"]["seat_lat"]),
+            population=HUANGPU_POPULATION,
+            urban_share=HUANGPU_URBAN_SHARE,
+        )
+        if changed or not await coverage.has_population(conn, county.adcode, model.source):
+            await coverage.replace_population(conn, county.adcode, model.source, list(model.cells(county)))
+        register = [sites.site_values(row) for row in read_huangpu_register(seed_dir)]
+        site_counts = sites.summarize(register, await sites.upsert_by_external_id(conn, register))
+        network = await importer.import_extract(conn, extract, HUANGPU_NETWORK, replace=True)
+    return HuangpuSummary(changed, site_counts, network.outcome)

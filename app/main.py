@@ -20,6 +20,7 @@ from app.ogc.router import router as ogc_router
 from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
+from app.roads.router import router as roads_router
 from app.sites.nearest.router import mount_nearest
 from app.sites.router import router as sites_router
 from app.tiles.router import router as tiles_router
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(coverage_router)
     app.include_router(tiles_router)
     app.include_router(changes_router)
+    app.include_router(roads_router)
     app.include_router(ogc_router)
     app.include_router(reports_router)
     app.include_router(vocabularies_router)

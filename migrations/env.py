@@ -12,6 +12,7 @@ import app.coverage.models
 import app.keys.models
 import app.regions.models
 import app.reports.models
+import app.roads.models
 import app.sites.models  # noqa: F401  (register the tables on Base.metadata)
 from app.config import Settings
 from app.db import Base, create_engine

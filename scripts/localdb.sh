@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project-local PostgreSQL + PostGIS cluster (under .pgdata/, git-ignored) used by `make run` and `make test`.
-#   localdb.sh install         install PostGIS from the system's packages if it is missing
+#   localdb.sh install         install PostGIS and pgRouting from the system's packages if they are missing
 #   localdb.sh start           init (first time) and start the cluster on 127.0.0.1:$YIZHAN_PGPORT
 #   localdb.sh stop            stop it (the data stays)
 #   localdb.sh createdb NAME   create database NAME if it does not exist
@@ -46,13 +46,15 @@ as_owner() {
 }
 
 install_postgis() {
-  local major; major=$(pg_major)
-  if [ -f "/usr/share/postgresql/$major/extension/postgis.control" ]; then return 0; fi
-  local pkg="postgresql-$major-postgis-3"
-  if [ "$(id -u)" -ne 0 ]; then say "PostGIS is missing: run 'sudo apt-get install -y $pkg'"; exit 1; fi
-  say "installing $pkg from the system's packages (apt-get update + install; takes a minute)"
+  local major missing=(); major=$(pg_major)
+  local extensions=/usr/share/postgresql/$major/extension
+  [ -f "$extensions/postgis.control" ] || missing+=("postgresql-$major-postgis-3")
+  [ -f "$extensions/pgrouting.control" ] || missing+=("postgresql-$major-pgrouting")
+  [ ${#missing[@]} -gt 0 ] || return 0
+  if [ "$(id -u)" -ne 0 ]; then say "missing: run 'sudo apt-get install -y ${missing[*]}'"; exit 1; fi
+  say "installing ${missing[*]} from the system's packages (apt-get update + install; takes a minute)"
   DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
 }
 
 # The cluster owner must be able to reach the data folder; one under a private folder (mktemp -d is

@@ -1,0 +1,185 @@
+"""SQL of the road networks: storing an extract, snapping a point to its nearest road, pgRouting's reach."""
+
+from math import cos, radians
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db import Reader, driver_connection
+from app.roads import osm
+from app.roads.modes import Mode
+
+NETWORK_COLUMNS = "id, name, source_file, source_sha256, extract_date, attribution, imported_at, nodes, edges"
+
+
+async def network_named(conn: AsyncConnection, name: str) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(text(f"SELECT {NETWORK_COLUMNS} FROM road_networks WHERE name = :n FOR UPDATE"), {"n": name})
+    ).first()
+    return dict(row._mapping) if row is not None else None
+
+
+async def networks(reader: Reader) -> list[asyncpg.Record]:
+    return await reader.fetch(f"SELECT {NETWORK_COLUMNS} FROM road_networks ORDER BY name")
+
+
+async def delete_network(conn: AsyncConnection, network_id: int) -> None:
+    await conn.execute(text("DELETE FROM road_networks WHERE id = :id"), {"id": network_id})
+
+
+async def insert_network(conn: AsyncConnection, name: str, extract: osm.Extract) -> int:
+    """The network and its edges (COPY), its hull made from them; in the caller's transaction."""
+    network_id = (
+        await conn.execute(
+            text(
+                "INSERT INTO road_networks (name, source_file, source_sha256, extract_date, attribution, nodes, edges,"
+                " hull) VALUES (:name, :file, :sha, :date, :attribution, :nodes, :edges, "
+                "ST_GeomFromText('POLYGON EMPTY', 4326)) RETURNING id"
+            ),
+            {
+                "name": name,
+                "file": extract.path.name,
+                "sha": extract.sha256,
+                "date": extract.extract_date,
+                "attribution": osm.ODBL,
+                "nodes": extract.nodes,
+                "edges": len(extract.edges),
+            },
+        )
+    ).scalar_one()
+    driver = await driver_connection(conn)
+    costs = [f"{mode}{way}_s" for mode in Mode for way in ("", "_reverse")]
+    await driver.execute(
+        "CREATE TEMP TABLE staged_edges (network_id int, source bigint, target bigint, osm_way_id bigint, "
+        f"highway text, length_m float8, {', '.join(f'{c} float8' for c in costs)}, ewkt text) ON COMMIT DROP"
+    )
+    await driver.copy_records_to_table("staged_edges", records=[osm.as_row(network_id, e) for e in extract.edges])
+    columns = f"network_id, source, target, osm_way_id, highway, length_m, {', '.join(costs)}"
+    await driver.execute(
+        f"INSERT INTO road_edges ({columns}, geom) SELECT {columns}, ST_GeomFromEWKT(ewkt) FROM staged_edges"
+    )
+    await driver.execute(
+        "UPDATE road_networks SET hull = (SELECT ST_ConvexHull(ST_Collect(geom)) FROM road_edges WHERE network_id = $1)"
+        " WHERE id = $1",
+        network_id,
+    )
+    return int(network_id)
+
+
+async def regions_touched(conn: AsyncConnection, network_id: int) -> list[str]:
+    """The county-level regions the network's hull overlaps."""
+    result = await conn.execute(
+        text(
+            "SELECT r.adcode FROM regions r, road_networks n WHERE n.id = :id AND r.level = 'county' "
+            "AND ST_Intersects(r.boundary, n.hull) ORDER BY r.adcode"
+        ),
+        {"id": network_id},
+    )
+    return [row[0] for row in result]
+
+
+async def network_at(reader: Reader, lon: float, lat: float, within_m: float) -> asyncpg.Record | None:
+    """The newest network whose area holds the point (or comes within `within_m` of it)."""
+    return await reader.fetchrow(
+        f"SELECT {NETWORK_COLUMNS} FROM road_networks "
+        "WHERE ST_DWithin(hull::geography, ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, $3) "
+        "ORDER BY imported_at DESC, id DESC LIMIT 1",
+        lon,
+        lat,
+        within_m,
+    )
+
+
+def _cost_columns(mode: Mode) -> str:
+    return f"{mode}_s AS cost, {mode}_reverse_s AS reverse_cost"
+
+
+SNAP_SQL = """
+WITH p AS (SELECT ST_SetSRID(ST_MakePoint($2, $3), 4326) AS g),
+near AS (
+    SELECT e.id, e.source, e.target, e.length_m, {costs}, e.geom
+    FROM road_edges e, p
+    WHERE e.network_id = $1 AND ({mode}_s >= 0 OR {mode}_reverse_s >= 0)
+    ORDER BY e.geom <-> p.g
+    LIMIT 8
+)
+SELECT near.id, near.source, near.target, near.cost, near.reverse_cost,
+       ST_LineLocatePoint(near.geom, p.g) AS fraction,
+       ST_Distance(near.geom::geography, p.g::geography) AS off_road_m
+FROM near, p
+ORDER BY off_road_m, near.id
+LIMIT 1
+"""
+
+
+async def snap(reader: Reader, network_id: int, mode: Mode, lon: float, lat: float) -> asyncpg.Record | None:
+    """The nearest edge the mode may use, where on it the point's foot is (fraction of its length), how far off."""
+    return await reader.fetchrow(SNAP_SQL.format(costs=_cost_columns(mode), mode=mode), network_id, lon, lat)
+
+
+def edges_sql(network_id: int, mode: Mode, lon: float, lat: float, reach_m: float) -> str:
+    """pgRouting's edge query: the network's edges within `reach_m` of the point, with the mode's costs."""
+    # A bounding box in degrees that holds the reach at this latitude (a degree of longitude is the shorter one).
+    degrees = reach_m / (111_320 * max(cos(radians(lat)), 0.01)) + 0.001
+    return (
+        f"SELECT id, source, target, {_cost_columns(mode)} FROM road_edges WHERE network_id = {int(network_id)} "
+        f"AND geom && ST_Expand(ST_SetSRID(ST_MakePoint({float(lon)}, {float(lat)}), 4326), {degrees})"
+    )
+
+
+async def driving_distance(reader: Reader, edges: str, starts: list[int], budget_s: float) -> list[asyncpg.Record]:
+    """pgr_drivingDistance from each start: (start, node, seconds) within the budget."""
+    return await reader.fetch(
+        "SELECT from_v AS start, node, agg_cost AS seconds FROM pgr_drivingDistance($1, $2::bigint[], $3, true)",
+        edges,
+        starts,
+        budget_s,
+    )
+
+
+async def edges_between(reader: Reader, edges: str, nodes: list[int]) -> list[asyncpg.Record]:
+    """The edges of the query `edges` with an end among `nodes`: what a reach may have travelled along."""
+    return await reader.fetch(
+        f"SELECT e.id, e.source, e.target, e.cost, e.reverse_cost, r.length_m FROM ({edges}) e "
+        "JOIN road_edges r ON r.id = e.id WHERE e.source = ANY($1::bigint[]) OR e.target = ANY($1::bigint[])",
+        nodes,
+    )
+
+
+REACHED_AREA_SQL = """
+WITH parts AS (
+    SELECT ST_LineSubstring(e.geom, p.start, p.stop) AS g
+    FROM unnest($1::bigint[], $2::float8[], $3::float8[]) AS p(edge, start, stop)
+    JOIN road_edges e ON e.id = p.edge
+    WHERE p.stop > p.start
+),
+-- The parts do not overlap (app.roads.service.segments merges them per edge), so a collection needs no noding.
+roads AS (SELECT ST_Collect(g) AS g, sum(ST_Length(g::geography)) AS m FROM parts),
+-- Buffered in the point's UTM zone (metres; a geography buffer of thousands of pieces is ten times slower).
+area AS (SELECT ST_Transform(ST_Buffer(ST_Transform(g, $5::int), $4, 'quad_segs=4'), 4326) AS g FROM roads)
+SELECT ST_AsGeoJSON(area.g, 7)::jsonb AS geometry,
+       ST_Area(area.g::geography) AS area_m2,
+       coalesce(roads.m, 0) AS road_m
+FROM area, roads
+"""
+
+
+def utm_srid(lon: float, lat: float) -> int:
+    """The EPSG code of the WGS-84 UTM zone holding (lon, lat)."""
+    return (32600 if lat >= 0 else 32700) + min(int((lon + 180) // 6) + 1, 60)
+
+
+async def reached_area(
+    reader: Reader, segments: list[tuple[int, float, float]], reach_m: float, lon: float, lat: float
+) -> asyncpg.Record | None:
+    """The roads reached (parts of edges, as fractions of their length) buffered by `reach_m`: GeoJSON, m², m."""
+    return await reader.fetchrow(
+        REACHED_AREA_SQL,
+        [s[0] for s in segments],
+        [s[1] for s in segments],
+        [s[2] for s in segments],
+        reach_m,
+        utm_srid(lon, lat),
+    )

@@ -1,0 +1,233 @@
+"""Travel on a road network: where a point joins it, how long it takes to reach every node from there, the area
+reached in a time (an isochrone), and the travel time to given places.
+
+A point joins the network at the nearest point of a road its mode may use, if that is at most SNAP_M away, and
+walks there; pgRouting's driving distance runs from the two ends of that road, each at the time it takes to get
+there along it. A road whose start is reached with time to spare is reached for as far as the remaining time goes
+(costs are proportional to length along an edge).
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from app.db import Reader
+from app.errors import InvalidParameter, YizhanError
+from app.roads import modes, repository
+from app.roads.modes import Mode
+
+Segment = tuple[int, float, float]  # edge id, from and to fraction of its length
+
+
+class NotOnNetwork(YizhanError):
+    status = 422
+    type = "/problems/not-on-a-road-network"
+    title = "Not on a road network"
+
+
+@dataclass(frozen=True)
+class Network:
+    id: int
+    name: str
+    source_file: str
+    extract_date: Any
+    attribution: str
+
+    def describe(self, mode: Mode) -> str:
+        date = f", {self.extract_date:%Y-%m-%d}" if self.extract_date is not None else ""
+        return f"road network: {self.source_file}{date}, {mode.label}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source_file": self.source_file,
+            "extract_date": self.extract_date,
+            "attribution": self.attribution,
+        }
+
+
+@dataclass(frozen=True)
+class Foot:
+    """Where a point joins the network: the edge, how far along it, how far off the road the point is."""
+
+    edge: int
+    source: int
+    target: int
+    cost: float  # seconds along the edge for the mode; < 0: not that way
+    reverse_cost: float
+    fraction: float
+    off_road_m: float
+
+    @property
+    def off_road_s(self) -> float:
+        return self.off_road_m / (modes.WALK_KMH / 3.6)
+
+    def to_ends(self) -> dict[int, float]:
+        """Seconds from the foot to each end of its edge that the mode can go to."""
+        ends: dict[int, float] = {}
+        if self.reverse_cost >= 0:
+            ends[self.source] = self.fraction * self.reverse_cost
+        if self.cost >= 0:
+            ends[self.target] = min(ends.get(self.target, math.inf), (1 - self.fraction) * self.cost)
+        return ends
+
+    def from_ends(self, times: dict[int, float]) -> float | None:
+        """Seconds to reach this foot given the times to the network's nodes, None if neither end is reached."""
+        best = math.inf
+        if self.cost >= 0 and self.source in times:
+            best = times[self.source] + self.fraction * self.cost
+        if self.reverse_cost >= 0 and self.target in times:
+            best = min(best, times[self.target] + (1 - self.fraction) * self.reverse_cost)
+        return best if best < math.inf else None
+
+
+def _foot(row: asyncpg.Record) -> Foot:
+    return Foot(
+        row["id"], row["source"], row["target"], row["cost"], row["reverse_cost"], row["fraction"], row["off_road_m"]
+    )
+
+
+@dataclass
+class Reach:
+    """From a start: the network, where it joined, the seconds to every node reached within the budget (the walk
+    to the road included)."""
+
+    network: Network
+    mode: Mode
+    foot: Foot
+    budget_s: float
+    times: dict[int, float] = field(default_factory=dict)
+    edges: str = ""  # pgRouting's edge query around the start
+
+    def to(self, foot: Foot) -> float | None:
+        """Seconds from the start to another point of the network (its walk off the road included), if within
+        the budget."""
+        along = self.foot.off_road_s + self._along(foot)
+        on_network = foot.from_ends(self.times)
+        best = min(x for x in (along, on_network) if x is not None) if on_network is not None else along
+        total = best + foot.off_road_s
+        return total if total <= self.budget_s else None
+
+    def _along(self, foot: Foot) -> float:
+        """Straight along the start's own edge, when the other point is on it too."""
+        if foot.edge != self.foot.edge:
+            return math.inf
+        if foot.fraction >= self.foot.fraction:
+            return (foot.fraction - self.foot.fraction) * self.foot.cost if self.foot.cost >= 0 else math.inf
+        return (
+            (self.foot.fraction - foot.fraction) * self.foot.reverse_cost if self.foot.reverse_cost >= 0 else math.inf
+        )
+
+
+async def network_at(reader: Reader, lon: float, lat: float) -> Network | None:
+    row = await repository.network_at(reader, lon, lat, modes.SNAP_M)
+    if row is None:
+        return None
+    return Network(row["id"], row["name"], row["source_file"], row["extract_date"], row["attribution"])
+
+
+async def join(reader: Reader, network: Network, mode: Mode, lon: float, lat: float) -> Foot | None:
+    """Where (lon, lat) joins the network for `mode`; None when no road it may use is within SNAP_M."""
+    row = await repository.snap(reader, network.id, mode, lon, lat)
+    if row is None or row["off_road_m"] > modes.SNAP_M:
+        return None
+    return _foot(row)
+
+
+async def reach(reader: Reader, lon: float, lat: float, mode: Mode, budget_s: float) -> Reach:
+    """Seconds from (lon, lat) to every node reachable within `budget_s` by `mode` (NotOnNetwork otherwise)."""
+    network = await network_at(reader, lon, lat)
+    if network is None:
+        raise NotOnNetwork("no road network is loaded here (see `yizhan roads import`)")
+    foot = await join(reader, network, mode, lon, lat)
+    if foot is None:
+        raise NotOnNetwork(f"no road {mode.label} may use within {modes.SNAP_M:.0f} m of this point")
+    found = Reach(network, mode, foot, budget_s)
+    remaining = budget_s - foot.off_road_s
+    found.edges = repository.edges_sql(
+        network.id, mode, lon, lat, max(remaining, 0) * modes.top_kmh(mode) / 3.6 + foot.off_road_m
+    )
+    if remaining <= 0:
+        return found
+    ends = foot.to_ends()
+    starts = [node for node, seconds in ends.items() if seconds <= remaining]
+    if starts:
+        for row in await repository.driving_distance(reader, found.edges, starts, remaining):
+            seconds = foot.off_road_s + ends[row["start"]] + row["seconds"]
+            if seconds <= budget_s and seconds < found.times.get(row["node"], math.inf):
+                found.times[row["node"]] = seconds
+    return found
+
+
+async def segments(reader: Reader, found: Reach, budget_s: float) -> list[Segment]:
+    """The parts of edges reached within `budget_s` (≤ the reach's budget), as fractions of their length."""
+    times = {node: s for node, s in found.times.items() if s <= budget_s}
+    parts: list[Segment] = []
+    if times:
+        for e in await repository.edges_between(reader, found.edges, list(times)):
+            if e["cost"] >= 0 and e["source"] in times:
+                parts.append((e["id"], 0.0, _share(budget_s - times[e["source"]], e["cost"])))
+            if e["reverse_cost"] >= 0 and e["target"] in times:
+                parts.append((e["id"], 1 - _share(budget_s - times[e["target"]], e["reverse_cost"]), 1.0))
+    foot, spare = found.foot, budget_s - found.foot.off_road_s
+    if spare > 0:
+        if foot.cost >= 0:
+            parts.append((foot.edge, foot.fraction, min(1.0, foot.fraction + _share(spare, foot.cost))))
+        if foot.reverse_cost >= 0:
+            parts.append((foot.edge, max(0.0, foot.fraction - _share(spare, foot.reverse_cost)), foot.fraction))
+    return _merged(parts)
+
+
+def _merged(parts: list[Segment]) -> list[Segment]:
+    """The same stretches with overlaps merged per edge (an edge reached from both ends, the start's own edge)."""
+    merged: list[Segment] = []
+    for edge, start, stop in sorted(p for p in parts if p[2] > p[1]):
+        if merged and merged[-1][0] == edge and start <= merged[-1][2]:
+            merged[-1] = (edge, merged[-1][1], max(stop, merged[-1][2]))
+        else:
+            merged.append((edge, start, stop))
+    return merged
+
+
+def _share(seconds: float, cost: float) -> float:
+    """How much of an edge costing `cost` seconds is travelled in `seconds`."""
+    return 1.0 if cost <= seconds else max(seconds, 0.0) / cost
+
+
+async def isochrones(
+    reader: Reader, lon: float, lat: float, mode: Mode, minutes: Sequence[float]
+) -> tuple[Reach, list[dict[str, Any]]]:
+    """The area reached within each of `minutes` (one network search, for the longest)."""
+    found = await reach(reader, lon, lat, mode, max(minutes) * 60)
+    rings = []
+    for value in sorted(minutes):
+        parts = await segments(reader, found, value * 60)
+        area = await repository.reached_area(reader, parts, modes.OFF_ROAD_REACH_M, lon, lat) if parts else None
+        rings.append(
+            {
+                "minutes": value,
+                "geometry": area["geometry"] if area is not None else None,
+                "area_km2": area["area_m2"] / 1e6 if area is not None else 0.0,
+                "road_km": area["road_m"] / 1000 if area is not None else 0.0,
+                "edges_reached": len({p[0] for p in parts}),
+            }
+        )
+    return found, rings
+
+
+async def feet(
+    reader: Reader, network: Network, mode: Mode, points: Sequence[tuple[float, float]]
+) -> list[Foot | None]:
+    """Where each point joins the network (None: no road within SNAP_M)."""
+    joined = []
+    for lon, lat in points:  # a handful per nearest answer
+        joined.append(await join(reader, network, mode, lon, lat))
+    return joined
+
+
+def check_minutes(values: Sequence[float], *, most: float = 120, rings: int = 8) -> None:
+    if not values or len(values) > rings or any(not 0 < v <= most for v in values):
+        raise InvalidParameter("minutes", f"1 to {rings} values, each over 0 and at most {most:g}")
