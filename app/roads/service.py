@@ -8,7 +8,7 @@ there along it. A road whose start is reached with time to spare is reached for 
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,10 +222,50 @@ async def feet(
     reader: Reader, network: Network, mode: Mode, points: Sequence[tuple[float, float]]
 ) -> list[Foot | None]:
     """Where each point joins the network (None: no road within SNAP_M)."""
-    joined = []
-    for lon, lat in points:  # a handful per nearest answer
-        joined.append(await join(reader, network, mode, lon, lat))
+    joined: list[Foot | None] = [None] * len(points)
+    if points:
+        for row in await repository.snap_many(reader, network.id, mode, list(points)):
+            if row["off_road_m"] <= modes.SNAP_M:
+                joined[row["n"] - 1] = _foot(row)
     return joined
+
+
+# Past this many candidates by distance, nearest by travel time stops widening (and says it may be short).
+MAX_CANDIDATES = 1024
+# The longest trip the search looks at (minutes × 60) when every site in range is a candidate.
+MAX_TRAVEL_S = 3 * 3600
+
+
+async def by_travel_time(
+    reader: Reader,
+    lon: float,
+    lat: float,
+    mode: Mode,
+    limit: int,
+    candidates: Callable[[int], Awaitable[Sequence[asyncpg.Record]]],
+) -> tuple[Reach, list[tuple[float, asyncpg.Record]]]:
+    """The `limit` sites quickest to reach, with their seconds, from `candidates(n)`: the n nearest by geodesic
+    distance (each with distance_m, lon, lat, id; fewer when no more are in range).
+
+    Exact: no site is reached faster than its distance at the mode's top speed, so once `limit` sites are reached
+    within the time the farthest candidate needs at that speed, no site further away can beat them.
+    """
+    fetch = max(4 * limit, 16)
+    while True:
+        rows = await candidates(fetch)
+        everything = len(rows) < fetch
+        bound_s = MAX_TRAVEL_S if everything else rows[-1]["distance_m"] / (modes.top_kmh(mode) / 3.6)
+        found = await reach(reader, lon, lat, mode, min(bound_s, MAX_TRAVEL_S))
+        reached = []
+        joined = await feet(reader, found.network, mode, [(r["lon"], r["lat"]) for r in rows])
+        for row, foot in zip(rows, joined, strict=True):
+            seconds = found.to(foot) if foot is not None else None
+            if seconds is not None:
+                reached.append((seconds, row))
+        reached.sort(key=lambda pair: (pair[0], pair[1]["id"]))
+        if len(reached) >= limit or everything or fetch >= MAX_CANDIDATES:
+            return found, reached[:limit]
+        fetch *= 4
 
 
 def check_minutes(values: Sequence[float], *, most: float = 120, rings: int = 8) -> None:

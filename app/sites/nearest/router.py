@@ -1,5 +1,6 @@
 """GET /v1/sites/nearest, the mobile app's hot path: parse, search, render each item flat."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -11,6 +12,7 @@ from app import china_time, geo, hours
 from app.dependencies import reader_of
 from app.http import JSON
 from app.query import LeanRoute, query_model
+from app.roads import service as roads
 from app.sites import trust
 from app.sites.nearest import service
 from app.sites.nearest.schemas import NearestQuery, NearestSites
@@ -51,19 +53,35 @@ async def nearest_sites(request: Request) -> Response:
         hours_bits = await open_hours_index.bits(reader, at, wanted)
 
     lon, lat = geo.to_wgs84(query.lon, query.lat, query.coordsys)
-    rows = await service.nearest(
-        reader,
-        lon,
-        lat,
-        kinds=query.kind,
-        amenities=query.amenity,
-        radius_m=query.max_distance_m,
-        limit=query.limit,
-        keep=keep,
-        hours_bits=hours_bits,
+
+    async def nearest(limit: int, trusted_first: bool = True) -> Sequence[asyncpg.Record]:
+        return await service.nearest(
+            reader,
+            lon,
+            lat,
+            kinds=query.kind,
+            amenities=query.amenity,
+            radius_m=query.max_distance_m,
+            limit=limit,
+            keep=keep,
+            hours_bits=hours_bits,
+            trusted_first=trusted_first,
+        )
+
+    if query.mode is None:
+        items = [_nearest_item(r, status(r), query.coordsys) for r in await nearest(query.limit)]
+        return JSON({"items": items}, headers=SHORT_CACHE)
+    found, timed = await roads.by_travel_time(
+        reader, lon, lat, query.mode, query.limit, lambda n: nearest(n, trusted_first=False)
     )
-    items = [_nearest_item(r, status(r), query.coordsys) for r in rows]
-    return JSON({"items": items}, headers=SHORT_CACHE)
+    items = [{**_nearest_item(r, status(r), query.coordsys), "travel_time_s": round(s, 1)} for s, r in timed]
+    travel = {
+        "mode": query.mode.value,
+        "method": found.network.describe(query.mode),
+        "network": found.network.as_dict(),
+        "off_road_m": round(found.foot.off_road_m, 1),
+    }
+    return JSON({"items": items, "travel": travel}, headers=SHORT_CACHE)
 
 
 def mount_nearest(app_router: APIRouter) -> None:

@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app import geo
 from app.parameters import Instant
+from app.roads.modes import Mode
+from app.roads.schemas import NearestTravel
 from app.sites import trust
 from app.sites.schemas import SiteSummary
 from app.vocabularies.closed import AccessMode
@@ -32,6 +34,11 @@ class NearestQuery(BaseModel):
     coordsys: geo.CoordSys = Field(default=geo.CoordSys.wgs84, description="Datum of lat/lon in and out")
     open_now: bool | None = Field(default=None, description="true: only sites open at `at`; false: only closed ones")
     at: Instant | None = Field(default=None, description="When (ISO 8601; no offset means China time); default now")
+    mode: Mode | None = Field(
+        default=None,
+        description="Order by travel time on the road network with this mode (each item gets travel_time_s); "
+        "only where a network is loaded",
+    )
 
 
 class NavigationLinks(BaseModel):
@@ -41,6 +48,9 @@ class NavigationLinks(BaseModel):
 
 class NearestSite(SiteSummary):
     distance_m: float = Field(description="Geodesic distance on the WGS-84 spheroid, metres")
+    travel_time_s: float | None = Field(
+        default=None, description="With `mode`: seconds on the road network, walks to and from the roads included"
+    )
     access: AccessMode
     access_note: str | None
     open_now: bool | None = Field(description="null when the site has no opening hours")
@@ -57,3 +67,4 @@ class NearestSite(SiteSummary):
 
 class NearestSites(BaseModel):
     items: list[NearestSite]
+    travel: NearestTravel | None = Field(default=None, description="With `mode`: how travel_time_s was measured")
