@@ -1,7 +1,8 @@
 """Road edges from an OpenStreetMap extract (.osm XML or .osm.pbf), read with pyosmium.
 
 Ways tagged `highway` are cut where they meet another way (or where they end): an edge runs between two such
-nodes along the way's own nodes, with its geodesic length (WGS-84 ellipsoid) and the modes' costs.
+nodes along the way's own nodes, with its geodesic length (WGS-84 ellipsoid) and the modes' costs. Only the
+largest connected part of the roads is kept (see _largest_part).
 """
 
 import hashlib
@@ -104,10 +105,32 @@ def read(path: Path) -> Extract:
             if i == len(nodes) - 1 or uses[ref] > 1 or ref in ends:
                 extract.edges.append(_edge(way_id, way, nodes[start : i + 1]))
                 start = i
-    extract.edges = [e for e in extract.edges if e.source != e.target or e.length_m > 0]
+    extract.edges = _largest_part([e for e in extract.edges if e.source != e.target or e.length_m > 0])
     if not extract.edges:
         raise NotAnExtract(f"{path.name}: no roads (no way tagged highway that any mode may use)")
     return extract
+
+
+def _largest_part(edges: list[Edge]) -> list[Edge]:
+    """The edges of the largest connected part (directions aside). An extract is cut out of a larger map: roads
+    crossing its edge leave fragments that connect to nothing inside, and a point that joined one would reach
+    nowhere."""
+    parent: dict[int, int] = {}
+
+    def root(node: int) -> int:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for e in edges:
+        parent[root(e.source)] = root(e.target)
+    sizes = Counter(root(e.source) for e in edges)
+    if not sizes:
+        return []
+    largest = sizes.most_common(1)[0][0]
+    return [e for e in edges if root(e.source) == largest]
 
 
 def _edge(way_id: int, way: modes.Way, nodes: list[tuple[int, float, float]]) -> Edge:

@@ -66,22 +66,30 @@ class Foot:
         return self.off_road_m / (modes.WALK_KMH / 3.6)
 
     def to_ends(self) -> dict[int, float]:
-        """Seconds from the foot to each end of its edge that the mode can go to."""
+        """Seconds from the foot to each end of its edge that the mode can go to (an end the foot is at, at 0)."""
         ends: dict[int, float] = {}
-        if self.reverse_cost >= 0:
+        if self.fraction <= AT_END:
+            ends[self.source] = 0.0
+        elif self.reverse_cost >= 0:
             ends[self.source] = self.fraction * self.reverse_cost
-        if self.cost >= 0:
-            ends[self.target] = min(ends.get(self.target, math.inf), (1 - self.fraction) * self.cost)
+        if self.fraction >= 1 - AT_END:
+            ends[self.target] = 0.0
+        elif self.cost >= 0:
+            ends[self.target] = (1 - self.fraction) * self.cost
         return ends
 
     def from_ends(self, times: dict[int, float]) -> float | None:
         """Seconds to reach this foot given the times to the network's nodes, None if neither end is reached."""
         best = math.inf
-        if self.cost >= 0 and self.source in times:
-            best = times[self.source] + self.fraction * self.cost
-        if self.reverse_cost >= 0 and self.target in times:
-            best = min(best, times[self.target] + (1 - self.fraction) * self.reverse_cost)
+        if self.source in times and (self.cost >= 0 or self.fraction <= AT_END):
+            best = times[self.source] + self.fraction * max(self.cost, 0.0)
+        if self.target in times and (self.reverse_cost >= 0 or self.fraction >= 1 - AT_END):
+            best = min(best, times[self.target] + (1 - self.fraction) * max(self.reverse_cost, 0.0))
         return best if best < math.inf else None
+
+
+# A foot this close to an end of its edge (as a share of its length) is at that node.
+AT_END = 1e-9
 
 
 def _foot(row: asyncpg.Record) -> Foot:
