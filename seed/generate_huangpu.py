@@ -14,13 +14,26 @@ from pathlib import Path
 from shapely.geometry import Point, shape
 
 HERE = Path(__file__).resolve().parent
-STREETS = ["中山东二路", "河南南路", "复兴东路", "人民路", "西藏南路", "淮海东路", "金陵东路", "延安东路", "福州路", "四川中路"]
+STREETS = [
+    "中山东二路",
+    "河南南路",
+    "复兴东路",
+    "人民路",
+    "西藏南路",
+    "淮海东路",
+    "金陵东路",
+    "延安东路",
+    "福州路",
+    "四川中路",
+]
 AMENITIES = ["drinking_water", "phone_charging", "seating", "microwave", "ebike_charging", "toilet", "umbrella", "wifi"]
 
 
 def main() -> None:
     rng = random.Random(310101)
-    boundary = shape(json.loads((HERE / "huangpu_310101_tianditu_wgs84.geojson").read_text("utf-8"))["features"][0]["geometry"])
+    boundary = shape(
+        json.loads((HERE / "huangpu_310101_tianditu_wgs84.geojson").read_text("utf-8"))["features"][0]["geometry"]
+    )
     root = ET.parse(HERE / "shanghai_huangpu_osmnx.osm").getroot()
     nodes = sorted((float(n.get("lon")), float(n.get("lat"))) for n in root.iter("node"))
     inside = [n for n in nodes if boundary.contains(Point(n))]
@@ -45,7 +58,9 @@ def main() -> None:
                         "operator": "黄浦区总工会",
                         "status": "active",
                         "access": "open",
-                        "amenities": sorted(rng.sample(AMENITIES, rng.randint(2, 6))) if not legal else ["drinking_water"],
+                        "amenities": sorted(rng.sample(AMENITIES, rng.randint(2, 6)))
+                        if not legal
+                        else ["drinking_water"],
                         "services": ["rights_protection"] if legal else [],
                         "opening_hours": "Mo-Fr 09:00-17:00" if legal else "Mo-Su 07:00-21:00",
                         "opened_on": f"20{rng.randint(18, 26)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
@@ -58,7 +73,9 @@ def main() -> None:
         "generator": "seed/generate_huangpu.py",
         "features": features,
     }
-    (HERE / "huangpu_register_generated.geojson").write_text(json.dumps(collection, ensure_ascii=False, indent=1) + "\n")
+    (HERE / "huangpu_register_generated.geojson").write_text(
+        json.dumps(collection, ensure_ascii=False, indent=1) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -59,7 +59,10 @@ def upgrade() -> None:
         *[sa.Column(f"{mode}{way}_s", sa.Float(), nullable=False) for mode in MODES for way in ("", "_reverse")],
         sa.Column("geom", Geometry("LINESTRING", srid=4326, spatial_index=False), nullable=False),
         sa.ForeignKeyConstraint(
-            ["network_id"], ["road_networks.id"], name=op.f("fk_road_edges_network_id_road_networks"), ondelete="CASCADE"
+            ["network_id"],
+            ["road_networks.id"],
+            name=op.f("fk_road_edges_network_id_road_networks"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_road_edges")),
     )
