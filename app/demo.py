@@ -12,7 +12,7 @@ from typing import Any
 
 from shapely import MultiPolygon, Point, unary_union
 from shapely.geometry import shape
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.coverage import repository as coverage
 from app.coverage.population import CensusSeatDecayModel, PopulationModel, RegionForModel
@@ -192,26 +192,33 @@ async def load_huangpu(
     engine: AsyncEngine, seed_dir: Path = SEED_DIR, model: PopulationModel | None = None
 ) -> HuangpuSummary:
     """黄浦区's boundary, population surface, generated register and road network, in one transaction."""
+    async with engine.begin() as conn:
+        return await load_huangpu_in(conn, seed_dir, model)
+
+
+async def load_huangpu_in(
+    conn: AsyncConnection, seed_dir: Path = SEED_DIR, model: PopulationModel | None = None
+) -> HuangpuSummary:
+    """load_huangpu in the caller's transaction."""
     from app.roads import importer, osm  # the network import reads the extract (pyosmium)
 
     model = model or CensusSeatDecayModel()
     extract = osm.read(seed_dir / "shanghai_huangpu_osmnx.osm")
-    async with engine.begin() as conn:
-        await act_as(conn, "seed:huangpu-demo")
-        changed = 0
-        for level_rows in _by_level(read_huangpu_regions(seed_dir)):
-            changed += await regions.upsert(conn, level_rows)
-        feature = _huangpu_feature(seed_dir)
-        county = RegionForModel(
-            adcode=HUANGPU["adcode"],
-            boundary=shape(feature["geometry"]),
-            seat=(feature["properties"]["seat_lon"], feature["properties"]["seat_lat"]),
-            population=HUANGPU_POPULATION,
-            urban_share=HUANGPU_URBAN_SHARE,
-        )
-        if changed or not await coverage.has_population(conn, county.adcode, model.source):
-            await coverage.replace_population(conn, county.adcode, model.source, list(model.cells(county)))
-        register = [sites.site_values(row) for row in read_huangpu_register(seed_dir)]
-        site_counts = sites.summarize(register, await sites.upsert_by_external_id(conn, register))
-        network = await importer.import_extract(conn, extract, HUANGPU_NETWORK, replace=True)
+    await act_as(conn, "seed:huangpu-demo")
+    changed = 0
+    for level_rows in _by_level(read_huangpu_regions(seed_dir)):
+        changed += await regions.upsert(conn, level_rows)
+    feature = _huangpu_feature(seed_dir)
+    county = RegionForModel(
+        adcode=HUANGPU["adcode"],
+        boundary=shape(feature["geometry"]),
+        seat=(feature["properties"]["seat_lon"], feature["properties"]["seat_lat"]),
+        population=HUANGPU_POPULATION,
+        urban_share=HUANGPU_URBAN_SHARE,
+    )
+    if changed or not await coverage.has_population(conn, county.adcode, model.source):
+        await coverage.replace_population(conn, county.adcode, model.source, list(model.cells(county)))
+    register = [sites.site_values(row) for row in read_huangpu_register(seed_dir)]
+    site_counts = sites.summarize(register, await sites.upsert_by_external_id(conn, register))
+    network = await importer.import_extract(conn, extract, HUANGPU_NETWORK, replace=True)
     return HuangpuSummary(changed, site_counts, network.outcome)

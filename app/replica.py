@@ -40,6 +40,7 @@ STANDBY_FAILED: tuple[type[BaseException], ...] = (
     *DATABASE_UNREACHABLE,
     asyncpg.InterfaceError,
     asyncpg.SerializationError,
+    asyncpg.InternalClientError,  # a connection the stopped server left mid-operation
     OSError,  # no route to the host, or a name that does not resolve
 )
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
+from app import demo
 from app.keys import service as keys
 
 
@@ -44,9 +45,11 @@ async def samples(client: httpx.AsyncClient, conn: asyncpg.Connection, key: str)
     resolved = await client.patch(f"/v1/reports/{report.json()['id']}", json={"status": "rejected"}, headers=auth)
     await client.post(f"/v1/sites/{site}/reports", json={"type": "closed"})
     near = {"lat": 37.38, "lon": 117.97}
+    huangpu = {"lat": 31.23, "lon": 121.474}
     get = client.get
     return [
         ("GET", "/v1/sites/nearest", await get("/v1/sites/nearest", params={**near, "limit": 5})),
+        ("GET", "/v1/sites/nearest", await get("/v1/sites/nearest", params={**huangpu, "limit": 3, "mode": "walk"})),
         ("GET", "/v1/sites", await get("/v1/sites", params={"limit": 5})),
         ("GET", "/v1/sites/{site_id}", await get(f"/v1/sites/{site}")),
         ("POST", "/v1/sites", created),
@@ -64,6 +67,7 @@ async def samples(client: httpx.AsyncClient, conn: asyncpg.Connection, key: str)
             await client.post("/v1/coverage/suggest", json={"region": "371621", "count": 2}),
         ),
         ("GET", "/v1/changes", await get("/v1/changes", params={"limit": 20})),
+        ("GET", "/v1/isochrones", await get("/v1/isochrones", params={**huangpu, "minutes": [5, 10]})),
         ("POST", "/v1/sites/{site_id}/reports", report),
         ("GET", "/v1/reports", await get("/v1/reports", headers=auth)),
         ("PATCH", "/v1/reports/{report_id}", resolved),
@@ -111,8 +115,9 @@ async def key(sa_conn: AsyncConnection) -> str:
 
 
 async def test_every_json_endpoint_answers_what_its_model_declares(
-    app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, key: str
+    app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, sa_conn: AsyncConnection, key: str
 ) -> None:
+    await demo.load_huangpu_in(sa_conn)  # a road network, for the answers made on one (rolled back afterwards)
     routes = {(method, r.path): r for r in api_routes(app.router.routes) for method in r.methods}
     answered = await samples(client, conn, key)
     json_routes = {
