@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 LOCALDB := scripts/localdb.sh
 
-.PHONY: help run stop test lint bench bench-coverage bench-bulk bench-tiles bench-soak db
+.PHONY: help run stop test lint bench bench-coverage bench-bulk bench-tiles bench-soak bench-roads db
 
 help:
 	@echo "make run    serve the API with the Binzhou demo data on http://127.0.0.1:$(PORT)"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-bulk      100,000-row CSV import benchmark"
 	@echo "make bench-tiles     vector tiles and the map page on the national register (after make bench)"
 	@echo "make bench-soak      a minute of load per question: errors, p99, memory (after make bench)"
+	@echo "make bench-roads     road networks: import, isochrones beside pgRouting, nearest by walking time"
 
 $(BIN)/yizhan: pyproject.toml
 	@echo "[make] creating $(VENV) and installing the project"
@@ -89,3 +90,8 @@ bench-bulk: $(BIN)/yizhan
 	@$(LOCALDB) install
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.bulk $(BENCH_ARGS)
+
+bench-roads: $(BIN)/yizhan
+	@$(LOCALDB) install
+	@$(LOCALDB) start
+	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.roads $(BENCH_ARGS)

