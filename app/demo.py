@@ -166,12 +166,15 @@ def read_huangpu_regions(seed_dir: Path = SEED_DIR) -> list[dict[str, Any]]:
     feature = _huangpu_feature(seed_dir)
     boundary = MultiPolygon([shape(feature["geometry"])])
     seat = Point(feature["properties"]["seat_lon"], feature["properties"]["seat_lat"])
-    common = {"seat": _ewkt(seat), "population": HUANGPU_POPULATION, "population_source": HUANGPU_POPULATION_SOURCE}
+    county = {"seat": _ewkt(seat), "population": HUANGPU_POPULATION, "population_source": HUANGPU_POPULATION_SOURCE}
+    # Only 黄浦区 of Shanghai is in the demo: the municipality is its parent, drawn as that district, with no
+    # population of its own (it would claim 黄浦区's 662,030 for 24.9 million people).
+    municipality = {"seat": _ewkt(seat), "population": None, "population_source": "not loaded: only 黄浦区 is"}
     return [
         {**SHANGHAI, "level": "province", "parent_adcode": None, "is_urban_district": False,
-         "boundary": _ewkt(boundary), **common},
+         "boundary": _ewkt(boundary), **municipality},
         {"adcode": HUANGPU["adcode"], "name": HUANGPU["name"], "level": "county", "parent_adcode": SHANGHAI["adcode"],
-         "is_urban_district": True, "boundary": _ewkt(boundary), **common},
+         "is_urban_district": True, "boundary": _ewkt(boundary), **county},
     ]  # fmt: skip
 
 

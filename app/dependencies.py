@@ -25,8 +25,8 @@ ReaderDep = Annotated[Reader, Depends(get_reader)]
 
 async def get_primary_reader(request: Request) -> Reader:
     """The primary's read pool, for reads that must see every commit: the change feed (a partner's sync must not
-    skip ahead of a lagging standby), API keys (one issued a moment ago works at once). The same as get_reader
-    without a standby; tests override both."""
+    skip ahead of a lagging standby), API keys (one issued a moment ago works at once). The same pool as
+    get_reader without a standby."""
     reader: Reader = request.app.state.db.primary
     return reader
 

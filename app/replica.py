@@ -4,8 +4,9 @@ A watcher asks the standby for its lag every WATCH_SECONDS. Reads go to the stan
 is at most DATABASE_READ_MAX_LAG_S, to the primary otherwise; a read the standby fails to answer (it stopped, it
 restarts, recovery cancelled the query) is asked again of the primary, so a standby going away costs no request.
 
-Lag is measured as PostgreSQL's monitoring advice has it: nothing when the standby has replayed all the WAL it
-received, else the time since the last transaction it replayed. With writes waiting behind a paused or slow
+Lag is measured as PostgreSQL's monitoring advice has it: nothing when the standby streams from the primary and
+has replayed all the WAL it received, else the time since the last transaction it replayed (unknown, infinite,
+while it is not streaming). With writes waiting behind a paused or slow
 replay, that is how stale its answers are; it overstates the lag of a standby that replays a first write after a
 quiet hour, which only sends reads to the primary for a moment.
 """
@@ -29,17 +30,23 @@ WATCH_SECONDS = 0.5
 LAG_SECONDS = """
 SELECT CASE
     WHEN NOT pg_is_in_recovery() THEN NULL
+    -- Cut off from the primary, it has replayed all it received and still falls behind: its lag is unknown.
+    WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN 'Infinity'
     WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
     ELSE coalesce(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8, 'Infinity')
 END
 """
 
-# What makes a read on the standby worth asking the primary instead: the standby is not there, or recovery
-# cancelled the query (40001, a conflict with a replayed change).
+# What makes a read on the standby worth asking the primary instead: the standby is not there, refuses it (too
+# many connections, credentials, a database it lacks), or recovery cancelled the query (40001/40P01, a conflict
+# with a replayed change).
 STANDBY_FAILED: tuple[type[BaseException], ...] = (
     *DATABASE_UNREACHABLE,
-    asyncpg.InterfaceError,
-    asyncpg.SerializationError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.TransactionRollbackError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.InvalidCatalogNameError,
     asyncpg.InternalClientError,  # a connection the stopped server left mid-operation
     OSError,  # no route to the host, or a name that does not resolve
 )
@@ -69,7 +76,7 @@ class ReplicaRouter:
         was_serving = self.serving
         try:
             lag = await asyncio.wait_for(self.standby.fetchval(LAG_SECONDS), timeout=2)
-        except STANDBY_FAILED as exc:
+        except (*STANDBY_FAILED, asyncpg.PostgresError) as exc:
             self.lag_s = None
             reason = type(exc).__name__
         else:
@@ -87,7 +94,11 @@ class ReplicaRouter:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(WATCH_SECONDS)
-            await self.measure()
+            try:
+                await self.measure()
+            except Exception:  # the watcher must outlive anything: a dead one would freeze the routing
+                self.lag_s = None
+                log.exception("measuring the standby's lag failed; reads go to the primary")
 
     async def _read(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
         if self.serving:

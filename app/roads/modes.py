@@ -65,11 +65,16 @@ class Way:
 
     def oneway(self, mode: Mode) -> int:
         """1: only along the way as drawn, -1: only against it, 0: both ways."""
-        if mode is Mode.walk and self.tags.get("oneway:foot") not in {"yes", "-1"}:
+        if mode is Mode.walk:
+            value = self.tags.get("oneway:foot", "")  # a street's one-way sign is not for pedestrians
+            if not value:
+                return 0
+        elif mode is Mode.ebike:
+            value = self.tags.get("oneway:bicycle") or self.tags.get("oneway", "")
+        else:
+            value = self.tags.get("oneway", "")
+        if value == "no":
             return 0
-        if mode is Mode.ebike and self.tags.get("oneway:bicycle") == "no":
-            return 0
-        value = self.tags.get("oneway", "")
         if value in {"yes", "true", "1"} or (not value and self.tags.get("junction") in {"roundabout", "circular"}):
             return 1
         return -1 if value == "-1" else 0

@@ -92,6 +92,11 @@ async def network_at(reader: Reader, lon: float, lat: float, within_m: float) ->
     )
 
 
+def utm_srid(lon: float, lat: float) -> int:
+    """The EPSG code of the WGS-84 UTM zone holding (lon, lat)."""
+    return (32600 if lat >= 0 else 32700) + min(int((lon + 180) // 6) + 1, 60)
+
+
 def _cost_columns(mode: Mode) -> str:
     return f"{mode}_s AS cost, {mode}_reverse_s AS reverse_cost"
 
@@ -106,7 +111,7 @@ near AS (
     LIMIT 8
 )
 SELECT near.id, near.source, near.target, near.cost, near.reverse_cost,
-       ST_LineLocatePoint(near.geom, p.g) AS fraction,
+       ST_LineLocatePoint(ST_Transform(near.geom, $4::int), ST_Transform(p.g, $4::int)) AS fraction,
        ST_Distance(near.geom::geography, p.g::geography) AS off_road_m
 FROM near, p
 ORDER BY off_road_m, near.id
@@ -119,7 +124,7 @@ SELECT p.n, s.*
 FROM unnest($2::float8[], $3::float8[]) WITH ORDINALITY AS p(lon, lat, n)
 CROSS JOIN LATERAL (
     SELECT near.id, near.source, near.target, near.cost, near.reverse_cost,
-           ST_LineLocatePoint(near.geom, q.g) AS fraction,
+           ST_LineLocatePoint(ST_Transform(near.geom, $4::int), ST_Transform(q.g, $4::int)) AS fraction,
            ST_Distance(near.geom::geography, q.g::geography) AS off_road_m
     FROM (SELECT ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326) AS g) q,
     LATERAL (
@@ -145,12 +150,16 @@ async def snap_many(
         network_id,
         [p[0] for p in points],
         [p[1] for p in points],
+        utm_srid(*points[0]),
     )
 
 
 async def snap(reader: Reader, network_id: int, mode: Mode, lon: float, lat: float) -> asyncpg.Record | None:
-    """The nearest edge the mode may use, where on it the point's foot is (fraction of its length), how far off."""
-    return await reader.fetchrow(SNAP_SQL.format(costs=_cost_columns(mode), mode=mode), network_id, lon, lat)
+    """The nearest edge the mode may use, where on it the point's foot is (fraction of its length, in metres as
+    the costs are), how far off."""
+    return await reader.fetchrow(
+        SNAP_SQL.format(costs=_cost_columns(mode), mode=mode), network_id, lon, lat, utm_srid(lon, lat)
+    )
 
 
 def edges_sql(network_id: int, mode: Mode, lon: float, lat: float, reach_m: float) -> str:
@@ -165,8 +174,11 @@ def edges_sql(network_id: int, mode: Mode, lon: float, lat: float, reach_m: floa
 
 async def driving_distance(reader: Reader, edges: str, starts: list[int], budget_s: float) -> list[asyncpg.Record]:
     """pgr_drivingDistance from each start: (start, node, seconds) within the budget."""
+    # The start's column is from_v before pgRouting 3.6 and start_vid since: read it by either name.
     return await reader.fetch(
-        "SELECT from_v AS start, node, agg_cost AS seconds FROM pgr_drivingDistance($1, $2::bigint[], $3, true)",
+        "SELECT coalesce(j->>'start_vid', j->>'from_v')::bigint AS start, (j->>'node')::bigint AS node, "
+        "(j->>'agg_cost')::float8 AS seconds "
+        "FROM pgr_drivingDistance($1, $2::bigint[], $3, true) d, to_jsonb(d) j",
         edges,
         starts,
         budget_s,
@@ -184,7 +196,8 @@ async def edges_between(reader: Reader, edges: str, nodes: list[int]) -> list[as
 
 REACHED_AREA_SQL = """
 WITH parts AS (
-    SELECT ST_LineSubstring(e.geom, p.start, p.stop) AS g
+    -- Cut in metres (the point's UTM zone), as the shares of an edge's cost are shares of its length.
+    SELECT ST_LineSubstring(ST_Transform(e.geom, $5::int), p.start, p.stop) AS g
     FROM unnest($1::bigint[], $2::float8[], $3::float8[]) AS p(edge, start, stop)
     JOIN road_edges e ON e.id = p.edge
     WHERE p.stop > p.start
@@ -192,18 +205,13 @@ WITH parts AS (
 -- Each part buffered in the point's UTM zone (metres), then the buffers unioned (a cascaded union): nine times
 -- faster than buffering the whole collection, and the same area.
 area AS (
-    SELECT ST_Transform(ST_Union(ST_Buffer(ST_Transform(g, $5::int), $4, 'quad_segs=4')), 4326) AS g FROM parts
+    SELECT ST_Transform(ST_Union(ST_Buffer(g, $4, 'quad_segs=4')), 4326) AS g FROM parts
 )
 SELECT ST_AsGeoJSON(area.g, 7)::jsonb AS geometry,
        ST_Area(area.g::geography) AS area_m2,
-       (SELECT coalesce(sum(ST_Length(g::geography)), 0) FROM parts) AS road_m
+       (SELECT coalesce(sum(ST_Length(ST_Transform(g, 4326)::geography)), 0) FROM parts) AS road_m
 FROM area
 """
-
-
-def utm_srid(lon: float, lat: float) -> int:
-    """The EPSG code of the WGS-84 UTM zone holding (lon, lat)."""
-    return (32600 if lat >= 0 else 32700) + min(int((lon + 180) // 6) + 1, 60)
 
 
 async def reached_area(

@@ -49,3 +49,7 @@ class NearestTravel(BaseModel):
     method: str
     network: NetworkSource
     off_road_m: float = Field(description="From the query point to the road it joins")
+    complete: bool = Field(
+        description="false: the 1,024 nearest sites by distance held fewer reachable ones than asked (the answer "
+        "lists those, quickest first)"
+    )

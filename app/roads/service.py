@@ -72,10 +72,11 @@ class Foot:
             ends[self.source] = 0.0
         elif self.reverse_cost >= 0:
             ends[self.source] = self.fraction * self.reverse_cost
+        # min(): a loop (source = target) is left by the shorter way round.
         if self.fraction >= 1 - AT_END:
             ends[self.target] = 0.0
         elif self.cost >= 0:
-            ends[self.target] = (1 - self.fraction) * self.cost
+            ends[self.target] = min(ends.get(self.target, math.inf), (1 - self.fraction) * self.cost)
         return ends
 
     def from_ends(self, times: dict[int, float]) -> float | None:
@@ -238,10 +239,17 @@ async def feet(
     return joined
 
 
-# Past this many candidates by distance, nearest by travel time stops widening (and says it may be short).
+# Past this many candidates by distance, nearest by travel time stops widening and says its answer may be short.
 MAX_CANDIDATES = 1024
-# The longest trip the search looks at (minutes × 60) when every site in range is a candidate.
+# The longest trip it looks at.
 MAX_TRAVEL_S = 3 * 3600
+
+
+@dataclass
+class ByTravelTime:
+    reach: Reach
+    sites: list[tuple[float, asyncpg.Record]]  # (seconds, site), quickest first
+    complete: bool  # False: MAX_CANDIDATES sites by distance did not yield `limit` reachable ones
 
 
 async def by_travel_time(
@@ -251,28 +259,37 @@ async def by_travel_time(
     mode: Mode,
     limit: int,
     candidates: Callable[[int], Awaitable[Sequence[asyncpg.Record]]],
-) -> tuple[Reach, list[tuple[float, asyncpg.Record]]]:
+) -> ByTravelTime:
     """The `limit` sites quickest to reach, with their seconds, from `candidates(n)`: the n nearest by geodesic
     distance (each with distance_m, lon, lat, id; fewer when no more are in range).
 
-    Exact: no site is reached faster than its distance at the mode's top speed, so once `limit` sites are reached
-    within the time the farthest candidate needs at that speed, no site further away can beat them.
+    Exact: no site is reached faster than its distance at the mode's top speed, so once `limit` of the n nearest
+    are reached within the time the farthest of them needs at that speed, no site further away can beat them.
+    When the range holds fewer than n sites, every one is a candidate and the time allowed grows until `limit`
+    of them are reached (or MAX_TRAVEL_S).
     """
+    top_mps = modes.top_kmh(mode) / 3.6
     fetch = max(4 * limit, 16)
     while True:
         rows = await candidates(fetch)
         everything = len(rows) < fetch
-        bound_s = MAX_TRAVEL_S if everything else rows[-1]["distance_m"] / (modes.top_kmh(mode) / 3.6)
-        found = await reach(reader, lon, lat, mode, min(bound_s, MAX_TRAVEL_S))
-        reached = []
-        joined = await feet(reader, found.network, mode, [(r["lon"], r["lat"]) for r in rows])
-        for row, foot in zip(rows, joined, strict=True):
-            seconds = found.to(foot) if foot is not None else None
-            if seconds is not None:
-                reached.append((seconds, row))
-        reached.sort(key=lambda pair: (pair[0], pair[1]["id"]))
-        if len(reached) >= limit or everything or fetch >= MAX_CANDIDATES:
-            return found, reached[:limit]
+        bound = (rows[-1]["distance_m"] if rows else 0.0) / top_mps  # no site not fetched is quicker
+        budget = max(bound, 60.0) if everything else bound
+        while True:
+            found = await reach(reader, lon, lat, mode, min(budget, MAX_TRAVEL_S))
+            joined = await feet(reader, found.network, mode, [(r["lon"], r["lat"]) for r in rows])
+            reached = sorted(
+                ((seconds, row) for row, foot in zip(rows, joined, strict=True)
+                 if foot is not None and (seconds := found.to(foot)) is not None),
+                key=lambda pair: (pair[0], pair[1]["id"]),
+            )  # fmt: skip
+            if not everything or len(reached) >= min(limit, len(rows)) or budget >= MAX_TRAVEL_S:
+                break
+            budget *= 2
+        if len(reached) >= limit or everything:
+            return ByTravelTime(found, reached[:limit], complete=True)
+        if fetch * 4 > MAX_CANDIDATES:
+            return ByTravelTime(found, reached[:limit], complete=False)
         fetch *= 4
 
 

@@ -27,7 +27,8 @@ parse_nearest_query, nearest_query_parameters = query_model(NearestQuery)
 
 
 async def nearest_sites(request: Request) -> Response:
-    """Active sites nearest to a point, ordered by geodesic distance (metres on the WGS-84 spheroid)."""
+    """Active sites nearest to a point, ordered by geodesic distance (metres on the WGS-84 spheroid), or with
+    `mode` by travel time on the road network there."""
     query = await parse_nearest_query(request)
     reader = await reader_of(request)
     at = china_time.local_time(query.at or china_time.now())
@@ -71,15 +72,17 @@ async def nearest_sites(request: Request) -> Response:
     if query.mode is None:
         items = [_nearest_item(r, status(r), query.coordsys) for r in await nearest(query.limit)]
         return JSON({"items": items}, headers=SHORT_CACHE)
-    found, timed = await roads.by_travel_time(
+    # By travel time alone: the trust ranking's factor applies to distances.
+    timed = await roads.by_travel_time(
         reader, lon, lat, query.mode, query.limit, lambda n: nearest(n, trusted_first=False)
     )
-    items = [{**_nearest_item(r, status(r), query.coordsys), "travel_time_s": round(s, 1)} for s, r in timed]
+    items = [{**_nearest_item(r, status(r), query.coordsys), "travel_time_s": round(s, 1)} for s, r in timed.sites]
     travel = {
         "mode": query.mode.value,
-        "method": found.network.describe(query.mode),
-        "network": found.network.as_dict(),
-        "off_road_m": round(found.foot.off_road_m, 1),
+        "method": timed.reach.network.describe(query.mode),
+        "network": timed.reach.network.as_dict(),
+        "off_road_m": round(timed.reach.foot.off_road_m, 1),
+        "complete": timed.complete,
     }
     return JSON({"items": items, "travel": travel}, headers=SHORT_CACHE)
 
