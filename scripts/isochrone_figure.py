@@ -53,8 +53,8 @@ def main() -> None:
     props = ring["properties"]
     circle_km2 = math.pi * (radius_m / 1000) ** 2
     body = answer.json()
-    source = f"{body['method']} · {body['network']['attribution']}"
-    svg = f"""<svg xmlns="http://www.w3.org/2000/svg" width="{SIZE}" height="{SIZE + 70}"
+    method, attribution = body["method"], body["network"]["attribution"]
+    svg = f"""<svg xmlns="http://www.w3.org/2000/svg" width="{SIZE}" height="{SIZE + 80}"
  font-family="Noto Sans CJK SC">
 <rect width="100%" height="100%" fill="white"/>
 <g stroke="#b0b0b0" stroke-width="1.2" fill="none">{"".join(streets)}</g>
@@ -65,10 +65,11 @@ def main() -> None:
 <text x="12" y="{SIZE + 24}" font-size="17"><tspan fill="#1f77b4">■ {args.minutes:g}-minute walk on the streets:
  {props["area_km2"]:.2f} km², {props["road_km"]:.1f} km of road</tspan>
  <tspan fill="#d62728">  ◯ radius {radius_m:,.0f} m: {circle_km2:.2f} km²</tspan></text>
-<text x="12" y="{SIZE + 52}" font-size="12" fill="#555">{source}</text></svg>"""
+<text x="12" y="{SIZE + 46}" font-size="12" fill="#555">{method}</text>
+<text x="12" y="{SIZE + 62}" font-size="12" fill="#555">{attribution}</text></svg>"""
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium")
-        page = browser.new_page(viewport={"width": SIZE, "height": SIZE + 70})
+        page = browser.new_page(viewport={"width": SIZE, "height": SIZE + 80})
         page.set_content(svg)
         page.screenshot(path=str(ROOT / "docs" / "isochrone.png"))
         browser.close()
