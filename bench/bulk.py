@@ -15,24 +15,18 @@ import os
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
-from alembic import command
-from pydantic import PostgresDsn
 from rich.console import Console
 from rich.table import Table
 
-from app import demo
-from app.cli import alembic_config
-from app.config import Settings
 from app.db import create_engine
 from app.keys import service as keys
 from bench import national_register
+from bench.database import db_url, fresh_demo_database
 from bench.server import running
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("YIZHAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
-ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
 DB_NAME = "yizhan_bench_bulk"
 PORT = 8104
 LIMIT_S = 60.0
@@ -40,14 +34,8 @@ console = Console()
 
 
 async def prepare() -> str:
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    await admin.execute(f"CREATE DATABASE {DB_NAME}")
-    await admin.close()
-    settings = Settings(database_url=PostgresDsn(ADMIN_URL.rpartition("/")[0] + "/" + DB_NAME))
-    await asyncio.to_thread(command.upgrade, alembic_config(settings), "head")
+    settings = await fresh_demo_database(DB_NAME)
     engine = create_engine(settings)
-    await demo.load(engine)
     async with engine.begin() as conn:
         secret = await keys.create(conn, "bench", ["write"], None)
     await engine.dispose()
@@ -73,7 +61,7 @@ def main() -> None:
     table = Table(title=f"POST /v1/sites/bulk, {args.rows:,} CSV rows")
     for column in ("run", "seconds", "rows/s", "summary", "share of the 60 s limit"):
         table.add_column(column)
-    database = ADMIN_URL.rpartition("/")[0] + "/" + DB_NAME
+    database = db_url(DB_NAME)
     limits_off = {
         "RATE_LIMIT_READS_PER_MINUTE": "0",
         "RATE_LIMIT_WRITES_PER_MINUTE": "0",

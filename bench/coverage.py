@@ -22,33 +22,24 @@ import asyncpg
 import httpx
 import numpy as np
 import shapely
-from alembic import command
-from pydantic import PostgresDsn
 from rich.console import Console
 from rich.table import Table
 from shapely import MultiPolygon, unary_union
 from shapely.geometry import shape
 from sqlalchemy import text
 
-from app import demo
-from app.cli import alembic_config
-from app.config import Settings
 from app.coverage import repository as coverage_repository
 from app.coverage.population import CensusSeatDecayModel, RegionForModel
 from app.db import create_engine
 from app.regions import repository as regions_repository
+from bench.database import db_url, fresh_demo_database
 from bench.server import running
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("YIZHAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
-ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
 DB_NAME = "yizhan_bench_coverage"
 PORT = 8103
 console = Console()
-
-
-def db_url() -> str:
-    return ADMIN_URL.rpartition("/")[0] + "/" + DB_NAME
 
 
 def shandong_regions() -> tuple[list[dict[str, object]], list[RegionForModel]]:
@@ -84,14 +75,8 @@ def shandong_regions() -> tuple[list[dict[str, object]], list[RegionForModel]]:
 
 
 async def prepare(legal_aid: int) -> None:
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    await admin.execute(f"CREATE DATABASE {DB_NAME}")
-    await admin.close()
-    settings = Settings(database_url=PostgresDsn(db_url()))
-    await asyncio.to_thread(command.upgrade, alembic_config(settings), "head")
+    settings = await fresh_demo_database(DB_NAME)
     engine = create_engine(settings)
-    await demo.load(engine)
     counties, models = shandong_regions()
     started = time.perf_counter()
     features = json.loads((SHARED / "boundaries" / "shandong_370000_counties_tianditu_wgs84.geojson").read_text())
@@ -133,7 +118,7 @@ async def prepare(legal_aid: int) -> None:
             keep = shapely.contains_xy(region.boundary, lon, lat)
             got += list(zip(lon[keep].tolist(), lat[keep].tolist(), strict=True))
         rows += [("legal_aid", f"{region.adcode}-{i}", lon, lat) for i, (lon, lat) in enumerate(got[:n])]
-    conn = await asyncpg.connect(db_url())
+    conn = await asyncpg.connect(db_url(DB_NAME))
     await conn.execute("CREATE TEMP TABLE staged (kind text, name text, lon float8, lat float8)")
     await conn.copy_records_to_table("staged", records=rows)
     await conn.execute(
@@ -163,7 +148,7 @@ def timed(client: httpx.Client, method: str, url: str, runs: int, **kwargs: obje
 
 
 async def naive_statement() -> float:
-    conn = await asyncpg.connect(db_url())
+    conn = await asyncpg.connect(db_url(DB_NAME))
     sql = """
         SELECT ST_Area(ST_Intersection(r.boundary, u.g)::geography)
         FROM regions r, (SELECT ST_Union(ST_Buffer(s.location, 7500)::geometry) AS g
@@ -194,7 +179,7 @@ def main() -> None:
         "RATE_LIMIT_COVERAGE_PER_MINUTE": "0",
     }
     with (
-        running("app.main:app", PORT, db_url(), **limits_off) as server,
+        running("app.main:app", PORT, db_url(DB_NAME), **limits_off) as server,
         httpx.Client(base_url=server.base, timeout=120) as client,
     ):
         t, _ = timed(client, "GET", "/v1/coverage/regions/371600/children", args.runs)

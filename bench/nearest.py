@@ -20,39 +20,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-from alembic import command
-from pydantic import PostgresDsn
 from rich.console import Console
 from rich.table import Table
 
-from app import demo, geo
-from app.cli import alembic_config
-from app.config import Settings
-from app.db import create_engine
+from app import geo
 from bench import national_register
+from bench.database import db_url, fresh_demo_database
 from bench.server import Server, cpu_seconds, running
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("YIZHAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
-ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
 DB_NAME = "yizhan_bench"
 console = Console(width=150)
 
 
-def db_url(name: str) -> str:
-    return ADMIN_URL.rpartition("/")[0] + "/" + name
-
-
 async def prepare(n_sites: int) -> int:
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    await admin.execute(f"CREATE DATABASE {DB_NAME}")
-    await admin.close()
-    settings = Settings(database_url=PostgresDsn(db_url(DB_NAME)))
-    await asyncio.to_thread(command.upgrade, alembic_config(settings), "head")
-    engine = create_engine(settings)
-    await demo.load(engine)
-    await engine.dispose()
+    await fresh_demo_database(DB_NAME)
     started = time.perf_counter()
     # Each with its GCJ-02 twin, as the service's own write paths store it (Site.gcj02_lon).
     rows = [

@@ -21,20 +21,17 @@ import subprocess
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
-from alembic import command
-from pydantic import PostgresDsn
 from rich.console import Console
 from rich.table import Table
 
 from app import demo
-from app.cli import alembic_config
 from app.config import Settings
 from app.db import connect_reader, create_engine
 from app.roads import osm, repository, service
 from app.roads.modes import Mode
-from bench.nearest import ADMIN_URL, SHARED, db_url, parse_ms
+from bench.database import fresh_demo_database
+from bench.nearest import SHARED, parse_ms
 from bench.server import running
 
 HERE = Path(__file__).resolve().parent
@@ -43,16 +40,12 @@ console = Console(width=150)
 
 
 async def prepare() -> Settings:
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    await admin.execute(f"CREATE DATABASE {DB_NAME}")
-    await admin.close()
-    settings = Settings(database_url=PostgresDsn(db_url(DB_NAME)))
-    await asyncio.to_thread(command.upgrade, alembic_config(settings), "head")
+    settings = await fresh_demo_database(DB_NAME)
     engine = create_engine(settings)
-    await demo.load(engine)
-    await demo.load_huangpu(engine)
-    await engine.dispose()
+    try:
+        await demo.load_huangpu(engine)
+    finally:
+        await engine.dispose()
     return settings
 
 

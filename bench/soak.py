@@ -19,7 +19,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.nearest import DB_NAME, db_url, parse_ms
+from bench.database import db_url
+from bench.nearest import DB_NAME, parse_ms
 from bench.server import Server, running
 
 HERE = Path(__file__).resolve().parent
