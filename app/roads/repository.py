@@ -21,10 +21,6 @@ async def network_named(conn: AsyncConnection, name: str) -> dict[str, Any] | No
     return dict(row._mapping) if row is not None else None
 
 
-async def networks(reader: Reader) -> list[asyncpg.Record]:
-    return await reader.fetch(f"SELECT {NETWORK_COLUMNS} FROM road_networks ORDER BY name")
-
-
 async def delete_network(conn: AsyncConnection, network_id: int) -> None:
     await conn.execute(text("DELETE FROM road_networks WHERE id = :id"), {"id": network_id})
 

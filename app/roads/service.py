@@ -275,9 +275,11 @@ async def by_travel_time(
         everything = len(rows) < fetch
         bound = (rows[-1]["distance_m"] if rows else 0.0) / top_mps  # no site not fetched is quicker
         budget = max(bound, 60.0) if everything else bound
+        joined: list[Foot | None] | None = None
         while True:
             found = await reach(reader, lon, lat, mode, min(budget, MAX_TRAVEL_S))
-            joined = await feet(reader, found.network, mode, [(r["lon"], r["lat"]) for r in rows])
+            if joined is None:  # the same candidates while only the time allowed grows
+                joined = await feet(reader, found.network, mode, [(r["lon"], r["lat"]) for r in rows])
             reached = sorted(
                 ((seconds, row) for row, foot in zip(rows, joined, strict=True)
                  if foot is not None and (seconds := found.to(foot)) is not None),
