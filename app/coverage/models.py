@@ -8,7 +8,9 @@ from app.db import Base
 
 
 class CoverageRule(Base):
-    """How far a site of `kind` serves: a radius, or a travel time at an assumed speed.
+    """How far a site of `kind` serves: a radius, or a travel time by a mode (app.roads.modes) — travelled on a
+    road network where one is loaded, else a radius at the assumed speed; and by how many sites a place must be
+    reached to count as covered (`min_sites`, 2 for cross coverage, 交叉覆盖).
 
     The most specific rule wins: one for the region itself, else the default for urban districts or for the rest.
     """
@@ -23,6 +25,9 @@ class CoverageRule(Base):
         CheckConstraint("travel_minutes IS NULL OR travel_minutes > 0", name="minutes_positive"),
         CheckConstraint("assumed_speed_kmh IS NULL OR assumed_speed_kmh > 0", name="speed_positive"),
         CheckConstraint("region_adcode IS NULL OR urban_district IS NULL", name="region_or_district_class"),
+        CheckConstraint("mode IS NULL OR mode IN ('walk', 'ebike', 'car')", name="mode_known"),
+        CheckConstraint("mode IS NULL OR travel_minutes IS NOT NULL", name="mode_with_travel_time"),
+        CheckConstraint("min_sites >= 1", name="min_sites_positive"),
         Index(
             "uq_coverage_rules_scope",
             "kind",
@@ -41,6 +46,8 @@ class CoverageRule(Base):
     radius_m: Mapped[float | None] = mapped_column(Double)
     travel_minutes: Mapped[int | None] = mapped_column(Integer)
     assumed_speed_kmh: Mapped[float | None] = mapped_column(Double)
+    mode: Mapped[str | None] = mapped_column(Text)
+    min_sites: Mapped[int] = mapped_column(Integer, server_default="1")
     note: Mapped[str | None] = mapped_column(Text)
 
 

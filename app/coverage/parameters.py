@@ -23,12 +23,26 @@ RadiusOverride = Annotated[
     ),
 ]
 
+MinSitesOverride = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=service.MAX_MIN_SITES,
+        description="What-if: count a place as covered only when this many sites reach it (2: cross coverage, "
+        "交叉覆盖), instead of the rule's min_sites",
+    ),
+]
+
 
 async def evaluation_query(
-    reader: ReaderDep, kind: Kind = "legal_aid", as_of: AsOf = None, radius_m: RadiusOverride = None
+    reader: ReaderDep,
+    kind: Kind = "legal_aid",
+    as_of: AsOf = None,
+    radius_m: RadiusOverride = None,
+    min_sites: MinSitesOverride = None,
 ) -> service.Evaluation:
-    """What every coverage question shares: the kind, the date, a what-if radius."""
-    return await service.evaluation(reader, kind, as_of, radius_m)
+    """What every coverage question shares: the kind, the date, a what-if radius or site count."""
+    return await service.evaluation(reader, kind, as_of, radius_m, min_sites)
 
 
 EvaluationDep = Annotated[service.Evaluation, Depends(evaluation_query)]

@@ -66,7 +66,7 @@ async def region_of_point(reader: Reader, lon: float, lat: float) -> str | None:
 
 
 RULE_SQL = """
-SELECT r.radius_m, r.travel_minutes, r.assumed_speed_kmh, r.note,
+SELECT r.radius_m, r.travel_minutes, r.assumed_speed_kmh, r.mode, r.min_sites, r.note,
        CASE WHEN r.region_adcode IS NOT NULL THEN 'region'
             WHEN r.urban_district THEN 'urban_district_default' ELSE 'default' END AS scope
 FROM coverage_rules r JOIN regions g ON g.adcode = $1
@@ -192,6 +192,61 @@ LIMIT 1
 )
 
 
+SERVING_SQL = (
+    CATCHMENT_CTES
+    + """
+SELECT id, ST_X(g) AS x, ST_Y(g) AS y, ST_X(ST_Transform(g, 4326)) AS lon, ST_Y(ST_Transform(g, 4326)) AS lat
+FROM serving ORDER BY id NULLS LAST
+"""
+)
+
+# What a covered area (a geometry in the region's plane, built by app.coverage.covered) leaves: the same figures,
+# gaps and uncovered cells as the single-radius statements above. The cells' people count where their centroid is
+# covered, as there.
+COVERED_FIGURES_SQL = f"""
+WITH region AS (SELECT ST_Transform(boundary, $4::int) AS g FROM regions WHERE adcode = $1),
+covered AS (SELECT ST_GeomFromWKB($3, $4::int) AS g)
+SELECT ST_Area(r.g) / 1e6 AS area_km2,
+       ST_Area(ST_Intersection(r.g, c.g)) / 1e6 AS covered_area_km2,
+       (SELECT coalesce(sum(population), 0) FROM population_cells WHERE region_adcode = $1) AS cells_population,
+       (SELECT coalesce(sum(p.population), 0) FROM population_cells p
+        WHERE p.region_adcode = $1 AND ST_Covers(c.g, ST_Transform(p.centroid, $4::int))) AS covered_population,
+       (SELECT count(*) FROM sites s WHERE {ACTIVE_ON} AND s.region_adcode = $1) AS site_count
+FROM region r, covered c
+"""
+
+COVERED_GAPS_SQL = """
+WITH parts AS (
+    SELECT (ST_Dump(ST_Difference(ST_Transform(r.boundary, $3::int), ST_GeomFromWKB($2, $3::int)))).geom AS g
+    FROM regions r WHERE r.adcode = $1
+)
+SELECT ST_AsGeoJSON(ST_Transform(g, 4326), 6)::jsonb AS geometry, ST_AsBinary(ST_Transform(g, 4326)) AS wkb,
+       ST_Area(g) / 1e6 AS area_km2
+FROM parts
+WHERE ST_Area(g) >= $4
+ORDER BY ST_Area(g) DESC
+"""
+
+COVERED_UNCOVERED_CELLS_SQL = """
+SELECT ST_X(p.centroid) AS lon, ST_Y(p.centroid) AS lat, p.population,
+       ST_Area(ST_Transform(p.cell, $3::int)) / 1e6 AS area_km2
+FROM population_cells p
+WHERE p.region_adcode = $1 AND NOT ST_Covers(ST_GeomFromWKB($2, $3::int), ST_Transform(p.centroid, $3::int))
+"""
+
+# Where the worst-served place is looked for when it cannot be found exactly: the region's boundary vertices and
+# its population cells' centroids, in the plane and in WGS-84.
+SAMPLE_POINTS_SQL = """
+WITH points AS (
+    SELECT (ST_DumpPoints(boundary)).geom AS p FROM regions WHERE adcode = $1
+    UNION ALL
+    SELECT centroid FROM population_cells WHERE region_adcode = $1
+)
+SELECT ST_X(p) AS lon, ST_Y(p) AS lat, ST_X(ST_Transform(p, $2::int)) AS x, ST_Y(ST_Transform(p, $2::int)) AS y
+FROM points
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Catchments:
     """What every coverage statement is asked about: a region, in its plane, and the sites of a kind serving it on
@@ -215,6 +270,32 @@ async def coverage(reader: Reader, of: Catchments, extra: list[tuple[float, floa
     row = await reader.fetchrow(COVERAGE_SQL, *of.args(extra))
     assert row is not None
     return row
+
+
+async def serving_sites(
+    reader: Reader, of: Catchments, extra: list[tuple[float, float]] | None = None
+) -> list[asyncpg.Record]:
+    """The sites serving the region within `of.radius_m` (then the what-if sites, id NULL): plane and WGS-84."""
+    return await reader.fetch(SERVING_SQL, *of.args(extra))
+
+
+async def covered_figures(reader: Reader, of: Catchments, covered_wkb: bytes) -> asyncpg.Record:
+    """coverage() for a covered area given as a geometry in the region's plane."""
+    row = await reader.fetchrow(COVERED_FIGURES_SQL, of.adcode, of.kind, covered_wkb, of.srid, of.as_of, of.is_today)
+    assert row is not None
+    return row
+
+
+async def covered_gaps(reader: Reader, of: Catchments, covered_wkb: bytes, min_area_m2: float) -> list[asyncpg.Record]:
+    return await reader.fetch(COVERED_GAPS_SQL, of.adcode, covered_wkb, of.srid, min_area_m2)
+
+
+async def covered_uncovered_cells(reader: Reader, of: Catchments, covered_wkb: bytes) -> list[asyncpg.Record]:
+    return await reader.fetch(COVERED_UNCOVERED_CELLS_SQL, of.adcode, covered_wkb, of.srid)
+
+
+async def sample_points(reader: Reader, of: Catchments) -> list[asyncpg.Record]:
+    return await reader.fetch(SAMPLE_POINTS_SQL, of.adcode, of.srid)
 
 
 async def gaps(reader: Reader, of: Catchments, min_area_m2: float) -> list[asyncpg.Record]:

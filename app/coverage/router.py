@@ -101,7 +101,7 @@ async def coverage_gaps(
 @router.post("/suggest", response_model=Suggestions, responses=PROBLEMS)
 async def suggest_sites(reader: ReaderDep, body: SuggestRequest) -> Response:
     """Where the next `count` sites of a kind should go: greedy maximal coverage, existing sites fixed."""
-    ev = await service.evaluation(reader, body.kind, body.as_of, body.radius_m)
+    ev = await service.evaluation(reader, body.kind, body.as_of, body.radius_m, body.min_sites)
     candidates = (
         [geo.to_wgs84(*f.geometry.coordinates, body.coordsys) for f in body.candidates.features]
         if body.candidates is not None

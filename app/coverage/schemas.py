@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.coverage.service import MAX_RULE_RADIUS_M
+from app.coverage.service import MAX_MIN_SITES, MAX_RULE_RADIUS_M
 from app.coverage.siting import MAX_SUGGESTIONS
 from app.geo import CoordSys
 
@@ -38,6 +38,9 @@ class SuggestRequest(BaseModel):
         default=None, description="Where sites could go; default: centroids of the uncovered 1 km population cells"
     )
     radius_m: float | None = Field(default=None, gt=0, le=MAX_RULE_RADIUS_M, description="What-if radius")
+    min_sites: int | None = Field(
+        default=None, ge=1, le=MAX_MIN_SITES, description="What-if: sites a place must be reached by (2: 交叉覆盖)"
+    )
     as_of: dt.date | None = None
     coordsys: CoordSys = Field(default=CoordSys.wgs84, description="Datum of the candidates and the suggestions")
 
@@ -45,12 +48,28 @@ class SuggestRequest(BaseModel):
 # --- answers ----------------------------------------------------------------------------------------------------
 
 
+class NetworkUsed(BaseModel):
+    name: str
+    source_file: str
+    extract_date: dt.datetime | None
+    attribution: str
+    share_of_region: float = Field(description="Share of the region's area within the network's extent")
+
+
 class RuleApplied(BaseModel):
     type: Literal["radius", "travel_time"]
     radius_m: float = Field(description="The distance a place may be from a site and count as covered")
     travel_minutes: int | None
     assumed_speed_kmh: float | None
+    mode: Literal["walk", "ebike", "car"] | None = Field(description="The travel mode of a travel-time rule")
+    min_sites: int = Field(description="Sites a place must be within reach of to count as covered (2: 交叉覆盖)")
+    method: str = Field(
+        description="How the rule was evaluated: 'road network: <source>, <date>, <mode>' (with its share of the "
+        "region when the network covers part of it), 'radius = minutes × assumed speed (no road network loaded)' "
+        "or 'radius'"
+    )
     approximation: str | None = Field(description="How a travel time became a radius, when it did")
+    network: NetworkUsed | None = Field(description="The road network travelled on, with its attribution")
     scope: Literal["region", "urban_district_default", "default", "query"]
     note: str | None
 
@@ -63,8 +82,12 @@ class PerChildRule(BaseModel):
 class WorstServed(BaseModel):
     lat: float
     lon: float
-    distance_m: float = Field(description="Geodesic distance to the nearest serving site")
-    nearest_site_id: int
+    distance_m: float = Field(description="Geodesic distance to the k-th nearest serving site (k = min_sites)")
+    nearest_site_id: int = Field(description="That site")
+    travel_time_s: float | None = Field(
+        default=None, description="On a road network: travel time to the k-th quickest site (null: beyond the search)"
+    )
+    method: str = Field(description="How the spot was found: exactly, or among which points")
 
 
 class CoverageRow(BaseModel):
@@ -73,6 +96,7 @@ class CoverageRow(BaseModel):
     is_urban_district: bool
     rule: RuleApplied | PerChildRule
     rule_label: str
+    method: str = Field(description="How the rule was evaluated (see RuleApplied.method)")
     area_km2: float
     covered_area_km2: float
     covered_area_share: float | None
@@ -98,6 +122,7 @@ class ChildCoverage(BaseModel):
 class NearestServing(BaseModel):
     id: int
     distance_m: float
+    travel_time_s: float | None = Field(default=None, description="Door to door, on a road network")
 
 
 class PointCoverage(BaseModel):
@@ -105,7 +130,9 @@ class PointCoverage(BaseModel):
     as_of: dt.date
     region: str
     rule: RuleApplied
+    method: str = Field(description="Door to door on a road network, or geodesic distance within the radius")
     covered: bool
+    sites_reaching: int = Field(description="Sites within reach, counted up to the rule's min_sites")
     nearest_site: NearestServing | None
 
 

@@ -5,7 +5,7 @@ import copy
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import asyncpg
@@ -14,9 +14,12 @@ import shapely
 import shapely.geometry
 
 from app import china_time, geo, geojson
-from app.coverage import repository
+from app.coverage import covered, repository
 from app.db import Reader
 from app.errors import InvalidParameter, NotFound
+from app.roads import repository as roads_repository
+from app.roads import service as roads
+from app.roads.modes import Mode
 from app.sites.nearest import service as nearest
 from app.vocabularies.service import site_kinds
 
@@ -30,16 +33,56 @@ WORST_SERVED_FIRST_SEARCH_M = 20_000.0
 # Farther than any two points on the WGS-84 spheroid (the longest geodesic is 20,003,931 m): no limit.
 FARTHEST_M = 20_004_000.0
 MAX_RULE_RADIUS_M = 100_000.0
+MAX_MIN_SITES = 5
 PER_CHILD_RULE_LABEL = "按下级区划规则 / per child region"
+
+
+RADIUS_FROM_MINUTES = "radius = minutes × assumed speed (no road network loaded)"
+# A region this much within a network's extent is evaluated on the network alone.
+NETWORK_WHOLE_SHARE = 0.995
 
 
 @dataclass(frozen=True)
 class Rule:
+    """A region's rule for a kind: how far a site serves and by how many sites a place must be reached.
+
+    A travel-time rule with a mode is travelled on `network` where one is loaded over the region (within its
+    extent; outside it the radius stands), else it is the radius minutes × assumed speed.
+    """
+
     radius_m: float
     travel_minutes: int | None
     assumed_speed_kmh: float | None
     scope: str
     note: str | None
+    mode: Mode | None = None
+    min_sites: int = 1
+    network: roads.Network | None = None
+    network_share: float | None = None  # of the region's area within the network's extent
+
+    @property
+    def budget_s(self) -> float:
+        assert self.travel_minutes is not None
+        return self.travel_minutes * 60.0
+
+    @property
+    def is_single_radius(self) -> bool:
+        """A place is covered when one site is within the radius: the union of circles (the fast, exact path)."""
+        return self.network is None and self.min_sites == 1
+
+    def method(self) -> str:
+        """Which way the rule was evaluated, as every answer states it."""
+        if self.network is not None and self.mode is not None:
+            method = self.network.describe(self.mode)
+            if self.network_share is not None and self.network_share < NETWORK_WHOLE_SHARE:
+                method += (
+                    f" over {self.network_share:.0%} of the region (the network's extent); elsewhere "
+                    f"{RADIUS_FROM_MINUTES.split(' (')[0]}"
+                )
+            return method
+        if self.travel_minutes is not None:
+            return RADIUS_FROM_MINUTES
+        return "radius"
 
     def describe(self) -> dict[str, Any]:
         travel = self.travel_minutes is not None
@@ -48,16 +91,27 @@ class Rule:
             "radius_m": self.radius_m,
             "travel_minutes": self.travel_minutes,
             "assumed_speed_kmh": self.assumed_speed_kmh,
-            "approximation": "radius = minutes × assumed speed (no road network loaded)" if travel else None,
+            "mode": self.mode.value if self.mode is not None else None,
+            "min_sites": self.min_sites,
+            "method": self.method(),
+            "approximation": RADIUS_FROM_MINUTES if travel and self.network is None else None,
+            "network": {**self.network.as_dict(), "share_of_region": round(self.network_share or 0.0, 4)}
+            if self.network is not None
+            else None,
             "scope": self.scope,
             "note": self.note,
         }
 
     def label(self) -> str:
-        """A short human form for report tables: '2000 m' or '30 min × 15 km/h = 7500 m'."""
-        if self.travel_minutes is not None:
-            return f"{self.travel_minutes} min × {self.assumed_speed_kmh:g} km/h = {self.radius_m:.0f} m"
-        return f"{self.radius_m:.0f} m"
+        """A short human form for report tables: '2000 m', '30 min × 15 km/h = 7500 m', '15 min 步行 walking on
+        roads', each with '· ≥ 2 sites' under cross coverage."""
+        if self.network is not None and self.mode is not None:
+            text = f"{self.travel_minutes} min {self.mode.label} on roads"
+        elif self.travel_minutes is not None:
+            text = f"{self.travel_minutes} min × {self.assumed_speed_kmh:g} km/h = {self.radius_m:.0f} m"
+        else:
+            text = f"{self.radius_m:.0f} m"
+        return text if self.min_sites == 1 else f"{text} · ≥ {self.min_sites} sites"
 
 
 async def find_region(reader: Reader, adcode: str) -> asyncpg.Record:
@@ -67,17 +121,29 @@ async def find_region(reader: Reader, adcode: str) -> asyncpg.Record:
     return row
 
 
-async def resolve_rule(reader: Reader, adcode: str, kind: str, radius_override: float | None) -> Rule:
-    if radius_override is not None:
-        return Rule(radius_override, None, None, "query", "radius_m given in the request (what-if)")
-    row = await repository.rule(reader, adcode, kind)
-    if row is None:
-        raise InvalidParameter("kind", f"no coverage rule for kind {kind} in region {adcode}")
-    if row["radius_m"] is not None:
-        radius = float(row["radius_m"])
+async def resolve_rule(reader: Reader, adcode: str, ev: "Evaluation") -> Rule:
+    """The region's rule for the evaluation's kind, with the evaluation's what-if radius or site count."""
+    if ev.radius_override is not None:
+        rule = Rule(ev.radius_override, None, None, "query", "radius_m given in the request (what-if)")
     else:
-        radius = row["travel_minutes"] / 60 * row["assumed_speed_kmh"] * 1000
-    return Rule(radius, row["travel_minutes"], row["assumed_speed_kmh"], row["scope"], row["note"])
+        row = await repository.rule(reader, adcode, ev.kind)
+        if row is None:
+            raise InvalidParameter("kind", f"no coverage rule for kind {ev.kind} in region {adcode}")
+        if row["radius_m"] is not None:
+            radius = float(row["radius_m"])
+        else:
+            radius = row["travel_minutes"] / 60 * row["assumed_speed_kmh"] * 1000
+        mode = Mode(row["mode"]) if row["mode"] is not None else None
+        rule = Rule(
+            radius, row["travel_minutes"], row["assumed_speed_kmh"], row["scope"], row["note"], mode, row["min_sites"]
+        )
+        if mode is not None:
+            found = await roads_repository.network_over(reader, adcode)
+            if found is not None:
+                rule = replace(rule, network=roads.network_of(found), network_share=float(found["share"]))
+    if ev.min_sites_override is not None:
+        rule = replace(rule, min_sites=ev.min_sites_override)
+    return rule
 
 
 @dataclass(frozen=True)
@@ -87,6 +153,7 @@ class Evaluation:
     kind: str
     as_of: dt.date
     radius_override: float | None
+    min_sites_override: int | None = None
     # The register's state the answer is for (repository.register_state); None: answers are not kept.
     state: tuple[int, int | None] | None = None
 
@@ -99,9 +166,12 @@ class Evaluation:
         return repository.Catchments(region["adcode"], self.kind, radius_m, srid_of(region), self.as_of, self.is_today)
 
 
-async def evaluation(reader: Reader, kind: str, as_of: dt.date | None, radius_m: float | None) -> Evaluation:
+async def evaluation(
+    reader: Reader, kind: str, as_of: dt.date | None, radius_m: float | None, min_sites: int | None = None
+) -> Evaluation:
     await site_kinds.check(reader, "kind", [kind])
-    return Evaluation(kind, as_of or china_time.today(), radius_m, await repository.register_state(reader))
+    state = await repository.register_state(reader)
+    return Evaluation(kind, as_of or china_time.today(), radius_m, min_sites, state)
 
 
 # A leaf region's figures for one evaluation, kept for a minute for the same state of the register: the map asks
@@ -136,7 +206,7 @@ _kept = _Kept()
 def _key(what: str, region: asyncpg.Record, ev: Evaluation) -> tuple[Any, ...] | None:
     if ev.state is None:
         return None
-    return (what, region["adcode"], ev.kind, ev.as_of, ev.radius_override, ev.state)
+    return (what, region["adcode"], ev.kind, ev.as_of, ev.radius_override, ev.min_sites_override, ev.state)
 
 
 def srid_of(region: asyncpg.Record) -> int:
@@ -144,7 +214,10 @@ def srid_of(region: asyncpg.Record) -> int:
     return int(region["equal_area_srid"])
 
 
-async def _worst_served(reader: Reader, region: asyncpg.Record, ev: Evaluation) -> dict[str, Any] | None:
+async def _worst_served(reader: Reader, region: asyncpg.Record, rule: Rule, ev: Evaluation) -> dict[str, Any] | None:
+    if not rule.is_single_radius:
+        found = await covered.worst_served(reader, ev.catchments(region, covered.search_m(rule)), rule)
+        return await _with_kth_site(reader, ev, found, rule.min_sites) if found is not None else None
     search = WORST_SERVED_FIRST_SEARCH_M
     while True:
         spot = await repository.worst_served(reader, ev.catchments(region, search))
@@ -155,13 +228,22 @@ async def _worst_served(reader: Reader, region: asyncpg.Record, ev: Evaluation) 
     if spot is None:
         return None  # no site of the kind anywhere
     # The Voronoi search is planar in the local projection; the distance reported is the geodesic one.
-    nearest = await nearest_serving(reader, ev, spot["lon"], spot["lat"])
-    assert nearest is not None
+    method = "exact: the farthest point from every site (Voronoi vertices within the region)"
+    return await _with_kth_site(reader, ev, {"lon": spot["lon"], "lat": spot["lat"], "method": method}, 1)
+
+
+async def _with_kth_site(reader: Reader, ev: Evaluation, spot: dict[str, Any], k: int) -> dict[str, Any] | None:
+    """The worst-served spot with the geodesic distance to its k-th nearest serving site."""
+    found = await serving_near(reader, ev, spot["lon"], spot["lat"], k)
+    if len(found) < k:
+        return None
     return {
         "lat": round(spot["lat"], 6),
         "lon": round(spot["lon"], 6),
-        "distance_m": geo.decimetres(nearest["distance_m"]),
-        "nearest_site_id": nearest["id"],
+        "distance_m": geo.decimetres(found[k - 1]["distance_m"]),
+        "nearest_site_id": found[k - 1]["id"],
+        "travel_time_s": spot.get("travel_time_s"),
+        "method": spot["method"],
     }
 
 
@@ -174,24 +256,61 @@ async def _leaf_row(reader: Reader, region: asyncpg.Record, ev: Evaluation) -> d
     return copy.deepcopy(row)  # callers convert coordinates in place
 
 
+async def covered_by(
+    reader: Reader, region: asyncpg.Record, rule: Rule, ev: Evaluation, extra: list[tuple[float, float]] | None = None
+) -> covered.Covered:
+    """What the region's sites (and the what-if sites `extra`) cover under a rule that is not a single radius."""
+    of = ev.catchments(region, covered.search_m(rule))
+    if extra:
+        return await covered.covered(reader, of, rule, extra)
+    found: covered.Covered = await _kept.get(_key("covered", region, ev), lambda: covered.covered(reader, of, rule))
+    return found
+
+
+async def figures(
+    reader: Reader, region: asyncpg.Record, rule: Rule, ev: Evaluation, extra: list[tuple[float, float]] | None = None
+) -> asyncpg.Record:
+    """Area, covered area, people and covered people, site count of a leaf region under its rule."""
+    of = ev.catchments(region, rule.radius_m)
+    if rule.is_single_radius:
+        return await repository.coverage(reader, of, extra)
+    return await repository.covered_figures(reader, of, (await covered_by(reader, region, rule, ev, extra)).wkb)
+
+
+async def uncovered_cells(reader: Reader, region: asyncpg.Record, rule: Rule, ev: Evaluation) -> list[asyncpg.Record]:
+    of = ev.catchments(region, rule.radius_m)
+    if rule.is_single_radius:
+        return await repository.uncovered_cells(reader, of)
+    return await repository.covered_uncovered_cells(reader, of, (await covered_by(reader, region, rule, ev)).wkb)
+
+
+async def _gap_parts(reader: Reader, region: asyncpg.Record, rule: Rule, ev: Evaluation) -> list[asyncpg.Record]:
+    of = ev.catchments(region, rule.radius_m)
+    if rule.is_single_radius:
+        return await repository.gaps(reader, of, GAP_MIN_AREA_M2)
+    wkb = (await covered_by(reader, region, rule, ev)).wkb
+    return await repository.covered_gaps(reader, of, wkb, GAP_MIN_AREA_M2)
+
+
 async def _compute_leaf_row(reader: Reader, region: asyncpg.Record, ev: Evaluation) -> dict[str, Any]:
-    rule = await resolve_rule(reader, region["adcode"], ev.kind, ev.radius_override)
-    figures = await repository.coverage(reader, ev.catchments(region, rule.radius_m))
+    rule = await resolve_rule(reader, region["adcode"], ev)
+    found = await figures(reader, region, rule, ev)
     return {
         "adcode": region["adcode"],
         "name": region["name"],
         "is_urban_district": region["is_urban_district"],
         "rule": rule.describe(),
         "rule_label": rule.label(),
-        "area_km2": round(figures["area_km2"], 3),
-        "covered_area_km2": round(figures["covered_area_km2"], 3),
-        "covered_area_share": share(figures["covered_area_km2"], figures["area_km2"]),
+        "method": rule.method(),
+        "area_km2": round(found["area_km2"], 3),
+        "covered_area_km2": round(found["covered_area_km2"], 3),
+        "covered_area_share": share(found["covered_area_km2"], found["area_km2"]),
         "population": region["population"],
         "population_source": region["population_source"],
-        "covered_population": round(figures["covered_population"]) if region["population_source"] else None,
-        "covered_population_share": share(figures["covered_population"], figures["cells_population"]),
-        "site_count": figures["site_count"],
-        "worst_served": await _worst_served(reader, region, ev),
+        "covered_population": round(found["covered_population"]) if region["population_source"] else None,
+        "covered_population_share": share(found["covered_population"], found["cells_population"]),
+        "site_count": found["site_count"],
+        "worst_served": await _worst_served(reader, region, rule, ev),
     }
 
 
@@ -208,6 +327,7 @@ def _aggregate(region: asyncpg.Record, rows: list[dict[str, Any]]) -> dict[str, 
         "is_urban_district": region["is_urban_district"],
         "rule": {"type": "per_child_region", "children": {r["adcode"]: r["rule_label"] for r in rows}},
         "rule_label": PER_CHILD_RULE_LABEL,
+        "method": methods.pop() if len(methods := {r["method"] for r in rows}) == 1 else PER_CHILD_RULE_LABEL,
         "area_km2": round(area, 3),
         "covered_area_km2": round(covered, 3),
         "covered_area_share": share(covered, area),
@@ -300,10 +420,9 @@ async def leaf_gaps(reader: Reader, leaf: asyncpg.Record, ev: Evaluation) -> lis
 
 
 async def _compute_leaf_gaps(reader: Reader, leaf: asyncpg.Record, ev: Evaluation) -> list[Gap]:
-    rule = await resolve_rule(reader, leaf["adcode"], ev.kind, ev.radius_override)
-    catchments = ev.catchments(leaf, rule.radius_m)
-    parts = await repository.gaps(reader, catchments, GAP_MIN_AREA_M2)
-    cells = await repository.uncovered_cells(reader, catchments) if leaf["population_source"] else None
+    rule = await resolve_rule(reader, leaf["adcode"], ev)
+    parts = await _gap_parts(reader, leaf, rule, ev)
+    cells = await uncovered_cells(reader, leaf, rule, ev) if leaf["population_source"] else None
     people = _people_in(parts, cells) if cells is not None else None
     return [
         Gap(
@@ -353,33 +472,72 @@ def _people_in(parts: list[asyncpg.Record], cells: list[asyncpg.Record]) -> list
     return totals
 
 
-async def nearest_serving(reader: Reader, ev: Evaluation, lon: float, lat: float) -> asyncpg.Record | None:
-    """The site of the kind nearest to (lon, lat) that serves on the evaluation date, by geodesic distance alone
-    (coverage is about where sites are, not how far workers trust them), wherever it is."""
+async def serving_near(reader: Reader, ev: Evaluation, lon: float, lat: float, k: int = 1) -> list[asyncpg.Record]:
+    """The `k` sites of the kind nearest to (lon, lat) that serve on the evaluation date, by geodesic distance
+    alone (coverage is about where sites are, not how far workers trust them), wherever they are."""
     found = await nearest.nearest(
-        reader,
-        lon,
-        lat,
-        kinds=[ev.kind],
-        radius_m=FARTHEST_M,
-        limit=1,
-        serving_on=ev.as_of,
-        trusted_first=False,
+        reader, lon, lat, kinds=[ev.kind], radius_m=FARTHEST_M, limit=k, serving_on=ev.as_of, trusted_first=False
     )
-    return found[0] if found else None
+    return list(found)
 
 
 async def point_coverage(reader: Reader, lon: float, lat: float, ev: Evaluation) -> dict[str, Any]:
+    """Whether a place is covered: door to door by the rule's mode where its region is on a road network and the
+    place within the network's extent, else by geodesic distance; by at least `min_sites` sites."""
     adcode = await repository.region_of_point(reader, lon, lat)
     if adcode is None:
         raise NotFound("no loaded region contains this point, so no coverage rule applies")
-    rule = await resolve_rule(reader, adcode, ev.kind, ev.radius_override)
-    site = await nearest_serving(reader, ev, lon, lat)
+    rule = await resolve_rule(reader, adcode, ev)
+    answer = {"kind": ev.kind, "as_of": ev.as_of.isoformat(), "region": adcode, "rule": rule.describe()}
+    on_roads = await _door_to_door(reader, ev, rule, lon, lat)
+    if on_roads is not None:
+        return {**answer, **on_roads}
+    k = rule.min_sites
+    found = await serving_near(reader, ev, lon, lat, k)
+    within = [site for site in found if site["distance_m"] <= rule.radius_m]
+    method = "geodesic distance within the radius"
+    if rule.network is not None:
+        method += " (outside the road network's extent)"
     return {
-        "kind": ev.kind,
-        "as_of": ev.as_of.isoformat(),
-        "region": adcode,
-        "rule": rule.describe(),
-        "covered": site is not None and site["distance_m"] <= rule.radius_m,
-        "nearest_site": {"id": site["id"], "distance_m": geo.decimetres(site["distance_m"])} if site else None,
+        **answer,
+        "method": method,
+        "covered": len(within) >= k,
+        "sites_reaching": len(within),
+        "nearest_site": {"id": found[0]["id"], "distance_m": geo.decimetres(found[0]["distance_m"])} if found else None,
     }
+
+
+async def _door_to_door(reader: Reader, ev: Evaluation, rule: Rule, lon: float, lat: float) -> dict[str, Any] | None:
+    """Point coverage by travel time, when the rule is on a network whose extent holds the point and it joins."""
+    if rule.network is None or rule.mode is None:
+        return None
+    if not await roads_repository.within_extent(reader, rule.network.id, lon, lat):
+        return None
+    timed = await _by_travel_time(reader, ev, lon, lat, rule.mode, rule.min_sites)
+    if timed is None:
+        return None
+    quickest = [
+        {"id": r["id"], "distance_m": geo.decimetres(r["distance_m"]), "travel_time_s": round(seconds, 1)}
+        for seconds, r in timed.sites
+    ]
+    reached = [site for site in quickest if site["travel_time_s"] <= rule.budget_s]
+    return {
+        "method": f"door to door, {timed.reach.network.describe(rule.mode)}",
+        "covered": len(reached) >= rule.min_sites,
+        "sites_reaching": len(reached),
+        "nearest_site": quickest[0] if quickest else None,
+    }
+
+
+async def _by_travel_time(
+    reader: Reader, ev: Evaluation, lon: float, lat: float, mode: Mode, k: int
+) -> roads.ByTravelTime | None:
+    """The k quickest serving sites from (lon, lat), None when the point does not join the network."""
+
+    async def candidates(n: int) -> list[asyncpg.Record]:
+        return await serving_near(reader, ev, lon, lat, n)
+
+    try:
+        return await roads.by_travel_time(reader, lon, lat, mode, k, candidates)
+    except roads.NotOnNetwork:
+        return None

@@ -88,6 +88,77 @@ async def network_at(reader: Reader, lon: float, lat: float, within_m: float) ->
     )
 
 
+async def network_over(reader: Reader, adcode: str) -> asyncpg.Record | None:
+    """The newest network over a region, with the share of the region's area within its extent (its hull)."""
+    return await reader.fetchrow(
+        f"SELECT {', '.join('n.' + c for c in NETWORK_COLUMNS.split(', '))}, "
+        "ST_Area(ST_Intersection(n.hull, r.boundary)::geography) / ST_Area(r.boundary::geography) AS share "
+        "FROM road_networks n JOIN regions r ON r.adcode = $1 AND ST_Intersects(n.hull, r.boundary) "
+        "ORDER BY n.imported_at DESC, n.id DESC LIMIT 1",
+        adcode,
+    )
+
+
+async def within_extent(reader: Reader, network_id: int, lon: float, lat: float) -> bool:
+    """Whether the point is within the network's extent (its hull)."""
+    return bool(
+        await reader.fetchval(
+            "SELECT ST_Covers(hull, ST_SetSRID(ST_MakePoint($2, $3), 4326)) FROM road_networks WHERE id = $1",
+            network_id,
+            lon,
+            lat,
+        )
+    )
+
+
+async def hull_in(reader: Reader, network_id: int, srid: int) -> bytes:
+    """A network's extent (its hull) in a plane, WKB."""
+    return bytes(
+        await reader.fetchval(
+            "SELECT ST_AsBinary(ST_Transform(hull, $2::int)) FROM road_networks WHERE id = $1", network_id, srid
+        )
+    )
+
+
+async def nodes_in(reader: Reader, network_id: int, adcode: str) -> list[asyncpg.Record]:
+    """The network's nodes (edge ends) inside a region: node, lon, lat."""
+    return await reader.fetch(
+        "WITH ends AS (SELECT source AS node, ST_StartPoint(geom) AS p FROM road_edges WHERE network_id = $1 "
+        "UNION SELECT target, ST_EndPoint(geom) FROM road_edges WHERE network_id = $1) "
+        "SELECT DISTINCT ON (e.node) e.node, ST_X(e.p) AS lon, ST_Y(e.p) AS lat "
+        "FROM ends e JOIN regions r ON r.adcode = $2 AND ST_Covers(r.boundary, e.p) ORDER BY e.node",
+        network_id,
+        adcode,
+    )
+
+
+ISOCHRONES_SQL = """
+SELECT p.site, ST_AsBinary(ST_Union(ST_Buffer(ST_LineSubstring(ST_Transform(e.geom, $5::int), p.start, p.stop),
+                                              $6, 'quad_segs=4'))) AS wkb
+FROM unnest($1::int[], $2::bigint[], $3::float8[], $4::float8[]) AS p(site, edge, start, stop)
+JOIN road_edges e ON e.id = p.edge
+WHERE p.stop > p.start
+GROUP BY p.site
+"""
+
+
+async def isochrones_in(
+    reader: Reader, parts: list[tuple[int, int, float, float]], srid: int, reach_m: float
+) -> dict[int, bytes]:
+    """Per site: its reached stretches of road (site, edge, from and to fraction) buffered by `reach_m`, in the
+    plane `srid`, WKB."""
+    rows = await reader.fetch(
+        ISOCHRONES_SQL,
+        [p[0] for p in parts],
+        [p[1] for p in parts],
+        [p[2] for p in parts],
+        [p[3] for p in parts],
+        srid,
+        reach_m,
+    )
+    return {row["site"]: bytes(row["wkb"]) for row in rows}
+
+
 def utm_srid(lon: float, lat: float) -> int:
     """The EPSG code of the WGS-84 UTM zone holding (lon, lat)."""
     return (32600 if lat >= 0 else 32700) + min(int((lon + 180) // 6) + 1, 60)
@@ -158,13 +229,18 @@ async def snap(reader: Reader, network_id: int, mode: Mode, lon: float, lat: flo
     )
 
 
-def edges_sql(network_id: int, mode: Mode, lon: float, lat: float, reach_m: float) -> str:
-    """pgRouting's edge query: the network's edges within `reach_m` of the point, with the mode's costs."""
-    # A bounding box in degrees that holds the reach at this latitude (a degree of longitude is the shorter one).
-    degrees = reach_m / (111_320 * max(cos(radians(lat)), 0.01)) + 0.001
+def edges_sql(network_id: int, mode: Mode, points: list[tuple[float, float]], reach_m: float) -> str:
+    """pgRouting's edge query: the network's edges within `reach_m` of the points' box, with the mode's costs."""
+    west, east = min(p[0] for p in points), max(p[0] for p in points)
+    south, north = min(p[1] for p in points), max(p[1] for p in points)
+    # A box in degrees that holds the reach at these latitudes (a degree of longitude is the shorter one).
+    widest = max(abs(south), abs(north))
+    dx = reach_m / (111_320 * max(cos(radians(min(widest, 89.0))), 0.01)) + 0.001
+    dy = reach_m / 110_574 + 0.001
     return (
         f"SELECT id, source, target, {_cost_columns(mode)} FROM road_edges WHERE network_id = {int(network_id)} "
-        f"AND geom && ST_Expand(ST_SetSRID(ST_MakePoint({float(lon)}, {float(lat)}), 4326), {degrees})"
+        f"AND geom && ST_MakeEnvelope({float(west) - dx}, {float(south) - dy}, {float(east) + dx}, "
+        f"{float(north) + dy}, 4326)"
     )
 
 

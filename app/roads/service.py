@@ -131,11 +131,13 @@ class Reach:
         )
 
 
+def network_of(row: asyncpg.Record) -> Network:
+    return Network(row["id"], row["name"], row["source_file"], row["extract_date"], row["attribution"])
+
+
 async def network_at(reader: Reader, lon: float, lat: float) -> Network | None:
     row = await repository.network_at(reader, lon, lat, modes.SNAP_M)
-    if row is None:
-        return None
-    return Network(row["id"], row["name"], row["source_file"], row["extract_date"], row["attribution"])
+    return network_of(row) if row is not None else None
 
 
 async def join(reader: Reader, network: Network, mode: Mode, lon: float, lat: float) -> Foot | None:
@@ -154,29 +156,74 @@ async def reach(reader: Reader, lon: float, lat: float, mode: Mode, budget_s: fl
     foot = await join(reader, network, mode, lon, lat)
     if foot is None:
         raise NotOnNetwork(f"no road {mode.label} may use within {modes.SNAP_M:.0f} m of this point")
-    found = Reach(network, mode, foot, budget_s)
-    remaining = budget_s - foot.off_road_s
-    found.edges = repository.edges_sql(
-        network.id, mode, lon, lat, max(remaining, 0) * modes.top_kmh(mode) / 3.6 + foot.off_road_m
-    )
-    if remaining <= 0:
+    found = await reaches_from(reader, network, mode, [(lon, lat)], [foot], budget_s)
+    assert found[0] is not None
+    return found[0]
+
+
+async def reaches(
+    reader: Reader, network: Network, mode: Mode, points: Sequence[tuple[float, float]], budget_s: float
+) -> list[Reach | None]:
+    """reach() from each point on one network, in one search (None: the point does not join the network)."""
+    return await reaches_from(reader, network, mode, points, await feet(reader, network, mode, points), budget_s)
+
+
+async def reaches_from(
+    reader: Reader,
+    network: Network,
+    mode: Mode,
+    points: Sequence[tuple[float, float]],
+    joined: Sequence[Foot | None],
+    budget_s: float,
+) -> list[Reach | None]:
+    found: list[Reach | None] = [Reach(network, mode, foot, budget_s) if foot is not None else None for foot in joined]
+    live = [(p, r) for p, r in zip(points, found, strict=True) if r is not None]
+    if not live:
         return found
-    ends = foot.to_ends()
-    starts = [node for node, seconds in ends.items() if seconds <= remaining]
-    if starts:
-        for row in await repository.driving_distance(reader, found.edges, starts, remaining):
-            seconds = foot.off_road_s + ends[row["start"]] + row["seconds"]
-            if seconds <= budget_s and seconds < found.times.get(row["node"], math.inf):
-                found.times[row["node"]] = seconds
+    reach_m = budget_s * modes.top_kmh(mode) / 3.6 + max(r.foot.off_road_m for _, r in live)
+    edges = repository.edges_sql(network.id, mode, [p for p, _ in live], reach_m)
+    # Each point's feet run from the ends of its edge, each at the time it takes to get there; one search from
+    # every such end serves all the points.
+    ends: list[dict[int, float]] = []
+    starts: set[int] = set()
+    for _, r in live:
+        r.edges = edges
+        remaining = budget_s - r.foot.off_road_s
+        usable = {node: s for node, s in r.foot.to_ends().items() if s <= remaining} if remaining > 0 else {}
+        ends.append(usable)
+        starts.update(usable)
+    if not starts:
+        return found
+    from_start: dict[int, list[tuple[int, float]]] = {}
+    longest = budget_s - min(r.foot.off_road_s for _, r in live)
+    for row in await repository.driving_distance(reader, edges, sorted(starts), longest):
+        from_start.setdefault(row["start"], []).append((row["node"], row["seconds"]))
+    for (_, r), usable in zip(live, ends, strict=True):
+        for start, offset in usable.items():
+            for node, seconds in from_start.get(start, []):
+                total = r.foot.off_road_s + offset + seconds
+                if total <= budget_s and total < r.times.get(node, math.inf):
+                    r.times[node] = total
     return found
 
 
 async def segments(reader: Reader, found: Reach, budget_s: float) -> list[Segment]:
     """The parts of edges reached within `budget_s` (≤ the reach's budget), as fractions of their length."""
+    return (await segments_of(reader, [found], budget_s))[0]
+
+
+async def segments_of(reader: Reader, found: Sequence[Reach], budget_s: float) -> list[list[Segment]]:
+    """segments() of several reaches of one search (the same edge query), with one read of the edges."""
+    nodes = sorted({node for r in found for node, s in r.times.items() if s <= budget_s})
+    rows = await repository.edges_between(reader, found[0].edges, nodes) if nodes else []
+    return [_cut(rows, r, budget_s) for r in found]
+
+
+def _cut(rows: Sequence[asyncpg.Record], found: Reach, budget_s: float) -> list[Segment]:
     times = {node: s for node, s in found.times.items() if s <= budget_s}
     parts: list[Segment] = []
     if times:
-        for e in await repository.edges_between(reader, found.edges, list(times)):
+        for e in rows:
             if e["cost"] >= 0 and e["source"] in times:
                 parts.append((e["id"], 0.0, _share(budget_s - times[e["source"]], e["cost"])))
             if e["reverse_cost"] >= 0 and e["target"] in times:

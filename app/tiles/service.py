@@ -164,9 +164,7 @@ async def catchments(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> byt
     radii = {}
     for leaf in await _leaves_in(reader, tile):
         try:
-            radii[leaf["adcode"]] = (
-                await coverage.resolve_rule(reader, leaf["adcode"], ev.kind, ev.radius_override)
-            ).radius_m
+            radii[leaf["adcode"]] = (await coverage.resolve_rule(reader, leaf["adcode"], ev)).radius_m
         except InvalidParameter:
             continue
     if not radii:

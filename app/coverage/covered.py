@@ -1,0 +1,192 @@
+"""The area a region's sites cover when that is not the union of one radius around each site: a travel-time rule
+on a road network (each site's catchment is its isochrone) or a rule asking for at least k sites (cross coverage,
+交叉覆盖, `min_sites`).
+
+Each serving site's catchment is a polygon in the region's equal-area plane: within the network's extent (its
+hull) the roads reached in the rule's time, buffered by the off-road reach (app.roads.service); outside it, where
+no roads are loaded, the radius (minutes × assumed speed). The covered area is where at least k catchments
+overlap, found exactly: the plane is cut into the faces of all catchment boundaries and each face is kept when k
+catchments hold it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
+
+from app.coverage import repository
+from app.db import Reader
+from app.roads import modes
+from app.roads import repository as roads_repository
+from app.roads import service as roads
+
+if TYPE_CHECKING:
+    from app.coverage.service import Rule
+
+EMPTY = shapely.Polygon()
+# The worst-served search on a network looks this many times the rule's time ahead (at most MAX_TRAVEL_S).
+WORST_SERVED_TIME_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class Catchment:
+    site_id: int | None  # None: a what-if site
+    lon: float
+    lat: float
+    shape: BaseGeometry  # in the region's plane
+
+
+@dataclass(frozen=True)
+class Covered:
+    """The k-fold covered area in the region's plane (it may reach past the region), and the catchments."""
+
+    area: BaseGeometry
+    catchments: list[Catchment]
+
+    @property
+    def wkb(self) -> bytes:
+        return bytes(shapely.to_wkb(self.area))
+
+
+def at_least(shapes: Sequence[BaseGeometry], k: int) -> BaseGeometry:
+    """Where at least `k` of `shapes` overlap."""
+    shapes = [s for s in shapes if not s.is_empty]
+    if len(shapes) < k:
+        return EMPTY
+    if k == 1:
+        return shapely.union_all(shapes)
+    # The faces of the arrangement: no catchment boundary crosses a face, so a point inside it is held by exactly
+    # the catchments that hold the whole face.
+    lines = shapely.get_parts(shapely.union_all([s.boundary for s in shapes]))
+    faces = shapely.get_parts(shapely.polygonize(lines))
+    if len(faces) == 0:
+        return EMPTY
+    inner = shapely.point_on_surface(faces)
+    face, _ = shapely.STRtree(shapes).query(inner, predicate="intersects")
+    held = np.bincount(face, minlength=len(faces))
+    return shapely.union_all(faces[held >= k])
+
+
+def search_m(rule: "Rule") -> float:
+    """How far from the region a site may be and still serve part of it."""
+    if rule.network is None:
+        return rule.radius_m
+    return max(rule.radius_m, rule.budget_s * modes.top_kmh(_mode(rule)) / 3.6 + modes.SNAP_M)
+
+
+def _mode(rule: "Rule") -> modes.Mode:
+    assert rule.mode is not None
+    return rule.mode
+
+
+async def covered(
+    reader: Reader, of: repository.Catchments, rule: "Rule", extra: list[tuple[float, float]] | None = None
+) -> Covered:
+    """What the sites of `of` (and the what-if sites `extra`) cover under `rule`. `of.radius_m` is search_m."""
+    sites = await repository.serving_sites(reader, of, extra)
+    shapes = await catchments_at(reader, of.srid, rule, [(s["lon"], s["lat"]) for s in sites])
+    catchments = [Catchment(s["id"], s["lon"], s["lat"], shape) for s, shape in zip(sites, shapes, strict=True)]
+    return Covered(at_least(shapes, rule.min_sites), catchments)
+
+
+async def catchments_at(
+    reader: Reader, srid: int, rule: "Rule", points: list[tuple[float, float]]
+) -> list[BaseGeometry]:
+    """The catchment of a site at each point under `rule`, in the plane `srid`."""
+    if not points:
+        return []
+    to_plane = Transformer.from_crs("EPSG:4326", await repository.projection(reader, srid), always_xy=True)
+    x, y = to_plane.transform(*np.array(points, dtype=np.float64).T)
+    circles: list[BaseGeometry] = list(shapely.buffer(shapely.points(x, y), rule.radius_m, quad_segs=16))
+    if rule.network is None:
+        return circles
+    isochrones = await _isochrones(reader, srid, rule, points)
+    hull = shapely.from_wkb(await roads_repository.hull_in(reader, rule.network.id, srid))
+    shapely.prepare(hull)
+    return [
+        shapely.union(shapely.intersection(iso, hull), shapely.difference(circle, hull))
+        for iso, circle in zip(isochrones, circles, strict=True)
+    ]
+
+
+async def _isochrones(reader: Reader, srid: int, rule: "Rule", points: list[tuple[float, float]]) -> list[BaseGeometry]:
+    """Each point's isochrone under the rule, in the plane `srid` (empty where the point does not join)."""
+    assert rule.network is not None
+    found = await roads.reaches(reader, rule.network, _mode(rule), points, rule.budget_s)
+    live = [(i, r) for i, r in enumerate(found) if r is not None]
+    parts: list[tuple[int, int, float, float]] = []
+    if live:
+        cut = await roads.segments_of(reader, [r for _, r in live], rule.budget_s)
+        parts = [
+            (i, edge, start, stop) for (i, _), segments in zip(live, cut, strict=True) for edge, start, stop in segments
+        ]
+    shapes = await roads_repository.isochrones_in(reader, parts, srid, modes.OFF_ROAD_REACH_M) if parts else {}
+    return [shapely.from_wkb(shapes[i]) if i in shapes else EMPTY for i in range(len(points))]
+
+
+async def worst_served(reader: Reader, of: repository.Catchments, rule: "Rule") -> dict[str, Any] | None:
+    """The place whose k-th serving site is farthest: on a network, the node of the region with the longest
+    travel time to its k-th quickest site; otherwise, among the region's boundary vertices and population cell
+    centroids, the one farthest (in the plane) from its k-th nearest site. None when fewer than k sites serve."""
+    k = rule.min_sites
+    if rule.network is not None:
+        return await _worst_on_network(reader, of, rule)
+    search = max(of.radius_m, 20_000.0)
+    candidates = await repository.sample_points(reader, of)
+    while True:
+        sites = await repository.serving_sites(reader, replace(of, radius_m=search))
+        if len(sites) >= k and len(candidates):
+            sx = np.array([s["x"] for s in sites])
+            sy = np.array([s["y"] for s in sites])
+            cx = np.array([c["x"] for c in candidates])
+            cy = np.array([c["y"] for c in candidates])
+            distances = np.hypot(cx[:, None] - sx[None, :], cy[:, None] - sy[None, :])
+            kth = np.partition(distances, k - 1, axis=1)[:, k - 1]
+            worst = int(np.argmax(kth))
+            # Proof as in the single-radius search: a site beyond the search is farther than this from the region.
+            if kth[worst] <= 0.99 * search:
+                spot = candidates[worst]
+                return {"lon": spot["lon"], "lat": spot["lat"], "travel_time_s": None,
+                        "method": f"sampled: the region's boundary vertices and population cell centroids, by "
+                                  f"distance to the {_ordinal(k)} nearest site"}  # fmt: skip
+        if search >= 20_004_000.0:
+            return None
+        search *= 2
+
+
+async def _worst_on_network(reader: Reader, of: repository.Catchments, rule: "Rule") -> dict[str, Any] | None:
+    assert rule.network is not None
+    k = rule.min_sites
+    ahead_s = min(WORST_SERVED_TIME_FACTOR * rule.budget_s, roads.MAX_TRAVEL_S)
+    sites = await repository.serving_sites(
+        reader,
+        replace(of, radius_m=ahead_s * modes.top_kmh(_mode(rule)) / 3.6 + modes.SNAP_M),
+    )
+    nodes = await roads_repository.nodes_in(reader, rule.network.id, of.adcode)
+    if not nodes or len(sites) < k:
+        return None
+    found = await roads.reaches(reader, rule.network, _mode(rule), [(s["lon"], s["lat"]) for s in sites], ahead_s)
+    times = np.full((len(nodes), len(sites)), np.inf)
+    for j, r in enumerate(found):
+        if r is not None:
+            for i, node in enumerate(nodes):
+                times[i, j] = r.times.get(node["node"], np.inf)
+    kth = np.partition(times, k - 1, axis=1)[:, k - 1]
+    worst = int(np.argmax(kth))
+    seconds = float(kth[worst])
+    spot = nodes[worst]
+    return {
+        "lon": spot["lon"],
+        "lat": spot["lat"],
+        "travel_time_s": round(seconds, 1) if np.isfinite(seconds) else None,
+        "method": f"the region's road network nodes, by travel time to the {_ordinal(k)} quickest site "
+        f"(searched to {ahead_s / 60:.0f} min; null: farther)",
+    }
+
+
+def _ordinal(k: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(k, f"{k}th")
