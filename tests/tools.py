@@ -101,6 +101,22 @@ def own_database(purpose: str) -> Iterator[tuple[Settings, str]]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextmanager
+def huangpu_database(purpose: str) -> Iterator[Settings]:
+    """own_database with the 黄浦区 demo on top: its boundary, generated register and road network."""
+    with own_database(purpose) as (settings, _):
+        asyncio.run(_load_huangpu(settings))
+        yield settings
+
+
+async def _load_huangpu(settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        await demo.load_huangpu(engine)
+    finally:
+        await engine.dispose()
+
+
 LOCALDB = str(PROJECT_ROOT / "scripts" / "localdb.sh")
 
 

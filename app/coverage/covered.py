@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from app.coverage.service import Rule
 
 EMPTY = shapely.Polygon()
-# The worst-served search on a network looks this many times the rule's time ahead (at most MAX_TRAVEL_S).
+# The worst-served search on a network first looks this many times the rule's time ahead.
 WORST_SERVED_TIME_FACTOR = 4
 
 
@@ -159,32 +159,35 @@ async def worst_served(reader: Reader, of: repository.Catchments, rule: "Rule") 
 
 
 async def _worst_on_network(reader: Reader, of: repository.Catchments, rule: "Rule") -> dict[str, Any] | None:
+    """The node with the longest travel time to its k-th quickest site. The search looks WORST_SERVED_TIME_FACTOR
+    times the rule's time ahead and doubles while a node is not reached by k sites (up to MAX_TRAVEL_S)."""
     assert rule.network is not None
     k = rule.min_sites
-    ahead_s = min(WORST_SERVED_TIME_FACTOR * rule.budget_s, roads.MAX_TRAVEL_S)
-    sites = await repository.serving_sites(
-        reader,
-        replace(of, radius_m=ahead_s * modes.top_kmh(_mode(rule)) / 3.6 + modes.SNAP_M),
-    )
     nodes = await roads_repository.nodes_in(reader, rule.network.id, of.adcode)
-    if not nodes or len(sites) < k:
-        return None
-    found = await roads.reaches(reader, rule.network, _mode(rule), [(s["lon"], s["lat"]) for s in sites], ahead_s)
-    times = np.full((len(nodes), len(sites)), np.inf)
-    for j, r in enumerate(found):
-        if r is not None:
-            for i, node in enumerate(nodes):
-                times[i, j] = r.times.get(node["node"], np.inf)
-    kth = np.partition(times, k - 1, axis=1)[:, k - 1]
+    ahead_s = min(WORST_SERVED_TIME_FACTOR * rule.budget_s, roads.MAX_TRAVEL_S)
+    while True:
+        reach_m = ahead_s * modes.top_kmh(_mode(rule)) / 3.6 + modes.SNAP_M
+        sites = await repository.serving_sites(reader, replace(of, radius_m=reach_m))
+        if not nodes or len(sites) < k:
+            return None
+        points = [(s["lon"], s["lat"]) for s in sites]
+        found = await roads.reaches(reader, rule.network, _mode(rule), points, ahead_s)
+        times = np.full((len(nodes), len(sites)), np.inf)
+        for j, r in enumerate(found):
+            if r is not None:
+                times[:, j] = [r.times.get(node["node"], np.inf) for node in nodes]
+        kth = np.partition(times, k - 1, axis=1)[:, k - 1]
+        if np.isfinite(kth).all() or ahead_s >= roads.MAX_TRAVEL_S:
+            break
+        ahead_s = min(2 * ahead_s, roads.MAX_TRAVEL_S)
     worst = int(np.argmax(kth))
     seconds = float(kth[worst])
-    spot = nodes[worst]
     return {
-        "lon": spot["lon"],
-        "lat": spot["lat"],
+        "lon": nodes[worst]["lon"],
+        "lat": nodes[worst]["lat"],
         "travel_time_s": round(seconds, 1) if np.isfinite(seconds) else None,
-        "method": f"the region's road network nodes, by travel time to the {_ordinal(k)} quickest site "
-        f"(searched to {ahead_s / 60:.0f} min; null: farther)",
+        "method": f"the region's road network nodes, by travel time to the {_ordinal(k)} quickest site"
+        + ("" if np.isfinite(seconds) else f" (null: not reached within {ahead_s / 60:.0f} min)"),
     }
 
 

@@ -88,15 +88,23 @@ SELECT ST_AsMVT(t, 'regions', {EXTENT}, 'geom', 'id') FROM (
 
 # Each serving site's catchment under its region's rule ($7 adcodes, $8 their radii, metres), a geodesic ring.
 # Sites are searched within the largest radius of the tile ($9, $10: degrees of longitude and latitude at least as
-# long). Parameters: $6 kind, $11… the date.
+# long). Parameters: $6 kind, $11… the date, then catchments the coverage service drew (on a road network): their
+# sites, WKB in their region's plane, that plane's SRID and the mode.
 def _catchments_sql(is_today: bool) -> str:
     ring = "ST_Buffer(s.location, r.radius_m, 'quad_segs=16')::geometry"
+    first = 11 + len(_serving_args(dt.date.min, is_today))
+    shape = "ST_Transform(ST_GeomFromWKB(c.wkb, c.srid), 4326)"
     return f"""
 SELECT ST_AsMVT(t, 'catchments', {EXTENT}, 'geom', 'id') FROM (
-    SELECT s.id, s.kind, r.radius_m, {_geometry(ring)} AS geom
+    SELECT s.id, s.kind, r.radius_m, NULL::text AS mode, {_geometry(ring)} AS geom
     FROM sites s
     JOIN unnest($7::text[], $8::float8[]) AS r(adcode, radius_m) ON r.adcode = s.region_adcode
     WHERE s.geom && ST_Expand({_SEARCH}, $9, $10) AND s.kind = $6 AND {_serving(11, is_today)}
+    UNION ALL
+    SELECT c.id, $6, NULL, c.mode, {_geometry(shape)}
+    FROM unnest(${first}::bigint[], ${first + 1}::bytea[], ${first + 2}::int[], ${first + 3}::text[])
+         AS c(id, wkb, srid, mode)
+    WHERE {shape} && {_SEARCH}
 ) AS t WHERE t.geom IS NOT NULL
 """
 
@@ -160,9 +168,12 @@ async def catchments(
     reach_degrees: tuple[float, float],
     as_of: dt.date,
     is_today: bool,
+    drawn: list[tuple[int, bytes, int, str]],
 ) -> bytes:
+    """Rings of `radii` by region, and the catchments `drawn` (site, WKB, SRID, mode) on road networks."""
     sql = CATCHMENTS_SQL[is_today]
     args = [kind, list(radii), list(radii.values()), *reach_degrees, *_serving_args(as_of, is_today)]
+    args += [list(c) for c in zip(*drawn, strict=True)] if drawn else [[], [], [], []]
     found: bytes = await reader.fetchval(sql, *tile, *args)
     return found
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import shapely
+
 from app import geo
 from app.coverage import service as coverage
 from app.db import Reader
@@ -54,7 +56,12 @@ FIELDS = {
         "covered_area_share": "Number 0–1: covered share of the area under the region's rule",
         "rule_label": "String: the rule applied",
     },
-    Layer.catchments: {"id": "Number: the site", "kind": "String", "radius_m": "Number: the rule's radius"},
+    Layer.catchments: {
+        "id": "Number: the site",
+        "kind": "String",
+        "radius_m": "Number: the rule's radius (absent where the catchment is travelled on a road network)",
+        "mode": "String: the travel mode, where the catchment is an isochrone on a road network",
+    },
     Layer.gaps: {"region": "String", "area_km2": "Number", "population": "Number: modelled people"},
 }
 
@@ -161,19 +168,28 @@ async def regions(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
 async def catchments(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
     if tile.z < COVERAGE_FROM:
         return b""
-    radii = {}
+    radii: dict[str, float] = {}
+    drawn: list[tuple[int, bytes, int, str]] = []  # on a road network: what the coverage service drew
     for leaf in await _leaves_in(reader, tile):
         try:
-            radii[leaf["adcode"]] = (await coverage.resolve_rule(reader, leaf["adcode"], ev)).radius_m
+            rule = await coverage.resolve_rule(reader, leaf["adcode"], ev)
         except InvalidParameter:
             continue
-    if not radii:
+        if rule.network is None or rule.mode is None:
+            radii[leaf["adcode"]] = rule.radius_m
+            continue
+        found = await coverage.covered_by(reader, leaf, rule, ev)
+        srid = coverage.srid_of(leaf)
+        drawn += [(c.site_id, shapely.to_wkb(c.shape), srid, rule.mode.value) for c in found.catchments
+                  if c.site_id is not None and not c.shape.is_empty]  # fmt: skip
+    if not radii and not drawn:
         return b""
     # Sites whose ring reaches the tile: within the largest radius, in degrees at the tile's most poleward edge.
-    reach_lat = max(radii.values()) / 110_574.0  # a degree of latitude is at least 110.574 km
+    reach_lat = max(radii.values(), default=0.0) / 110_574.0  # a degree of latitude is at least 110.574 km
     poleward = max(abs(latitude) for latitude in tile.latitudes())
     reach_lon = reach_lat / max(math.cos(math.radians(min(poleward + reach_lat, 89.0))), 1e-6)
-    return await repository.catchments(reader, tile.key, ev.kind, radii, (reach_lon, reach_lat), ev.as_of, ev.is_today)
+    reach = (reach_lon, reach_lat)
+    return await repository.catchments(reader, tile.key, ev.kind, radii, reach, ev.as_of, ev.is_today, drawn)
 
 
 async def gaps(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:

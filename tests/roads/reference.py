@@ -15,7 +15,7 @@ from pathlib import Path
 
 import networkx as nx
 from pyproj import Geod, Transformer
-from shapely import LineString, Point, STRtree, ops, unary_union
+from shapely import LineString, Point, Polygon, STRtree, ops, unary_union
 from shapely.geometry.base import BaseGeometry
 
 from app.roads import modes
@@ -62,7 +62,8 @@ class ReferenceNetwork:
         # Metres for geometry: the UTM zone of the extract (51N for Shanghai).
         lon0 = sum(x for x, _ in self.location.values()) / len(self.location)
         zone = int((lon0 + 180) // 6) + 1
-        self.to_metres = Transformer.from_crs(4326, 32600 + zone, always_xy=True).transform
+        self.utm_epsg = 32600 + zone
+        self.to_metres = Transformer.from_crs(4326, self.utm_epsg, always_xy=True).transform
         self.to_degrees = Transformer.from_crs(32600 + zone, 4326, always_xy=True).transform
         self.lines = [LineString([self.to_metres(*self.location[n]) for n in e.nodes]) for e in self.edges]
 
@@ -107,6 +108,10 @@ class ReferenceNetwork:
 
     def reached_area_m2(self, times: dict[int, float], mode: Mode, budget_s: float, reach_m: float) -> float:
         """The reached stretches of road, buffered by `reach_m`, in UTM metres."""
+        pieces = self._reached_pieces(times, mode, budget_s)
+        return float(unary_union([p.buffer(reach_m, quad_segs=8) for p in pieces if p.length > 0]).area)
+
+    def _reached_pieces(self, times: dict[int, float], mode: Mode, budget_s: float) -> list[BaseGeometry]:
         pieces: list[BaseGeometry] = []
         for i, e in enumerate(self.edges):
             line = self.lines[i]
@@ -115,7 +120,7 @@ class ReferenceNetwork:
             if e.seconds[f"{mode.value}_reverse"] >= 0 and e.target in times:
                 cut = share(budget_s - times[e.target], e.seconds[f"{mode.value}_reverse"])
                 pieces.append(ops.substring(line, 1 - cut, 1, True))
-        return float(unary_union([p.buffer(reach_m, quad_segs=8) for p in pieces if p.length > 0]).area)
+        return pieces
 
     def foot(self, lon: float, lat: float, mode: Mode) -> tuple[int, float, float]:
         """The nearest edge `mode` may use: its index, the share of its length before the foot, metres off."""
@@ -129,6 +134,34 @@ class ReferenceNetwork:
         fraction = line.project(point, normalized=True)
         foot_lon, foot_lat = self.to_degrees(*line.interpolate(fraction, normalized=True).coords[0])
         return best, fraction, GEOD.inv(lon, lat, foot_lon, foot_lat)[2]
+
+    def isochrone(self, lon: float, lat: float, mode: Mode, budget_s: float, reach_m: float) -> BaseGeometry:
+        """The roads reached from a point within the budget (walking to its road first), buffered by `reach_m`, in
+        UTM metres; empty when nothing is."""
+        index, fraction, off_m = self.foot(lon, lat, mode)
+        edge, line = self.edges[index], self.lines[index]
+        spare = budget_s - off_m / (modes.WALK_KMH / 3.6)
+        if spare <= 0 or off_m > modes.SNAP_M:
+            return Polygon()
+        fwd, back = edge.seconds[mode.value], edge.seconds[f"{mode.value}_reverse"]
+        g = self.graph(mode)
+        if fwd >= 0:
+            g.add_edge("A", edge.target, weight=(1 - fraction) * fwd)
+        if back >= 0:
+            g.add_edge("A", edge.source, weight=fraction * back)
+        found = nx.single_source_dijkstra_path_length(g, "A", cutoff=spare, weight="weight") if "A" in g else {}
+        times = {n: t for n, t in found.items() if n != "A"}
+        pieces = self._reached_pieces(times, mode, spare)
+        # Along the point's own road, both ways it may go.
+        if fwd >= 0:
+            pieces.append(ops.substring(line, fraction, min(1.0, fraction + share(spare, fwd)), True))
+        if back >= 0:
+            pieces.append(ops.substring(line, max(0.0, fraction - share(spare, back)), fraction, True))
+        return unary_union([p.buffer(reach_m, quad_segs=8) for p in pieces if p.length > 0])
+
+    def hull(self) -> BaseGeometry:
+        """The extent of the network: the convex hull of its roads, UTM metres."""
+        return unary_union(self.lines).convex_hull
 
     def seconds_between(self, a: tuple[float, float], b: tuple[float, float], mode: Mode) -> float:
         """Door to door: walk to a's road, along the network, walk from b's road; math.inf if not connected."""

@@ -2,7 +2,6 @@
 built from the same OSM file: travel times to every node, isochrones (reached roads, cut points, area), nearest by
 travel time; and the import's promises (both formats, a no-op re-import, broken files leave nothing)."""
 
-import asyncio
 import math
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from app.paths import SEED_DIR
 from app.roads import importer, modes, osm, service
 from app.roads.modes import Mode
 from tests.roads.reference import ReferenceNetwork
-from tests.tools import own_database
+from tests.tools import huangpu_database
 
 EXTRACT = SEED_DIR / "shanghai_huangpu_osmnx.osm"
 CENTRE = (121.4740, 31.2300)
@@ -29,12 +28,7 @@ CENTRE = (121.4740, 31.2300)
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[Settings]:
-    with own_database("roads") as (settings, _):
-        engine = create_engine(settings)
-        try:
-            asyncio.run(demo.load_huangpu(engine))
-        finally:
-            asyncio.run(engine.dispose())
+    with huangpu_database("roads") as settings:
         yield settings
 
 

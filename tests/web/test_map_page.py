@@ -9,7 +9,7 @@ import pytest
 from app.config import Settings
 from app.geo import CoordSys
 from tests.conftest import serving
-from tests.tools import run
+from tests.tools import huangpu_database, run
 from tests.web.conftest import OUTPUT_DIR, Visit, wait_ready
 
 HUIMIN = "371621"
@@ -214,3 +214,37 @@ async def test_over_a_gcj02_base_map_everything_is_drawn_in_gcj02(visit: Visit, 
         == nearest["items"][0]["id"]
     )
     assert all("autonavi" in url for url in visit.outside)  # the online base map is the only outside request
+
+
+@pytest.fixture(scope="module")
+def huangpu_server() -> Iterator[str]:
+    """The service over the 黄浦区 demo, whose stations' 15-minute walk is travelled on its road network."""
+    with huangpu_database("huangpu_map") as settings, serving(settings) as base:
+        yield base
+
+
+async def test_a_network_rule_draws_isochrones_and_its_radius_beside_them(visit: Visit, huangpu_server: str) -> None:
+    await visit.page.goto(f"{huangpu_server}/map?region=310101&kind=outdoor_station")
+    await wait_ready(visit.page)
+    coverage = await api(huangpu_server, "/v1/coverage/regions/310101", kind="outdoor_station")
+    assert await visit.page.input_value('[data-testid="region"]') == "310101"  # a municipality's district is listed
+    shown = await visit.page.text_content('[data-testid="region-method"]')
+    assert shown is not None and coverage["method"] in shown and coverage["method"].startswith("road network: ")
+    assert "OpenStreetMap" in (await visit.page.text_content('[data-testid="region-summary"]') or "")
+    assert "OpenStreetMap" in (await visit.page.text_content('[data-testid="legend-rule"]') or "")
+    await visit.page.click('[data-testid="compare-radius"]')
+    # Closer in, then wait until every tile is drawn.
+    await visit.page.evaluate(
+        """new Promise(done => { const map = window.yizhan.map; map.once('idle', done);
+             map.jumpTo({center: [121.474, 31.230], zoom: 14}); })"""
+    )
+    drawn = await visit.page.evaluate(
+        """['catchments', 'catchments-radius'].map(source => window.yizhan.map
+             .querySourceFeatures(source, {sourceLayer: 'catchments'}).map(f => f.properties))"""
+    )
+    isochrones, circles = drawn
+    assert isochrones and all(p.get("mode") == "walk" for p in isochrones)
+    assert circles and {p["radius_m"] for p in circles} == {coverage["rule"]["radius_m"]}
+    assert visit.errors == [] and visit.outside == []
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    await visit.page.screenshot(path=str(OUTPUT_DIR / "map-huangpu.png"), full_page=True)

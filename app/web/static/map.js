@@ -13,8 +13,9 @@ const TEXT = {
     closedNow: "当前关闭", opensAt: "下次开放", closesAt: "关闭时间", hours: "开放时间", access: "进入方式",
     amenities: "设施", trust: "提示", verified: "最近核实", phone: "电话", navigate: "高德导航", address: "地址",
     before: "现状", after: "新增后", gainPeople: "新增覆盖人口", gainArea: "新增覆盖面积", people: "人",
-    approximated: "（半小时圈按 30 分钟 × 车速近似为半径）", worst: "最远点距最近站点", area: "面积", sitesCount: "站点",
+    worst: "最远点距最近站点", area: "面积", sitesCount: "站点",
     populationShare: "人口覆盖率", areaShare: "面积覆盖率", none: "无", lang: "English",
+    method: "计算方式", compareRadius: "对比半径圈", legendRadius: "半径圈（对比）", travelTime: "用时",
   },
   en: {
     title: "Union service coverage map", region: "Region", kind: "Kind", asOf: "As of", print: "Print A4", legend: "Legend",
@@ -28,8 +29,9 @@ const TEXT = {
     closedNow: "Closed now", opensAt: "Opens", closesAt: "Closes", hours: "Opening hours", access: "Access",
     amenities: "Amenities", trust: "Notes", verified: "Last verified", phone: "Phone", navigate: "Navigate (Amap)",
     address: "Address", before: "Now", after: "After", gainPeople: "People gained", gainArea: "Area gained",
-    people: "people", approximated: "(a half-hour circle approximated by minutes × speed)", worst: "Worst-served spot",
+    people: "people", worst: "Worst-served spot",
     area: "Area", sitesCount: "Sites", populationShare: "People covered", areaShare: "Area covered", none: "none", lang: "中文",
+    method: "Method", compareRadius: "Compare with the radius", legendRadius: "Radius circle (comparison)", travelTime: "travel time",
   },
 };
 const KIND_COLOURS = { outdoor_station: "#e66101", legal_aid: "#2c7fb8", service_centre: "#5e3c99" };
@@ -113,7 +115,10 @@ function fillKinds() {
 
 function fillRegions() {
   const options = [];
-  for (const city of Object.values(state.regions).filter((r) => r.level === "city")) {
+  // Cities, and municipalities (直辖市: a province whose counties are its own children), each with its counties.
+  const all = Object.values(state.regions);
+  const parents = all.filter((r) => r.level !== "county" && all.some((c) => c.level === "county" && c.parent_adcode === r.adcode));
+  for (const city of parents) {
     options.push(`<option value="${city.adcode}">${escape(city.name)}</option>`);
     for (const county of Object.values(state.regions).filter((r) => r.parent_adcode === city.adcode)) {
       options.push(`<option value="${county.adcode}">　${escape(county.name)}</option>`);
@@ -148,8 +153,18 @@ function baseStyle() {
   return { version: 8, sources, layers };
 }
 
-function tileUrl(layer) {
-  return `${location.origin}/v1/tiles/${layer}/{z}/{x}/{y}.mvt?${query()}`;
+function tileUrl(layer, extra = {}) {
+  return `${location.origin}/v1/tiles/${layer}/{z}/{x}/{y}.mvt?${query(extra)}`;
+}
+
+// Where the selected region's rule is travelled on roads, its radius form can be drawn beside the isochrones.
+function showRadiusComparison(rule) {
+  const box = $("compare-radius");
+  const comparable = Boolean(rule?.network);
+  $("compare-radius-label").hidden = !comparable;
+  if (!comparable) box.checked = false;
+  else map.getSource("catchments-radius").setTiles([tileUrl("catchments", { radius_m: rule.radius_m })]);
+  map.setLayoutProperty("catchments-radius", "visibility", box.checked ? "visible" : "none");
 }
 
 function sitesTileUrl() {
@@ -169,6 +184,10 @@ function addLayers() {
   map.addSource("catchments", { type: "vector", tiles: [tileUrl("catchments")], minzoom: 7 });
   map.addLayer({ id: "catchments", type: "line", source: "catchments", "source-layer": "catchments",
     paint: { "line-color": "#2c7fb8", "line-width": 1, "line-opacity": 0.6 } });
+  // The same sites' circles under the rule's radius form (minutes × assumed speed), beside their isochrones on roads.
+  map.addSource("catchments-radius", { type: "vector", tiles: [tileUrl("catchments")], minzoom: 7 });
+  map.addLayer({ id: "catchments-radius", type: "line", source: "catchments-radius", "source-layer": "catchments",
+    layout: { visibility: "none" }, paint: { "line-color": "#555", "line-width": 1, "line-dasharray": [3, 2] } });
   map.addSource("gaps", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
   map.addLayer({ id: "gaps", type: "fill", source: "gaps", paint: { "fill-color": "#d7301f", "fill-opacity": 0.45, "fill-outline-color": "#b2182b" } });
   map.addSource("sites", { type: "vector", tiles: [sitesTileUrl()] });
@@ -186,6 +205,7 @@ function addLayers() {
 function refreshTiles() {
   map.getSource("regions").setTiles([tileUrl("regions")]);
   map.getSource("catchments").setTiles([tileUrl("catchments")]);
+  showRadiusComparison(null);
   map.getSource("sites").setTiles([sitesTileUrl()]);
   map.setPaintProperty("sites", "circle-radius", ["case", ["==", ["get", "kind"], ["literal", state.kind]], 6, 3.5]);
 }
@@ -206,8 +226,9 @@ async function loadTable() {
   $("export-xlsx").href = `/v1/coverage/regions/${city}/children?${query({ f: "xlsx" })}`;
   drawTable();
   const rules = [...new Set(body.items.map((row) => row.rule_label))];
-  const travel = body.items.some((row) => row.rule?.type === "travel_time");
-  $("legend-rule").textContent = `${t("rule")}: ${rules.join("; ")} ${travel ? t("approximated") : ""}`;
+  const methods = [...new Set(body.items.map((row) => row.method).filter((m) => m !== "radius"))];
+  const networks = [...new Set(body.items.map((row) => row.rule?.network?.attribution).filter(Boolean))];
+  $("legend-rule").textContent = [`${t("rule")}: ${rules.join("; ")}`, ...methods, ...networks].join(" · ");
   $("legend-date").textContent = `${t("date")}: ${body.as_of}`;
 }
 
@@ -259,7 +280,10 @@ function drawGaps(gaps) {
 function drawSummary(region, coverage) {
   $("region-summary").innerHTML = `<b>${escape(region.name)}</b> · ${t("areaShare")} ${percent(coverage.covered_area_share)}
     · ${t("populationShare")} ${percent(coverage.covered_population_share)} · ${t("sitesCount")} ${coverage.site_count}
-    <br>${t("rule")}: ${escape(coverage.rule_label)}`;
+    <br>${t("rule")}: ${escape(coverage.rule_label)}
+    <br><span data-testid="region-method">${t("method")}: ${escape(coverage.method)}</span>
+    ${coverage.rule?.network ? `<br><small>${escape(coverage.rule.network.attribution)}</small>` : ""}`;
+  showRadiusComparison(coverage.rule);
   for (const marker of state.markers) marker.remove();
   state.markers = [];
   if (coverage.worst_served) {
@@ -267,7 +291,8 @@ function drawSummary(region, coverage) {
     const element = document.createElement("div");
     element.className = "marker-worst";
     element.dataset.testid = "worst-served";
-    element.textContent = `${t("worst")} ${metres(worst.distance_m)} m`;
+    const minutes = worst.travel_time_s != null ? ` · ${(worst.travel_time_s / 60).toFixed(1)} min` : "";
+    element.textContent = `${t("worst")} ${metres(worst.distance_m)} m${minutes}`;
     state.markers.push(new Marker({ element, anchor: "left" }).setLngLat([worst.lon, worst.lat]).addTo(map));
   }
 }
@@ -334,11 +359,17 @@ async function clickedAt(lngLat) {
   $("nearest").innerHTML = nearest.items
     .map((i) => `<li data-site-id="${i.id}">${escape(i.name)} · ${metres(i.distance_m)} m</li>`)
     .join("");
+  const travel = (site) => (site?.travel_time_s != null ? ` · ${t("travelTime")} ${(site.travel_time_s / 60).toFixed(1)} min` : "");
   $("coverage-answer").innerHTML = covered
-    ? `<b>${covered.covered ? t("covered") : t("notCovered")}</b> · ${t("rule")}: ${covered.rule.radius_m} m
-       (${covered.rule.type}${covered.rule.approximation ? `, ${t("approximated")}` : ""}) · ${t("nearest")}:
-       ${covered.nearest_site ? `${metres(covered.nearest_site.distance_m)} m` : t("none")}`
+    ? `<b>${covered.covered ? t("covered") : t("notCovered")}</b> · ${t("rule")}: ${escape(ruleText(covered.rule))}
+       · ${t("nearest")}: ${covered.nearest_site ? `${metres(covered.nearest_site.distance_m)} m${travel(covered.nearest_site)}` : t("none")}
+       <br><small data-testid="point-method">${escape(covered.method)}</small>`
     : `<span class="muted">${t("notCovered")}</span>`;
+}
+
+function ruleText(rule) {
+  const reach = rule.travel_minutes ? `${rule.travel_minutes} min (${rule.radius_m} m)` : `${rule.radius_m} m`;
+  return rule.min_sites > 1 ? `${reach} · ≥ ${rule.min_sites}` : reach;
 }
 
 async function showSite(id) {
@@ -378,6 +409,8 @@ $("coverage-table").addEventListener("click", (event) => {
 });
 $("region").addEventListener("change", () => { state.region = $("region").value; changed(); });
 $("kind").addEventListener("change", () => { state.kind = $("kind").value; changed(); });
+$("compare-radius").addEventListener("change", () =>
+  map.setLayoutProperty("catchments-radius", "visibility", $("compare-radius").checked ? "visible" : "none"));
 $("as-of").addEventListener("change", () => { state.asOf = $("as-of").value || null; changed(); });
 for (const [id, months] of [["month-back", -1], ["month-next", 1]]) {
   $(id).addEventListener("click", () => {
