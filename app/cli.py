@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import demo, geo, server
 from app.config import Settings
+from app.coverage import repository as coverage_repository
+from app.coverage.service import MAX_MIN_SITES
 from app.db import create_engine, reader_in
 from app.keys import service as keys
 from app.keys.service import Principal
@@ -30,6 +32,10 @@ cli.add_typer(db_cli, name="db")
 keys_cli = typer.Typer(help="API keys for partner systems.", no_args_is_help=True)
 roads_cli = typer.Typer(help="Road networks (OpenStreetMap) for travel-time rules.", no_args_is_help=True)
 cli.add_typer(roads_cli, name="roads")
+rules_cli = typer.Typer(
+    help="Coverage rules: how far a site of a kind serves, and by how many sites.", no_args_is_help=True
+)
+cli.add_typer(rules_cli, name="rules")
 cli.add_typer(keys_cli, name="keys")
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -133,6 +139,41 @@ def roads_import(
             f"network {done.name!r} {done.outcome}: {done.edges:,} edges, {done.nodes:,} nodes; "
             f"regions {', '.join(done.regions)}"
         )
+
+
+@rules_cli.command("list")
+def rules_list() -> None:
+    """Every coverage rule: the defaults by class of region, then the regions' own."""
+    table = Table("kind", "region", "radius m", "minutes", "km/h", "mode", "min sites", "note")
+    for rule in _on_primary(coverage_repository.rules):
+        region = rule["region_adcode"] or ("urban districts" if rule["urban_district"] else "other regions")
+        table.add_row(
+            rule["kind"], region, *(_cell(rule[c]) for c in ("radius_m", "travel_minutes", "assumed_speed_kmh")),
+            rule["mode"] or "", str(rule["min_sites"]), rule["note"] or "",
+        )  # fmt: skip
+    Console().print(table)
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@rules_cli.command("cross-coverage")
+def rules_cross_coverage(
+    region: str = typer.Argument(..., help="Region adcode"),
+    kind: str = typer.Option("outdoor_station", help="Site kind"),
+    sites: int = typer.Option(2, min=1, max=MAX_MIN_SITES, help="Sites a place must be reached by (1: switch off)"),
+) -> None:
+    """Ask for a place to be within reach of SITES sites (交叉覆盖) in a region: the region gets its own rule, the
+    one it inherits with min_sites set."""
+
+    async def run(conn: AsyncConnection) -> bool:
+        return await coverage_repository.set_min_sites(conn, region, kind, sites)
+
+    if not _on_primary(run):
+        console.print(f"[red]no rule for {kind} applies to region {region}[/red] (is the region loaded?)")
+        raise typer.Exit(1)
+    console.print(f"{kind} in {region}: covered where {sites} site(s) reach (answers within a minute)")
 
 
 @keys_cli.command("create")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.coverage.models import PopulationCell
@@ -65,20 +65,51 @@ async def region_of_point(reader: Reader, lon: float, lat: float) -> str | None:
     return str(value) if value is not None else None
 
 
-RULE_SQL = """
+# The most specific rule of a kind for a region: its own, else the default for its class of region.
+RULE_SQL_TEMPLATE = """
 SELECT r.radius_m, r.travel_minutes, r.assumed_speed_kmh, r.mode, r.min_sites, r.note,
        CASE WHEN r.region_adcode IS NOT NULL THEN 'region'
             WHEN r.urban_district THEN 'urban_district_default' ELSE 'default' END AS scope
-FROM coverage_rules r JOIN regions g ON g.adcode = $1
-WHERE r.kind = $2
+FROM coverage_rules r JOIN regions g ON g.adcode = {adcode}
+WHERE r.kind = {kind}
   AND (r.region_adcode = g.adcode OR (r.region_adcode IS NULL AND r.urban_district = g.is_urban_district))
 ORDER BY r.region_adcode IS NULL
 LIMIT 1
 """
+RULE_SQL = RULE_SQL_TEMPLATE.format(adcode="$1", kind="$2")
 
 
 async def rule(reader: Reader, adcode: str, kind: str) -> asyncpg.Record | None:
     return await reader.fetchrow(RULE_SQL, adcode, kind)
+
+
+# --- rules (writes) --------------------------------------------------------------------------------------------
+
+# The region's own rule for the kind, made from the rule it inherits when it has none, with min_sites set.
+SET_MIN_SITES_SQL = f"""
+INSERT INTO coverage_rules (kind, region_adcode, radius_m, travel_minutes, assumed_speed_kmh, mode, min_sites, note)
+SELECT :kind, :adcode, r.radius_m, r.travel_minutes, r.assumed_speed_kmh, r.mode, :k, r.note
+FROM ({RULE_SQL_TEMPLATE.format(adcode=":adcode", kind=":kind")}) AS r
+ON CONFLICT (kind, region_adcode, urban_district) DO UPDATE SET min_sites = excluded.min_sites
+RETURNING id
+"""
+
+
+async def set_min_sites(conn: AsyncConnection, adcode: str, kind: str, k: int) -> bool:
+    """Give the region its own rule for `kind` (the inherited one where it has none) asking for `k` sites; False
+    when no rule applies to the region."""
+    result = await conn.execute(text(SET_MIN_SITES_SQL), {"adcode": adcode, "kind": kind, "k": k})
+    return result.first() is not None
+
+
+async def rules(conn: AsyncConnection) -> list[dict[str, Any]]:
+    result = await conn.execute(
+        text(
+            "SELECT kind, region_adcode, urban_district, radius_m, travel_minutes, assumed_speed_kmh, mode, "
+            "min_sites, note FROM coverage_rules ORDER BY kind, region_adcode NULLS FIRST, urban_district"
+        )
+    )
+    return [dict(row._mapping) for row in result]
 
 
 # Sites of the kind serving on the evaluation date. Parameters: $2 kind, $5 as_of, $6 whether it is today.

@@ -118,3 +118,19 @@ async def test_bad_suggest_requests(client: httpx.AsyncClient, payload: dict, st
     assert r.headers["content-type"] == "application/problem+json"
     if field:
         assert field in [e["field"] for e in r.json()["errors"]], r.json()["errors"]
+
+
+def test_under_cross_coverage_a_cell_counts_once_its_last_site_is_placed() -> None:
+    # Cell 0 (100 people) needs two more sites, cell 1 (60) one; candidate 0 reaches cell 0, candidate 1 both,
+    # candidate 2 neither.
+    instance = siting.Instance(
+        demand_xy=np.zeros((2, 2)),
+        demand_people=np.array([100.0, 60.0]),
+        demand_area_km2=np.array([1.0, 1.0]),
+        demand_radius_m=np.zeros(2),
+        candidate_xy=np.zeros((3, 2)),
+        demand_need=np.array([2, 1]),
+        reach=np.array([[True, False], [True, True], [False, False]]),
+    )
+    picks = siting.greedy(instance, 3)
+    assert [(p.candidate, p.people) for p in picks] == [(1, 60.0), (0, 100.0)]

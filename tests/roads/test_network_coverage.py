@@ -16,8 +16,10 @@ from pyproj import Transformer
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from app import demo
+from app.cli import cli
 from app.config import Settings
 from app.db import create_engine
 from app.main import create_app
@@ -247,3 +249,23 @@ async def test_catchment_tiles_draw_the_isochrones(http: httpx.AsyncClient) -> N
         f"/v1/tiles/catchments/{z}/{x}/{y}.mvt", params={"kind": "outdoor_station", "radius_m": 1000}
     )
     assert {f["properties"].get("radius_m") for f in decode(circles.content)["catchments"]["features"]} == {1000}
+
+
+async def test_planners_switch_cross_coverage_on_for_a_region(
+    http: httpx.AsyncClient, database: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", str(database.database_url))
+    runner = CliRunner()
+    point = {"kind": "outdoor_station", "lon": 121.4700, "lat": 31.2300}
+    try:
+        switched = await asyncio.to_thread(runner.invoke, cli, ["rules", "cross-coverage", INSIDE, "--sites", "2"])
+        assert switched.exit_code == 0, switched.output
+        rule = (await get(http, "/v1/coverage/point", **point))["rule"]
+        assert (rule["min_sites"], rule["scope"], rule["travel_minutes"]) == (2, "region", INSIDE_MINUTES)
+        listed = await asyncio.to_thread(runner.invoke, cli, ["rules", "list"])
+        assert listed.exit_code == 0 and INSIDE in listed.output
+        nowhere = await asyncio.to_thread(runner.invoke, cli, ["rules", "cross-coverage", "999999"])
+        assert nowhere.exit_code == 1 and "no rule" in nowhere.output
+    finally:
+        await asyncio.to_thread(runner.invoke, cli, ["rules", "cross-coverage", INSIDE, "--sites", "1"])
+    assert (await get(http, "/v1/coverage/point", **point))["rule"]["min_sites"] == 1
