@@ -65,6 +65,9 @@ def greedy(instance: Instance, count: int) -> list[Pick]:
         done_area = reach @ (area * last)
         progress = reach @ (people * (need > 0) / np.maximum(need, 1))
         # People first; area breaks ties (and decides alone where no people are modelled).
+        # A place is picked once: two sites at one spot are not cross coverage.
+        taken = [p.candidate for p in picks]
+        done_people[taken] = done_area[taken] = progress[taken] = -1.0
         best = int(np.lexsort((progress, done_area, done_people))[-1])
         if done_people[best] <= 0 and done_area[best] <= 0 and progress[best] <= 0:
             break  # nothing left to cover
