@@ -93,5 +93,6 @@ bench-bulk: $(BIN)/yizhan
 
 bench-roads: $(BIN)/yizhan
 	@$(LOCALDB) install
+	@command -v wrk >/dev/null || { echo "[make] installing wrk"; apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.roads $(BENCH_ARGS)
