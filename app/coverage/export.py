@@ -8,6 +8,7 @@ COLUMNS: list[tuple[str, Any]] = [
     ("区划代码", lambda r: r["adcode"]),
     ("名称", lambda r: r["name"]),
     ("覆盖规则", lambda r: r["rule_label"]),
+    ("计算方式", lambda r: r["method"]),
     ("面积(km²)", lambda r: r["area_km2"]),
     ("覆盖面积(km²)", lambda r: r["covered_area_km2"]),
     ("面积覆盖率", lambda r: r["covered_area_share"]),
@@ -18,6 +19,7 @@ COLUMNS: list[tuple[str, Any]] = [
     ("最远点纬度", lambda r: (r["worst_served"] or {}).get("lat")),
     ("最远点经度", lambda r: (r["worst_served"] or {}).get("lon")),
     ("最远点距最近站点(m)", lambda r: (r["worst_served"] or {}).get("distance_m")),
+    ("最远点用时(s)", lambda r: (r["worst_served"] or {}).get("travel_time_s")),
 ]
 HEADER = [header for header, _ in COLUMNS]
 

@@ -154,6 +154,7 @@ class Gaps(BaseModel):
     kind: str
     as_of: dt.date
     min_gap_area_km2: float
+    methods: dict[str, str] = Field(description="Per region (adcode): how its rule was evaluated")
 
 
 class CoveredTotals(BaseModel):

@@ -444,13 +444,15 @@ async def leaves(reader: Reader, region: asyncpg.Record) -> list[asyncpg.Record]
 async def gaps(reader: Reader, adcode: str, ev: Evaluation) -> dict[str, Any]:
     region = await find_region(reader, adcode)
     features: list[dict[str, Any]] = []
-    for found in await each_region(reader, await leaves(reader, region), lambda leaf: leaf_gaps(reader, leaf, ev)):
+    found_leaves = await leaves(reader, region)
+    for found in await each_region(reader, found_leaves, lambda leaf: leaf_gaps(reader, leaf, ev)):
         for gap in found:
             properties = {"region": gap.region, "area_km2": gap.area_km2, "population": gap.population}
             features.append(geojson.feature(gap.geometry, properties))
     features.sort(key=lambda f: f["properties"]["area_km2"], reverse=True)
+    methods = {leaf["adcode"]: (await resolve_rule(reader, leaf["adcode"], ev)).method() for leaf in found_leaves}
     return geojson.feature_collection(
-        features, kind=ev.kind, as_of=ev.as_of.isoformat(), min_gap_area_km2=GAP_MIN_AREA_M2 / 1e6
+        features, kind=ev.kind, as_of=ev.as_of.isoformat(), min_gap_area_km2=GAP_MIN_AREA_M2 / 1e6, methods=methods
     )
 
 

@@ -186,7 +186,9 @@ async def test_exports_for_reports(client: httpx.AsyncClient) -> None:
     text = await client.get(url, params={"kind": "legal_aid"}, headers={"Accept": "text/csv"})
     assert text.headers["content-type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(text.content.decode("utf-8-sig"))))
-    assert table[0][:3] == ["区划代码", "名称", "覆盖规则"] and len(table) == 8
+    assert table[0][:4] == ["区划代码", "名称", "覆盖规则", "计算方式"] and len(table) == 8
+    methods = {row[1]: row[3] for row in table[1:]}
+    assert methods["滨城区"] == "radius" and methods["惠民县"].startswith("radius = minutes × assumed speed")
     assert {row[1] for row in table[1:]} == {"滨城区", "沾化区", "惠民县", "阳信县", "无棣县", "博兴县", "邹平市"}
     xlsx = await client.get(
         url,
@@ -197,7 +199,7 @@ async def test_exports_for_reports(client: httpx.AsyncClient) -> None:
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][0] == "区划代码" and len(rows) == 8
     json_rows = (await client.get(url, params={"kind": "legal_aid"})).json()["items"]
-    assert [r[5] for r in rows[1:]] == [r["covered_area_share"] for r in json_rows]
+    assert [r[rows[0].index("面积覆盖率")] for r in rows[1:]] == [r["covered_area_share"] for r in json_rows]
 
 
 @pytest.mark.parametrize(

@@ -179,6 +179,7 @@ async def test_cross_coverage_is_never_more_than_single_coverage_and_gaps_are_th
     assert two["rule_label"] == f"{INSIDE_MINUTES} min 步行 walking on roads · ≥ 2 sites"
     for answer, k in ((one, 1), (two, 2)):
         gaps = await get(http, f"/v1/coverage/regions/{INSIDE}/gaps", kind="outdoor_station", min_sites=k)
+        assert gaps["methods"] == {INSIDE: answer["method"]}
         in_gaps = sum(f["properties"]["area_km2"] for f in gaps["features"])
         # The gaps are the rest of the district, less the slivers under 0.01 km² (between road buffers).
         uncovered = answer["area_km2"] - answer["covered_area_km2"]
