@@ -77,8 +77,10 @@ class LineWriter:
             return
         for line in batch:
             line["time"] = datetime.fromtimestamp(line["time"], UTC).isoformat(timespec="milliseconds")
-        self._stream.write(b"".join(orjson.dumps(line) + b"\n" for line in batch))
-        self._stream.flush()
+        # ValueError: the stream was closed under us (at exit, by whoever owned it); the lines have nowhere to go.
+        with contextlib.suppress(ValueError):
+            self._stream.write(b"".join(orjson.dumps(line) + b"\n" for line in batch))
+            self._stream.flush()
 
     def close(self) -> None:
         """Write what is left and stop (at exit, and by tests)."""
