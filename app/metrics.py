@@ -29,7 +29,32 @@ LATENCY = Histogram(
     ["route", "method"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-IN_FLIGHT = Gauge("yizhan_http_requests_in_flight", "Requests being answered", multiprocess_mode="livesum")
+IN_FLIGHT_GAUGE = Gauge("yizhan_http_requests_in_flight", "Requests being answered", multiprocess_mode="livesum")
+
+
+class InFlight:
+    """Requests being answered. In one process a count read when scraped: a gauge's inc() and dec() take a lock
+    each, on every request. With several workers each writes the shared gauge."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        if not MULTIPROCESS:
+            IN_FLIGHT_GAUGE.set_function(lambda: self.count)
+
+    def enter(self) -> None:
+        if MULTIPROCESS:
+            IN_FLIGHT_GAUGE.inc()
+        else:
+            self.count += 1
+
+    def leave(self) -> None:
+        if MULTIPROCESS:
+            IN_FLIGHT_GAUGE.dec()
+        else:
+            self.count -= 1
+
+
+IN_FLIGHT = InFlight()
 READ_POOL = Gauge(
     "yizhan_read_pool_connections",
     "Read pool connections: its size, those in use, requests waiting for one",

@@ -76,7 +76,7 @@ class LineWriter:
         if not batch:
             return
         for line in batch:
-            line["time"] = datetime.fromtimestamp(line["time"], UTC).isoformat(timespec="milliseconds")
+            line["time"] = _iso_time(line["time"])
         # ValueError: the stream was closed under us (at exit, by whoever owned it); the lines have nowhere to go.
         with contextlib.suppress(ValueError):
             self._stream.write(b"".join(orjson.dumps(line) + b"\n" for line in batch))
@@ -86,6 +86,18 @@ class LineWriter:
         """Write what is left and stop (at exit, and by tests)."""
         self._closing.set()
         self._thread.join(5)
+
+
+_second: tuple[int, str] = (-1, "")
+
+
+def _iso_time(at: float) -> str:
+    """`at` (seconds since the epoch) as ISO 8601 in UTC to the millisecond; the second's text made once."""
+    global _second
+    whole = int(at)
+    if _second[0] != whole:
+        _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second[1]}.{int((at - whole) * 1000):03d}+00:00"
 
 
 _writer: LineWriter | None = None
@@ -129,11 +141,11 @@ class RequestObserver:
                 sent += len(message.get("body", b""))
             await send(message)
 
-        metrics.IN_FLIGHT.inc()
+        metrics.IN_FLIGHT.enter()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            metrics.IN_FLIGHT.dec()
+            metrics.IN_FLIGHT.leave()
             elapsed = time.perf_counter() - started
             template = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope["method"]

@@ -62,3 +62,14 @@ async def test_one_line_per_request_with_the_route_template_and_the_keys_name(
     assert read["method"] == "GET" and read["bytes"] > 100 and read["duration_ms"] > 0 and read["key"] is None
     assert queue["route"] == "/v1/reports" and queue["key"] == "无棣县总工会"
     assert all(secret not in json.dumps(line, ensure_ascii=False) for line in lines)
+
+
+def test_log_times_are_iso_8601_utc_to_the_millisecond() -> None:
+    import random
+    from datetime import UTC, datetime
+
+    from app.observability import _iso_time
+
+    rng = random.Random(7)
+    for at in [0.0, 1_700_000_000.9996, *(rng.uniform(0, 4e9) for _ in range(1000))]:
+        assert _iso_time(at) == datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds"), at
