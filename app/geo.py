@@ -28,6 +28,8 @@ SPHERE_TO_SPHEROID_MIN = 0.994
 # and the query scans the whole register.
 MAX_SEARCH_RADIUS_M = 1_000_000
 DEFAULT_SEARCH_RADIUS_M = 50_000
+# Farther than any two points on the WGS-84 spheroid (the longest geodesic is 20,003,931 m): no limit.
+FARTHEST_M = 20_004_000.0
 
 # The query point as SQL, from two bound parameters (lon, lat): a constant for the planner, so the GiST
 # index on the geography column serves both KNN ordering and ST_DWithin.

@@ -18,6 +18,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
+from app import geo
 from app.coverage import repository
 from app.db import Reader
 from app.roads import modes
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from app.coverage.service import Rule
 
 EMPTY = shapely.Polygon()
+# The worst-served search starts with the sites this close to the region and doubles the distance until the answer
+# proves itself: if the farthest point found is within the search distance, a site outside it is farther from
+# every point of the region than that point's nearest site, so it cannot change the answer.
+WORST_SERVED_FIRST_SEARCH_M = 20_000.0
 # The worst-served search on a network first looks this many times the rule's time ahead.
 WORST_SERVED_TIME_FACTOR = 4
 
@@ -135,7 +140,7 @@ async def worst_served(reader: Reader, of: repository.Catchments, rule: "Rule") 
     k = rule.min_sites
     if rule.network is not None:
         return await _worst_on_network(reader, of, rule)
-    search = max(of.radius_m, 20_000.0)
+    search = max(of.radius_m, WORST_SERVED_FIRST_SEARCH_M)
     candidates = await repository.sample_points(reader, of)
     while True:
         sites = await repository.serving_sites(reader, replace(of, radius_m=search))
@@ -153,7 +158,7 @@ async def worst_served(reader: Reader, of: repository.Catchments, rule: "Rule") 
                 return {"lon": spot["lon"], "lat": spot["lat"], "travel_time_s": None,
                         "method": f"sampled: the region's boundary vertices and population cell centroids, by "
                                   f"distance to the {_ordinal(k)} nearest site"}  # fmt: skip
-        if search >= 20_004_000.0:
+        if search >= geo.FARTHEST_M:
             return None
         search *= 2
 

@@ -26,12 +26,6 @@ from app.vocabularies.service import site_kinds
 T = TypeVar("T")
 # Gaps smaller than this are slivers between overlapping circles or along the boundary, not places.
 GAP_MIN_AREA_M2 = 10_000.0
-# The worst-served search starts with the sites this close to the region and doubles the distance until the answer
-# proves itself: if the farthest point found is within the search distance, a site outside it is farther from
-# every point of the region than that point's nearest site, so it cannot change the answer.
-WORST_SERVED_FIRST_SEARCH_M = 20_000.0
-# Farther than any two points on the WGS-84 spheroid (the longest geodesic is 20,003,931 m): no limit.
-FARTHEST_M = 20_004_000.0
 MAX_RULE_RADIUS_M = 100_000.0
 MAX_MIN_SITES = 5
 PER_CHILD_RULE_LABEL = "按下级区划规则 / per child region"
@@ -218,11 +212,11 @@ async def _worst_served(reader: Reader, region: asyncpg.Record, rule: Rule, ev: 
     if not rule.is_single_radius:
         found = await covered.worst_served(reader, ev.catchments(region, covered.search_m(rule)), rule)
         return await _with_kth_site(reader, ev, found, rule.min_sites) if found is not None else None
-    search = WORST_SERVED_FIRST_SEARCH_M
+    search = covered.WORST_SERVED_FIRST_SEARCH_M
     while True:
         spot = await repository.worst_served(reader, ev.catchments(region, search))
         # 1 % margin: the search distance is geodesic, the Voronoi distance planar in the local projection.
-        if (spot is not None and spot["planar_m"] <= 0.99 * search) or search >= FARTHEST_M:
+        if (spot is not None and spot["planar_m"] <= 0.99 * search) or search >= geo.FARTHEST_M:
             break
         search *= 2
     if spot is None:
@@ -478,7 +472,7 @@ async def serving_near(reader: Reader, ev: Evaluation, lon: float, lat: float, k
     """The `k` sites of the kind nearest to (lon, lat) that serve on the evaluation date, by geodesic distance
     alone (coverage is about where sites are, not how far workers trust them), wherever they are."""
     found = await nearest.nearest(
-        reader, lon, lat, kinds=[ev.kind], radius_m=FARTHEST_M, limit=k, serving_on=ev.as_of, trusted_first=False
+        reader, lon, lat, kinds=[ev.kind], radius_m=geo.FARTHEST_M, limit=k, serving_on=ev.as_of, trusted_first=False
     )
     return list(found)
 
