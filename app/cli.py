@@ -171,7 +171,10 @@ def rules_cross_coverage(
         return await coverage_repository.set_min_sites(conn, region, kind, sites)
 
     if not _on_primary(run):
-        console.print(f"[red]no rule for {kind} applies to region {region}[/red] (is the region loaded?)")
+        console.print(
+            f"[red]no rule for {kind} applies to region {region}[/red]: is it loaded, and is it a county (a city's "
+            "figures are its counties', under theirs)?"
+        )
         raise typer.Exit(1)
     console.print(f"{kind} in {region}: covered where {sites} site(s) reach (answers within a minute)")
 

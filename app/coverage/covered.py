@@ -40,6 +40,7 @@ WORST_SERVED_TIME_FACTOR = 4
 @dataclass(frozen=True)
 class Catchment:
     site_id: int | None  # None: a what-if site
+    region: str | None  # the site's region (None: a what-if site)
     lon: float
     lat: float
     shape: BaseGeometry  # in the region's plane
@@ -57,8 +58,16 @@ class Covered:
         return bytes(shapely.to_wkb(self.area))
 
 
+def polygonal(shape: BaseGeometry) -> BaseGeometry:
+    """The areal part of a shape (an intersection can leave lines or points where shapes only touch)."""
+    if shape.geom_type in ("Polygon", "MultiPolygon"):
+        return shape
+    parts = [p for p in shapely.get_parts(shape) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else EMPTY
+
+
 def at_least(shapes: Sequence[BaseGeometry], k: int) -> BaseGeometry:
-    """Where at least `k` of `shapes` overlap."""
+    """Where at least `k` of `shapes` (polygonal) overlap."""
     shapes = [s for s in shapes if not s.is_empty]
     if len(shapes) < k:
         return EMPTY
@@ -94,7 +103,10 @@ async def covered(
     """What the sites of `of` (and the what-if sites `extra`) cover under `rule`. `of.radius_m` is search_m."""
     sites = await repository.serving_sites(reader, of, extra)
     shapes = await catchments_at(reader, of.srid, rule, [(s["lon"], s["lat"]) for s in sites])
-    catchments = [Catchment(s["id"], s["lon"], s["lat"], shape) for s, shape in zip(sites, shapes, strict=True)]
+    catchments = [
+        Catchment(s["id"], s["region_adcode"], s["lon"], s["lat"], shape)
+        for s, shape in zip(sites, shapes, strict=True)
+    ]
     return Covered(at_least(shapes, rule.min_sites), catchments)
 
 
@@ -113,7 +125,7 @@ async def catchments_at(
     hull = shapely.from_wkb(await roads_repository.hull_in(reader, rule.network.id, srid))
     shapely.prepare(hull)
     return [
-        shapely.union(shapely.intersection(iso, hull), shapely.difference(circle, hull))
+        polygonal(shapely.union(shapely.intersection(iso, hull), shapely.difference(circle, hull)))
         for iso, circle in zip(isochrones, circles, strict=True)
     ]
 
@@ -165,34 +177,45 @@ async def worst_served(reader: Reader, of: repository.Catchments, rule: "Rule") 
 
 async def _worst_on_network(reader: Reader, of: repository.Catchments, rule: "Rule") -> dict[str, Any] | None:
     """The node with the longest travel time to its k-th quickest site. The search looks WORST_SERVED_TIME_FACTOR
-    times the rule's time ahead and doubles while a node is not reached by k sites (up to MAX_TRAVEL_S)."""
+    times the rule's time ahead and doubles while fewer than k sites are that near or a node is not reached by k
+    of them (up to MAX_TRAVEL_S)."""
     assert rule.network is not None
     k = rule.min_sites
-    nodes = await roads_repository.nodes_in(reader, rule.network.id, of.adcode)
+    nodes = await roads_repository.nodes_in(reader, rule.network.id, _mode(rule), of.adcode)
+    if not nodes:
+        return None
     ahead_s = min(WORST_SERVED_TIME_FACTOR * rule.budget_s, roads.MAX_TRAVEL_S)
     while True:
         reach_m = ahead_s * modes.top_kmh(_mode(rule)) / 3.6 + modes.SNAP_M
         sites = await repository.serving_sites(reader, replace(of, radius_m=reach_m))
-        if not nodes or len(sites) < k:
-            return None
-        points = [(s["lon"], s["lat"]) for s in sites]
-        found = await roads.reaches(reader, rule.network, _mode(rule), points, ahead_s)
-        times = np.full((len(nodes), len(sites)), np.inf)
-        for j, r in enumerate(found):
-            if r is not None:
-                times[:, j] = [r.times.get(node["node"], np.inf) for node in nodes]
-        kth = np.partition(times, k - 1, axis=1)[:, k - 1]
-        if np.isfinite(kth).all() or ahead_s >= roads.MAX_TRAVEL_S:
+        if len(sites) >= k:
+            points = [(s["lon"], s["lat"]) for s in sites]
+            found = await roads.reaches(reader, rule.network, _mode(rule), points, ahead_s)
+            times = np.full((len(nodes), len(sites)), np.inf)
+            for j, r in enumerate(found):
+                if r is not None:
+                    times[:, j] = [r.times.get(node["node"], np.inf) for node in nodes]
+            kth_site = np.argsort(times, axis=1, kind="stable")[:, k - 1]
+            kth = times[np.arange(len(nodes)), kth_site]
+            if np.isfinite(kth).all():
+                break
+        if ahead_s >= roads.MAX_TRAVEL_S:
+            if len(sites) < k:
+                return None
             break
         ahead_s = min(2 * ahead_s, roads.MAX_TRAVEL_S)
     worst = int(np.argmax(kth))
     seconds = float(kth[worst])
+    reached = bool(np.isfinite(seconds))
+    by = sites[int(kth_site[worst])]
     return {
         "lon": nodes[worst]["lon"],
         "lat": nodes[worst]["lat"],
-        "travel_time_s": round(seconds, 1) if np.isfinite(seconds) else None,
+        "travel_time_s": round(seconds, 1) if reached else None,
+        # The site the time is to; when none is reached in time, the k-th nearest is named (by the caller).
+        "site": (by["id"], by["lon"], by["lat"]) if reached else None,
         "method": f"the region's road network nodes, by travel time to the {_ordinal(k)} quickest site"
-        + ("" if np.isfinite(seconds) else f" (null: not reached within {ahead_s / 60:.0f} min)"),
+        + ("" if reached else f" (null: not reached within {ahead_s / 60:.0f} min)"),
     }
 
 

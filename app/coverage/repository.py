@@ -90,6 +90,8 @@ SET_MIN_SITES_SQL = f"""
 INSERT INTO coverage_rules (kind, region_adcode, radius_m, travel_minutes, assumed_speed_kmh, mode, min_sites, note)
 SELECT :kind, :adcode, r.radius_m, r.travel_minutes, r.assumed_speed_kmh, r.mode, :k, r.note
 FROM ({RULE_SQL_TEMPLATE.format(adcode=":adcode", kind=":kind")}) AS r
+-- A region with children is evaluated by theirs (a city by its counties): its own rule would change nothing.
+WHERE NOT EXISTS (SELECT 1 FROM regions c WHERE c.parent_adcode = :adcode)
 ON CONFLICT (kind, region_adcode, urban_district) DO UPDATE SET min_sites = excluded.min_sites
 RETURNING id
 """
@@ -97,7 +99,7 @@ RETURNING id
 
 async def set_min_sites(conn: AsyncConnection, adcode: str, kind: str, k: int) -> bool:
     """Give the region its own rule for `kind` (the inherited one where it has none) asking for `k` sites; False
-    when no rule applies to the region."""
+    when no rule applies to the region or it has children (whose rules apply)."""
     result = await conn.execute(text(SET_MIN_SITES_SQL), {"adcode": adcode, "kind": kind, "k": k})
     return result.first() is not None
 
@@ -226,8 +228,10 @@ LIMIT 1
 SERVING_SQL = (
     CATCHMENT_CTES
     + """
-SELECT id, ST_X(g) AS x, ST_Y(g) AS y, ST_X(ST_Transform(g, 4326)) AS lon, ST_Y(ST_Transform(g, 4326)) AS lat
-FROM serving ORDER BY id NULLS LAST
+SELECT v.id, s.region_adcode, ST_X(v.g) AS x, ST_Y(v.g) AS y,
+       ST_X(ST_Transform(v.g, 4326)) AS lon, ST_Y(ST_Transform(v.g, 4326)) AS lat
+FROM serving v LEFT JOIN sites s ON s.id = v.id
+ORDER BY v.id NULLS LAST
 """
 )
 

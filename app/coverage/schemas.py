@@ -82,7 +82,10 @@ class PerChildRule(BaseModel):
 class WorstServed(BaseModel):
     lat: float
     lon: float
-    distance_m: float = Field(description="Geodesic distance to the k-th nearest serving site (k = min_sites)")
+    distance_m: float = Field(
+        description="Geodesic distance to the site serving it: the k-th nearest (k = min_sites), or on a road "
+        "network the k-th quickest"
+    )
     nearest_site_id: int = Field(description="That site")
     travel_time_s: float | None = Field(
         default=None, description="On a road network: travel time to the k-th quickest site (null: beyond the search)"

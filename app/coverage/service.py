@@ -117,10 +117,12 @@ async def find_region(reader: Reader, adcode: str) -> asyncpg.Record:
 
 async def resolve_rule(reader: Reader, adcode: str, ev: "Evaluation") -> Rule:
     """The region's rule for the evaluation's kind, with the evaluation's what-if radius or site count."""
+    row = await repository.rule(reader, adcode, ev.kind)
     if ev.radius_override is not None:
-        rule = Rule(ev.radius_override, None, None, "query", "radius_m given in the request (what-if)")
+        # The region's cross coverage stands under a what-if radius.
+        min_sites = row["min_sites"] if row is not None else 1
+        rule = Rule(ev.radius_override, None, None, "query", "radius_m given in the request (what-if)", None, min_sites)
     else:
-        row = await repository.rule(reader, adcode, ev.kind)
         if row is None:
             raise InvalidParameter("kind", f"no coverage rule for kind {ev.kind} in region {adcode}")
         if row["radius_m"] is not None:
@@ -227,15 +229,21 @@ async def _worst_served(reader: Reader, region: asyncpg.Record, rule: Rule, ev: 
 
 
 async def _with_kth_site(reader: Reader, ev: Evaluation, spot: dict[str, Any], k: int) -> dict[str, Any] | None:
-    """The worst-served spot with the geodesic distance to its k-th nearest serving site."""
-    found = await serving_near(reader, ev, spot["lon"], spot["lat"], k)
-    if len(found) < k:
-        return None
+    """The worst-served spot with the site it is served by and the geodesic distance to it: the site its travel
+    time is to (`spot["site"]`: id, lon, lat), else its k-th nearest serving site."""
+    if spot.get("site") is not None:
+        site_id, lon, lat = spot["site"]
+        distance_m = geo.GEOD.inv(spot["lon"], spot["lat"], lon, lat)[2]
+    else:
+        found = await serving_near(reader, ev, spot["lon"], spot["lat"], k)
+        if len(found) < k:
+            return None
+        site_id, distance_m = found[k - 1]["id"], found[k - 1]["distance_m"]
     return {
         "lat": round(spot["lat"], 6),
         "lon": round(spot["lon"], 6),
-        "distance_m": geo.decimetres(found[k - 1]["distance_m"]),
-        "nearest_site_id": found[k - 1]["id"],
+        "distance_m": geo.decimetres(distance_m),
+        "nearest_site_id": site_id,
         "travel_time_s": spot.get("travel_time_s"),
         "method": spot["method"],
     }

@@ -89,12 +89,13 @@ async def network_at(reader: Reader, lon: float, lat: float, within_m: float) ->
 
 
 async def network_over(reader: Reader, adcode: str) -> asyncpg.Record | None:
-    """The newest network over a region, with the share of the region's area within its extent (its hull)."""
+    """The network covering most of a region (the newest of equals), with the share of the region's area within its
+    extent (its hull)."""
     return await reader.fetchrow(
         f"SELECT {', '.join('n.' + c for c in NETWORK_COLUMNS.split(', '))}, "
         "ST_Area(ST_Intersection(n.hull, r.boundary)::geography) / ST_Area(r.boundary::geography) AS share "
         "FROM road_networks n JOIN regions r ON r.adcode = $1 AND ST_Intersects(n.hull, r.boundary) "
-        "ORDER BY n.imported_at DESC, n.id DESC LIMIT 1",
+        "ORDER BY share DESC, n.imported_at DESC, n.id DESC LIMIT 1",
         adcode,
     )
 
@@ -120,11 +121,12 @@ async def hull_in(reader: Reader, network_id: int, srid: int) -> bytes:
     )
 
 
-async def nodes_in(reader: Reader, network_id: int, adcode: str) -> list[asyncpg.Record]:
-    """The network's nodes (edge ends) inside a region: node, lon, lat."""
+async def nodes_in(reader: Reader, network_id: int, mode: Mode, adcode: str) -> list[asyncpg.Record]:
+    """The nodes (edge ends) of the roads `mode` may use inside a region: node, lon, lat."""
+    usable = f"network_id = $1 AND ({mode}_s >= 0 OR {mode}_reverse_s >= 0)"
     return await reader.fetch(
-        "WITH ends AS (SELECT source AS node, ST_StartPoint(geom) AS p FROM road_edges WHERE network_id = $1 "
-        "UNION SELECT target, ST_EndPoint(geom) FROM road_edges WHERE network_id = $1) "
+        f"WITH ends AS (SELECT source AS node, ST_StartPoint(geom) AS p FROM road_edges WHERE {usable} "
+        f"UNION SELECT target, ST_EndPoint(geom) FROM road_edges WHERE {usable}) "
         "SELECT DISTINCT ON (e.node) e.node, ST_X(e.p) AS lon, ST_Y(e.p) AS lat "
         "FROM ends e JOIN regions r ON r.adcode = $2 AND ST_Covers(r.boundary, e.p) ORDER BY e.node",
         network_id,

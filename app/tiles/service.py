@@ -180,8 +180,9 @@ async def catchments(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> byt
             continue
         found = await coverage.covered_by(reader, leaf, rule, ev)
         srid = coverage.srid_of(leaf)
+        # Each site under its own region's rule, as the rings are: once, however many regions it serves.
         drawn += [(c.site_id, shapely.to_wkb(c.shape), srid, rule.mode.value) for c in found.catchments
-                  if c.site_id is not None and not c.shape.is_empty]  # fmt: skip
+                  if c.site_id is not None and c.region == leaf["adcode"] and not c.shape.is_empty]  # fmt: skip
     if not radii and not drawn:
         return b""
     # Sites whose ring reaches the tile: within the largest radius, in degrees at the tile's most poleward edge.

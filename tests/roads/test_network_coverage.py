@@ -205,6 +205,10 @@ async def test_the_worst_served_node_is_the_references(http: httpx.AsyncClient, 
     assert worst["travel_time_s"] == pytest.approx(float(second.max()), rel=0.01)
     lon, lat = reference.location[inside[int(np.argmax(second))]]
     assert (worst["lon"], worst["lat"]) == pytest.approx((lon, lat), abs=1e-5)
+    # The site named is the one the time is to.
+    _, site_lon, site_lat = next(s for s in sites if s[0] == worst["nearest_site_id"])
+    by_reference = reference.seconds_between((site_lon, site_lat), (lon, lat), Mode.walk)
+    assert by_reference == pytest.approx(worst["travel_time_s"], rel=0.01)
 
 
 async def test_a_point_on_the_network_is_covered_by_walking_time(
@@ -265,8 +269,14 @@ async def test_planners_switch_cross_coverage_on_for_a_region(
         assert (rule["min_sites"], rule["scope"], rule["travel_minutes"]) == (2, "region", INSIDE_MINUTES)
         listed = await asyncio.to_thread(runner.invoke, cli, ["rules", "list"])
         assert listed.exit_code == 0 and INSIDE in listed.output
+        # A what-if radius keeps the region's cross coverage.
+        what_if = (await get(http, "/v1/coverage/point", radius_m=500, **point))["rule"]
+        assert (what_if["min_sites"], what_if["scope"]) == (2, "query")
         nowhere = await asyncio.to_thread(runner.invoke, cli, ["rules", "cross-coverage", "999999"])
         assert nowhere.exit_code == 1 and "no rule" in nowhere.output
+        # A municipality's figures are its districts', under their rules: its own would change nothing.
+        parent = await asyncio.to_thread(runner.invoke, cli, ["rules", "cross-coverage", "310000"])
+        assert parent.exit_code == 1
     finally:
         await asyncio.to_thread(runner.invoke, cli, ["rules", "cross-coverage", INSIDE, "--sites", "1"])
     assert (await get(http, "/v1/coverage/point", **point))["rule"]["min_sites"] == 1
