@@ -18,10 +18,13 @@ from pyproj import Geod, Transformer
 from shapely import LineString, Point, Polygon, STRtree, ops, unary_union
 from shapely.geometry.base import BaseGeometry
 
+from app.paths import SEED_DIR
 from app.roads import modes
 from app.roads.modes import Mode
 
 GEOD = Geod(ellps="WGS84")
+# The demo's extract of 黄浦区's streets, which the road tests load and rebuild.
+EXTRACT = SEED_DIR / "shanghai_huangpu_osmnx.osm"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ equal-area projection. Outside the network's extent the radius stands: a geodesi
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,15 +22,12 @@ from app import demo
 from app.cli import cli
 from app.config import Settings
 from app.db import create_engine
-from app.main import create_app
-from app.paths import SEED_DIR
 from app.regions import repository as regions
 from app.roads import modes
 from app.roads.modes import Mode
 from tests.roads.reference import ReferenceNetwork
 from tests.tools import huangpu_database
 
-EXTRACT = SEED_DIR / "shanghai_huangpu_osmnx.osm"
 HUANGPU = demo.HUANGPU["adcode"]
 # A district drawn inside the network's extent (about 1.5 × 1.3 km around 人民广场 and 南京东路), with a 5-minute
 # walk rule of its own, so coverage is partial and on the network alone.
@@ -68,20 +65,6 @@ async def _add_inside_district(settings: Settings) -> None:
 
 def _ring(polygon: BaseGeometry) -> str:
     return ", ".join(f"{x} {y}" for x, y in polygon.exterior.coords)
-
-
-@pytest.fixture(scope="module")
-def reference() -> ReferenceNetwork:
-    return ReferenceNetwork(EXTRACT)
-
-
-@pytest.fixture
-async def http(database: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(database)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test") as client:
-            yield client
 
 
 async def get(http: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:

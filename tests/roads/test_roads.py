@@ -15,14 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import demo
 from app.config import Settings
 from app.db import ReadPool, connect_reader, create_engine
-from app.main import create_app
 from app.paths import SEED_DIR
 from app.roads import importer, modes, osm, service
 from app.roads.modes import Mode
-from tests.roads.reference import ReferenceNetwork
+from tests.roads.reference import EXTRACT, ReferenceNetwork
 from tests.tools import huangpu_database
 
-EXTRACT = SEED_DIR / "shanghai_huangpu_osmnx.osm"
 CENTRE = (121.4740, 31.2300)
 
 
@@ -30,11 +28,6 @@ CENTRE = (121.4740, 31.2300)
 def database() -> Iterator[Settings]:
     with huangpu_database("roads") as settings:
         yield settings
-
-
-@pytest.fixture(scope="module")
-def reference() -> ReferenceNetwork:
-    return ReferenceNetwork(EXTRACT)
 
 
 @pytest.fixture
@@ -49,15 +42,6 @@ async def engine(database: Settings) -> AsyncIterator[AsyncEngine]:
     found = create_engine(database)
     yield found
     await found.dispose()
-
-
-@pytest.fixture
-async def http(database: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(database)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test") as client:
-            yield client
 
 
 def start_node(reference: ReferenceNetwork) -> int:
@@ -212,7 +196,7 @@ async def test_osm_and_pbf_give_the_same_network_and_reimport_changes_nothing(
 
 def truncated(tmp_path: Path) -> Path:
     path = tmp_path / "cut.osm.pbf"
-    path.write_bytes((SEED_DIR / "shanghai_huangpu_osmnx.osm").read_bytes()[:300_000])
+    path.write_bytes(EXTRACT.read_bytes()[:300_000])
     return path
 
 
