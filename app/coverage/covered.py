@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
@@ -116,8 +117,7 @@ async def catchments_at(
     """The catchment of a site at each point under `rule`, in the plane `srid`."""
     if not points:
         return []
-    to_plane = Transformer.from_crs("EPSG:4326", await repository.projection(reader, srid), always_xy=True)
-    x, y = to_plane.transform(*np.array(points, dtype=np.float64).T)
+    x, y = await in_plane(reader, srid, *np.array(points, dtype=np.float64).T)
     circles: list[BaseGeometry] = list(shapely.buffer(shapely.points(x, y), rule.radius_m, quad_segs=16))
     if rule.network is None:
         return circles
@@ -128,6 +128,15 @@ async def catchments_at(
         polygonal(shapely.union(shapely.intersection(iso, hull), shapely.difference(circle, hull)))
         for iso, circle in zip(isochrones, circles, strict=True)
     ]
+
+
+async def in_plane(
+    reader: Reader, srid: int, lon: NDArray[np.float64], lat: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """WGS-84 longitudes and latitudes in the plane `srid` (a region's equal-area one), metres."""
+    to_plane = Transformer.from_crs("EPSG:4326", await repository.projection(reader, srid), always_xy=True)
+    x, y = to_plane.transform(lon, lat)
+    return np.asarray(x), np.asarray(y)
 
 
 async def _isochrones(reader: Reader, srid: int, rule: "Rule", points: list[tuple[float, float]]) -> list[BaseGeometry]:

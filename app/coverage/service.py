@@ -31,7 +31,8 @@ MAX_MIN_SITES = 5
 PER_CHILD_RULE_LABEL = "按下级区划规则 / per child region"
 
 
-RADIUS_FROM_MINUTES = "radius = minutes × assumed speed (no road network loaded)"
+RADIUS_FORM = "radius = minutes × assumed speed"
+RADIUS_FROM_MINUTES = f"{RADIUS_FORM} (no road network loaded)"
 # A region this much within a network's extent is evaluated on the network alone.
 NETWORK_WHOLE_SHARE = 0.995
 
@@ -70,8 +71,7 @@ class Rule:
             method = self.network.describe(self.mode)
             if self.network_share is not None and self.network_share < NETWORK_WHOLE_SHARE:
                 method += (
-                    f" over {self.network_share:.0%} of the region (the network's extent); elsewhere "
-                    f"{RADIUS_FROM_MINUTES.split(' (')[0]}"
+                    f" over {self.network_share:.0%} of the region (the network's extent); elsewhere {RADIUS_FORM}"
                 )
             return method
         if self.travel_minutes is not None:

@@ -16,7 +16,6 @@ import asyncpg
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from pyproj import Transformer
 
 from app.coverage import covered, repository, service
 from app.db import Reader
@@ -96,9 +95,6 @@ async def siting_instance(
 ) -> SitingInstance:
     region = await service.find_region(reader, adcode)
     leaves = await service.leaves(reader, region)
-    to_plane = Transformer.from_crs(
-        "EPSG:4326", await repository.projection(reader, service.srid_of(region)), always_xy=True
-    )
     rules: dict[str, service.Rule] = {}
     cells: list[tuple[float, float, float, float, float, float]] = []
     # Leaves whose reach is not the radius (on a road network), with where their cells are in the table.
@@ -118,9 +114,10 @@ async def siting_instance(
         source = GRID_CANDIDATES
     else:
         source = f"given ({len(candidates)} points)"
-    demand_x, demand_y = to_plane.transform(table[:, 0], table[:, 1])
+    plane = service.srid_of(region)
+    demand_x, demand_y = await covered.in_plane(reader, plane, table[:, 0], table[:, 1])
     cand = np.array(candidates, dtype=np.float64).reshape(-1, 2)
-    cand_x, cand_y = to_plane.transform(cand[:, 0], cand[:, 1])
+    cand_x, cand_y = await covered.in_plane(reader, plane, cand[:, 0], cand[:, 1])
     instance = Instance(
         demand_xy=np.column_stack([demand_x, demand_y]),
         demand_people=table[:, 2],
@@ -134,19 +131,11 @@ async def siting_instance(
         for leaf, part in on_roads:
             rule = rules[leaf["adcode"]]
             shapes = await covered.catchments_at(reader, service.srid_of(leaf), rule, list(candidates))
-            x, y = await _in_plane(reader, service.srid_of(leaf), table[part, 0], table[part, 1])
+            x, y = await covered.in_plane(reader, service.srid_of(leaf), table[part, 0], table[part, 1])
             for i, shape in enumerate(shapes):
                 reach[i, part] = shapely.contains_xy(shape, x, y)
         instance = replace(instance, reach=reach)
     return SitingInstance(instance, list(candidates), source, leaves, rules)
-
-
-async def _in_plane(
-    reader: Reader, srid: int, lon: NDArray[np.float64], lat: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    to_plane = Transformer.from_crs("EPSG:4326", await repository.projection(reader, srid), always_xy=True)
-    x, y = to_plane.transform(lon, lat)
-    return np.asarray(x), np.asarray(y)
 
 
 async def _need(
@@ -161,7 +150,7 @@ async def _need(
         return [1] * len(points)
     found = await service.covered_by(reader, leaf, rule, ev)
     lon, lat = np.array(points, dtype=np.float64).T
-    x, y = await _in_plane(reader, service.srid_of(leaf), lon, lat)
+    x, y = await covered.in_plane(reader, service.srid_of(leaf), lon, lat)
     held = np.zeros(len(points), dtype=np.int64)
     for catchment in found.catchments:
         held += shapely.contains_xy(catchment.shape, x, y)
