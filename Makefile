@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 LOCALDB := scripts/localdb.sh
 
-.PHONY: help run stop test lint bench bench-coverage bench-bulk bench-tiles bench-soak bench-roads db
+.PHONY: help run stop test lint bench bench-observer bench-coverage bench-bulk bench-tiles bench-soak bench-roads db
 
 help:
 	@echo "make run    serve the API with the Binzhou demo data on http://127.0.0.1:$(PORT)"
@@ -15,6 +15,7 @@ help:
 	@echo "make test   run the test suite against a throwaway PostGIS database"
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  nearest-site benchmark (national-scale register, wrk)"
+	@echo "make bench-observer  what the request observer costs nearest, in instructions (valgrind; after make bench)"
 	@echo "make bench-coverage  coverage and siting benchmark (Binzhou, Shandong)"
 	@echo "make bench-bulk      100,000-row CSV import benchmark"
 	@echo "make bench-tiles     vector tiles and the map page on the national register (after make bench)"
@@ -71,6 +72,11 @@ bench: $(BIN)/yizhan
 	@command -v wrk >/dev/null || { echo "[make] installing wrk"; apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.nearest $(BENCH_ARGS)
+
+bench-observer: $(BIN)/yizhan
+	@command -v valgrind >/dev/null || { echo "[make] installing valgrind"; apt-get update -q >/dev/null && apt-get install -y -q valgrind >/dev/null; }
+	@$(LOCALDB) start
+	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.observer $(BENCH_ARGS)
 
 bench-coverage: $(BIN)/yizhan
 	@$(LOCALDB) install

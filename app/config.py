@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         "everything in GCJ-02",
     )
     map_base_attribution: str | None = Field(default=None, description="Shown under the map with the base map")
+    request_record_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        le=60,
+        description="How often request lines are written and request metrics counted, a batch at a time (waking "
+        "for every request would cost the requests more); other workers' figures in a scrape are this old at most",
+    )
     telemetry: bool = Field(
         default=False,
         description="FastAPI's OpenTelemetry spans, metrics and logs, for the OTel providers the deployment sets up",

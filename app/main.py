@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
     app.add_middleware(BodyLimit, max_bytes=MAX_JSON_BODY_BYTES, exempt=("/v1/sites/bulk",))
     # Outermost: every answer, a rate limit's 429 included, carries the request id and is logged once.
-    observability.configure()
+    observability.configure(settings.request_record_seconds)
     app.add_middleware(RequestObserver)
     # Routes are matched in order: the mobile app's nearest query comes first.
     mount_nearest(app.router)

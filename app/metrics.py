@@ -4,7 +4,10 @@ With several uvicorn workers, set PROMETHEUS_MULTIPROC_DIR to an empty folder sh
 each worker writes its figures there and /metrics adds them up, whichever worker answers the scrape.
 """
 
+import collections
 import os
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -33,25 +36,18 @@ IN_FLIGHT_GAUGE = Gauge("yizhan_http_requests_in_flight", "Requests being answer
 
 
 class InFlight:
-    """Requests being answered. In one process a count read when scraped: a gauge's inc() and dec() take a lock
-    each, on every request. With several workers each writes the shared gauge."""
+    """Requests being answered: a plain count on the request's path (a gauge's inc() and dec() take a lock each,
+    on every request). In one process the gauge reads it when scraped; with several workers publish() writes it to
+    the shared gauge (app.observability's recorder does, with every batch)."""
 
     def __init__(self) -> None:
         self.count = 0
         if not MULTIPROCESS:
             IN_FLIGHT_GAUGE.set_function(lambda: self.count)
 
-    def enter(self) -> None:
+    def publish(self) -> None:
         if MULTIPROCESS:
-            IN_FLIGHT_GAUGE.inc()
-        else:
-            self.count += 1
-
-    def leave(self) -> None:
-        if MULTIPROCESS:
-            IN_FLIGHT_GAUGE.dec()
-        else:
-            self.count -= 1
+            IN_FLIGHT_GAUGE.set(self.count)
 
 
 IN_FLIGHT = InFlight()
@@ -82,12 +78,44 @@ STANDBY_FALLBACKS = Counter("yizhan_standby_fallbacks", "Reads the standby faile
 REDIS_UNAVAILABLE = Counter("yizhan_rate_limit_redis_failures", "Rate-limit checks passed because Redis failed")
 
 
+# Called before a scrape is answered: whatever records requests lazily records what it holds.
+BEFORE_SCRAPE: list[Callable[[], None]] = []
+
+
 def status_class(status: int) -> str:
     return f"{status // 100}xx"
 
 
+class RequestMetrics:
+    """Counts answered requests in REQUESTS and LATENCY, a batch at a time (app.observability.Recorder)."""
+
+    def __init__(self) -> None:
+        # Metric children by labels, found once (prometheus-client's labels() takes a lock and builds a key).
+        self._counted: dict[tuple[str, str, str], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
+
+    def count(self, answers: Iterable[tuple[str | None, str, int, float]]) -> None:
+        """Count (route template or None, method, status, seconds) of each answer."""
+        tally: collections.Counter[tuple[str, str, int]] = collections.Counter()
+        for matched, method, status, seconds in answers:
+            route = matched or "unmatched"
+            tally[route, method, status] += 1
+            timed = self._timed.get((route, method))
+            if timed is None:
+                timed = self._timed[route, method] = LATENCY.labels(route, method)
+            timed.observe(seconds)
+        for (route, method, status), n in tally.items():
+            labels = (route, method, status_class(status))
+            counted = self._counted.get(labels)
+            if counted is None:
+                counted = self._counted[labels] = REQUESTS.labels(*labels)
+            counted.inc(n)
+
+
 async def metrics(request: Request) -> Response:
     """The metrics in Prometheus' text format (all workers' with PROMETHEUS_MULTIPROC_DIR)."""
+    for record_pending in BEFORE_SCRAPE:
+        record_pending()
     db = getattr(request.app.state, "db", None)
     if db is not None:
         for state, value in db.reader.gauges().items():

@@ -76,7 +76,13 @@ def test_two_workers_add_up(settings: Settings) -> None:
             for _ in range(40):  # a connection each, so that both workers answer
                 with httpx.Client(base_url=base) as http:
                     assert http.get("/v1/vocabularies").status_code == 200
-            text = httpx.get(f"{base}/metrics").text
+            # The worker that answers the scrape counts what it has answered; the other's figures are at most
+            # Settings.request_record_seconds old.
+            for _ in range(50):
+                text = httpx.get(f"{base}/metrics").text
+                if sample(text, "yizhan_http_requests_total", route="/v1/vocabularies") >= 40:
+                    break
+                time.sleep(settings.request_record_seconds)
             assert sample(text, "yizhan_http_requests_total", route="/v1/vocabularies") == 40
             counting = {m.group(1) for f in os.listdir(folder) if (m := re.match(r"counter_(\d+)\.db$", f))}
             # Both workers counted (and the scrape added their figures up); uvicorn's supervisor answers nothing.

@@ -3,6 +3,7 @@ status, duration, bytes and the calling key's name — never the key, never the 
 
 import io
 import json
+from collections.abc import Callable, Iterator
 
 import asyncpg
 import httpx
@@ -14,21 +15,40 @@ from app.keys import service as keys
 
 
 @pytest.fixture
-def lines(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    found: list[dict] = []
-    monkeypatch.setattr(observability, "sink", found.append)
-    return found
-
-
-def test_the_writer_writes_one_json_object_a_line() -> None:
+def lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[dict]]]:
+    """The lines logged so far while the test runs."""
     out = io.BytesIO()
-    writer = observability.LineWriter(out)
-    for n in range(100):
-        writer.put({"time": 1764600000.5 + n, "request_id": f"r{n}", "route": "/v1/sites"})
-    writer.close()
+    recorder = observability.Recorder(out)
+    monkeypatch.setattr(observability, "recorder", recorder)
+
+    def written() -> list[dict]:
+        recorder.flush()
+        return [json.loads(line) for line in out.getvalue().splitlines()]
+
+    yield written
+    recorder.close()
+
+
+def test_the_recorder_writes_one_json_object_a_line_in_order() -> None:
+    out = io.BytesIO()
+    recorder = observability.Recorder(out)
+    for n in range(1000):
+        recorder.put((1764600000.5 + n, f"r{n}".encode(), "GET", "/v1/sites", 200, n / 1000, None, n))
+    recorder.close()
     written = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [w["request_id"] for w in written] == [f"r{n}" for n in range(100)]
+    assert [w["request_id"] for w in written] == [f"r{n}" for n in range(1000)]
     assert written[0]["time"] == "2025-12-01T14:40:00.500+00:00"
+    assert [w["duration_ms"] for w in written] == [float(n) for n in range(1000)]
+    assert written[7] == {
+        "time": "2025-12-01T14:40:07.500+00:00",
+        "request_id": "r7",
+        "method": "GET",
+        "route": "/v1/sites",
+        "status": 200,
+        "duration_ms": 7.0,
+        "key": None,
+        "bytes": 7,
+    }
 
 
 async def test_the_request_id_is_kept_or_made_and_returned(client: httpx.AsyncClient) -> None:
@@ -51,17 +71,21 @@ async def test_a_problem_names_its_request(client: httpx.AsyncClient) -> None:
 
 
 async def test_one_line_per_request_with_the_route_template_and_the_keys_name(
-    client: httpx.AsyncClient, conn: asyncpg.Connection, sa_conn: AsyncConnection, lines: list[dict]
+    client: httpx.AsyncClient,
+    conn: asyncpg.Connection,
+    sa_conn: AsyncConnection,
+    lines: Callable[[], list[dict]],
 ) -> None:
     site = await conn.fetchval("SELECT min(id) FROM sites")
     secret = await keys.create(sa_conn, "无棣县总工会", ["write"], None)
     await client.get(f"/v1/sites/{site}", headers={"X-Request-ID": "read-1"})
     await client.get("/v1/reports", headers={"Authorization": f"Bearer {secret}", "X-Request-ID": "queue-1"})
-    read, queue = lines[-2:]
+    logged = lines()
+    read, queue = logged[-2:]
     assert read["request_id"] == "read-1" and read["route"] == "/v1/sites/{site_id}" and read["status"] == 200
     assert read["method"] == "GET" and read["bytes"] > 100 and read["duration_ms"] > 0 and read["key"] is None
     assert queue["route"] == "/v1/reports" and queue["key"] == "无棣县总工会"
-    assert all(secret not in json.dumps(line, ensure_ascii=False) for line in lines)
+    assert all(secret not in json.dumps(line, ensure_ascii=False) for line in logged)
 
 
 def test_log_times_are_iso_8601_utc_to_the_millisecond() -> None:
