@@ -4,11 +4,12 @@ machine instructions: the service with and without its observer, both under valg
     make bench-observer            # after make bench (it reuses the yizhan_bench register)
 
 Requests/s and CPU seconds on this VM drift by more within minutes than the few per cent being measured (the
-figures are in bench/NOTES.md); an instruction count does not: the same server, requests and inputs give the same
-count to a fraction of a per cent, whatever else the machine does. Each server gets a warm-up, its counters are
-zeroed, then exactly --requests nearest requests from random points at --connections at once, then the count is
-dumped. Counted: the server process, all its threads (the recorder's included), user space; not PostgreSQL, which
-does the same work for both, so the ratio printed is an upper bound of the share of the whole request.
+figures are in bench/NOTES.md); an instruction count drifts far less: a server's count per request moved by about
+1 % between runs (how the event loop batches concurrent requests depends on timing), the ratio by about a point.
+Each server gets a warm-up, its counters are zeroed, then exactly --requests nearest requests from random points
+at --connections at once, then the count is dumped. Counted: the server process, all its threads (the recorder's
+included), user space; not PostgreSQL, which does the same work for both, so the ratio printed is an upper bound
+of the share of the whole request.
 Instructions are not time (a cold cache makes a few of them dear): bench/NOTES.md gives both.
 """
 
@@ -34,7 +35,6 @@ from bench.nearest import DB_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console(width=120)
-SLOWDOWN = 50
 VARIANTS = {"with the observer": "app.main:app", "without": "bench.unobserved:app"}
 
 
@@ -49,8 +49,6 @@ class Counted:
             "PYTHONPATH": str(ROOT),
             "PYTHONHASHSEED": "0",
             "RATE_LIMIT_READS_PER_MINUTE": "1000000000",
-            # Under callgrind a request takes ~50 times as long: a batch as large as at full speed (~100 requests).
-            "REQUEST_RECORD_SECONDS": str(0.1 * SLOWDOWN),
         }
         log = stack.enter_context((folder / "server.log").open("wb"))
         self.process = subprocess.Popen(
