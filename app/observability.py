@@ -7,10 +7,10 @@ coordinates), status, duration, the calling key's *name* (never the key) and byt
 
 On the request's own path the observer only notes what happened (one record on a queue). A thread of its own
 (Recorder) counts the records in the metrics and writes their lines every REQUEST_RECORD_SECONDS (0.1 s), a batch
-at a time: a
-request never waits for the terminal or the log collector, and the per-request work costs a fraction of what it
-does between the request's own steps (bench/NOTES.md has the figures). A scrape of /metrics first records what is
-queued, so it sees every request this process has answered; other workers' figures are that interval old at most.
+at a time: a request never waits for the terminal or the log collector, and each record costs a fraction of what
+the same work costs between the request's own steps (bench/NOTES.md has the figures). A scrape of /metrics first
+records what is queued, so it sees every request this process has answered; other workers' figures are that
+interval old at most.
 """
 
 import atexit
@@ -59,7 +59,7 @@ class Recorder:
     """Counts answered requests in the metrics and writes their log lines (JSON, one a line to `stream`), a batch
     `every` seconds from a thread of its own."""
 
-    def __init__(self, stream: IO[bytes], every: float = 0.1) -> None:
+    def __init__(self, stream: IO[bytes], every: float) -> None:
         self._stream, self._every = stream, every
         self._queue: queue.SimpleQueue[Answered] = queue.SimpleQueue()
         # One batch at a time, in order: the thread's and a scrape's (flush).
@@ -129,7 +129,7 @@ def _iso_time(at: float) -> str:
     return f"{_second[1]}.{int((at - whole) * 1000):03d}+00:00"
 
 
-in_flight = metrics.IN_FLIGHT
+in_flight = metrics.IN_FLIGHT  # bound once: the request's path touches it twice
 # The process's recorder (configure() starts it; tests put one writing to a buffer here).
 recorder: Recorder | None = None
 

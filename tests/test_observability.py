@@ -18,7 +18,7 @@ from app.keys import service as keys
 def lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[dict]]]:
     """The lines logged so far while the test runs."""
     out = io.BytesIO()
-    recorder = observability.Recorder(out)
+    recorder = observability.Recorder(out, every=0.1)
     monkeypatch.setattr(observability, "recorder", recorder)
 
     def written() -> list[dict]:
@@ -31,7 +31,7 @@ def lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[dict]]]
 
 def test_the_recorder_writes_one_json_object_a_line_in_order() -> None:
     out = io.BytesIO()
-    recorder = observability.Recorder(out)
+    recorder = observability.Recorder(out, every=0.1)
     for n in range(1000):
         recorder.put((1764600000.5 + n, f"r{n}".encode(), "GET", "/v1/sites", 200, n / 1000, None, n))
     recorder.close()
