@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import observability
+from app.config import Settings
 from app.keys import service as keys
+from app.main import create_app
 
 
 @pytest.fixture
@@ -97,3 +99,23 @@ def test_log_times_are_iso_8601_utc_to_the_millisecond() -> None:
     rng = random.Random(7)
     for at in [0.0, 1_700_000_000.9996, *(rng.uniform(0, 4e9) for _ in range(1000))]:
         assert _iso_time(at) == datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds"), at
+
+
+async def test_an_unexpected_error_is_a_500_with_its_request_id_and_its_line(
+    settings: Settings, lines: Callable[[], list[dict]]
+) -> None:
+    application = create_app(settings)
+
+    async def fails() -> None:
+        raise RuntimeError("a bug")
+
+    application.add_api_route("/v1/fails", fails)
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        failed = await client.get("/v1/fails", headers={"X-Request-ID": "bug-1"})
+        made = await client.get("/v1/fails")
+    assert failed.status_code == 500 and failed.headers["x-request-id"] == "bug-1"
+    assert failed.json()["instance"] == "urn:request:bug-1" and "a bug" not in failed.text
+    assert made.json()["instance"] == f"urn:request:{made.headers['x-request-id']}"
+    (line,) = [line for line in lines() if line["request_id"] == "bug-1"]
+    assert line["status"] == 500 and line["route"] == "/v1/fails" and line["bytes"] == len(failed.content)
