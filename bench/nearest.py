@@ -106,6 +106,11 @@ def wrk(url_template: str, server: Server, seconds: int, connections: int, *, wa
     }
 
 
+def cpu(run: dict[str, float]) -> float:
+    """CPU µs a request of one wrk run, the server's and PostgreSQL's."""
+    return run["server_cpu_us"] + run["database_cpu_us"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sites", type=int, default=200_000)
@@ -184,9 +189,6 @@ def observer_cost(database: str, args: argparse.Namespace) -> None:
             }
             cycles.append(run)
 
-    def cpu(run: dict[str, float]) -> float:
-        return run["server_cpu_us"] + run["database_cpu_us"]
-
     def lost(of: Callable[[dict[str, dict[str, float]]], float]) -> str:
         each = sorted(of(cycle) for cycle in cycles)
         quarter = len(each) // 4
@@ -223,9 +225,6 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
         each = sorted(of(run, ref) for run, ref in zip(results[name], refs, strict=True))
         spread = f" ({each[0]:.2f}–{each[-1]:.2f})" if len(each) > 1 else ""
         return f"{statistics.median(each):.2f}x{spread}"
-
-    def cpu(run: dict[str, float]) -> float:
-        return run["server_cpu_us"] + run["database_cpu_us"]
 
     table = Table(
         title=f"GET nearest, {args.connections} connections, {args.duration} s × {args.rounds} rounds, "
