@@ -56,6 +56,19 @@ class Settings(BaseSettings):
         description="How often request lines are written and request metrics counted, a batch at a time (waking "
         "for every request would cost the requests more); other workers' figures in a scrape are this old at most",
     )
+    request_budget_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request still working after this long is stopped and answered 503 with Retry-After "
+        "(app.budget); its database query and its worker process are stopped with it",
+    )
+    import_budget_s: float = Field(default=600.0, gt=0, description="The same for bulk imports, upload included")
+    compute_workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Worker processes for CPU-heavy steps (overlays, siting, spreadsheets) per server process; "
+        "default one per core",
+    )
     telemetry: bool = Field(
         default=False,
         description="FastAPI's OpenTelemetry spans, metrics and logs, for the OTel providers the deployment sets up",

@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
 
-from app import health, metrics, observability
+from app import health, metrics, observability, offload
+from app.bodies import document_bodies
+from app.budget import RequestBudget
 from app.changes.router import router as changes_router
 from app.config import Settings
 from app.coverage.router import router as coverage_router
@@ -30,6 +32,7 @@ from app.web.router import mount_pages
 
 # A site, a report or a siting request with 10,000 candidates fits in far less; bulk imports have their own limit.
 MAX_JSON_BODY_BYTES = 2 * 1024 * 1024
+BULK_PATH = "/v1/sites/bulk"
 GC_YOUNG_THRESHOLD = 10_000  # allocations (net of frees) between young-generation collections; CPython's is 700
 
 
@@ -41,7 +44,14 @@ class Service(FastAPI):
     observed = True  # bench/unobserved.py turns it off to measure what watching costs
 
     def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
+        settings: Settings = self.state.settings
+        # The budget outside the error middleware too: a request it stops is answered 503, not turned into a 500.
+        stack = RequestBudget(
+            super().build_middleware_stack(),
+            settings.request_budget_s,
+            settings.import_budget_s,
+            long_paths=(BULK_PATH,),
+        )
         return RequestObserver(stack) if self.observed else stack
 
 
@@ -52,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Service:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_database(settings) as db:
             app.state.db = db
+            offload.start()
             # Everything allocated so far (modules, routes, models, pools) lives as long as the process; move it
             # out of the cyclic GC's reach, or every full collection walks all of it and pauses requests (the p99
             # under wrk shows it).
@@ -64,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Service:
             # few cycles' memory a little longer.
             gc.set_threshold(GC_YOUNG_THRESHOLD)
             yield
+            offload.close()
             if isinstance(counter, RedisCounter):
                 await counter.close()
 
@@ -81,13 +93,14 @@ def create_app(settings: Settings | None = None) -> Service:
         telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": settings.telemetry},
     )
     app.state.settings = settings
+    offload.configure(settings.compute_workers)
     app.state.migration_head = health.migration_head()
     install_error_handlers(app)
     counter = RedisCounter(settings.redis_url, settings.rate_limit_prefix) if settings.redis_url else MemoryCounter()
     app.add_middleware(RateLimitMiddleware, settings=settings, counter=counter)
     # Phones on metered connections: compress what is worth compressing (lists, boundaries, gaps).
     app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
-    app.add_middleware(BodyLimit, max_bytes=MAX_JSON_BODY_BYTES, exempt=("/v1/sites/bulk",))
+    app.add_middleware(BodyLimit, max_bytes=MAX_JSON_BODY_BYTES, exempt=(BULK_PATH,))
     # Around all of these (Service): every answer, a 429 included, carries the request id and is logged once.
     observability.configure(settings.request_record_seconds)
     # Routes are matched in order: the mobile app's nearest query comes first.
@@ -108,7 +121,9 @@ def create_app(settings: Settings | None = None) -> Service:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = document_problems(
-                get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+                document_bodies(
+                    get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+                )
             )
         return app.openapi_schema
 

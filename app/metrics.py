@@ -75,6 +75,20 @@ STANDBY_SERVING = Gauge(
     "yizhan_standby_serving", "1 while reads go to the standby, 0 while they go to the primary", multiprocess_mode="min"
 )
 STANDBY_FALLBACKS = Counter("yizhan_standby_fallbacks", "Reads the standby failed, answered by the primary")
+KEPT_ENTRIES = Gauge(
+    "yizhan_kept_answers", "Answers kept for reuse (app.kept), by store", ["store"], multiprocess_mode="livesum"
+)
+KEPT_BYTES = Gauge(
+    "yizhan_kept_bytes",
+    "Estimated memory of the answers kept (app.kept), by store",
+    ["store"],
+    multiprocess_mode="livesum",
+)
+REQUESTS_ABANDONED = Counter(
+    "yizhan_requests_abandoned",
+    "Requests whose work was stopped: over their time budget (answered 503) or their client left",
+    ["reason"],  # over_budget, client_left
+)
 REDIS_UNAVAILABLE = Counter("yizhan_rate_limit_redis_failures", "Rate-limit checks passed because Redis failed")
 
 

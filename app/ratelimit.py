@@ -7,6 +7,7 @@ through and the failure logged: an outage of the limiter should not become an ou
 
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
@@ -23,6 +24,9 @@ now = time.time  # the clock the windows are cut from (tests pin it, so a window
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LIMITED_PREFIXES = ("/v1/", "/ogc")
 COVERAGE_PREFIX = "/v1/coverage/"
+TILES_PREFIX = "/v1/tiles/"
+# A tile asked with these is a coverage question computed afresh (a what-if), not a read of kept figures.
+WHAT_IF_PARAMETERS = re.compile(rb"(?:^|&)(?:radius_m|min_sites)=")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -101,9 +105,12 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        # Which budget the request spends: coverage questions (a siting request is a POST, and a question), writes,
-        # or reads.
-        if scope["path"].startswith(COVERAGE_PREFIX):
+        # Which budget the request spends: coverage questions (a siting request is a POST, and a question; a tile
+        # with a what-if is one too), writes, or reads.
+        path = scope["path"]
+        if path.startswith(COVERAGE_PREFIX) or (
+            path.startswith(TILES_PREFIX) and WHAT_IF_PARAMETERS.search(scope.get("query_string", b""))
+        ):
             budget, limit, what = "c", self.coverage, "coverage questions"
         elif scope["method"] in WRITE_METHODS:
             budget, limit, what = "w", self.writes, "writes"

@@ -126,3 +126,17 @@ async def test_coverage_questions_have_a_budget_of_their_own(settings: Settings)
         siting = await client.post("/v1/coverage/suggest", json={"region": "371602", "count": 1})
         assert siting.status_code == 429 and "coverage" in siting.json()["detail"]
         assert (await client.get("/v1/regions")).status_code == 200  # reads are not spent by coverage
+
+
+@pytest.mark.parametrize(
+    "what_if",
+    ["radius_m=99999.31", "min_sites=5", "kind=legal_aid&radius_m=2000&min_sites=2"],
+)
+async def test_a_tile_with_a_what_if_spends_the_coverage_budget(settings: Settings, what_if: str) -> None:
+    budget = limited(settings, rate_limit_reads_per_minute=100, rate_limit_coverage_per_minute=2)
+    async with running(budget) as client:
+        asked = [(await client.get(f"/v1/tiles/regions/7/105/48.mvt?{what_if}")).status_code for _ in range(3)]
+        assert asked[:2] != [429, 429] and asked[2] == 429
+        # A tile without one reads kept figures: the read budget.
+        assert (await client.get("/v1/tiles/regions/7/105/48.mvt?kind=legal_aid")).status_code in (200, 204)
+        assert (await client.get("/v1/coverage/regions/371602")).status_code == 429

@@ -9,7 +9,7 @@ overlap, found exactly: the plane is cut into the faces of all catchment boundar
 catchments hold it.
 """
 
-from collections.abc import Sequence
+import functools
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +19,10 @@ from numpy.typing import NDArray
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
-from app import geo
-from app.coverage import repository
+from app import geo, offload
+from app.coverage import planar, repository
 from app.db import Reader
+from app.errors import InvalidParameter
 from app.roads import modes
 from app.roads import repository as roads_repository
 from app.roads import service as roads
@@ -29,7 +30,6 @@ from app.roads import service as roads
 if TYPE_CHECKING:
     from app.coverage.service import Rule
 
-EMPTY = shapely.Polygon()
 # The worst-served search starts with the sites this close to the region and doubles the distance until the answer
 # proves itself: if the farthest point found is within the search distance, a site outside it is farther from
 # every point of the region than that point's nearest site, so it cannot change the answer.
@@ -59,33 +59,6 @@ class Covered:
         return bytes(shapely.to_wkb(self.area))
 
 
-def polygonal(shape: BaseGeometry) -> BaseGeometry:
-    """The areal part of a shape (an intersection can leave lines or points where shapes only touch)."""
-    if shape.geom_type in ("Polygon", "MultiPolygon"):
-        return shape
-    parts = [p for p in shapely.get_parts(shape) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else EMPTY
-
-
-def at_least(shapes: Sequence[BaseGeometry], k: int) -> BaseGeometry:
-    """Where at least `k` of `shapes` (polygonal) overlap."""
-    shapes = [s for s in shapes if not s.is_empty]
-    if len(shapes) < k:
-        return EMPTY
-    if k == 1:
-        return shapely.union_all(shapes)
-    # The faces of the arrangement: no catchment boundary crosses a face, so a point inside it is held by exactly
-    # the catchments that hold the whole face.
-    lines = shapely.get_parts(shapely.union_all([s.boundary for s in shapes]))
-    faces = shapely.get_parts(shapely.polygonize(lines))
-    if len(faces) == 0:
-        return EMPTY
-    inner = shapely.point_on_surface(faces)
-    face, _ = shapely.STRtree(shapes).query(inner, predicate="intersects")
-    held = np.bincount(face, minlength=len(faces))
-    return shapely.union_all(faces[held >= k])
-
-
 def search_m(rule: "Rule") -> float:
     """How far from the region a site may be and still serve part of it."""
     if rule.network is None:
@@ -108,7 +81,15 @@ async def covered(
         Catchment(s["id"], s["region_adcode"], s["lon"], s["lat"], shape)
         for s, shape in zip(sites, shapes, strict=True)
     ]
-    return Covered(at_least(shapes, rule.min_sites), catchments)
+    try:
+        area = await offload.run(planar.at_least, shapes, rule.min_sites)
+    except planar.TooManyOverlaps as exc:
+        raise InvalidParameter(
+            "min_sites",
+            f"coverage by {rule.min_sites} sites here overlays {exc.pairs} overlapping pairs of catchments; at most "
+            f"{planar.MAX_OVERLAPPING_PAIRS} are computed: ask a smaller radius_m or a smaller region",
+        ) from None
+    return Covered(area, catchments)
 
 
 async def catchments_at(
@@ -118,25 +99,25 @@ async def catchments_at(
     if not points:
         return []
     x, y = await in_plane(reader, srid, *np.array(points, dtype=np.float64).T)
-    circles: list[BaseGeometry] = list(shapely.buffer(shapely.points(x, y), rule.radius_m, quad_segs=16))
     if rule.network is None:
-        return circles
+        return await offload.run(planar.catchment_shapes, x, y, rule.radius_m)
     isochrones = await _isochrones(reader, srid, rule, points)
     hull = shapely.from_wkb(await roads_repository.hull_in(reader, rule.network.id, srid))
-    shapely.prepare(hull)
-    return [
-        polygonal(shapely.union(shapely.intersection(iso, hull), shapely.difference(circle, hull)))
-        for iso, circle in zip(isochrones, circles, strict=True)
-    ]
+    return await offload.run(planar.catchment_shapes, x, y, rule.radius_m, isochrones, hull)
 
 
 async def in_plane(
     reader: Reader, srid: int, lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """WGS-84 longitudes and latitudes in the plane `srid` (a region's equal-area one), metres."""
-    to_plane = Transformer.from_crs("EPSG:4326", await repository.projection(reader, srid), always_xy=True)
-    x, y = to_plane.transform(lon, lat)
+    x, y = _to_plane(await repository.projection(reader, srid)).transform(lon, lat)
     return np.asarray(x), np.asarray(y)
+
+
+@functools.lru_cache(maxsize=256)
+def _to_plane(projection: str) -> Transformer:
+    """WGS-84 into a plane, made once per plane: making one takes PROJ tens of milliseconds."""
+    return Transformer.from_crs("EPSG:4326", projection, always_xy=True)
 
 
 async def _isochrones(reader: Reader, srid: int, rule: "Rule", points: list[tuple[float, float]]) -> list[BaseGeometry]:
@@ -151,7 +132,7 @@ async def _isochrones(reader: Reader, srid: int, rule: "Rule", points: list[tupl
             (i, edge, start, stop) for (i, _), segments in zip(live, cut, strict=True) for edge, start, stop in segments
         ]
     shapes = await roads_repository.isochrones_in(reader, parts, srid, modes.OFF_ROAD_REACH_M) if parts else {}
-    return [shapely.from_wkb(shapes[i]) if i in shapes else EMPTY for i in range(len(points))]
+    return [shapely.from_wkb(shapes[i]) if i in shapes else planar.EMPTY for i in range(len(points))]
 
 
 async def worst_served(reader: Reader, of: repository.Catchments, rule: "Rule") -> dict[str, Any] | None:
@@ -166,15 +147,11 @@ async def worst_served(reader: Reader, of: repository.Catchments, rule: "Rule") 
     while True:
         sites = await repository.serving_sites(reader, replace(of, radius_m=search))
         if len(sites) >= k and len(candidates):
-            sx = np.array([s["x"] for s in sites])
-            sy = np.array([s["y"] for s in sites])
-            cx = np.array([c["x"] for c in candidates])
-            cy = np.array([c["y"] for c in candidates])
-            distances = np.hypot(cx[:, None] - sx[None, :], cy[:, None] - sy[None, :])
-            kth = np.partition(distances, k - 1, axis=1)[:, k - 1]
-            worst = int(np.argmax(kth))
+            cells = np.array([(c["x"], c["y"]) for c in candidates], dtype=np.float64)
+            plane = np.array([(s["x"], s["y"]) for s in sites], dtype=np.float64)
+            worst, distance = await offload.run(planar.farthest_from_kth, cells, plane, k)
             # Proof as in the single-radius search: a site beyond the search is farther than this from the region.
-            if kth[worst] <= 0.99 * search:
+            if distance <= 0.99 * search:
                 spot = candidates[worst]
                 return {"lon": spot["lon"], "lat": spot["lat"], "travel_time_s": None,
                         "method": f"sampled: the region's boundary vertices and population cell centroids, by "

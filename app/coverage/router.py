@@ -1,11 +1,12 @@
 """HTTP shape of coverage: per point, per region, per child region (JSON, CSV, XLSX), gaps, siting."""
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app import geo
+from app import bodies, geo
 from app.coverage import export, service, siting
 from app.coverage.parameters import Adcode, EvaluationDep
 from app.coverage.schemas import ChildCoverage, Gaps, PointCoverage, RegionCoverage, Suggestions, SuggestRequest
@@ -98,15 +99,14 @@ async def coverage_gaps(
     return GeoJSON(collection)
 
 
-@router.post("/suggest", response_model=Suggestions, responses=PROBLEMS)
-async def suggest_sites(reader: ReaderDep, body: SuggestRequest) -> Response:
+@router.post(
+    "/suggest", response_model=Suggestions, responses=PROBLEMS, openapi_extra=bodies.documented(SuggestRequest)
+)
+async def suggest_sites(request: Request, reader: ReaderDep) -> Response:
     """Where the next `count` sites of a kind should go: greedy maximal coverage, existing sites fixed."""
+    body = await bodies.read(request, SuggestRequest)
     ev = await service.evaluation(reader, body.kind, body.as_of, body.radius_m, body.min_sites)
-    candidates = (
-        [geo.to_wgs84(*f.geometry.coordinates, body.coordsys) for f in body.candidates.features]
-        if body.candidates is not None
-        else None
-    )
+    candidates = await asyncio.to_thread(body.candidates_wgs84) if body.candidates is not None else None
     result = await siting.suggest(reader, body.region, ev, body.count, candidates)
     result["suggestions"] = [geo.record_from_wgs84(s, body.coordsys) for s in result["suggestions"]]
     return JSON(result)

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app import geo
 from app.coverage.service import MAX_MIN_SITES, MAX_RULE_RADIUS_M
 from app.coverage.siting import MAX_SUGGESTIONS
 from app.geo import CoordSys
@@ -43,6 +44,13 @@ class SuggestRequest(BaseModel):
     )
     as_of: dt.date | None = None
     coordsys: CoordSys = Field(default=CoordSys.wgs84, description="Datum of the candidates and the suggestions")
+
+    def candidates_wgs84(self) -> list[tuple[float, float]]:
+        """The candidates' (lon, lat) in WGS-84 (an empty list when none are given)."""
+        points = [f.geometry.coordinates for f in self.candidates.features] if self.candidates is not None else []
+        if self.coordsys == CoordSys.wgs84:
+            return [(lon, lat) for lon, lat in points]
+        return [geo.to_wgs84(lon, lat, self.coordsys) for lon, lat in points]
 
 
 # --- answers ----------------------------------------------------------------------------------------------------

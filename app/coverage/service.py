@@ -3,20 +3,21 @@
 import asyncio
 import copy
 import datetime as dt
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import asyncpg
 import numpy as np
+import orjson
 import shapely
 import shapely.geometry
 
-from app import china_time, geo, geojson
-from app.coverage import covered, repository
+from app import china_time, geo, geojson, offload
+from app.coverage import covered, planar, repository
 from app.db import Reader
 from app.errors import InvalidParameter, NotFound
+from app.kept import Kept
 from app.roads import repository as roads_repository
 from app.roads import service as roads
 from app.roads.modes import Mode
@@ -108,6 +109,10 @@ class Rule:
         return text if self.min_sites == 1 else f"{text} · ≥ {self.min_sites} sites"
 
 
+class NoRule(InvalidParameter):
+    """The region has no coverage rule for the kind (a map draws it unshaded)."""
+
+
 async def find_region(reader: Reader, adcode: str) -> asyncpg.Record:
     row = await repository.region(reader, adcode)
     if row is None:
@@ -124,7 +129,7 @@ async def resolve_rule(reader: Reader, adcode: str, ev: "Evaluation") -> Rule:
         rule = Rule(ev.radius_override, None, None, "query", "radius_m given in the request (what-if)", None, min_sites)
     else:
         if row is None:
-            raise InvalidParameter("kind", f"no coverage rule for kind {ev.kind} in region {adcode}")
+            raise NoRule("kind", f"no coverage rule for kind {ev.kind} in region {adcode}")
         if row["radius_m"] is not None:
             radius = float(row["radius_m"])
         else:
@@ -172,31 +177,27 @@ async def evaluation(
 
 # A leaf region's figures for one evaluation, kept for a minute for the same state of the register: the map asks
 # for the same counties' coverage through the table, the region, its gaps and the tiles at once. A site's change
-# moves the state at once; a change of rules or boundaries (an operator's) is seen within KEPT_SECONDS.
+# moves the state at once; a change of rules or boundaries (an operator's) is seen within KEPT_SECONDS. What-if
+# questions make new keys without end: at most KEPT_ANSWERS answers and KEPT_BYTES of them are kept.
 KEPT_SECONDS = 60.0
+KEPT_ANSWERS = 2_000
+KEPT_BYTES = 64 * 1024 * 1024
+_kept = Kept("coverage", KEPT_SECONDS, KEPT_ANSWERS, KEPT_BYTES)
+COORDINATE_BYTES = 16  # two float64 in a shapely geometry
+GEOJSON_PER_WKB_BYTE = 8  # a GeoJSON dict of Python floats weighs about eight times its WKB
 
 
-class _Kept:
-    """Answers by key, each computed once even when asked for by several requests at the same time."""
-
-    def __init__(self) -> None:
-        self._tasks: dict[tuple[Any, ...], tuple[float, asyncio.Task[Any]]] = {}
-
-    async def get(self, key: tuple[Any, ...] | None, compute: Callable[[], Awaitable[T]]) -> T:
-        if key is None:
-            return await compute()
-        now = time.monotonic()
-        found = self._tasks.get(key)
-        if found is None or now - found[0] > KEPT_SECONDS or (found[1].done() and found[1].exception()):
-            if len(self._tasks) > 10_000:
-                self._tasks = {k: v for k, v in self._tasks.items() if now - v[0] <= KEPT_SECONDS}
-            found = (now, asyncio.ensure_future(compute()))
-            self._tasks[key] = found
-        result: T = await asyncio.shield(found[1])
-        return result
+def _row_bytes(row: dict[str, Any]) -> int:
+    return 4 * len(orjson.dumps(row))
 
 
-_kept = _Kept()
+def _covered_bytes(found: covered.Covered) -> int:
+    shapes = [found.area, *(c.shape for c in found.catchments)]
+    return int(shapely.get_num_coordinates(shapes).sum()) * COORDINATE_BYTES
+
+
+def _gaps_bytes(gaps: list["Gap"]) -> int:
+    return sum(len(gap.wkb) for gap in gaps) * (1 + GEOJSON_PER_WKB_BYTE)
 
 
 def _key(what: str, region: asyncpg.Record, ev: Evaluation) -> tuple[Any, ...] | None:
@@ -254,7 +255,9 @@ def share(part: float, whole: float) -> float | None:
 
 
 async def _leaf_row(reader: Reader, region: asyncpg.Record, ev: Evaluation) -> dict[str, Any]:
-    row: dict[str, Any] = await _kept.get(_key("row", region, ev), lambda: _compute_leaf_row(reader, region, ev))
+    row: dict[str, Any] = await _kept.get(
+        _key("row", region, ev), lambda: _compute_leaf_row(reader, region, ev), _row_bytes
+    )
     return copy.deepcopy(row)  # callers convert coordinates in place
 
 
@@ -265,7 +268,9 @@ async def covered_by(
     of = ev.catchments(region, covered.search_m(rule))
     if extra:
         return await covered.covered(reader, of, rule, extra)
-    found: covered.Covered = await _kept.get(_key("covered", region, ev), lambda: covered.covered(reader, of, rule))
+    found: covered.Covered = await _kept.get(
+        _key("covered", region, ev), lambda: covered.covered(reader, of, rule), _covered_bytes
+    )
     return found
 
 
@@ -417,7 +422,7 @@ class Gap:
 
 
 async def leaf_gaps(reader: Reader, leaf: asyncpg.Record, ev: Evaluation) -> list[Gap]:
-    gaps: list[Gap] = await _kept.get(_key("gaps", leaf, ev), lambda: _compute_leaf_gaps(reader, leaf, ev))
+    gaps: list[Gap] = await _kept.get(_key("gaps", leaf, ev), lambda: _compute_leaf_gaps(reader, leaf, ev), _gaps_bytes)
     return gaps
 
 
@@ -425,7 +430,7 @@ async def _compute_leaf_gaps(reader: Reader, leaf: asyncpg.Record, ev: Evaluatio
     rule = await resolve_rule(reader, leaf["adcode"], ev)
     parts = await _gap_parts(reader, leaf, rule, ev)
     cells = await uncovered_cells(reader, leaf, rule, ev) if leaf["population_source"] else None
-    people = _people_in(parts, cells) if cells is not None else None
+    people = await _people_in(parts, cells) if cells is not None else None
     return [
         Gap(
             leaf["adcode"],
@@ -458,22 +463,15 @@ async def gaps(reader: Reader, adcode: str, ev: Evaluation) -> dict[str, Any]:
     )
 
 
-def _people_in(parts: list[asyncpg.Record], cells: list[asyncpg.Record]) -> list[float]:
+async def _people_in(parts: list[asyncpg.Record], cells: list[asyncpg.Record]) -> list[float]:
     """People of the uncovered cells whose centroid lies in each gap part (cells in dropped slivers count nowhere)."""
     if not cells:
         return [0.0] * len(parts)
     lon = np.array([c["lon"] for c in cells])
     lat = np.array([c["lat"] for c in cells])
-    population = np.array([c["population"] for c in cells])
-    unassigned = np.ones(len(cells), dtype=bool)
-    totals = []
-    for part in parts:
-        polygon = shapely.geometry.shape(part["geometry"])
-        shapely.prepare(polygon)
-        inside = unassigned & shapely.contains_xy(polygon, lon, lat)
-        unassigned &= ~inside
-        totals.append(float(population[inside].sum()))
-    return totals
+    population = np.array([c["population"] for c in cells], dtype=np.float64)
+    shapes = [shapely.geometry.shape(part["geometry"]) for part in parts]
+    return await offload.run(planar.people_in, shapes, lon, lat, population)
 
 
 async def serving_near(reader: Reader, ev: Evaluation, lon: float, lat: float, k: int = 1) -> list[asyncpg.Record]:

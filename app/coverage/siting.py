@@ -9,71 +9,17 @@ instances, within a few percent of the exact solver (tests compare it with PySAL
 area gain is then measured, not estimated: its regions' coverage is evaluated again with it.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import numpy as np
-import shapely
 from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
 
-from app.coverage import covered, repository, service
+from app import offload
+from app.coverage import covered, planar, repository, service
 from app.db import Reader
-
-
-@dataclass(frozen=True)
-class Instance:
-    """A maximal-coverage instance in a local equal-area plane (metres)."""
-
-    demand_xy: NDArray[np.float64]  # (n, 2) centroids of the uncovered cells
-    demand_people: NDArray[np.float64]  # (n,)
-    demand_area_km2: NDArray[np.float64]  # (n,)
-    demand_radius_m: NDArray[np.float64]  # (n,) the rule of each cell's region
-    candidate_xy: NDArray[np.float64]  # (m, 2)
-    # Sites each cell still needs to be covered (cross coverage asks for more than one); default 1.
-    demand_need: NDArray[np.int64] | None = None
-    # (m, n) where reach is not the radius: catchments on a road network.
-    reach: NDArray[np.bool_] | None = None
-
-    def coverage_matrix(self) -> NDArray[np.bool_]:
-        """(m, n): candidate i reaches demand cell j."""
-        if self.reach is not None:
-            return self.reach
-        dx = self.candidate_xy[:, None, 0] - self.demand_xy[None, :, 0]
-        dy = self.candidate_xy[:, None, 1] - self.demand_xy[None, :, 1]
-        return np.hypot(dx, dy) <= self.demand_radius_m[None, :]
-
-
-@dataclass(frozen=True)
-class Pick:
-    candidate: int
-    people: float
-    area_km2: float
-
-
-def greedy(instance: Instance, count: int) -> list[Pick]:
-    """Picks, one at a time, the candidate completing the coverage of the most people (ties: the most area, then
-    the most progress towards cells that need more than one more site)."""
-    reach = instance.coverage_matrix()
-    people, area = instance.demand_people, instance.demand_area_km2
-    need = instance.demand_need.copy() if instance.demand_need is not None else np.ones(len(people), dtype=np.int64)
-    picks: list[Pick] = []
-    for _ in range(min(count, len(instance.candidate_xy))):
-        last = need == 1
-        done_people = reach @ (people * last)
-        done_area = reach @ (area * last)
-        progress = reach @ (people * (need > 0) / np.maximum(need, 1))
-        # People first; area breaks ties (and decides alone where no people are modelled).
-        # A place is picked once: two sites at one spot are not cross coverage.
-        taken = [p.candidate for p in picks]
-        done_people[taken] = done_area[taken] = progress[taken] = -1.0
-        best = int(np.lexsort((progress, done_area, done_people))[-1])
-        if done_people[best] <= 0 and done_area[best] <= 0 and progress[best] <= 0:
-            break  # nothing left to cover
-        picks.append(Pick(best, float(done_people[best]), float(done_area[best])))
-        need = np.where(reach[best] & (need > 0), need - 1, need)
-    return picks
-
 
 MAX_SUGGESTIONS = 50
 GRID_CANDIDATES = "centroids of the 1 km population cells not yet covered"
@@ -83,11 +29,19 @@ GRID_CANDIDATES = "centroids of the 1 km population cells not yet covered"
 class SitingInstance:
     """A region's siting problem as data: what the greedy solves, and what tests hand to an exact solver."""
 
-    instance: Instance
+    instance: planar.Instance
     candidates_lonlat: list[tuple[float, float]]
     candidate_source: str
     leaves: list[asyncpg.Record]
     rules: dict[str, service.Rule]
+    # Parts of the demand on road networks: (cells, each candidate's catchment there, the cells' x and y in it).
+    on_network: list[tuple[slice, list[BaseGeometry], NDArray[np.float64], NDArray[np.float64]]]
+
+    async def greedy(self, count: int) -> list[planar.Pick]:
+        """planar.greedy in a worker process, with the reach of the cells on road networks."""
+        if self.on_network:
+            return await offload.run(planar.greedy_on_network, self.instance, count, self.on_network)
+        return await offload.run(planar.greedy, self.instance, count)
 
 
 async def siting_instance(
@@ -118,7 +72,7 @@ async def siting_instance(
     demand_x, demand_y = await covered.in_plane(reader, plane, table[:, 0], table[:, 1])
     cand = np.array(candidates, dtype=np.float64).reshape(-1, 2)
     cand_x, cand_y = await covered.in_plane(reader, plane, cand[:, 0], cand[:, 1])
-    instance = Instance(
+    instance = planar.Instance(
         demand_xy=np.column_stack([demand_x, demand_y]),
         demand_people=table[:, 2],
         demand_area_km2=table[:, 3],
@@ -126,16 +80,12 @@ async def siting_instance(
         candidate_xy=np.column_stack([cand_x, cand_y]),
         demand_need=table[:, 5].astype(np.int64),
     )
-    if on_roads:
-        reach = instance.coverage_matrix()
-        for leaf, part in on_roads:
-            rule = rules[leaf["adcode"]]
-            shapes = await covered.catchments_at(reader, service.srid_of(leaf), rule, list(candidates))
-            x, y = await covered.in_plane(reader, service.srid_of(leaf), table[part, 0], table[part, 1])
-            for i, shape in enumerate(shapes):
-                reach[i, part] = shapely.contains_xy(shape, x, y)
-        instance = replace(instance, reach=reach)
-    return SitingInstance(instance, list(candidates), source, leaves, rules)
+    on_network = []
+    for leaf, part in on_roads:
+        shapes = await covered.catchments_at(reader, service.srid_of(leaf), rules[leaf["adcode"]], list(candidates))
+        x, y = await covered.in_plane(reader, service.srid_of(leaf), table[part, 0], table[part, 1])
+        on_network.append((part, shapes, x, y))
+    return SitingInstance(instance, list(candidates), source, leaves, rules, on_network)
 
 
 async def _need(
@@ -151,9 +101,8 @@ async def _need(
     found = await service.covered_by(reader, leaf, rule, ev)
     lon, lat = np.array(points, dtype=np.float64).T
     x, y = await covered.in_plane(reader, service.srid_of(leaf), lon, lat)
-    held = np.zeros(len(points), dtype=np.int64)
-    for catchment in found.catchments:
-        held += shapely.contains_xy(catchment.shape, x, y)
+    shapes = [catchment.shape for catchment in found.catchments]
+    held = (await offload.run(planar.holding, shapes, x, y)).sum(axis=0)
     return [max(1, rule.min_sites - int(h)) for h in held]
 
 
@@ -168,7 +117,7 @@ async def suggest(
     reader: Reader, adcode: str, ev: service.Evaluation, count: int, candidates: list[tuple[float, float]] | None
 ) -> dict[str, Any]:
     problem = await siting_instance(reader, adcode, ev, candidates)
-    picks = greedy(problem.instance, count)
+    picks = await problem.greedy(count)
     chosen: list[tuple[float, float]] = []
     so_far = {
         leaf["adcode"]: await _covered(reader, leaf, ev, problem.rules[leaf["adcode"]], []) for leaf in problem.leaves

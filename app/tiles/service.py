@@ -152,7 +152,7 @@ async def _covered_area(reader: Reader, region: Any, ev: coverage.Evaluation) ->
         return coverage.CoveredArea.of_children(found) if found else None
     try:
         return await coverage.leaf_covered_area(reader, region, ev)
-    except InvalidParameter:  # no rule for the kind there: drawn, not shaded
+    except coverage.NoRule:  # no rule for the kind there: drawn, not shaded
         return None
 
 
@@ -173,7 +173,7 @@ async def catchments(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> byt
     for leaf in await _leaves_in(reader, tile):
         try:
             rule = await coverage.resolve_rule(reader, leaf["adcode"], ev)
-        except InvalidParameter:
+        except coverage.NoRule:
             continue
         if rule.network is None or rule.mode is None:
             radii[leaf["adcode"]] = rule.radius_m
@@ -200,7 +200,7 @@ async def gaps(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
     for leaf in await _leaves_in(reader, tile):
         try:
             parts += [(g.wkb, g.region, g.area_km2, g.population) for g in await coverage.leaf_gaps(reader, leaf, ev)]
-        except InvalidParameter:  # no rule for the kind there
+        except coverage.NoRule:  # no rule for the kind there
             continue
     if not parts:
         return b""

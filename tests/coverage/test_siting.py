@@ -8,10 +8,10 @@ import pytest
 from spopt.locate import MCLP
 
 from app import china_time
-from app.coverage import service, siting
+from app.coverage import planar, service, siting
 
 
-def exact_optimum(instance: siting.Instance, count: int) -> float:
+def exact_optimum(instance: planar.Instance, count: int) -> float:
     """People covered by spopt's maximal covering location model (CBC), on the same candidates and demand."""
     reach = instance.coverage_matrix()  # (candidates, demand)
     # Radii may differ per demand cell (a city's districts and counties): express "within reach" as cost <= 1.
@@ -27,7 +27,7 @@ async def test_greedy_reaches_95_percent_of_the_exact_optimum(
 ) -> None:
     ev = service.Evaluation("legal_aid", china_time.today(), None)
     problem = await siting.siting_instance(conn, adcode, ev)
-    greedy_people = sum(p.people for p in siting.greedy(problem.instance, count))
+    greedy_people = sum(p.people for p in planar.greedy(problem.instance, count))
     optimum = exact_optimum(problem.instance, count)
     assert optimum > 0
     assert greedy_people >= 0.95 * optimum, (greedy_people, optimum)
@@ -123,7 +123,7 @@ async def test_bad_suggest_requests(client: httpx.AsyncClient, payload: dict, st
 def test_under_cross_coverage_a_cell_counts_once_its_last_site_is_placed() -> None:
     # Cell 0 (100 people) needs two more sites, cell 1 (60) one; candidate 0 reaches cell 0, candidate 1 both,
     # candidate 2 neither.
-    instance = siting.Instance(
+    instance = planar.Instance(
         demand_xy=np.zeros((2, 2)),
         demand_people=np.array([100.0, 60.0]),
         demand_area_km2=np.array([1.0, 1.0]),
@@ -132,5 +132,5 @@ def test_under_cross_coverage_a_cell_counts_once_its_last_site_is_placed() -> No
         demand_need=np.array([2, 1]),
         reach=np.array([[True, False], [True, True], [False, False]]),
     )
-    picks = siting.greedy(instance, 3)
+    picks = planar.greedy(instance, 3)
     assert [(p.candidate, p.people) for p in picks] == [(1, 60.0), (0, 100.0)]

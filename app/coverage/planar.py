@@ -1,0 +1,216 @@
+"""The CPU-heavy steps of coverage and siting, as plain functions of arrays and shapes in a region's equal-area
+plane (metres). Callers run them in a worker process (app.offload), so this module imports nothing but numpy and
+shapely: a fresh worker starts in a fraction of a second.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+EMPTY = shapely.Polygon()
+CIRCLE_QUAD_SEGS = 16  # a circle as a 64-gon: its area is 0.16 % short of the circle's
+
+
+def polygonal(shape: BaseGeometry) -> BaseGeometry:
+    """The areal part of a shape (an intersection can leave lines or points where shapes only touch)."""
+    if shape.geom_type in ("Polygon", "MultiPolygon"):
+        return shape
+    parts = [p for p in shapely.get_parts(shape) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else EMPTY
+
+
+# The arrangement of catchment boundaries grows with the square of the overlaps: 1,225 overlapping pairs took 0.6 s
+# and 4,950 took 3.4 s on one core, 19,900 took 32 s. Past this many, k-fold coverage is refused, not attempted.
+MAX_OVERLAPPING_PAIRS = 5_000
+
+
+class TooManyOverlaps(Exception):
+    """k-fold coverage over more overlapping pairs of catchments than MAX_OVERLAPPING_PAIRS."""
+
+    def __init__(self, pairs: int) -> None:
+        super().__init__(pairs)
+        self.pairs = pairs
+
+
+def at_least(shapes: Sequence[BaseGeometry], k: int) -> BaseGeometry:
+    """Where at least `k` of `shapes` (polygonal) overlap."""
+    shapes = [s for s in shapes if not s.is_empty]
+    if len(shapes) < k:
+        return EMPTY
+    if k == 1:
+        return shapely.union_all(shapes)
+    tree = shapely.STRtree(shapes)
+    first, second = tree.query(shapes, predicate="intersects")
+    pairs = int((first < second).sum())
+    if pairs > MAX_OVERLAPPING_PAIRS:
+        raise TooManyOverlaps(pairs)
+    # The faces of the arrangement: no catchment boundary crosses a face, so a point inside it is held by exactly
+    # the catchments that hold the whole face.
+    lines = shapely.get_parts(shapely.union_all([s.boundary for s in shapes]))
+    faces = shapely.get_parts(shapely.polygonize(lines))
+    if len(faces) == 0:
+        return EMPTY
+    inner = shapely.point_on_surface(faces)
+    face, _ = tree.query(inner, predicate="intersects")
+    held = np.bincount(face, minlength=len(faces))
+    return shapely.union_all(faces[held >= k])
+
+
+def catchment_shapes(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    radius_m: float,
+    isochrones: Sequence[BaseGeometry] | None = None,
+    hull: BaseGeometry | None = None,
+) -> list[BaseGeometry]:
+    """Each site's catchment: the circle of `radius_m` around it, or, given its isochrone on a road network whose
+    extent is `hull`, the isochrone within the hull and the circle outside it."""
+    circles: list[BaseGeometry] = list(shapely.buffer(shapely.points(x, y), radius_m, quad_segs=CIRCLE_QUAD_SEGS))
+    if isochrones is None or hull is None:
+        return circles
+    shapely.prepare(hull)
+    return [
+        polygonal(shapely.union(shapely.intersection(iso, hull), shapely.difference(circle, hull)))
+        for iso, circle in zip(isochrones, circles, strict=True)
+    ]
+
+
+def holding(shapes: Sequence[BaseGeometry], x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """(len(shapes), len(x)): shape i holds point j."""
+    held = np.zeros((len(shapes), len(x)), dtype=bool)
+    for i, shape in enumerate(shapes):
+        held[i] = shapely.contains_xy(shape, x, y)
+    return held
+
+
+def people_in(
+    parts: Sequence[BaseGeometry], lon: NDArray[np.float64], lat: NDArray[np.float64], people: NDArray[np.float64]
+) -> list[float]:
+    """The people of the points (cell centroids) in each part, each point counted in the first part holding it."""
+    unassigned = np.ones(len(lon), dtype=bool)
+    totals = []
+    for part in parts:
+        shapely.prepare(part)
+        inside = unassigned & shapely.contains_xy(part, lon, lat)
+        unassigned &= ~inside
+        totals.append(float(people[inside].sum()))
+    return totals
+
+
+def farthest_from_kth(points: NDArray[np.float64], sites: NDArray[np.float64], k: int) -> tuple[int, float]:
+    """The point (row of `points`, (n, 2)) farthest from its k-th nearest of `sites` ((m, 2), m ≥ k), and that
+    distance."""
+    kth = np.empty(len(points))
+    # In blocks: the full distance matrix of a city's cells and a province's sites would not fit in memory.
+    block = max(1, 2_000_000 // max(1, len(sites)))
+    for start in range(0, len(points), block):
+        chunk = points[start : start + block]
+        distances = np.hypot(chunk[:, None, 0] - sites[None, :, 0], chunk[:, None, 1] - sites[None, :, 1])
+        kth[start : start + block] = np.partition(distances, k - 1, axis=1)[:, k - 1]
+    worst = int(np.argmax(kth))
+    return worst, float(kth[worst])
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A maximal-coverage instance in a local equal-area plane (metres)."""
+
+    demand_xy: NDArray[np.float64]  # (n, 2) centroids of the uncovered cells
+    demand_people: NDArray[np.float64]  # (n,)
+    demand_area_km2: NDArray[np.float64]  # (n,)
+    demand_radius_m: NDArray[np.float64]  # (n,) the rule of each cell's region
+    candidate_xy: NDArray[np.float64]  # (m, 2)
+    # Sites each cell still needs to be covered (cross coverage asks for more than one); default 1.
+    demand_need: NDArray[np.int64] | None = None
+    # (m, n) where reach is not the radius: catchments on a road network.
+    reach: NDArray[np.bool_] | None = None
+
+    def coverage_matrix(self) -> NDArray[np.bool_]:
+        """(m, n): candidate i reaches demand cell j."""
+        matrix = np.zeros((len(self.candidate_xy), len(self.demand_xy)), dtype=bool)
+        matrix[self.reach_pairs()] = True
+        return matrix
+
+    def reach_pairs(self) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """The (candidate, cell) pairs where the candidate reaches the cell, ordered by candidate: a candidate
+        reaches a few dozen of a region's thousands of cells, so the pairs are what is kept, not the matrix."""
+        if self.reach is not None:
+            candidate, cell = np.nonzero(self.reach)
+            return candidate, cell
+        if len(self.candidate_xy) == 0 or len(self.demand_xy) == 0:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+        tree = shapely.STRtree(shapely.points(self.demand_xy))
+        farthest = float(self.demand_radius_m.max())
+        candidate, cell = tree.query(shapely.points(self.candidate_xy), predicate="dwithin", distance=farthest)
+        gap = self.candidate_xy[candidate] - self.demand_xy[cell]
+        within = np.hypot(gap[:, 0], gap[:, 1]) <= self.demand_radius_m[cell]
+        candidate, cell = candidate[within], cell[within]
+        order = np.lexsort((cell, candidate))
+        return candidate[order], cell[order]
+
+
+@dataclass(frozen=True)
+class Pick:
+    candidate: int
+    people: float
+    area_km2: float
+
+
+def greedy(instance: Instance, count: int) -> list[Pick]:
+    """Picks, one at a time, the candidate completing the coverage of the most people (ties: the most area, then
+    the most progress towards cells that need more than one more site)."""
+    return _greedy(instance, count, *instance.reach_pairs())
+
+
+def _greedy(instance: Instance, count: int, candidate: NDArray[np.intp], cell: NDArray[np.intp]) -> list[Pick]:
+    m = len(instance.candidate_xy)
+    first = np.searchsorted(candidate, np.arange(m + 1))  # candidate i's pairs are first[i]:first[i + 1]
+    people, area = instance.demand_people, instance.demand_area_km2
+    need = instance.demand_need.copy() if instance.demand_need is not None else np.ones(len(people), dtype=np.int64)
+
+    def per_candidate(per_cell: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.asarray(np.bincount(candidate, weights=per_cell[cell], minlength=m), dtype=np.float64)
+
+    picks: list[Pick] = []
+    for _ in range(min(count, m)):
+        last = need == 1
+        done_people = per_candidate(people * last)
+        done_area = per_candidate(area * last)
+        progress = per_candidate(people * (need > 0) / np.maximum(need, 1))
+        # People first; area breaks ties (and decides alone where no people are modelled).
+        # A place is picked once: two sites at one spot are not cross coverage.
+        taken = [p.candidate for p in picks]
+        done_people[taken] = done_area[taken] = progress[taken] = -1.0
+        best = int(np.lexsort((progress, done_area, done_people))[-1])
+        if done_people[best] <= 0 and done_area[best] <= 0 and progress[best] <= 0:
+            break  # nothing left to cover
+        picks.append(Pick(best, float(done_people[best]), float(done_area[best])))
+        reached = cell[first[best] : first[best + 1]]
+        need[reached] = np.maximum(need[reached] - 1, 0)
+    return picks
+
+
+def greedy_on_network(
+    instance: Instance,
+    count: int,
+    parts: Sequence[tuple[slice, Sequence[BaseGeometry], NDArray[np.float64], NDArray[np.float64]]],
+) -> list[Pick]:
+    """greedy, where the cells of each part (a slice of the demand) are reached when the candidate's catchment
+    on that part's road network (one shape per candidate) holds their centroid (x, y in that part's plane)."""
+    candidate, cell = instance.reach_pairs()
+    on_network = np.zeros(len(instance.demand_xy), dtype=bool)
+    found_candidates, found_cells = [candidate], [cell]
+    for part, shapes, x, y in parts:
+        on_network[part] = True
+        held_by, held = np.nonzero(holding(shapes, x, y))
+        found_candidates.append(held_by)
+        found_cells.append(held + part.start)
+    by_radius = ~on_network[cell]
+    found_candidates[0], found_cells[0] = candidate[by_radius], cell[by_radius]
+    candidate, cell = np.concatenate(found_candidates), np.concatenate(found_cells)
+    order = np.lexsort((cell, candidate))
+    return _greedy(instance, count, candidate[order], cell[order])

@@ -1,0 +1,65 @@
+"""CPU-heavy steps (geometry overlays, siting, spreadsheet parsing) run in worker processes, off the event loop.
+
+One shapely overlay or greedy siting can take seconds; on the event loop it would stall every other request,
+`/healthz` included, for as long. A worker process also lets the work be stopped: when the request that asked for
+it is cancelled (its time budget ran out, app.budget, or its client left), the worker running it is terminated and
+a fresh one takes its place. A thread could not be stopped mid-GEOS call.
+
+Workers start from a fork server (not by forking this multi-threaded process, whose locks a child could inherit
+held) and import only what the step's module imports: keep those modules free of the web and the database.
+"""
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from pebble import ProcessPool
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_pool: ProcessPool | None = None
+_workers = os.cpu_count() or 1
+# Imported once by the fork server, so a worker that replaces a terminated one starts in milliseconds.
+PRELOADED = ["numpy", "shapely", "app.coverage.planar"]
+
+
+def configure(workers: int | None) -> None:
+    """How many worker processes (default: one per core); takes effect at the pool's next start."""
+    global _workers
+    _workers = workers or os.cpu_count() or 1
+
+
+def _running_pool() -> ProcessPool:
+    global _pool
+    if _pool is None or not _pool.active:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOADED)
+        _pool = ProcessPool(max_workers=_workers, context=context)
+    return _pool
+
+
+def start() -> None:
+    """Start the fork server and the workers now (at startup), not on the first request that needs them."""
+    _running_pool().schedule(os.getpid)
+
+
+async def run(step: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`step(*args, **kwargs)` in a worker process; cancelling the caller terminates the worker running it."""
+    future = _running_pool().schedule(step, args=args, kwargs=kwargs)
+    try:
+        return await asyncio.wrap_future(future)
+    except asyncio.CancelledError:
+        future.cancel()
+        raise
+
+
+def close() -> None:
+    """Stop the workers (at shutdown): what they run is abandoned."""
+    global _pool
+    if _pool is not None:
+        _pool.stop()
+        _pool.join(timeout=5)
+        _pool = None

@@ -1,0 +1,174 @@
+"""No request stalls the service: CPU-heavy work runs in worker processes, each request has a time budget (503 with
+Retry-After past it), and work stops when the client leaves. Against `yizhan serve` in a process of its own."""
+
+import asyncio
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import numpy as np
+import pytest
+
+from app.config import Settings
+from tests.tools import start_server
+
+BUDGET_S = 3.0
+# The heaviest question of each kind: a national what-if tile asking five sites within 100 km of every place, a
+# city's cross coverage at 40 km, siting with 10,000 given candidates.
+rng = np.random.default_rng(7)
+CANDIDATES = {
+    "type": "FeatureCollection",
+    "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [lon, lat]}}
+        for lon, lat in zip(rng.uniform(117.3, 118.3, 10_000), rng.uniform(36.9, 38.1, 10_000), strict=True)
+    ],
+}
+HEAVY: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "national what-if tile": (
+        "GET",
+        "/v1/tiles/regions/0/0/0.mvt?kind=outdoor_station&min_sites=5&radius_m=99999.31",
+        None,
+    ),
+    "city cross coverage": ("GET", "/v1/coverage/regions/371600?kind=legal_aid&min_sites=2&radius_m=40001", None),
+    "siting, 10,000 candidates": (
+        "POST",
+        "/v1/coverage/suggest",
+        {"region": "371600", "kind": "outdoor_station", "count": 50, "candidates": CANDIDATES},
+    ),
+}
+LIGHT = ["/healthz", "/v1/sites/nearest?lat=37.38&lon=117.97&kind=legal_aid&limit=3"]
+
+
+@pytest.fixture(scope="module")
+def server(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    limits = {f"RATE_LIMIT_{what}_PER_MINUTE": "0" for what in ("READS", "WRITES", "COVERAGE")}
+    process, base = start_server(settings, REQUEST_BUDGET_S=str(BUDGET_S), **limits)
+    try:
+        yield process, base
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _light_latencies(base: str, until: threading.Event) -> list[float]:
+    """Seconds each light request took, asked in turn every 20 ms until `until` is set."""
+    took: list[float] = []
+    with httpx.Client(base_url=base, timeout=30) as http:
+        while not until.is_set():
+            for path in LIGHT:
+                started = time.perf_counter()
+                assert http.get(path).status_code == 200
+                took.append(time.perf_counter() - started)
+            time.sleep(0.02)
+    return took
+
+
+@pytest.mark.parametrize("name", list(HEAVY))
+def test_light_requests_are_answered_while_the_heaviest_runs_and_it_ends_within_its_budget(
+    server: tuple[subprocess.Popen[bytes], str], name: str
+) -> None:
+    _, base = server
+    method, path, body = HEAVY[name]
+    done = threading.Event()
+    latencies: list[float] = []
+    poller = threading.Thread(target=lambda: latencies.extend(_light_latencies(base, done)))
+    poller.start()
+    try:
+        time.sleep(0.2)
+        started = time.perf_counter()
+        answer = httpx.request(method, base + path, json=body, timeout=60)
+        took = time.perf_counter() - started
+    finally:
+        done.set()
+        poller.join()
+    assert took <= BUDGET_S + 1.5, f"{name} took {took:.1f} s"
+    assert answer.status_code in (200, 204, 422, 503), answer.text
+    if answer.status_code == 503:
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert int(answer.headers["retry-after"]) >= 1
+        assert answer.json()["type"] == "/problems/over-budget"
+    assert len(latencies) >= 10
+    p99 = float(np.percentile(latencies, 99))
+    assert p99 <= 0.1, f"light requests' p99 {p99 * 1000:.0f} ms while {name} ran"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and all its descendants (the worker processes), from /proc."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if _descends_from(int(entry.name), pid):
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            pid = int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            return False
+    return False
+
+
+def _active_queries(settings: Settings) -> int:
+    """The service's queries running in PostgreSQL now."""
+    sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'yizhan' AND state = 'active'"
+    return int(asyncio.run(_fetchval(str(settings.database_url), sql)))
+
+
+async def _fetchval(dsn: str, sql: str) -> Any:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
+
+
+def test_work_stops_when_the_client_leaves(server: tuple[subprocess.Popen[bytes], str], settings: Settings) -> None:
+    process, base = server
+    method, path, body = HEAVY["siting, 10,000 candidates"]
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.request(method, base + path, json=body, timeout=httpx.Timeout(30, read=1.5))
+    time.sleep(0.5)
+    before = _cpu_seconds(process.pid)
+    time.sleep(1.0)
+    spent = _cpu_seconds(process.pid) - before
+    assert spent < 0.2, f"the server and its workers spent {spent:.2f} s of CPU after the client left"
+    assert _active_queries(settings) == 0
+    metrics = httpx.get(base + "/metrics").text
+    assert 'yizhan_requests_abandoned_total{reason="client_left"}' in metrics
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "kind=outdoor_station&min_sites=2&radius_m=40001",
+        "kind=outdoor_station&min_sites=5&radius_m=99999",
+        "kind=legal_aid&min_sites=3&radius_m=60000",
+    ],
+)
+def test_cross_coverage_over_too_many_overlaps_is_refused_at_once(
+    server: tuple[subprocess.Popen[bytes], str], query: str
+) -> None:
+    _, base = server
+    started = time.perf_counter()
+    answer = httpx.get(f"{base}/v1/coverage/regions/371602?{query}", timeout=60)
+    assert time.perf_counter() - started < BUDGET_S
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in answer.json()["errors"]] == ["min_sites"]
