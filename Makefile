@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 LOCALDB := scripts/localdb.sh
 
-.PHONY: help run stop test lint bench bench-observer bench-coverage bench-bulk bench-tiles bench-soak bench-roads db
+.PHONY: help run stop test lint bench bench-observer bench-coverage bench-bulk bench-tiles bench-soak bench-roads bench-ogc db
 
 help:
 	@echo "make run    serve the API with the Binzhou demo data on http://127.0.0.1:$(PORT)"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench-tiles     vector tiles and the map page on the national register (after make bench)"
 	@echo "make bench-soak      a minute of load per question: errors, p99, memory (after make bench)"
 	@echo "make bench-roads     road networks: import, isochrones beside pgRouting, nearest by walking time"
+	@echo "make bench-ogc       OGC items in a bbox, single items and tiles beside tipg (its own .venv-tipg)"
 
 $(BIN)/yizhan: pyproject.toml
 	@echo "[make] creating $(VENV) and installing the project"
@@ -102,3 +103,9 @@ bench-roads: $(BIN)/yizhan
 	@command -v wrk >/dev/null || { echo "[make] installing wrk"; apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.roads $(BENCH_ARGS)
+
+bench-ogc: $(BIN)/yizhan
+	@$(LOCALDB) install
+	@command -v wrk >/dev/null || { echo "[make] installing wrk"; apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+	@$(LOCALDB) start
+	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.ogc $(BENCH_ARGS)

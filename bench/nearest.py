@@ -40,15 +40,15 @@ UNLIMITED_READS = "1000000000"
 console = Console(width=150)
 
 
-async def prepare(n_sites: int) -> int:
-    await fresh_demo_database(DB_NAME)
+async def prepare(n_sites: int, name: str = DB_NAME) -> int:
+    await fresh_demo_database(name)
     started = time.perf_counter()
     # Each with its GCJ-02 twin, as the service's own write paths store it (Site.gcj02_lon).
     rows = [
         (*row, *geo.from_wgs84(row[2], row[3], geo.CoordSys.gcj02))
         for row in national_register.generate_full(SHARED, n_sites)
     ]
-    conn = await asyncpg.connect(db_url(DB_NAME))
+    conn = await asyncpg.connect(db_url(name))
     # Binary COPY has no geography encoder: stage lon/lat, then build the points in SQL.
     await conn.execute(
         "CREATE TEMP TABLE staged (kind text, name text, lon float8, lat float8, amenities text[], "
@@ -74,10 +74,19 @@ def parse_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url_template: str, server: Server, seconds: int, connections: int, *, warm_up: bool = True) -> dict[str, float]:
+def wrk(
+    url_template: str,
+    server: Server,
+    seconds: int,
+    connections: int,
+    *,
+    warm_up: bool = True,
+    script_name: str = "random_points.lua",
+    **script_env: str,
+) -> dict[str, float]:
     """Requests/s, p50, p99, non-2xx, and CPU µs per request of the server and of PostgreSQL."""
-    env = {**os.environ, "PATH_TEMPLATE": url_template}
-    script = str(Path(__file__).with_name("random_points.lua"))
+    env = {**os.environ, "PATH_TEMPLATE": url_template, **script_env}
+    script = str(Path(__file__).with_name(script_name))
     if warm_up:  # fill caches and pools so the measured run sees a steady state
         subprocess.run(
             ["wrk", "-t2", f"-c{connections}", "-d3s", "-s", script, server.base],

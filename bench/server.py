@@ -52,12 +52,21 @@ def cpu_seconds(root_pid: int) -> tuple[float, float]:
 
 @contextmanager
 def running(
-    target: str, port: int, database_url: str, *, factory: bool = True, workers: int = 1, **env: str
+    target: str,
+    port: int,
+    database_url: str,
+    *,
+    factory: bool = True,
+    workers: int = 1,
+    python: str = sys.executable,
+    ready_path: str = "/openapi.json",
+    **env: str,
 ) -> Iterator[Server]:
-    """Serve `target` on 127.0.0.1:`port`; yields it once it answers."""
+    """Serve `target` on 127.0.0.1:`port` with `python` (another virtualenv's, for a server that is not the project's);
+    yields it once `ready_path` answers."""
     environment = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), **env}
     args = [
-        sys.executable,
+        python,
         "-m",
         "uvicorn",
         target,
@@ -80,7 +89,7 @@ def running(
         try:
             for _ in range(150):
                 try:
-                    if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
+                    if httpx.get(f"{base}{ready_path}", timeout=1).status_code == 200:
                         break
                 except httpx.TransportError:
                     time.sleep(0.2)

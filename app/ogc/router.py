@@ -21,6 +21,7 @@ from app.parameters import MAX_BIGINT, bbox_query
 from app.query import StrictQueryRoute
 from app.tiles import service as tiles
 from app.tiles.router import tile_response
+from app.vocabularies.service import site_kinds
 
 
 class OGCRoute(StrictQueryRoute):
@@ -105,50 +106,57 @@ async def conformance(request: Request) -> Response:
     return JSON({"conformsTo": CONFORMANCE})
 
 
-def _collection(base: str, row: Any) -> dict[str, Any]:
-    extent = [row["xmin"], row["ymin"], row["xmax"], row["ymax"]] if row["features"] else [-180, -90, 180, 90]
+def _collection(base: str, kind: Any, figures: repository.Figures) -> dict[str, Any]:
+    extent = list(figures.bbox) if figures.bbox else [-180, -90, 180, 90]
     return {
-        "id": row["code"],
-        "title": f"{row['label_zh']} / {row['label_en']}",
-        "description": f"{row['label_en']} in the register ({row['features']} features)",
+        "id": kind["code"],
+        "title": f"{kind['label_zh']} / {kind['label_en']}",
+        "description": f"{kind['label_en']} in the register ({figures.features} features)",
         "itemType": "feature",
         "crs": [CRS84],
         "storageCrs": CRS84,
         "extent": {"spatial": {"bbox": [extent], "crs": CRS84}},
         "links": [
-            _link(f"{base}/collections/{row['code']}", "self", "application/json"),
-            _link(f"{base}/collections/{row['code']}/items", "items", "application/geo+json", "the features"),
-            _link(f"{base}/collections/{row['code']}/tiles", TILESETS_REL, "application/json", "vector tiles"),
+            _link(f"{base}/collections/{kind['code']}", "self", "application/json"),
+            _link(f"{base}/collections/{kind['code']}/items", "items", "application/geo+json", "the features"),
+            _link(f"{base}/collections/{kind['code']}/tiles", TILESETS_REL, "application/json", "vector tiles"),
         ],
     }
+
+
+async def _collections(request: Request, reader: ReaderDep, only: str | None = None) -> list[dict[str, Any]]:
+    """The collections (the site kinds), with their kept counts and extents (repository.KeptFigures)."""
+    kinds = [k for k in await repository.kinds(reader) if only is None or k["code"] == only]
+    if not kinds:
+        raise NotFound(f"no collection {only}")
+    figures = await repository.kept_figures.of(reader)
+    base = _base(request)
+    return [_collection(base, k, figures.get(k["code"], repository.NO_FEATURES)) for k in kinds]
 
 
 @router.get("/collections", response_model=Collections)
 async def collections(request: Request, reader: ReaderDep) -> Response:
     """One collection per site kind."""
     _only(request, {"f"})
-    base = _base(request)
-    rows = await repository.collections(reader)
     return JSON(
         {
-            "links": [_link(f"{base}/collections", "self", "application/json")],
-            "collections": [_collection(base, r) for r in rows],
+            "links": [_link(f"{_base(request)}/collections", "self", "application/json")],
+            "collections": await _collections(request, reader),
         }
     )
 
 
-async def _collection_row(reader: ReaderDep, collection_id: str) -> Any:
-    rows = await repository.collections(reader, collection_id)
-    if not rows:
+async def _known(reader: ReaderDep, collection_id: str) -> None:
+    """404 unless the collection is a kind of the vocabulary; no site is read."""
+    if collection_id not in await site_kinds.codes(reader):
         raise NotFound(f"no collection {collection_id}")
-    return rows[0]
 
 
 @router.get("/collections/{collection_id}", response_model=Collection)
 async def collection(request: Request, reader: ReaderDep, collection_id: str) -> Response:
     """One collection."""
     _only(request, {"f"})
-    return JSON(_collection(_base(request), await _collection_row(reader, collection_id)))
+    return JSON((await _collections(request, reader, collection_id))[0])
 
 
 def _feature(row: Any) -> dict[str, Any]:
@@ -168,13 +176,14 @@ async def items(
 ) -> Response:
     """Features of a collection: bbox (CRS84), limit (≤ 10,000) and offset, with next/prev links."""
     _only(request, {"f", "bbox", "limit", "offset"})
-    await _collection_row(reader, collection_id)
+    await _known(reader, collection_id)
     limit = min(limit, MAX_LIMIT)
-    rows, matched = await repository.items(reader, collection_id, bbox, limit, offset)
+    page = await repository.items(reader, collection_id, bbox, limit, offset)
+    rows = page.rows
     base = f"{_base(request)}/collections/{collection_id}/items"
     query = f"&bbox={request.query_params['bbox']}" if bbox else ""
     links = [_link(f"{base}?limit={limit}&offset={offset}{query}", "self", "application/geo+json")]
-    if offset + len(rows) < matched:
+    if page.more:
         links.append(_link(f"{base}?limit={limit}&offset={offset + limit}{query}", "next", "application/geo+json"))
     if offset > 0:
         links.append(
@@ -184,7 +193,7 @@ async def items(
         {
             "type": "FeatureCollection",
             "features": [_feature(r) for r in rows],
-            "numberMatched": matched,
+            "numberMatched": page.matched,
             "numberReturned": len(rows),
             "links": links,
         }
@@ -289,7 +298,7 @@ def _tileset(request: Request, kind: str) -> dict[str, Any]:
 async def collection_tilesets(request: Request, reader: ReaderDep, collection_id: str) -> Response:
     """The vector tilesets of a collection."""
     _only(request, {"f"})
-    await _collection_row(reader, collection_id)
+    await _known(reader, collection_id)
     return JSON({"links": [], "tilesets": [_tileset(request, collection_id)]})
 
 
@@ -297,7 +306,7 @@ async def collection_tilesets(request: Request, reader: ReaderDep, collection_id
 async def collection_tileset(request: Request, reader: ReaderDep, collection_id: str, tile_matrix_set: str) -> Response:
     """A collection's tileset in WebMercatorQuad."""
     _only(request, {"f"})
-    await _collection_row(reader, collection_id)
+    await _known(reader, collection_id)
     if tile_matrix_set != "WebMercatorQuad":
         raise NotFound(f"no tileset in {tile_matrix_set}; WebMercatorQuad is offered")
     return JSON(_tileset(request, collection_id))
@@ -319,7 +328,7 @@ async def collection_tile(
 ) -> Response:
     """One vector tile of a collection (layer `sites`): the same tile as /v1/tiles/sites/{z}/{x}/{y}.mvt?kind=."""
     _only(request, {"f"})
-    await _collection_row(reader, collection_id)
+    await _known(reader, collection_id)
     if tile_matrix_set != "WebMercatorQuad":
         raise NotFound(f"no tileset in {tile_matrix_set}; WebMercatorQuad is offered")
     tile = tiles.Tile.of(tile_matrix, tile_col, tile_row)

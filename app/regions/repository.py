@@ -15,11 +15,6 @@ _FIELDS = """
     ST_Area(r.boundary::geography) / 1e6 AS area_km2
 """
 
-LIST_SQL = f"""
-SELECT {_FIELDS} FROM regions r
-WHERE ($1::text IS NULL OR r.level = $1) AND ($2::text IS NULL OR r.parent_adcode = $2)
-ORDER BY r.adcode
-"""
 
 GET_SQL = f"""
 SELECT {_FIELDS},
@@ -30,7 +25,17 @@ FROM regions r WHERE r.adcode = $1
 
 
 async def list_regions(reader: Reader, level: str | None, parent: str | None) -> list[asyncpg.Record]:
-    return await reader.fetch(LIST_SQL, level, parent)
+    """Regions of a level, children of a parent, or both; each filter written in only when asked for (never as
+    `$n IS NULL OR …`, which a generic plan cannot serve from an index)."""
+    clauses, args = [], []
+    if level is not None:
+        args.append(level)
+        clauses.append(f"r.level = ${len(args)}")
+    if parent is not None:
+        args.append(parent)
+        clauses.append(f"r.parent_adcode = ${len(args)}")
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    return await reader.fetch(f"SELECT {_FIELDS} FROM regions r {where} ORDER BY r.adcode", *args)
 
 
 async def get(reader: Reader, adcode: str) -> asyncpg.Record | None:

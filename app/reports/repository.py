@@ -26,11 +26,16 @@ REPORT_COLUMNS = """
 
 ONE_SQL = f"SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id WHERE r.id = $1"
 
-LIST_SQL = f"""
+# The site filter is written in only when asked for ($4), never as `($4 IS NULL OR r.site_id = $4)`: a generic plan
+# could not use the site's index for that.
+LIST_SQL = {
+    by_site: f"""
 SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id
-WHERE r.status = $1 AND ($2::bigint IS NULL OR r.site_id = $2) AND r.id > $3
-ORDER BY r.id LIMIT $4
+WHERE r.status = $1 AND r.id > $2 {"AND r.site_id = $4" if by_site else ""}
+ORDER BY r.id LIMIT $3
 """
+    for by_site in (False, True)
+}
 
 
 async def upsert_open(conn: AsyncConnection, values: dict[str, Any]) -> Any:
@@ -44,7 +49,8 @@ async def one(reader: Reader, report_id: int) -> dict[str, Any] | None:
 
 
 async def page(reader: Reader, status: str, site_id: int | None, after: int, limit: int) -> list[dict[str, Any]]:
-    return [dict(r) for r in await reader.fetch(LIST_SQL, status, site_id, after, limit)]
+    args = [status, after, limit, *([site_id] if site_id is not None else [])]
+    return [dict(r) for r in await reader.fetch(LIST_SQL[site_id is not None], *args)]
 
 
 async def lock(conn: AsyncConnection, report_id: int) -> Any:

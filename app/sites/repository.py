@@ -63,16 +63,20 @@ async def get(reader: Reader, site_id: int) -> asyncpg.Record | None:
     return await reader.fetchrow(GET_SQL, site_id)
 
 
-ALL_LIVE_SQL = f"""
+# The kind is written in only when asked for, never as `($1 IS NULL OR s.kind = $1)` (see page()).
+ALL_LIVE_SQL = {
+    by_kind: f"""
 SELECT {SITE_COLUMNS} FROM sites s
-WHERE s.deleted_at IS NULL AND ($1::text IS NULL OR s.kind = $1)
+WHERE s.deleted_at IS NULL {"AND s.kind = $1" if by_kind else ""}
 ORDER BY s.id
 """
+    for by_kind in (False, True)
+}
 
 
 async def all_live(reader: Reader, kind: str | None) -> list[asyncpg.Record]:
     """Every site not deleted (of one kind, or all), in id order: the register as an export writes it."""
-    return await reader.fetch(ALL_LIVE_SQL, kind)
+    return await reader.fetch(ALL_LIVE_SQL[kind is not None], *([kind] if kind is not None else []))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +95,11 @@ def _like_pattern(q: str) -> str:
 
 
 async def page(reader: Reader, where: SiteFilter, after_id: int, limit: int) -> list[asyncpg.Record]:
-    """One page in id order after `after_id` (keyset pagination: stable while rows are added)."""
+    """One page in id order after `after_id` (keyset pagination: stable while rows are added).
+
+    Each filter is written into the statement only when asked for, never as `($n IS NULL OR …)`: asyncpg prepares
+    each statement, and after five runs PostgreSQL may plan it once for any parameters (a generic plan), which
+    cannot use an index for a condition that may be switched off, and reads every site."""
     clauses = ["s.deleted_at IS NULL", "s.id > $1"]
     args: list[object] = [after_id]
 

@@ -35,38 +35,49 @@ def _serving_args(as_of: dt.date, is_today: bool) -> list[object]:
     return [as_of] if is_today else [as_of, False]
 
 
+def _of_kinds(n: int, by_kind: bool) -> str:
+    """The kinds filter on ${n}, written only when the tile asks for kinds: `(${n} IS NULL OR …)` would be planned
+    as an OR in a generic plan (the statement's plan after five runs)."""
+    return f"AND s.kind = ANY(${n}::text[])" if by_kind else ""
+
+
 # One point per site: what a planner clicks (id, name, kind, status, access, the trust flags).
-# Parameters: $6 kinds (or NULL: all), $7… the date the sites serve on.
-def _sites_sql(is_today: bool) -> str:
+# Parameters: $6 kinds (with by_kind), then the date the sites serve on.
+def _sites_sql(is_today: bool, by_kind: bool) -> str:
+    first = 7 if by_kind else 6
     return f"""
 SELECT ST_AsMVT(t, 'sites', {EXTENT}, 'geom', 'id') FROM (
     SELECT s.id, s.kind, s.name, s.status, s.access,
            {trust.ACCESS_REPORTED_SQL} AS access_reported, {trust.UNVERIFIED_SQL} AS unverified,
            {_geometry("s.geom")} AS geom
     FROM sites s
-    WHERE s.geom && {_SEARCH} AND ($6::text[] IS NULL OR s.kind = ANY($6::text[])) AND {_serving(7, is_today)}
+    WHERE s.geom && {_SEARCH} {_of_kinds(6, by_kind)} AND {_serving(first, is_today)}
 ) AS t WHERE t.geom IS NOT NULL
 """
 
 
 # At low zooms, sites counted per grid cell and kind (each kind keeps its own points, so none disappears under
-# another): a cell is $6 degrees square; the point is the cell's sites' mean position. $7 kinds, $8… the date.
-def _site_counts_sql(is_today: bool) -> str:
+# another): a cell is $6 degrees square; the point is the cell's sites' mean position. $7 kinds (with by_kind), then
+# the date.
+def _site_counts_sql(is_today: bool, by_kind: bool) -> str:
+    first = 8 if by_kind else 7
     return f"""
 SELECT ST_AsMVT(t, 'sites', {EXTENT}, 'geom') FROM (
     SELECT c.kind, c.count, {_geometry("ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326)")} AS geom
     FROM (
         SELECT s.kind, count(*) AS count, avg(ST_X(s.geom)) AS lon, avg(ST_Y(s.geom)) AS lat
         FROM sites s
-        WHERE s.geom && {_SEARCH} AND ($7::text[] IS NULL OR s.kind = ANY($7::text[])) AND {_serving(8, is_today)}
+        WHERE s.geom && {_SEARCH} {_of_kinds(7, by_kind)} AND {_serving(first, is_today)}
         GROUP BY s.kind, floor(ST_X(s.geom) / $6), floor(ST_Y(s.geom) / $6)
     ) AS c
 ) AS t WHERE t.geom IS NOT NULL
 """
 
 
-SITES_SQL = {today: _sites_sql(today) for today in (False, True)}
-SITE_COUNTS_SQL = {today: _site_counts_sql(today) for today in (False, True)}
+# By (is today, filtered by kind).
+_VARIANTS = [(today, by_kind) for today in (False, True) for by_kind in (False, True)]
+SITES_SQL = {variant: _sites_sql(*variant) for variant in _VARIANTS}
+SITE_COUNTS_SQL = {variant: _site_counts_sql(*variant) for variant in _VARIANTS}
 
 # Regions in the tile, for the service to look up their coverage.
 REGIONS_IN_TILE_SQL = f"SELECT adcode FROM regions WHERE boundary && {_SEARCH}"
@@ -128,7 +139,8 @@ async def sites(
     as_of: dt.date,
     is_today: bool,
 ) -> bytes:
-    found: bytes = await reader.fetchval(SITES_SQL[is_today], *tile, kinds, *_serving_args(as_of, is_today))
+    sql = SITES_SQL[is_today, bool(kinds)]
+    found: bytes = await reader.fetchval(sql, *tile, *([kinds] if kinds else []), *_serving_args(as_of, is_today))
     return found
 
 
@@ -140,8 +152,9 @@ async def site_counts(
     as_of: dt.date,
     is_today: bool,
 ) -> bytes:
-    sql = SITE_COUNTS_SQL[is_today]
-    found: bytes = await reader.fetchval(sql, *tile, cell_degrees, kinds, *_serving_args(as_of, is_today))
+    sql = SITE_COUNTS_SQL[is_today, bool(kinds)]
+    by_kind = [kinds] if kinds else []
+    found: bytes = await reader.fetchval(sql, *tile, cell_degrees, *by_kind, *_serving_args(as_of, is_today))
     return found
 
 

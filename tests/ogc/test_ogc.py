@@ -9,6 +9,8 @@ import asyncpg
 import httpx
 import pytest
 
+from app.ogc import repository
+
 
 async def test_landing_conformance_collections(client: httpx.AsyncClient) -> None:
     landing = (await client.get("/ogc")).json()
@@ -93,3 +95,32 @@ def test_gdal_reads_every_feature(live_server: str, tmp_path: Path) -> None:
     features = json.loads(out.read_text())["features"]
     assert len(features) == len(rest) == 134
     assert {f["properties"]["external_id"] for f in features} == {s["external_id"] for s in rest}
+
+
+async def test_collection_figures_are_kept_and_items_need_none(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collection's count and extent are counted once a FIGURES_KEPT_SECONDS, not per request; items and the
+    existence of a collection need no count at all."""
+
+    async def legal_aid() -> dict[str, object]:
+        found = (await client.get("/ogc/collections/legal_aid")).json()
+        return {"bbox": found["extent"]["spatial"]["bbox"][0], "description": found["description"]}
+
+    before = await legal_aid()
+    for lon, lat in [(80.5, 43.1), (125.2, 48.9)]:
+        await conn.execute(
+            "INSERT INTO sites (kind, name, location, source, external_id) "
+            "VALUES ('legal_aid', 'far away', ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, 'test', $3)",
+            lon,
+            lat,
+            f"far-{lon}",
+        )
+    assert await legal_aid() == before  # kept
+    page = (await client.get("/ogc/collections/legal_aid/items?limit=1000")).json()
+    assert page["numberReturned"] == 136 and page["numberMatched"] == 134  # the page exact, the count kept
+    monkeypatch.setattr(repository, "FIGURES_KEPT_SECONDS", 0.0)
+    after = await legal_aid()
+    assert after["bbox"][0] == 80.5 and after["bbox"][3] == 48.9 and "136 features" in str(after["description"])
+    assert "134 features" in str(before["description"])
+    assert (await client.get("/ogc/collections/legal_aid/items?limit=100")).json()["numberMatched"] == 136
