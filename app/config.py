@@ -26,6 +26,18 @@ class Settings(BaseSettings):
     )
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
+    db_pool_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="The longest a write waits for a connection of the write pool; past it the write is answered "
+        "503 with Retry-After (every connection busy)",
+    )
+    request_body_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="The longest the service waits for the next part of a request body; a client silent longer is "
+        "answered 408 and its connection closed",
+    )
     redis_url: str | None = Field(
         default=None, description="Shared rate-limit counters for all workers and instances; in-process when unset"
     )

@@ -1,10 +1,12 @@
 """Responses: compact JSON, conditional reads (ETag, 304), gzip for the clients that accept it."""
 
+import asyncio
 import hashlib
 from typing import Any
 
 import orjson
 from fastapi import Request
+from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -97,3 +99,35 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"the body is over {self.max_bytes} bytes (bulk imports: POST /v1/sites/bulk)"
         await problem(413, PayloadTooLarge.title, detail, type_=PayloadTooLarge.type)(scope, receive, send)
+
+
+class BodyTimeout:
+    """A request whose body stops arriving for `seconds` is answered 408 and its connection closed: a client that
+    sends its headers and a few bytes, then nothing, holds a socket for that long at most (and never a database
+    connection: bodies are read before one is taken). Only the body is timed; once it is whole, waiting on
+    `receive` (for a disconnect) is not."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        whole = False
+
+        async def timed() -> Message:
+            nonlocal whole
+            if whole:
+                return await receive()
+            try:
+                async with asyncio.timeout(self.seconds):
+                    message = await receive()
+            except TimeoutError:
+                # An HTTPException, which FastAPI passes on while reading a body (it answers 400 for anything else).
+                detail = f"no part of the request body arrived for {self.seconds:g} s; send it again"
+                raise HTTPException(408, detail, headers={"Connection": "close"}) from None
+            whole = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed, send)

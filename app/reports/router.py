@@ -49,7 +49,7 @@ async def review_queue(
 
 @router.patch("/reports/{report_id}", response_model=Report, responses={401: {}, 403: {}, 404: {}, 422: {}})
 async def resolve_report(
-    tx: TransactionDep, principal: WriteKeyDep, report_id: ReportId, body: ReportResolution
+    principal: WriteKeyDep, tx: TransactionDep, report_id: ReportId, body: ReportResolution
 ) -> Response:
     """Accept or reject a report; accepting changes the site (closed → closed, needs_app → access app, or as given)."""
     return JSON(await service.resolve(tx, principal, report_id, body))
