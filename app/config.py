@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         description="The longest the service waits for the next part of a request body; a client silent longer is "
         "answered 408 and its connection closed",
     )
+    request_head_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="`yizhan serve`: the longest a connection may take to send a request's head (request line and "
+        "header fields) from its first byte, or from connecting; past it the answer is 408 and the connection closed",
+    )
     redis_url: str | None = Field(
         default=None, description="Shared rate-limit counters for all workers and instances; in-process when unset"
     )
