@@ -2,7 +2,7 @@
 
 from functools import cached_property
 
-from pydantic import Field, PostgresDsn
+from pydantic import AnyHttpUrl, Field, PostgresDsn
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.geo import CoordSys
@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         "nearest query's work; per key or client address; 0: off",
     )
     rate_limit_prefix: str = "yizhan:rl"
+    public_base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="How clients reach the service (https://yizhan.example.cn, with a path prefix if a proxy adds "
+        "one): the base of every absolute link it hands out (TileJSON, OGC API). Unset: the address and port the "
+        "connection came in on, with the scheme a trusted proxy (FORWARDED_ALLOW_IPS) reports; never the Host header",
+    )
     map_base_url: str | None = Field(
         default=None,
         description="An online raster base map for /map, a {z}/{x}/{y} Web Mercator template (OpenStreetMap, "

@@ -46,6 +46,25 @@ def conditional(request: Request, body: bytes, media_type: str, *, max_age: int,
     return Response(body, media_type=media_type, headers=headers)
 
 
+def public_base_url(request: Request) -> str:
+    """The base of every absolute link the service hands out, without a trailing slash: PUBLIC_BASE_URL, else the
+    address and port the connection came in on. Never the Host or X-Forwarded-Host header, which the client picks:
+    links built from them would point a cache or a GIS client wherever an attacker likes. (The scheme is the
+    connection's, or a trusted proxy's X-Forwarded-Proto: uvicorn believes it only from FORWARDED_ALLOW_IPS.)"""
+    configured = request.app.state.settings.public_base_url
+    if configured is not None:
+        return str(configured).rstrip("/")
+    scheme = request.scope.get("scheme", "http")
+    server = request.scope.get("server")
+    if server is None:
+        return f"{scheme}://localhost"
+    host, port = server[0], server[1]
+    host = f"[{host}]" if ":" in host else host
+    default_port = {"http": 80, "https": 443}.get(scheme)
+    authority = host if port in (None, default_port) else f"{host}:{port}"
+    return f"{scheme}://{authority}{request.scope.get('root_path', '')}".rstrip("/")
+
+
 class GZipWhenAccepted(GZipMiddleware):
     """Starlette's gzip, entered only by clients that accept gzip (it wraps every response otherwise, ~10 µs)."""
 
