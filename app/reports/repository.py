@@ -6,6 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import Reader
+from app.sites.repository import in_region
 
 REPORT_SQL = text("""
 INSERT INTO site_reports (site_id, type, note, photo_url, reporter_lon, reporter_lat, client)
@@ -26,12 +27,6 @@ REPORT_COLUMNS = """
 
 ONE_SQL = f"SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id WHERE r.id = $1"
 
-LIST_SQL = f"""
-SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id
-WHERE r.status = $1 AND ($2::bigint IS NULL OR r.site_id = $2) AND r.id > $3
-ORDER BY r.id LIMIT $4
-"""
-
 
 async def upsert_open(conn: AsyncConnection, values: dict[str, Any]) -> Any:
     """A new open report, or the client's open one of the same type with times_reported + 1."""
@@ -43,8 +38,25 @@ async def one(reader: Reader, report_id: int) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
-async def page(reader: Reader, status: str, site_id: int | None, after: int, limit: int) -> list[dict[str, Any]]:
-    return [dict(r) for r in await reader.fetch(LIST_SQL, status, site_id, after, limit)]
+async def page(
+    reader: Reader, status: str, site_id: int | None, region_prefix: str | None, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """Reports of one status in id order after `after`: of one site, or of the sites in a key's region."""
+    clauses, args = ["r.status = $1", "r.id > $2"], [status, after]
+
+    def bind(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if site_id is not None:
+        clauses.append(f"r.site_id = {bind(site_id)}")
+    if region_prefix is not None:
+        clauses.append(in_region("s.region_adcode", bind(region_prefix)))
+    sql = (
+        f"SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id "
+        f"WHERE {' AND '.join(clauses)} ORDER BY r.id LIMIT {bind(limit)}"
+    )
+    return [dict(r) for r in await reader.fetch(sql, *args)]
 
 
 async def lock(conn: AsyncConnection, report_id: int) -> Any:

@@ -39,9 +39,9 @@ async def review_queue(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> Response:
-    """The review queue (key with the write scope), oldest first."""
+    """The review queue of the key's region (key with the write scope), oldest first."""
     after = decode_cursor(cursor, CURSOR_TAG, 1)[0] if cursor is not None else 0
-    rows = await service.queue(reader, status, site_id, after, limit + 1)
+    rows = await service.queue(reader, principal, status, site_id, after, limit + 1)
     items = rows[:limit]
     next_cursor = encode_cursor(CURSOR_TAG, items[-1]["id"]) if len(rows) > limit else None
     return JSON({"items": items, "next_cursor": next_cursor})
