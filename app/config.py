@@ -2,7 +2,7 @@
 
 from functools import cached_property
 
-from pydantic import Field, PostgresDsn
+from pydantic import AnyHttpUrl, Field, PostgresDsn
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.geo import CoordSys
@@ -26,6 +26,24 @@ class Settings(BaseSettings):
     )
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
+    db_pool_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="The longest a write waits for a connection of the write pool; past it the write is answered "
+        "503 with Retry-After (every connection busy)",
+    )
+    request_body_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="The longest the service waits for the next part of a request body; a client silent longer is "
+        "answered 408 and its connection closed",
+    )
+    request_head_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="`yizhan serve`: the longest a connection may take to send a request's head (request line and "
+        "header fields) from its first byte, or from connecting; past it the answer is 408 and the connection closed",
+    )
     redis_url: str | None = Field(
         default=None, description="Shared rate-limit counters for all workers and instances; in-process when unset"
     )
@@ -38,6 +56,12 @@ class Settings(BaseSettings):
         "nearest query's work; per key or client address; 0: off",
     )
     rate_limit_prefix: str = "yizhan:rl"
+    public_base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="How clients reach the service (https://yizhan.example.cn, with a path prefix if a proxy adds "
+        "one): the base of every absolute link it hands out (TileJSON, OGC API). Unset: the address and port the "
+        "connection came in on, with the scheme a trusted proxy (FORWARDED_ALLOW_IPS) reports; never the Host header",
+    )
     map_base_url: str | None = Field(
         default=None,
         description="An online raster base map for /map, a {z}/{x}/{y} Web Mercator template (OpenStreetMap, "

@@ -195,6 +195,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         settings.sqlalchemy_url,
         pool_size=max(2, settings.db_pool_max // 2),
         pool_pre_ping=True,
+        pool_timeout=settings.db_pool_timeout_s,
         connect_args={"server_settings": {"application_name": "yizhan-write", "jit": "off"}},
     )
 

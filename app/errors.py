@@ -11,6 +11,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -110,6 +111,13 @@ class ServiceUnavailable(YizhanError):
     type = "/problems/database-unavailable"
     title = "Service Unavailable"
     headers: ClassVar[dict[str, str] | None] = {"Retry-After": "5"}
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """Every connection of the write pool stayed busy for db_pool_timeout_s: the client should try again shortly."""
+
+    type = "/problems/database-busy"
+    headers: ClassVar[dict[str, str] | None] = {"Retry-After": "2"}
 
 
 # What the driver raises when the database is not there: gone (a restart, a failover, a network cut), refusing
@@ -288,6 +296,12 @@ async def _data_error(request: Request, exc: Exception) -> Response:
     return await _domain_error(request, _data_problem(exc))
 
 
+async def _pool_exhausted(request: Request, exc: Exception) -> Response:
+    metrics.DATABASE_ERRORS.labels("pool_exhausted").inc()
+    log.warning("write pool exhausted on %s %s", request.method, request.url.path)
+    return await _domain_error(request, DatabaseBusy("every database connection is busy; try again shortly"))
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     if unreachable(exc):
         metrics.DATABASE_ERRORS.labels("unreachable").inc()
@@ -308,6 +322,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # A read whose parameter the database refuses (validation should have caught it): the client's error.
     app.add_exception_handler(asyncpg.DataError, _data_error)
+    # No write connection came free in time (SQLAlchemy's pool; an asyncpg acquire timeout is a TimeoutError).
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
@@ -342,7 +358,7 @@ def _possible_errors(path: str, method: str, operation: dict[str, Any]) -> list[
     if "{" in path:
         codes.append("404")
     if operation.get("requestBody"):
-        codes += ["400", "413", "422"]  # a body that does not parse, is too large, or is invalid
+        codes += ["400", "408", "413", "422"]  # a body that does not parse, stops arriving, is too large, or is invalid
     if (method in ("post", "patch", "put", "delete") and not path.endswith("/reports")) or path == "/v1/reports":
         codes += ["401", "403", "409"]  # a key is needed; its scope or region; a concurrent write
     return codes

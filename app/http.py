@@ -1,10 +1,12 @@
 """Responses: compact JSON, conditional reads (ETag, 304), gzip for the clients that accept it."""
 
+import asyncio
 import hashlib
 from typing import Any
 
 import orjson
 from fastapi import Request
+from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,6 +44,25 @@ def conditional(request: Request, body: bytes, media_type: str, *, max_age: int,
     if presented and tag.removeprefix("W/") in {t.strip().removeprefix("W/") for t in presented.split(",")}:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
+
+
+def public_base_url(request: Request) -> str:
+    """The base of every absolute link the service hands out, without a trailing slash: PUBLIC_BASE_URL, else the
+    address and port the connection came in on. Never the Host or X-Forwarded-Host header, which the client picks:
+    links built from them would point a cache or a GIS client wherever an attacker likes. (The scheme is the
+    connection's, or a trusted proxy's X-Forwarded-Proto: uvicorn believes it only from FORWARDED_ALLOW_IPS.)"""
+    configured = request.app.state.settings.public_base_url
+    if configured is not None:
+        return str(configured).rstrip("/")
+    scheme = request.scope.get("scheme", "http")
+    server = request.scope.get("server")
+    if server is None:
+        return f"{scheme}://localhost"
+    host, port = server[0], server[1]
+    host = f"[{host}]" if ":" in host else host
+    default_port = {"http": 80, "https": 443}.get(scheme)
+    authority = host if port in (None, default_port) else f"{host}:{port}"
+    return f"{scheme}://{authority}{request.scope.get('root_path', '')}".rstrip("/")
 
 
 class GZipWhenAccepted(GZipMiddleware):
@@ -97,3 +118,35 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"the body is over {self.max_bytes} bytes (bulk imports: POST /v1/sites/bulk)"
         await problem(413, PayloadTooLarge.title, detail, type_=PayloadTooLarge.type)(scope, receive, send)
+
+
+class BodyTimeout:
+    """A request whose body stops arriving for `seconds` is answered 408 and its connection closed: a client that
+    sends its headers and a few bytes, then nothing, holds a socket for that long at most (and never a database
+    connection: bodies are read before one is taken). Only the body is timed; once it is whole, waiting on
+    `receive` (for a disconnect) is not."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        whole = False
+
+        async def timed() -> Message:
+            nonlocal whole
+            if whole:
+                return await receive()
+            try:
+                async with asyncio.timeout(self.seconds):
+                    message = await receive()
+            except TimeoutError:
+                # An HTTPException, which FastAPI passes on while reading a body (it answers 400 for anything else).
+                detail = f"no part of the request body arrived for {self.seconds:g} s; send it again"
+                raise HTTPException(408, detail, headers={"Connection": "close"}) from None
+            whole = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed, send)

@@ -17,7 +17,7 @@ from app.config import Settings
 from app.coverage.router import router as coverage_router
 from app.db import open_database
 from app.errors import document_problems, install_error_handlers
-from app.http import JSON, BodyLimit, GZipWhenAccepted
+from app.http import JSON, BodyLimit, BodyTimeout, GZipWhenAccepted
 from app.observability import RequestObserver
 from app.ogc.router import router as ogc_router
 from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
@@ -100,7 +100,12 @@ def create_app(settings: Settings | None = None) -> Service:
     app.add_middleware(RateLimitMiddleware, settings=settings, counter=counter)
     # Phones on metered connections: compress what is worth compressing (lists, boundaries, gaps).
     app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
+<<<<<<< HEAD
     app.add_middleware(BodyLimit, max_bytes=MAX_JSON_BODY_BYTES, exempt=(BULK_PATH,))
+=======
+    app.add_middleware(BodyLimit, max_bytes=MAX_JSON_BODY_BYTES, exempt=("/v1/sites/bulk",))
+    app.add_middleware(BodyTimeout, seconds=settings.request_body_timeout_s)
+>>>>>>> i20-bulkhttp
     # Around all of these (Service): every answer, a 429 included, carries the request id and is logged once.
     observability.configure(settings.request_record_seconds)
     # Routes are matched in order: the mobile app's nearest query comes first.

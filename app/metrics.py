@@ -59,7 +59,7 @@ READ_POOL = Gauge(
 )
 DATABASE_ERRORS = Counter(
     "yizhan_database_errors", "Database failures answered as errors", ["kind"]
-)  # unreachable (503), data (422), constraint (409/422)
+)  # unreachable (503), pool_exhausted (503), data (422), constraint (409/422)
 NEAREST_FALLBACKS = Counter(
     "yizhan_nearest_fallbacks",
     "Nearest searches whose over-fetch could not prove the answer (took every site in range)",

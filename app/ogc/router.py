@@ -14,7 +14,7 @@ from app import china_time, geojson
 from app.dependencies import ReaderDep
 from app.errors import BadRequest, InvalidParameter, NotFound, field_errors
 from app.geo import BBox
-from app.http import JSON, GeoJSON
+from app.http import JSON, GeoJSON, public_base_url
 from app.ogc import repository
 from app.ogc.schemas import Collection, Collections, Conformance, Feature, FeatureCollection, Landing
 from app.parameters import MAX_BIGINT, bbox_query
@@ -62,7 +62,7 @@ OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ogc"
+    return f"{public_base_url(request)}{router.prefix}"
 
 
 def _only(request: Request, allowed: set[str]) -> None:
@@ -90,7 +90,7 @@ async def landing(request: Request) -> Response:
             "links": [
                 _link(base, "self", "application/json", "this document"),
                 _link(f"{base}/api", "service-desc", OPENAPI_30, "the API definition"),
-                _link(str(request.base_url) + "docs", "service-doc", "text/html", "the API documentation"),
+                _link(f"{public_base_url(request)}/docs", "service-doc", "text/html", "the API documentation"),
                 _link(f"{base}/conformance", "conformance", "application/json", "conformance classes"),
                 _link(f"{base}/tileMatrixSets", TMS_REL, "application/json", "tiling schemes"),
                 _link(f"{base}/collections", "data", "application/json", "the collections"),

@@ -6,6 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import Reader
+from app.sites.repository import in_region
 
 REPORT_SQL = text("""
 INSERT INTO site_reports (site_id, type, note, photo_url, reporter_lon, reporter_lat, client)
@@ -26,17 +27,6 @@ REPORT_COLUMNS = """
 
 ONE_SQL = f"SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id WHERE r.id = $1"
 
-# The site filter is written in only when asked for ($4), never as `($4 IS NULL OR r.site_id = $4)`: a generic plan
-# could not use the site's index for that.
-LIST_SQL = {
-    by_site: f"""
-SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id
-WHERE r.status = $1 AND r.id > $2 {"AND r.site_id = $4" if by_site else ""}
-ORDER BY r.id LIMIT $3
-"""
-    for by_site in (False, True)
-}
-
 
 async def upsert_open(conn: AsyncConnection, values: dict[str, Any]) -> Any:
     """A new open report, or the client's open one of the same type with times_reported + 1."""
@@ -48,9 +38,25 @@ async def one(reader: Reader, report_id: int) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
-async def page(reader: Reader, status: str, site_id: int | None, after: int, limit: int) -> list[dict[str, Any]]:
-    args = [status, after, limit, *([site_id] if site_id is not None else [])]
-    return [dict(r) for r in await reader.fetch(LIST_SQL[site_id is not None], *args)]
+async def page(
+    reader: Reader, status: str, site_id: int | None, region_prefix: str | None, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """Reports of one status in id order after `after`: of one site, or of the sites in a key's region."""
+    clauses, args = ["r.status = $1", "r.id > $2"], [status, after]
+
+    def bind(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if site_id is not None:
+        clauses.append(f"r.site_id = {bind(site_id)}")
+    if region_prefix is not None:
+        clauses.append(in_region("s.region_adcode", bind(region_prefix)))
+    sql = (
+        f"SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id "
+        f"WHERE {' AND '.join(clauses)} ORDER BY r.id LIMIT {bind(limit)}"
+    )
+    return [dict(r) for r in await reader.fetch(sql, *args)]
 
 
 async def lock(conn: AsyncConnection, report_id: int) -> Any:

@@ -39,9 +39,9 @@ async def review_queue(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> Response:
-    """The review queue (key with the write scope), oldest first."""
+    """The review queue of the key's region (key with the write scope), oldest first."""
     after = decode_cursor(cursor, CURSOR_TAG, 1)[0] if cursor is not None else 0
-    rows = await service.queue(reader, status, site_id, after, limit + 1)
+    rows = await service.queue(reader, principal, status, site_id, after, limit + 1)
     items = rows[:limit]
     next_cursor = encode_cursor(CURSOR_TAG, items[-1]["id"]) if len(rows) > limit else None
     return JSON({"items": items, "next_cursor": next_cursor})
@@ -49,7 +49,7 @@ async def review_queue(
 
 @router.patch("/reports/{report_id}", response_model=Report, responses={401: {}, 403: {}, 404: {}, 422: {}})
 async def resolve_report(
-    tx: TransactionDep, principal: WriteKeyDep, report_id: ReportId, body: ReportResolution
+    principal: WriteKeyDep, tx: TransactionDep, report_id: ReportId, body: ReportResolution
 ) -> Response:
     """Accept or reject a report; accepting changes the site (closed → closed, needs_app → access app, or as given)."""
     return JSON(await service.resolve(tx, principal, report_id, body))

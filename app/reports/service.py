@@ -43,8 +43,12 @@ async def report(conn: AsyncConnection, site_id: int, body: ReportIn, client: st
     return {**row._asdict(), "merged": not row.created}
 
 
-async def queue(reader: Reader, status: str, site_id: int | None, after: int, limit: int) -> list[dict[str, Any]]:
-    return await repository.page(reader, status, site_id, after, limit)
+async def queue(
+    reader: Reader, principal: Principal, status: str, site_id: int | None, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """The reports the key may review, those on sites in its region: with where each reporter stood, which only a
+    reviewer of the site is shown."""
+    return await repository.page(reader, status, site_id, principal.region_prefix, after, limit)
 
 
 # What an accepted report changes on the site when the reviewer does not say otherwise.

@@ -290,11 +290,15 @@ async def import_sites(
     async with conn.begin_nested() as savepoint:
         await act_as(conn, principal.name)
         with database_errors():
-            outcomes = await repository.upsert_by_external_id(conn, rows)
+            upserted = await repository.upsert_by_external_id(conn, rows, principal.region_prefix)
         for report, values in valid:
             if report.reasons:
                 continue
-            site_id, outcome = outcomes.get((values["source"], values["external_id"]), (None, "unchanged"))
+            key = (values["source"], values["external_id"])
+            if key in upserted.outside_region:
+                _refuse_outside_region(principal, report, upserted.outside_region[key], atomic)
+                continue
+            site_id, outcome = upserted.written.get(key, (None, "unchanged"))
             report.outcome, report.site_id = outcome, site_id
         rejected = any(r.outcome == "rejected" for r in reports)
         applied = not dry_run and not (atomic and rejected)
@@ -322,6 +326,14 @@ async def _check_writes(
             reasons = "; ".join(r.reason() for r in forbidden)
             raise Forbidden(f"row {report.row}: {reasons}; nothing was written")
         report.reasons += [r.reason() for r in refused]
+
+
+def _refuse_outside_region(principal: Principal, report: RowReport, region: str | None, atomic: bool) -> None:
+    """A row the upsert refused: its site, created by another key after the checks, lies outside the key's region."""
+    refused = service.outside_region(principal, "site", region)
+    if atomic:
+        raise Forbidden(f"row {report.row}: {refused.reason()}; nothing was written")
+    report.reasons.append(refused.reason())
 
 
 # Share of address-checkable rows that look shifted past which the whole upload is flagged.

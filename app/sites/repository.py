@@ -187,7 +187,19 @@ _CHANGED = " OR ".join(
     + [f"s.{f} IS DISTINCT FROM EXCLUDED.{f}" for f in _COPIED]
     + ["s.deleted_at IS NOT NULL"]
 )
-UPSERT_SQL = f"""
+
+
+def in_region(column: str, prefix: str) -> str:
+    """SQL: the region `column` lies within the key region `prefix` (Principal.may_write_in, for a row the statement
+    itself reads); a site in no region is in none."""
+    return f"coalesce(starts_with({column}, {prefix}), false)"
+
+
+def upsert_sql(region_prefix: str | None) -> str:
+    """The upsert from the staging table; with `region_prefix` (the placeholder of a key's region) it updates only
+    sites within that region."""
+    region = f" AND {in_region('s.region_adcode', region_prefix)}" if region_prefix is not None else ""
+    return f"""
 INSERT INTO sites AS s ({", ".join(_COPIED)}, location, gcj02_lon, gcj02_lat, source, external_id)
 SELECT {", ".join(_COPIED)}, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, gcj02_lon, gcj02_lat,
        source, external_id
@@ -197,21 +209,40 @@ ORDER BY source, external_id
 ON CONFLICT (source, external_id) DO UPDATE SET
     {", ".join(f"{f} = EXCLUDED.{f}" for f in (*UPSERT_FIELDS, "gcj02_lon", "gcj02_lat"))},
     version = s.version + 1, updated_at = now(), deleted_at = NULL
-WHERE {_CHANGED}
+WHERE ({_CHANGED}){region}
 RETURNING s.id, s.source, s.external_id, (xmax = 0) AS created
 """
 
 
+# A staged row whose site lies outside the key's region now: the upsert before it left such rows alone, and locked
+# them, so what this reads is what the upsert refused (a site another key created after the import's checks).
+OUTSIDE_REGION_SQL = f"""
+SELECT st.source, st.external_id, s.region_adcode
+FROM upsert_stage st JOIN sites s ON s.source = st.source AND s.external_id = st.external_id
+WHERE NOT {in_region("s.region_adcode", "$1")}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    """What an upsert did: each written row's site id and "created" or "updated", and the rows it refused because
+    their site lies outside the key's region (→ that region). Rows in neither were unchanged."""
+
+    written: dict[tuple[str, str], tuple[int, str]]
+    outside_region: dict[tuple[str, str], str | None]
+
+
 async def upsert_by_external_id(
-    conn: AsyncConnection, rows: list[dict[str, Any]]
-) -> dict[tuple[str, str], tuple[int, str]]:
+    conn: AsyncConnection, rows: list[dict[str, Any]], region_prefix: str | None = None
+) -> Upserted:
     """Insert or update sites keyed by (source, external_id); rows whose fields are unchanged are left alone.
 
-    Each row has every STAGE_COLUMNS key (lon/lat in WGS-84). Returns, for each row written, its site id and
-    "created" or "updated"; rows missing from the result were unchanged.
+    Each row has every STAGE_COLUMNS key (lon/lat in WGS-84). With `region_prefix` (the key's region), a row whose
+    site lies outside it is not updated: the rule holds in the writing statement itself, so a site another key
+    creates between the caller's checks and this write is refused too, not taken over.
     """
     if not rows:
-        return {}
+        return Upserted({}, {})
     raw = await driver_connection(conn)
     await raw.execute("DROP TABLE IF EXISTS pg_temp.upsert_stage")
     columns = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS.items())
@@ -219,13 +250,23 @@ async def upsert_by_external_id(
     await raw.copy_records_to_table(
         "upsert_stage", records=[tuple(row[c] for c in STAGE_COLUMNS) for row in rows], columns=list(STAGE_COLUMNS)
     )
-    return {
-        (r["source"], r["external_id"]): (r["id"], "created" if r["created"] else "updated")
-        for r in await raw.fetch(UPSERT_SQL)
-    }
+    if region_prefix is None:
+        found = await raw.fetch(upsert_sql(None))
+    else:
+        found = await raw.fetch(upsert_sql("$1"), region_prefix)
+    written = {(r["source"], r["external_id"]): (r["id"], "created" if r["created"] else "updated") for r in found}
+    outside: dict[tuple[str, str], str | None] = {}
+    if region_prefix is not None and len(written) < len(rows):
+        # A new statement, so a new snapshot: it sees the rows another transaction committed during the upsert.
+        outside = {
+            (r["source"], r["external_id"]): r["region_adcode"]
+            for r in await raw.fetch(OUTSIDE_REGION_SQL, region_prefix)
+        }
+    return Upserted(written, outside)
 
 
-def summarize(rows: list[dict[str, Any]], outcomes: dict[tuple[str, str], tuple[int, str]]) -> dict[str, int]:
+def summarize(rows: list[dict[str, Any]], upserted: Upserted) -> dict[str, int]:
+    outcomes = upserted.written
     created = sum(1 for _, outcome in outcomes.values() if outcome == "created")
     return {"created": created, "updated": len(outcomes) - created, "unchanged": len(rows) - len(outcomes)}
 

@@ -88,6 +88,13 @@ BULK_FORMATS = {
 }
 
 
+async def bulk_upload(request: Request) -> list[tuple[int, dict[str, Any]]]:
+    """The upload, read whole and parsed: a dependency the route lists before its transaction, so a slow or bad
+    upload holds no write connection while it arrives."""
+    body = await bulk.read_body(request)
+    return bulk.parse(body, request.headers.get("content-type", ""))
+
+
 @router.post(
     "/bulk",
     response_model=BulkReport,
@@ -102,8 +109,10 @@ BULK_FORMATS = {
 )
 async def bulk_upsert(
     request: Request,
-    tx: TransactionDep,
+    # In this order (FastAPI resolves dependencies as listed): the key, then the upload, then the transaction.
     principal: WriteKeyDep,
+    records: Annotated[list[tuple[int, dict[str, Any]]], Depends(bulk_upload)],
+    tx: TransactionDep,
     source: Annotated[
         str | None, Query(max_length=100, description="Source of every row (else each row's own)")
     ] = None,
@@ -116,8 +125,6 @@ async def bulk_upsert(
     Bulk rows are full records: optional fields a row leaves out are cleared. A CSV or XLSX header may be in
     English (the field names) or as Chinese spreadsheets write it (名称, 类型, 地址, 纬度, 经度, 外部编号 …).
     """
-    body = await bulk.read_body(request)
-    records = bulk.parse(body, request.headers.get("content-type", ""))
     result = await bulk.import_sites(
         tx, principal, records, source=source, coordsys=coordsys, dry_run=dry_run, atomic=atomic
     )
@@ -144,7 +151,7 @@ async def bulk_upsert(
 
 
 @router.post("", status_code=201, response_model=Site, responses={**PROBLEMS, 401: {}, 403: {}, 409: {}})
-async def create_site(tx: TransactionDep, principal: WriteKeyDep, body: SiteCreate) -> Response:
+async def create_site(principal: WriteKeyDep, tx: TransactionDep, body: SiteCreate) -> Response:
     """Add a site (key with the `write` scope, within the key's region)."""
     row = await service.create(tx, principal, body)
     return JSON(
@@ -156,8 +163,8 @@ async def create_site(tx: TransactionDep, principal: WriteKeyDep, body: SiteCrea
 
 @router.patch("/{site_id}", response_model=Site, responses={**PROBLEMS, 401: {}, 403: {}, 404: {}, 412: {}, 428: {}})
 async def update_site(
-    tx: TransactionDep,
     principal: WriteKeyDep,
+    tx: TransactionDep,
     site_id: SiteId,
     body: SiteFields,
     if_match: Annotated[str | None, Header(description="The ETag read; a stale one gets 412")] = None,
@@ -169,8 +176,8 @@ async def update_site(
 
 @router.delete("/{site_id}", status_code=204, responses={401: {}, 403: {}, 404: {}, 412: {}, 428: {}})
 async def delete_site(
-    tx: TransactionDep,
     principal: WriteKeyDep,
+    tx: TransactionDep,
     site_id: SiteId,
     if_match: Annotated[str | None, Header(description="The ETag read; a stale one gets 412")] = None,
 ) -> Response:

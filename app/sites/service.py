@@ -94,20 +94,24 @@ async def refusals(
     moved = [i for i, w in enumerate(writes) if "lat" in w.fields] if principal.region_prefix is not None else []
     regions = await repository.regions_of(conn, [(writes[i].fields["lon"], writes[i].fields["lat"]) for i in moved])
     new_region = dict(zip(moved, regions, strict=True))
-    outside = f"outside this key's region {principal.region_prefix}*"
     found = []
     for i, write in enumerate(writes):
         refused = []
         if write.exists and not principal.may_write_in(write.current_region):
-            refused.append(Refusal("site", f"in region {write.current_region}, {outside}", True))
+            refused.append(outside_region(principal, "site", write.current_region))
         if i in new_region and not principal.may_write_in(new_region[i]):
-            refused.append(Refusal(f"{field_prefix}lat", f"in region {new_region[i]}, {outside}", True))
+            refused.append(outside_region(principal, f"{field_prefix}lat", new_region[i]))
         if "kind" in write.fields and (problem := site_kinds.unknown(kinds, [write.fields["kind"]])):
             refused.append(Refusal(f"{field_prefix}kind", problem, False))
         if problem := amenity_vocabulary.unknown(amenities, write.fields.get("amenities")):
             refused.append(Refusal(f"{field_prefix}amenities", problem, False))
         found.append(refused)
     return found
+
+
+def outside_region(principal: Principal, field: str, region: str | None) -> Refusal:
+    """The refusal of a write that would touch a site in (or move one into) `region`, outside the key's region."""
+    return Refusal(field, f"in region {region}, outside this key's region {principal.region_prefix}*", True)
 
 
 async def check(conn: AsyncConnection, principal: Principal, write: Write, field_prefix: str = "") -> None:

@@ -13,7 +13,7 @@ from app import china_time
 from app.coverage.parameters import AsOf, EvaluationDep
 from app.dependencies import ReaderDep
 from app.geo import CoordSys
-from app.http import JSON, conditional
+from app.http import JSON, conditional, public_base_url
 from app.query import StrictQueryRoute
 from app.tiles import service
 from app.tiles.service import MEDIA_TYPE, Layer, Tile
@@ -113,7 +113,7 @@ async def tilejson(
         query.append(("radius_m", repr(radius_m)))
     if coordsys != CoordSys.wgs84:
         query.append(("coordsys", coordsys.value))
-    url = f"{str(request.base_url).rstrip('/')}{router.prefix}/{layer.value}/{{z}}/{{x}}/{{y}}.mvt"
+    url = f"{public_base_url(request)}{router.prefix}/{layer.value}/{{z}}/{{x}}/{{y}}.mvt"
     if query:
         url += "?" + urlencode(query)
     return JSON(service.tilejson(layer, url, f"yizhan-{layer.value}", DESCRIPTIONS[layer]))

@@ -62,5 +62,7 @@ async def visit(browser: Browser) -> AsyncIterator[Visit]:
 
 
 async def wait_ready(page: Page) -> None:
-    await page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
-    await page.wait_for_function("window.yizhan.map.loaded()", timeout=30_000)
+    # Functions, not expressions: Playwright evaluates an expression with eval, which the map's
+    # Content-Security-Policy refuses (as it should any page script).
+    await page.wait_for_function("() => document.body.dataset.ready === 'true'", timeout=30_000)
+    await page.wait_for_function("() => window.yizhan.map.loaded()", timeout=30_000)
