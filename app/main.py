@@ -100,12 +100,8 @@ def create_app(settings: Settings | None = None) -> Service:
     app.add_middleware(RateLimitMiddleware, settings=settings, counter=counter)
     # Phones on metered connections: compress what is worth compressing (lists, boundaries, gaps).
     app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
-<<<<<<< HEAD
     app.add_middleware(BodyLimit, max_bytes=MAX_JSON_BODY_BYTES, exempt=(BULK_PATH,))
-=======
-    app.add_middleware(BodyLimit, max_bytes=MAX_JSON_BODY_BYTES, exempt=("/v1/sites/bulk",))
     app.add_middleware(BodyTimeout, seconds=settings.request_body_timeout_s)
->>>>>>> i20-bulkhttp
     # Around all of these (Service): every answer, a 429 included, carries the request id and is logged once.
     observability.configure(settings.request_record_seconds)
     # Routes are matched in order: the mobile app's nearest query comes first.
