@@ -378,3 +378,11 @@ async def test_external_ids_are_compared_as_nfkc(
     updated = await client.post("/v1/sites/bulk", params={"source": "ｐａｒｔｎｅｒ"}, json=rows[1:], headers=auth)
     assert updated.status_code == 200, updated.text
     assert updated.json()["summary"]["created"] == 0, updated.text  # the site POST made, matched
+
+
+@pytest.mark.parametrize("body", ["{}", "", "foo,bar\n1,2\n", "[]"])
+async def test_a_table_that_names_no_field_of_a_site_is_refused(
+    client: httpx.AsyncClient, auth: dict[str, str], body: str
+) -> None:
+    headers = {**auth, "Content-Type": "text/csv"}
+    refused(await client.post("/v1/sites/bulk", params={"dry_run": "true"}, content=body, headers=headers), "body")

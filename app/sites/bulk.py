@@ -136,6 +136,11 @@ def _number(text: str) -> float | str:
 
 def _table_rows(header: list[Any], lines: Any) -> list[tuple[int, dict[str, Any]]]:
     names = [HEADER_ALIASES.get(str(h).strip(), str(h).strip()) if h is not None else "" for h in header]
+    if not set(names) & set(SiteCreate.model_fields):
+        # Not a table of sites (or not a table at all): an import of nothing would answer 200 for it.
+        raise InvalidParameter(
+            "body", "the first row names no field of a site (name, kind, lat, lon … or 名称, 类型 …)"
+        )
     rows = []
     for number, values in enumerate(lines, start=2):  # row 1 is the header, as the spreadsheet numbers them
         record = {}

@@ -3,7 +3,7 @@
 An empty tile is answered 204 No Content (MapLibre, OpenLayers, QGIS and GDAL read it as empty), cheaply.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
@@ -30,8 +30,9 @@ Zoom = Annotated[int, Path(ge=0, le=service.MAX_ZOOM)]
 Column = Annotated[int, Path(ge=0, description="x, from the west")]
 Row = Annotated[int, Path(ge=0, description="y, from the north")]
 Kinds = Annotated[list[VocabularyCode] | None, Query(description="Site kinds (repeatable); default every kind")]
+# Web Mercator maps are drawn in these two; Baidu's (BD-09) are not Web Mercator tiles.
 Datum = Annotated[
-    CoordSys,
+    Literal[CoordSys.wgs84, CoordSys.gcj02],
     Query(description="The datum of the base map the tiles are drawn over: wgs84, or gcj02 (Amap, Tencent)"),
 ]
 TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
