@@ -13,7 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app import metrics
 from app.observability import request_id
@@ -268,7 +270,13 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
 
 def field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
     """A validation error as a detail line and the `errors` member: one {field, message} per problem."""
-    errors = [{"field": _field_name(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    errors = [
+        # A body that is not JSON: FastAPI puts the character's position where the field goes.
+        {"field": "body", "message": f"not JSON ({e['msg']} at character {e['loc'][-1]})"}
+        if e["type"] == "json_invalid"
+        else {"field": _field_name(tuple(e["loc"])), "message": e["msg"]}
+        for e in exc.errors()
+    ]
     return f"invalid value for: {', '.join(dict.fromkeys(e['field'] for e in errors))}", errors
 
 
@@ -285,10 +293,43 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# Not a status of RFC 9110: nginx's, for a request whose client left before the answer, which nobody receives. In
+# the log and the metrics it says what happened: neither the server's failure nor a request answered.
+CLIENT_LEFT = 499
+
+
+async def _client_left(request: Request, exc: Exception) -> Response:
+    log.info("client left mid-request on %s %s", request.method, request.url.path)
+    return problem(CLIENT_LEFT, "Client Closed Request", "the client left before the request was read")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette's 405 names only the first route's)."""
+
+    def routes(candidates: list[Any]) -> Iterator[Any]:
+        for route in candidates:
+            # FastAPI keeps an included router's routes behind a wrapper (0.165: _IncludedRouter).
+            nested = getattr(route, "effective_candidates", None)
+            yield from routes(nested()) if callable(nested) else (route,)
+
+    methods: set[str] = set()
+    for route in routes(request.app.router.routes):
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, ClientDisconnect):
+        return await _client_left(request, exc.__cause__)
+    if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's "There was an error parsing the body"
+        return await _domain_error(request, InvalidParameter("body", "not UTF-8; JSON is sent as UTF-8"))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (allowed := allowed_methods(request)):
+        headers["Allow"] = ", ".join(allowed)
     title = HTTPStatus(exc.status_code).phrase
-    return problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {}), request=request)
+    return problem(exc.status_code, title, str(exc.detail), headers=headers, request=request)
 
 
 async def _data_error(request: Request, exc: Exception) -> Response:
@@ -320,6 +361,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(YizhanError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_left)
     # A read whose parameter the database refuses (validation should have caught it): the client's error.
     app.add_exception_handler(asyncpg.DataError, _data_error)
     # No write connection came free in time (SQLAlchemy's pool; an asyncpg acquire timeout is a TimeoutError).

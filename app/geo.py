@@ -11,9 +11,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import prcoords
+from pydantic import BeforeValidator, Field
 from pyproj import Geod
 
 from app.errors import InvalidParameter
@@ -28,12 +29,27 @@ SPHERE_TO_SPHEROID_MIN = 0.994
 # and the query scans the whole register.
 MAX_SEARCH_RADIUS_M = 1_000_000
 DEFAULT_SEARCH_RADIUS_M = 50_000
+# The smallest distance a request may ask about (a search radius, a coverage radius): below a metre the answer is
+# noise, and PostgreSQL cannot even hold some of those numbers (5e-324 underflows).
+MIN_RADIUS_M = 1.0
 # Farther than any two points on the WGS-84 spheroid (the longest geodesic is 20,003,931 m): no limit.
 FARTHEST_M = 20_004_000.0
 
 # The query point as SQL, from two bound parameters (lon, lat): a constant for the planner, so the GiST
 # index on the geography column serves both KNN ordering and ST_DWithin.
 POINT_SQL = "ST_SetSRID(ST_MakePoint(${lon}, ${lat}), 4326)::geography"
+
+
+def _a_number(value: Any) -> Any:
+    # pydantic would read false as 0 and "117.97" as a number: in a JSON body a coordinate is a JSON number.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a number")
+    return value
+
+
+# Coordinates in request bodies (query strings are text, parsed by their own parameters).
+Longitude = Annotated[float, BeforeValidator(_a_number), Field(ge=-180, le=180, allow_inf_nan=False)]
+Latitude = Annotated[float, BeforeValidator(_a_number), Field(ge=-90, le=90, allow_inf_nan=False)]
 
 
 class CoordSys(StrEnum):

@@ -185,6 +185,7 @@ class RequestObserver:
         finally:
             in_flight.count -= 1
             if recorder is not None:
-                route = getattr(scope.get("route"), "path", None)
+                # The template as documented: /v1/sites/{site_id}, not its {site_id:int} convertor.
+                route = getattr(scope.get("route"), "path_format", None)
                 elapsed = time.perf_counter() - started
                 recorder.put((time.time(), rid, scope["method"], route, status, elapsed, state.get("key_name"), sent))

@@ -8,10 +8,11 @@ bbox is minLon,minLat,maxLon,maxLat" or "f= wins over Accept" is written once. E
 import base64
 import binascii
 import datetime as dt
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import Path, Query, Request
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from app.errors import InvalidParameter
 from app.geo import BBox, CoordSys
@@ -31,7 +32,32 @@ def _plausible(instant: dt.datetime) -> dt.datetime:
     return instant
 
 
-Instant = Annotated[dt.datetime, AfterValidator(_plausible)]
+# pydantic reads a number (or a string of digits) as seconds since 1970 for a date or a datetime: `as_of=0` was
+# 1970-01-01. A date or an instant in this API is written out, as ISO 8601 writes it.
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ISO_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}.*)?", re.DOTALL)
+
+
+def _written_as(pattern: re.Pattern[str], what: str) -> Any:
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not pattern.fullmatch(value):
+            raise ValueError(f"{what}, as ISO 8601 writes it")
+        if isinstance(value, int | float):  # bool included
+            raise ValueError(f"{what}, as ISO 8601 writes it, not a number")
+        return value
+
+    return BeforeValidator(check)
+
+
+IsoDate = Annotated[dt.date, _written_as(ISO_DATE, "a date YYYY-MM-DD")]
+Instant = Annotated[dt.datetime, _written_as(ISO_INSTANT, "a date and time"), AfterValidator(_plausible)]
+
+# A vocabulary's code (a site kind, an amenity): what /v1/vocabularies lists.
+VocabularyCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,49}$")]
+# What encode_cursor makes: URL-safe base64 without padding.
+CursorText = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,200}$")]
+_NUMBER = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"
+BBOX_PATTERN = rf"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
 
 CoordSysQuery = Annotated[
     CoordSys, Query(description="Datum of coordinates in and out: wgs84, gcj02 (Amap, Tencent), bd09 (Baidu)")
@@ -40,7 +66,11 @@ CoordSysQuery = Annotated[
 
 def bbox_query(
     bbox: Annotated[
-        str | None, Query(description="minLon,minLat,maxLon,maxLat, in the datum of `coordsys` (CRS84 under /ogc)")
+        str | None,
+        Query(
+            pattern=BBOX_PATTERN,
+            description="minLon,minLat,maxLon,maxLat, in the datum of `coordsys` (CRS84 under /ogc)",
+        ),
     ] = None,
 ) -> BBox | None:
     return BBox.parse(bbox) if bbox is not None else None

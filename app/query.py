@@ -129,18 +129,39 @@ def _query_fields(dependant: Dependant) -> list[Any]:
 class StrictQueryRoute(APIRoute):
     """A route that refuses a single-valued query parameter given twice (422 naming it); FastAPI takes the last."""
 
+    # Also refuse a parameter the route does not declare (ClosedQueryRoute).
+    refuse_unknown = False
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        single = frozenset(
-            field.alias for field in _query_fields(self.dependant) if not _is_list(field.field_info.annotation)
-        )
+        fields = _query_fields(self.dependant)
+        single = frozenset(field.alias for field in fields if not _is_list(field.field_info.annotation))
+        known = frozenset(field.alias for field in fields) if self.refuse_unknown else None
 
         async def answer(request: Request) -> Response:
-            if (twice := repeated(request.scope["query_string"], single)) is not None:
+            query_string = request.scope["query_string"]
+            if (twice := repeated(query_string, single)) is not None:
                 raise InvalidParameter(twice, ONCE)
+            if known is not None and (unknown := _unknown(query_string, known)) is not None:
+                raise InvalidParameter(unknown, f"not a parameter of this route; it takes {', '.join(sorted(known))}")
             return await handler(request)
 
         return answer
+
+
+def _unknown(query_string: bytes, known: frozenset[str]) -> str | None:
+    """The first parameter of a query string not in `known`, if any."""
+    if not query_string:
+        return None
+    return next((key for key, _ in query_pairs(query_string) if key not in known), None)
+
+
+class ClosedQueryRoute(StrictQueryRoute):
+    """A StrictQueryRoute that also refuses a parameter it does not take (422 naming it): where a misspelt or
+    misplaced parameter (`radius=` for `radius_m=`, a what-if on the sites layer) would silently answer something
+    else, and a cache would keep it (the tiles)."""
+
+    refuse_unknown = True
 
 
 class LeanRoute(APIRoute):

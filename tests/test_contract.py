@@ -118,7 +118,7 @@ async def test_every_json_endpoint_answers_what_its_model_declares(
     app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, sa_conn: AsyncConnection, key: str
 ) -> None:
     await demo.load_huangpu_in(sa_conn)  # a road network, for the answers made on one (rolled back afterwards)
-    routes = {(method, r.path): r for r in api_routes(app.router.routes) for method in r.methods}
+    routes = {(method, r.path_format): r for r in api_routes(app.router.routes) for method in r.methods}
     answered = await samples(client, conn, key)
     json_routes = {
         k

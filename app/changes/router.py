@@ -11,7 +11,7 @@ from app.changes.schemas import ChangePage
 from app.dependencies import PrimaryReaderDep
 from app.errors import InvalidParameter
 from app.http import JSON
-from app.parameters import CoordSysQuery, decode_cursor, encode_cursor
+from app.parameters import CoordSysQuery, CursorText, decode_cursor, encode_cursor
 from app.query import StrictQueryRoute
 
 router = APIRouter(prefix="/v1", tags=["partners"], route_class=StrictQueryRoute)
@@ -30,7 +30,7 @@ def _site(after: dict[str, Any] | None, coordsys: str) -> dict[str, Any] | None:
 async def changes(
     reader: PrimaryReaderDep,
     since: Annotated[
-        str | None, Query(description="next_cursor of the previous call; omit to start at the beginning")
+        CursorText | None, Query(description="next_cursor of the previous call; omit to start at the beginning")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     coordsys: CoordSysQuery = geo.CoordSys.wgs84,

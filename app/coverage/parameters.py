@@ -1,33 +1,31 @@
 """The parameters every coverage question takes (the JSON endpoints and the tiles alike)."""
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import Depends, Path, Query
+from pydantic import Field
 
+from app import geo
 from app.coverage import service
 from app.dependencies import ReaderDep
+from app.parameters import IsoDate, VocabularyCode
 
 Adcode = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="Six-digit administrative code")]
-Kind = Annotated[str, Query(description="Site kind whose coverage is asked")]
+Kind = Annotated[VocabularyCode, Query(description="Site kind whose coverage is asked")]
 AsOf = Annotated[
-    dt.date | None, Query(description="Evaluate the register as it stood on this date (default: today, UTC+8)")
+    IsoDate | None, Query(description="Evaluate the register as it stood on this date (default: today, UTC+8)")
 ]
+# The what-ifs' bounds, for every route that takes them (the JSON endpoints, the tiles, TileJSON, siting).
+WhatIfRadius = Annotated[float, Field(ge=geo.MIN_RADIUS_M, le=service.MAX_RULE_RADIUS_M, allow_inf_nan=False)]
+WhatIfMinSites = Annotated[int, Field(ge=1, le=service.MAX_MIN_SITES)]
 RadiusOverride = Annotated[
-    float | None,
-    Query(
-        gt=0,
-        le=service.MAX_RULE_RADIUS_M,
-        allow_inf_nan=False,
-        description="What-if: use this radius instead of the region's rule (echoed in `rule`)",
-    ),
+    WhatIfRadius | None,
+    Query(description="What-if: use this radius (metres) instead of the region's rule (echoed in `rule`)"),
 ]
 
 MinSitesOverride = Annotated[
-    int | None,
+    WhatIfMinSites | None,
     Query(
-        ge=1,
-        le=service.MAX_MIN_SITES,
         description="What-if: count a place as covered only when this many sites reach it (2: cross coverage, "
         "交叉覆盖), instead of the rule's min_sites",
     ),

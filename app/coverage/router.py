@@ -1,7 +1,7 @@
 """HTTP shape of coverage: per point, per region, per child region (JSON, CSV, XLSX), gaps, siting."""
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -64,7 +64,7 @@ async def children_coverage(
     adcode: Adcode,
     ev: EvaluationDep,
     coordsys: CoordSysQuery = geo.CoordSys.wgs84,
-    f: Annotated[str | None, Query(description="json, csv or xlsx (else by Accept)")] = None,
+    f: Annotated[Literal["json", "csv", "xlsx"] | None, Query(description="Output format (else by Accept)")] = None,
 ) -> Response:
     """One coverage row per child region — the per-county table; CSV or XLSX for reports (`f=` or Accept)."""
     answer_in = output_format(request, f, TABLE_FORMATS)

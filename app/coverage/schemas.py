@@ -1,17 +1,15 @@
 """Request and response shapes of the coverage API."""
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from app import geo
-from app.coverage.service import MAX_MIN_SITES, MAX_RULE_RADIUS_M
+from app.coverage.parameters import WhatIfMinSites, WhatIfRadius
 from app.coverage.siting import MAX_SUGGESTIONS
-from app.geo import CoordSys
-
-Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
-Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+from app.geo import CoordSys, Latitude, Longitude
+from app.parameters import IsoDate
 
 
 class PointGeometry(BaseModel):
@@ -38,11 +36,11 @@ class SuggestRequest(BaseModel):
     candidates: PointCollection | None = Field(
         default=None, description="Where sites could go; default: centroids of the uncovered 1 km population cells"
     )
-    radius_m: float | None = Field(default=None, gt=0, le=MAX_RULE_RADIUS_M, description="What-if radius")
-    min_sites: int | None = Field(
-        default=None, ge=1, le=MAX_MIN_SITES, description="What-if: sites a place must be reached by (2: 交叉覆盖)"
+    radius_m: WhatIfRadius | None = Field(default=None, description="What-if radius")
+    min_sites: WhatIfMinSites | None = Field(
+        default=None, description="What-if: sites a place must be reached by (2: 交叉覆盖)"
     )
-    as_of: dt.date | None = None
+    as_of: IsoDate | None = None
     coordsys: CoordSys = Field(default=CoordSys.wgs84, description="Datum of the candidates and the suggestions")
 
     def candidates_wgs84(self) -> list[tuple[float, float]]:

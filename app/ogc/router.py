@@ -6,7 +6,7 @@ What GIS desktops (QGIS, GDAL's OAPIF driver) need to read the register with no 
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
@@ -315,16 +315,20 @@ async def collection_tileset(request: Request, reader: ReaderDep, collection_id:
 @router.get(
     "/collections/{collection_id}/tiles/{tile_matrix_set}/{tile_matrix}/{tile_row}/{tile_col}",
     response_class=Response,
-    responses={200: {"content": {tiles.MEDIA_TYPE: {}}}, 204: {"description": "Nothing in this tile"}},
+    responses={
+        200: {"content": {tiles.MEDIA_TYPE: {}}},
+        204: {"description": "Nothing in this tile"},
+        404: {"description": "No such collection, tile matrix set, or tile (row or column outside the matrix)"},
+    },
 )
 async def collection_tile(
     request: Request,
     reader: ReaderDep,
     collection_id: str,
     tile_matrix_set: str,
-    tile_matrix: int,
-    tile_row: int,
-    tile_col: int,
+    tile_matrix: Annotated[int, Path(ge=0, le=tiles.MAX_ZOOM, description="The zoom level")],
+    tile_row: Annotated[int, Path(ge=0, description="From the north")],
+    tile_col: Annotated[int, Path(ge=0, description="From the west")],
 ) -> Response:
     """One vector tile of a collection (layer `sites`): the same tile as /v1/tiles/sites/{z}/{x}/{y}.mvt?kind=."""
     _only(request, {"f"})

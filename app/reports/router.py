@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from app.dependencies import ReaderDep, TransactionDep, WriteKeyDep
 from app.http import JSON
-from app.parameters import MAX_BIGINT, ReportId, SiteId, decode_cursor, encode_cursor
+from app.parameters import MAX_BIGINT, CursorText, ReportId, SiteId, decode_cursor, encode_cursor
 from app.query import StrictQueryRoute
 from app.reports import service
 from app.reports.schemas import Filed, Report, ReportIn, ReportPage, ReportResolution
@@ -18,7 +18,7 @@ CURSOR_TAG = "report"
 
 
 @router.post(
-    "/sites/{site_id}/reports",
+    "/sites/{site_id:int}/reports",
     status_code=201,
     response_model=Filed,
     responses={200: {"model": Filed, "description": "Merged into an open report"}, 404: {}, 422: {}, 429: {}},
@@ -37,7 +37,7 @@ async def review_queue(
     status: ReportStatus = ReportStatus.open,
     site_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: str | None = None,
+    cursor: Annotated[CursorText | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Response:
     """The review queue of the key's region (key with the write scope), oldest first."""
     after = decode_cursor(cursor, CURSOR_TAG, 1)[0] if cursor is not None else 0
@@ -47,7 +47,7 @@ async def review_queue(
     return JSON({"items": items, "next_cursor": next_cursor})
 
 
-@router.patch("/reports/{report_id}", response_model=Report, responses={401: {}, 403: {}, 404: {}, 422: {}})
+@router.patch("/reports/{report_id:int}", response_model=Report, responses={401: {}, 403: {}, 404: {}, 422: {}})
 async def resolve_report(
     principal: WriteKeyDep, tx: TransactionDep, report_id: ReportId, body: ReportResolution
 ) -> Response:

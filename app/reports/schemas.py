@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.geo import CoordSys
+from app.geo import CoordSys, Latitude, Longitude
 from app.sites.schemas import MULTILINE, SiteFields, Url
 from app.vocabularies.closed import ReportStatus, ReportType
 
@@ -19,8 +19,8 @@ class ReportIn(BaseModel):
     type: ReportType
     note: Note | None = None
     photo_url: Url | None = None
-    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False, description="Where the reporter is")
-    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    lat: Latitude | None = Field(default=None, description="Where the reporter is")
+    lon: Longitude | None = None
     coordsys: CoordSys = CoordSys.wgs84
 
     @model_validator(mode="after")

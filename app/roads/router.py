@@ -27,9 +27,12 @@ router = APIRouter(prefix="/v1", tags=["roads"], route_class=StrictQueryRoute)
 )
 async def isochrones(
     reader: ReaderDep,
-    lat: Annotated[float, Query(ge=-90, le=90)],
-    lon: Annotated[float, Query(ge=-180, le=180)],
-    minutes: Annotated[list[float], Query(description="One or more travel times; each gives a ring")] = [15],  # noqa: B006
+    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+    lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+    minutes: Annotated[
+        list[service.Minutes],
+        Query(min_length=1, max_length=service.MAX_RINGS, description="One or more travel times; each gives a ring"),
+    ] = [15],  # noqa: B006
     mode: Mode = Mode.walk,
     coordsys: CoordSysQuery = geo.CoordSys.wgs84,
 ) -> Response:

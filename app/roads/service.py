@@ -10,9 +10,10 @@ there along it. A road whose start is reached with time to spare is reached for 
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
+from pydantic import Field
 
 from app.db import Reader
 from app.errors import InvalidParameter, YizhanError
@@ -342,6 +343,14 @@ async def by_travel_time(
         fetch *= 4
 
 
-def check_minutes(values: Sequence[float], *, most: float = 120, rings: int = 8) -> None:
-    if not values or len(values) > rings or any(not 0 < v <= most for v in values):
-        raise InvalidParameter("minutes", f"1 to {rings} values, each over 0 and at most {most:g}")
+# An isochrone's travel times: at least a minute (below it the ring is the start's off-road reach, and a time such
+# as 1e-300 only looks like an answer), at most two hours, a handful of rings.
+MIN_MINUTES = 1.0
+MAX_MINUTES = 120.0
+MAX_RINGS = 8
+Minutes = Annotated[float, Field(ge=MIN_MINUTES, le=MAX_MINUTES, allow_inf_nan=False)]
+
+
+def check_minutes(values: Sequence[float], *, most: float = MAX_MINUTES, rings: int = MAX_RINGS) -> None:
+    if not values or len(values) > rings or any(not MIN_MINUTES <= v <= most for v in values):
+        raise InvalidParameter("minutes", f"1 to {rings} values, each from {MIN_MINUTES:g} to {most:g}")

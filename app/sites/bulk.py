@@ -22,7 +22,7 @@ from app.db import act_as
 from app.errors import Forbidden, InvalidParameter, PayloadTooLarge, UnsupportedMediaType, database_errors
 from app.keys.service import Principal
 from app.sites import repository, service
-from app.sites.schemas import SiteCreate
+from app.sites.schemas import SiteCreate, matching_key
 from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from app.vocabularies.closed import AccessMode, SiteStatus
 
@@ -125,8 +125,22 @@ def _decode_text(body: bytes, charset: str | None) -> str:
         return body.decode("gb18030")
 
 
+def _number(text: str) -> float | str:
+    """A spreadsheet's text cell holding a number (every CSV cell is text) as that number; else the text, which
+    validation refuses naming the field."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def _table_rows(header: list[Any], lines: Any) -> list[tuple[int, dict[str, Any]]]:
     names = [HEADER_ALIASES.get(str(h).strip(), str(h).strip()) if h is not None else "" for h in header]
+    if not set(names) & set(SiteCreate.model_fields):
+        # Not a table of sites (or not a table at all): an import of nothing would answer 200 for it.
+        raise InvalidParameter(
+            "body", "the first row names no field of a site (name, kind, lat, lon … or 名称, 类型 …)"
+        )
     rows = []
     for number, values in enumerate(lines, start=2):  # row 1 is the header, as the spreadsheet numbers them
         record = {}
@@ -135,6 +149,8 @@ def _table_rows(header: list[Any], lines: Any) -> list[tuple[int, dict[str, Any]
                 continue
             if hasattr(value, "isoformat"):
                 value = value.isoformat()[:10] if name in ("opened_on", "closed_on") else value.isoformat()
+            elif isinstance(value, str) and name in NUMERIC_FIELDS:
+                value = _number(value)
             elif isinstance(value, int | float) and name not in NUMERIC_FIELDS:
                 # A spreadsheet stores an id like 1001 as a number; the register keeps it as text.
                 value = str(int(value)) if float(value).is_integer() else str(value)
@@ -216,8 +232,8 @@ def repeated_rows(records: list[tuple[int, dict[str, Any]]], source: str | None)
         if record.get("external_id") is None:
             continue
         key = (
-            source or record.get("source") or SiteCreate.model_fields["source"].default,
-            str(record["external_id"]).strip(),
+            matching_key(str(source or record.get("source") or SiteCreate.model_fields["source"].default)),
+            matching_key(str(record["external_id"])),
         )
         if key in first:
             repeats[number] = first[key]

@@ -10,7 +10,17 @@ from app.dependencies import ReaderDep, TransactionDep, WriteKeyDep
 from app.errors import problem
 from app.geo import BBox
 from app.http import JSON, GeoJSON, cached
-from app.parameters import CoordSysQuery, Instant, SiteId, bbox_query, decode_cursor, encode_cursor, output_format
+from app.parameters import (
+    CoordSysQuery,
+    CursorText,
+    Instant,
+    SiteId,
+    VocabularyCode,
+    bbox_query,
+    decode_cursor,
+    encode_cursor,
+    output_format,
+)
 from app.query import StrictQueryRoute
 from app.sites import bulk, repository, service
 from app.sites.schemas import NO_NUL, BulkReport, Site, SiteCreate, SiteFields, SitePage
@@ -34,7 +44,7 @@ async def list_sites(
     request: Request,
     reader: ReaderDep,
     bbox: Annotated[BBox | None, Depends(bbox_query)],
-    kind: Annotated[list[str] | None, Query()] = None,
+    kind: Annotated[list[VocabularyCode] | None, Query(description="Site kind (repeatable)")] = None,
     region: Annotated[
         str | None, Query(pattern=r"^[0-9]{6}$", description="Region adcode, descendants included")
     ] = None,
@@ -44,7 +54,7 @@ async def list_sites(
     status: Annotated[list[SiteStatus] | None, Query()] = None,
     updated_since: Annotated[Instant | None, Query(description="ISO 8601 with offset")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[CursorText | None, Query(description="next_cursor of the previous page")] = None,
     f: Annotated[Literal["json", "geojson"] | None, Query(description="Output format")] = None,
     coordsys: CoordSysQuery = geo.CoordSys.wgs84,
 ) -> Response:
@@ -68,7 +78,7 @@ async def list_sites(
     return cached(request, {"items": items, "next_cursor": next_cursor}, max_age=60)
 
 
-@router.get("/{site_id}", response_model=Site, responses={404: {"description": "No such site"}})
+@router.get("/{site_id:int}", response_model=Site, responses={404: {"description": "No such site"}})
 async def get_site(
     request: Request, reader: ReaderDep, site_id: SiteId, coordsys: CoordSysQuery = geo.CoordSys.wgs84
 ) -> Response:
@@ -161,7 +171,9 @@ async def create_site(principal: WriteKeyDep, tx: TransactionDep, body: SiteCrea
     )
 
 
-@router.patch("/{site_id}", response_model=Site, responses={**PROBLEMS, 401: {}, 403: {}, 404: {}, 412: {}, 428: {}})
+@router.patch(
+    "/{site_id:int}", response_model=Site, responses={**PROBLEMS, 401: {}, 403: {}, 404: {}, 412: {}, 428: {}}
+)
 async def update_site(
     principal: WriteKeyDep,
     tx: TransactionDep,
@@ -174,7 +186,7 @@ async def update_site(
     return JSON(geo.record_from_wgs84(row, body.coordsys), headers={"ETag": service.etag(row["id"], row["version"])})
 
 
-@router.delete("/{site_id}", status_code=204, responses={401: {}, 403: {}, 404: {}, 412: {}, 428: {}})
+@router.delete("/{site_id:int}", status_code=204, responses={401: {}, 403: {}, 404: {}, 412: {}, 428: {}})
 async def delete_site(
     principal: WriteKeyDep,
     tx: TransactionDep,

@@ -1,12 +1,13 @@
 """Response shapes of the sites API (documentation of the contract; handlers render with orjson)."""
 
 import datetime as dt
+import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from app import geo, hours
-from app.parameters import Instant
+from app.parameters import Instant, IsoDate
 from app.vocabularies.closed import AccessMode, SiteStatus, VerificationMethod
 
 
@@ -64,6 +65,20 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50, p
 Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\x00]*$", max_length=2000)]
 
 
+def matching_key(text: str) -> str:
+    """A source or an external id as the register matches it: NFKC, so that the full-width ＤＵＰ a Chinese input
+    method types and DUP are one id, and trimmed."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+Source = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL),
+    AfterValidator(matching_key),
+]
+ExternalId = Annotated[Name, AfterValidator(matching_key)]
+
+
 # Fields every site has: a request may change them, never send them as null.
 NOT_NULL = ("kind", "name", "lat", "lon", "access", "status", "amenities", "services", "worker_groups", "photos")
 
@@ -76,8 +91,8 @@ class SiteFields(BaseModel):
     kind: str | None = None
     name: Name | None = None
     address: Text | None = None
-    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
-    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    lat: geo.Latitude | None = None
+    lon: geo.Longitude | None = None
     operator: Text | None = None
     phone: Phone | None = None
     keeper: Text | None = None
@@ -90,8 +105,8 @@ class SiteFields(BaseModel):
     services: Annotated[list[Text], Field(max_length=MAX_LIST)] | None = None
     worker_groups: Annotated[list[Text], Field(max_length=MAX_LIST)] | None = None
     status: SiteStatus | None = None
-    opened_on: dt.date | None = None
-    closed_on: dt.date | None = None
+    opened_on: IsoDate | None = None
+    closed_on: IsoDate | None = None
     rating: Text | None = None
     photos: Annotated[list[Url], Field(max_length=MAX_LIST)] | None = None
     last_verified_at: Instant | None = None
@@ -122,12 +137,10 @@ class SiteFields(BaseModel):
 class SiteCreate(SiteFields):
     kind: str
     name: Name
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
-    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)] = (
-        "api"
-    )
-    external_id: Name | None = None
+    lat: geo.Latitude
+    lon: geo.Longitude
+    source: Source = "api"
+    external_id: ExternalId | None = None
 
 
 class RowOutcome(BaseModel):

@@ -41,14 +41,18 @@ def etag(site_id: int, version: int) -> str:
     return f'"{site_id}-{version}"'
 
 
-def _expected_version(site_id: int, if_match: str | None) -> int:
+def _expected_versions(site_id: int, if_match: str | None) -> set[int] | None:
+    """The versions If-Match names (RFC 9110 §13.1.1: one ETag or a list), or None for `*`: any current one."""
     if if_match is None:
         raise PreconditionRequired("send If-Match with the ETag you read, so a concurrent edit is not overwritten")
-    tag = if_match.strip().removeprefix("W/")
-    prefix = f'"{site_id}-'
-    if not (tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix) : -1].isdigit()):
-        raise PreconditionFailed(f"If-Match {if_match} is not an ETag of site {site_id}")
-    return int(tag[len(prefix) : -1])
+    if if_match.strip() == "*":
+        return None
+    prefix, versions = f'"{site_id}-', set()
+    for tag in (t.strip().removeprefix("W/") for t in if_match.split(",")):
+        if not (tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix) : -1].isdigit()):
+            raise PreconditionFailed(f"If-Match {if_match} is not an ETag of site {site_id}")
+        versions.add(int(tag[len(prefix) : -1]))
+    return versions
 
 
 def fields_of(body: SiteFields) -> dict[str, Any]:
@@ -157,10 +161,11 @@ async def change(
 
 async def _lock_version(conn: AsyncConnection, site_id: int, if_match: str | None) -> Any:
     """Lock the site after checking the client edits the current version."""
-    expected = _expected_version(site_id, if_match)
+    expected = _expected_versions(site_id, if_match)
     current = await lock(conn, site_id)
-    if current.version != expected:
-        raise PreconditionFailed(f"site {site_id} is at version {current.version}, not {expected}; read it again")
+    if expected is not None and current.version not in expected:
+        named = ", ".join(map(str, sorted(expected)))
+        raise PreconditionFailed(f"site {site_id} is at version {current.version}, not {named}; read it again")
     return current
 
 

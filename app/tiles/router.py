@@ -3,37 +3,43 @@
 An empty tile is answered 204 No Content (MapLibre, OpenLayers, QGIS and GDAL read it as empty), cheaply.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app import china_time
-from app.coverage.parameters import AsOf, EvaluationDep
+from app.coverage import service as coverage
+from app.coverage.parameters import AsOf, EvaluationDep, MinSitesOverride, RadiusOverride
 from app.dependencies import ReaderDep
+from app.errors import InvalidParameter
 from app.geo import CoordSys
 from app.http import JSON, conditional, public_base_url
-from app.query import StrictQueryRoute
+from app.parameters import VocabularyCode
+from app.query import ClosedQueryRoute
 from app.tiles import service
 from app.tiles.service import MEDIA_TYPE, Layer, Tile
 from app.vocabularies.service import site_kinds
 
-router = APIRouter(prefix="/v1/tiles", tags=["tiles"], route_class=StrictQueryRoute)
+# A tile URL with a misspelt parameter would be drawn with the default and cached as if right: refused instead.
+router = APIRouter(prefix="/v1/tiles", tags=["tiles"], route_class=ClosedQueryRoute)
 
 MAX_AGE = 60
 Zoom = Annotated[int, Path(ge=0, le=service.MAX_ZOOM)]
 Column = Annotated[int, Path(ge=0, description="x, from the west")]
 Row = Annotated[int, Path(ge=0, description="y, from the north")]
-Kinds = Annotated[list[str] | None, Query(description="Site kinds (repeatable); default every kind")]
+Kinds = Annotated[list[VocabularyCode] | None, Query(description="Site kinds (repeatable); default every kind")]
+# Web Mercator maps are drawn in these two; Baidu's (BD-09) are not Web Mercator tiles.
 Datum = Annotated[
-    CoordSys,
+    Literal[CoordSys.wgs84, CoordSys.gcj02],
     Query(description="The datum of the base map the tiles are drawn over: wgs84, or gcj02 (Amap, Tencent)"),
 ]
 TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {MEDIA_TYPE: {}}, "description": "A Mapbox Vector Tile"},
     204: {"description": "Nothing in this tile"},
-    422: {"description": "A parameter is invalid; `errors` names each field"},
+    404: {"description": "No such tile: x or y outside the tile matrix of zoom z (`errors` names it)"},
+    422: {"description": "A parameter is invalid or not one the layer takes; `errors` names each field"},
 }
 
 
@@ -94,23 +100,41 @@ DESCRIPTIONS = {
 }
 
 
-@router.get("/{layer}.json", response_model=dict[str, Any])
+@router.get(
+    "/{layer}.json",
+    response_model=dict[str, Any],
+    responses={422: {"description": "A parameter is invalid or not one the layer takes; `errors` names each field"}},
+)
 async def tilejson(
     request: Request,
     reader: ReaderDep,
     layer: Layer,
     kind: Kinds = None,
     as_of: AsOf = None,
-    radius_m: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
+    radius_m: RadiusOverride = None,
+    min_sites: MinSitesOverride = None,
     coordsys: Datum = CoordSys.wgs84,
 ) -> Response:
-    """TileJSON 3.0.0 for a layer; its tile URL carries the same kind, as_of and radius_m."""
-    await site_kinds.check(reader, "kind", kind)
+    """TileJSON 3.0.0 for a layer; its tile URL carries the same parameters, which the layer's tiles take: `kind`
+    (repeatable for sites, one for the coverage layers), `as_of`, and for the coverage layers `radius_m` and
+    `min_sites`."""
     query: list[tuple[str, str]] = [("kind", k) for k in kind or []]
+    if layer == Layer.sites:
+        await site_kinds.check(reader, "kind", kind)
+        for name, value in (("radius_m", radius_m), ("min_sites", min_sites)):
+            if value is not None:
+                raise InvalidParameter(name, "a what-if of the coverage layers; the sites layer does not take it")
+    else:
+        if kind is not None and len(kind) > 1:
+            raise InvalidParameter("kind", "one kind for a coverage layer")
+        # The checks the layer's tiles make, so that the URL handed out is one they answer.
+        await coverage.evaluation(reader, kind[0] if kind else "legal_aid", as_of, radius_m, min_sites)
     if as_of is not None:
         query.append(("as_of", as_of.isoformat()))
     if radius_m is not None:
         query.append(("radius_m", repr(radius_m)))
+    if min_sites is not None:
+        query.append(("min_sites", str(min_sites)))
     if coordsys != CoordSys.wgs84:
         query.append(("coordsys", coordsys.value))
     url = f"{public_base_url(request)}{router.prefix}/{layer.value}/{{z}}/{{x}}/{{y}}.mvt"

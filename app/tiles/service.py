@@ -17,7 +17,7 @@ import shapely
 from app import geo
 from app.coverage import service as coverage
 from app.db import Reader
-from app.errors import InvalidParameter
+from app.errors import InvalidParameter, NotFound
 from app.geo import CoordSys
 from app.tiles import repository
 
@@ -88,7 +88,9 @@ class Tile:
             raise InvalidParameter("z", f"a zoom from 0 to {MAX_ZOOM}")
         for name, value in (("x", x), ("y", y)):
             if not 0 <= value < 2**z:
-                raise InvalidParameter(name, f"from 0 to {2**z - 1} at zoom {z}")
+                # Outside the tile matrix, as OGC API - Tiles and XYZ servers answer: no such tile.
+                message = f"from 0 to {2**z - 1} at zoom {z}"
+                raise NotFound(f"{name}: {message}", errors=[{"field": name, "message": message}])
         if coordsys == CoordSys.bd09:
             raise InvalidParameter("coordsys", "wgs84 or gcj02: Baidu's maps are not Web Mercator tiles")
         return cls(z, x, y, coordsys)

@@ -127,8 +127,10 @@ async def test_bad_list_parameters(client: httpx.AsyncClient, params: dict, fiel
 
 
 async def test_bad_site_id(client: httpx.AsyncClient) -> None:
-    r = await client.get("/v1/sites/abc")
+    r = await client.get("/v1/sites/0")
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "site_id"
+    r = await client.get("/v1/sites/abc")  # not a site's path (ids are numbers)
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
 
 
 async def test_closed_sites_are_listed_but_flagged(client: httpx.AsyncClient) -> None:

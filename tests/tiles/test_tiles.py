@@ -146,11 +146,12 @@ async def test_empty_and_invalid_tiles(client: httpx.AsyncClient) -> None:
     empty = await client.get("/v1/tiles/sites/10/0/0.mvt")  # the far north-west Pacific
     assert empty.status_code == 204 and empty.content == b""
     assert (await client.get("/v1/tiles/catchments/3/6/3.mvt")).status_code == 204  # below zoom 7: not drawn
-    r = await client.get("/v1/tiles/sites/3/8/0.mvt")
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "x"
+    r = await client.get("/v1/tiles/sites/3/8/0.mvt")  # outside the matrix: no such tile
+    assert r.status_code == 404 and r.json()["errors"][0]["field"] == "x"
     assert (await client.get("/v1/tiles/sites/23/0/0.mvt")).status_code == 422
     assert (await client.get("/v1/tiles/sites/5/1/1.mvt", params={"kind": "spa"})).status_code == 422
-    assert (await client.get("/ogc/collections/legal_aid/tiles/WebMercatorQuad/3/0/8")).status_code == 400
+    assert (await client.get("/ogc/collections/legal_aid/tiles/WebMercatorQuad/3/0/8")).status_code == 404
+    assert (await client.get("/ogc/collections/legal_aid/tiles/WebMercatorQuad/23/0/0")).status_code == 400
 
 
 async def test_tilejson(client: httpx.AsyncClient) -> None:

@@ -5,7 +5,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import geo
-from app.parameters import Instant
+from app.parameters import Instant, VocabularyCode
 from app.roads.modes import Mode
 from app.roads.schemas import NearestTravel
 from app.sites import trust
@@ -20,13 +20,15 @@ class NearestQuery(BaseModel):
 
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="Latitude, degrees")
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="Longitude, degrees")
-    kind: list[str] | None = Field(default=None, description="Site kind; repeat for several")
+    kind: list[VocabularyCode] | None = Field(default=None, description="Site kind; repeat for several")
     # A factory, not `default=[]`: pydantic deep-copies a mutable default on every validation.
-    amenity: list[str] = Field(default_factory=list, description="Required amenity; repeat: all must be present")
+    amenity: list[VocabularyCode] = Field(
+        default_factory=list, description="Required amenity; repeat: all must be present"
+    )
     limit: int = Field(default=10, ge=1, le=100)
     max_distance_m: float = Field(
         default=geo.DEFAULT_SEARCH_RADIUS_M,
-        gt=0,
+        ge=geo.MIN_RADIUS_M,
         le=geo.MAX_SEARCH_RADIUS_M,
         allow_inf_nan=False,
         description="Search radius, metres",
