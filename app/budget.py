@@ -53,13 +53,16 @@ class RequestBudget:
             await self.app(scope, receive, send)
             return
         budget = self.long_budget_s if scope["path"].startswith(self.long_paths) else self.budget_s
-        answer_started = False
+        answer_started = answer_done = False
         client_gone = asyncio.Event()
-        # Messages the watcher read before the app asked (a body-less request's empty body).
-        read_ahead: list[Message] = []
         body_read = asyncio.Event()
+        # A request without a body is handed its empty body here; the server's own empty message goes to the watcher.
+        empty_body_owed = not _has_body(scope)
+        if empty_body_owed:
+            body_read.set()
 
         async def app_receive() -> Message:
+            nonlocal empty_body_owed
             # While the app reads its body it reads from the server; after that only the watcher does (two readers
             # at once could each take the other's message).
             if not body_read.is_set():
@@ -69,29 +72,27 @@ class RequestBudget:
                 elif not message.get("more_body", False):
                     body_read.set()
                 return message
-            if read_ahead:
-                return read_ahead.pop(0)
+            if empty_body_owed:
+                empty_body_owed = False
+                return {"type": "http.request", "body": b"", "more_body": False}
             await client_gone.wait()
             return {"type": "http.disconnect"}
 
         async def app_send(message: Message) -> None:
-            nonlocal answer_started
+            nonlocal answer_started, answer_done
             answer_started = True
+            answer_done = message["type"] == "http.response.body" and not message.get("more_body", False)
             await send(message)
 
         async def watch() -> None:
-            """Until the client disconnects (or, on some servers, until the answer is complete)."""
+            """Until the client disconnects. (uvicorn also says "disconnect" once the answer is complete: the app may
+            still be finishing then, and nobody has left.)"""
             await body_read.wait()
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    client_gone.set()
-                    return
-                read_ahead.append(message)
+            while (await receive())["type"] != "http.disconnect":
+                pass  # a body-less request's empty body, handed to the app already
+            if not answer_done:
+                client_gone.set()
 
-        if not _has_body(scope):
-            # The empty body is read by the watcher and handed to the app when it asks.
-            body_read.set()
         work = asyncio.ensure_future(self.app(scope, app_receive, app_send))
         watcher = asyncio.ensure_future(watch())
         gone = asyncio.ensure_future(client_gone.wait())

@@ -172,3 +172,21 @@ def test_cross_coverage_over_too_many_overlaps_is_refused_at_once(
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in answer.json()["errors"]] == ["min_sites"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("POST", "/v1/coverage/suggest", {}),
+        ("POST", "/v1/sites/1/reports", {"Content-Length": "0"}),
+        ("PATCH", "/v1/reports/1", {}),
+        ("DELETE", "/v1/sites/1", {}),
+    ],
+)
+def test_a_request_without_a_body_is_answered(
+    server: tuple[subprocess.Popen[bytes], str], method: str, path: str, headers: dict[str, str]
+) -> None:
+    _, base = server
+    answer = httpx.request(method, base + path, headers=headers, timeout=5)
+    assert 400 <= answer.status_code < 500
+    assert answer.headers["content-type"] == "application/problem+json"
