@@ -33,6 +33,11 @@ def exchange(base: str, request: bytes) -> tuple[bytes, dict[str, str], bytes]:
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
+    return parsed(answer)
+
+
+def parsed(answer: bytes) -> tuple[bytes, dict[str, str], bytes]:
+    """A raw HTTP answer's status line, headers and body."""
     head, _, body = answer.partition(b"\r\n\r\n")
     status, *lines = head.split(b"\r\n")
     headers = {k.decode().lower(): v.decode() for k, _, v in (line.partition(b": ") for line in lines)}
@@ -105,10 +110,7 @@ def send_until_answered(base: str, pieces: Iterator[bytes]) -> tuple[bytes, dict
         with contextlib.suppress(ConnectionResetError):
             while chunk := sock.recv(65536):
                 answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status, *lines = head.split(b"\r\n")
-    headers = {k.decode().lower(): v.decode() for k, _, v in (line.partition(b": ") for line in lines)}
-    return status, headers, body
+    return parsed(answer)
 
 
 def many_headers(count: int, size: int) -> Iterator[bytes]:
