@@ -70,7 +70,7 @@ async def floor_ms(url: str, tiles: list[tuple[int, int, int]]) -> list[float]:
                 await repository.sites(conn, (z, x, y, 0.0, 0.0), None, today, True)
             else:
                 await repository.site_counts(
-                    conn, z, x, y, 0.0, 0.0, 360.0 / 2**z * CELL_PIXELS / 256, None, today, True
+                    conn, (z, x, y, 0.0, 0.0), 360.0 / 2**z * CELL_PIXELS / 256, None, today, True
                 )
             times.append((time.perf_counter() - start) * 1000)
     finally:

@@ -16,6 +16,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.dependencies import get_primary_reader, get_reader
+from app.parameters import encode_cursor
+from app.sites.router import CURSOR_TAG
 
 # Enough sites that a scan of all of them costs more than an index probe, spread over China as the register is.
 GENERATED_SITES = 30_000
@@ -74,9 +76,11 @@ def _nodes(plan: dict[str, Any], parent: dict[str, Any] | None = None) -> list[t
     return [(plan, parent or {}), *below]
 
 
-async def generic_plan(conn: asyncpg.Connection, query: str, args: tuple[Any, ...]) -> dict[str, Any]:
+async def generic_plan(
+    conn: asyncpg.Connection, query: str, args: tuple[Any, ...], *, analyze: bool = False
+) -> dict[str, Any]:
     """The plan PostgreSQL makes for `query` without its parameters' values (what a prepared statement runs after
-    five executions), as EXPLAIN's JSON tree."""
+    five executions), as EXPLAIN's JSON tree; with `analyze`, run, with the rows each node read."""
     await conn.execute(f"PREPARE plan_probe AS {query}")
     types = await conn.fetchval("SELECT parameter_types::text[] FROM pg_prepared_statements WHERE name = 'plan_probe'")
     # Each argument as a SQL literal of its parameter's type, written by the server from asyncpg's encoding.
@@ -87,7 +91,8 @@ async def generic_plan(conn: asyncpg.Connection, query: str, args: tuple[Any, ..
     await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     try:
         execute = f"EXECUTE plan_probe({', '.join(literals)})" if literals else "EXECUTE plan_probe"
-        explained = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {execute}")
+        options = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
+        explained = await conn.fetchval(f"EXPLAIN ({options}) {execute}")
     finally:
         await conn.execute("SET LOCAL plan_cache_mode = auto")
         await conn.execute("DEALLOCATE plan_probe")
@@ -108,6 +113,18 @@ def scans_of_sites(plan: dict[str, Any]) -> list[str]:
             where = node.get("Index Name", "the table")
             found.append(f"{node['Node Type']} on sites ({where}), filter {node.get('Filter')}")
     return found
+
+
+def rows_read_from_sites(plan: dict[str, Any]) -> int:
+    """The rows of `sites` an analysed plan looked at: those its scans returned and those their filters and rechecks
+    threw away, in every loop. (Not index entries: the test's register lies beside the rolled-back ones of the tests
+    before it, whose entries the indexes still hold.)"""
+    read = 0
+    for node, _ in _nodes(plan):
+        if node.get("Relation Name") == "sites":
+            looked_at = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+            read += (looked_at + node.get("Rows Removed by Index Recheck", 0)) * node["Actual Loops"]
+    return read
 
 
 @pytest.fixture
@@ -138,6 +155,10 @@ READS = [
     "/v1/sites?kind=service_centre",
     "/v1/sites?region=371600",
     "/v1/sites?q=%E6%BB%A8%E5%B7%9E",
+    "/v1/sites?q=generated%2012",
+    "/v1/sites?region=371600&limit=5&cursor={cursor}",
+    "/v1/sites?region=371602&q=%E6%BB%A8%E5%9F%8E%E5%8C%BA&cursor={cursor}",
+    "/v1/sites?q=generated%2012&kind=legal_aid&cursor={cursor}",
     "/v1/sites?status=suspended",
     "/v1/sites?updated_since=2020-01-01T00:00:00%2B08:00",
     f"/v1/sites?bbox={BINZHOU_BBOX}&kind=legal_aid&status=active",
@@ -170,7 +191,7 @@ async def test_no_read_of_the_register_scans_every_site_with_a_generic_plan(
     scanning: list[str] = []
     planned = 0
     for template in READS:
-        url = template.format(lat=LAT, lon=LON, **ids)
+        url = template.format(lat=LAT, lon=LON, cursor=encode_cursor(CURSOR_TAG, ids["legal_aid"]), **ids)
         recorded.sent.clear()
         response = await client.get(url)
         assert response.status_code in (200, 204), (url, response.text)
@@ -200,3 +221,98 @@ async def test_a_scan_of_every_site_is_caught(conn: asyncpg.Connection) -> None:
     counted = "SELECT id, count(*) OVER () FROM sites WHERE kind = $1 ORDER BY id LIMIT $2"
     assert not scans_of_sites(await generic_plan(conn, page, ("legal_aid", 10)))
     assert scans_of_sites(await generic_plan(conn, counted, ("legal_aid", 10)))
+
+
+# First pages of filters that few sites match (a county, a rare name), each small enough that every match is on the
+# page. A plan led by an index on the filter reads each match's row once or twice (as matched, then for the page);
+# one that walks the id order under the Limit reads the whole register to fill a page it
+# never fills.
+FEW_MATCHES = [
+    "/v1/sites?region=371622",
+    "/v1/sites?region=371603",
+    "/v1/sites?region=371623&kind=outdoor_station",
+    "/v1/sites?region=371602&status=active&limit=500",
+    "/v1/sites?region=371600&limit=1000",
+    "/v1/sites?q=%E6%B8%A4%E6%B5%B7%E5%8D%81%E5%85%AB%E8%B7%AF",
+    "/v1/sites?q=generated%202999",
+    "/v1/sites?q=generated%201234&kind=outdoor_station",
+]
+# Rows read allowed per site returned (its row as matched, then again for the page), and over them (trigram false
+# positives, sites of the region's tree that do not match the other filters).
+READ_PER_ROW_RETURNED = 3
+READ_OVER = 50
+
+
+async def test_a_first_page_of_few_matches_reads_about_as_many_sites_as_it_returns(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, recorded: RecordingReader
+) -> None:
+    reading_more: list[str] = []
+    planned = 0
+    for url in FEW_MATCHES:
+        recorded.sent.clear()
+        response = await client.get(url)
+        assert response.status_code == 200, (url, response.text)
+        page = response.json()
+        # Every match is on this page, so what the page returns is what the filter matches.
+        assert page["items"] and page["next_cursor"] is None, url
+        for query, args in recorded.sent:
+            if "sites" not in query:
+                continue
+            planned += 1
+            plan = await generic_plan(conn, query, args, analyze=True)
+            read, returned = rows_read_from_sites(plan), plan["Actual Rows"]
+            if read > READ_PER_ROW_RETURNED * returned + READ_OVER:
+                reading_more.append(f"{url}: read {read} sites to return {returned}\n{query.strip()[:300]}")
+    assert planned >= len(FEW_MATCHES)
+    assert not reading_more, "\n\n".join(reading_more)
+
+
+async def test_reading_the_register_for_a_page_of_few_matches_is_caught(conn: asyncpg.Connection) -> None:
+    """The check itself: a walk of the id order for a rare name reads every site; the same name looked up in its
+    trigram index first reads its matches."""
+    await generate_register(conn)
+    text = "(s.name || ' ' || coalesce(s.address, ''))"
+    walk = f"SELECT s.id FROM sites s WHERE {text} ILIKE $1 ORDER BY s.id LIMIT $2"
+    looked_up = f"""
+        WITH matching AS MATERIALIZED (SELECT s.id FROM sites s WHERE {text} ILIKE $1)
+        SELECT id FROM matching ORDER BY id LIMIT $2"""
+    for name in ("%generated 2999%", "%generated 8888%", "%generated 4242%"):
+        walked = await generic_plan(conn, walk, (name, 101), analyze=True)
+        assert rows_read_from_sites(walked) >= GENERATED_SITES
+        found = await generic_plan(conn, looked_up, (name, 101), analyze=True)
+        assert found["Actual Rows"] == walked["Actual Rows"] > 0
+        assert rows_read_from_sites(found) <= READ_PER_ROW_RETURNED * found["Actual Rows"] + READ_OVER
+
+
+async def test_pages_led_by_an_index_are_the_pages_of_the_id_order(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, recorded: RecordingReader
+) -> None:
+    """Page by page through a region's tree or a text's matches, the sites come in id order, each once, and all of
+    them: what a walk of the id order with the same filter finds."""
+    text = "(name || ' ' || coalesce(address, ''))"
+    cases = [
+        ({"region": "371600", "limit": 37}, "region_adcode LIKE '3716%'", ()),
+        ({"region": "371602", "kind": "legal_aid", "limit": 9}, "region_adcode = '371602' AND kind = 'legal_aid'", ()),
+        ({"q": "generated 12", "limit": 13}, f"{text} ILIKE $1", ("%generated 12%",)),
+        (
+            {"q": "滨城区", "status": "active", "limit": 11},
+            f"{text} ILIKE $1 AND status = 'active'",
+            ("%滨城区%",),
+        ),
+    ]
+    for params, condition, args in cases:
+        expected = [
+            r["id"]
+            for r in await conn.fetch(
+                f"SELECT id FROM sites WHERE deleted_at IS NULL AND {condition} ORDER BY id", *args
+            )
+        ]
+        found, cursor = [], None
+        while True:
+            body = (await client.get("/v1/sites", params={**params, **({"cursor": cursor} if cursor else {})})).json()
+            assert len(body["items"]) <= params["limit"]
+            found += [item["id"] for item in body["items"]]
+            if (cursor := body["next_cursor"]) is None:
+                break
+        assert len(expected) > 2 * params["limit"], params
+        assert found == expected, params

@@ -80,6 +80,8 @@ class Site(Base):
         CheckConstraint("(gcj02_lon IS NULL) = (gcj02_lat IS NULL)", name="gcj02_both_or_neither"),
         Index("ix_sites_location", "location", postgresql_using="gist"),
         Index("ix_sites_geom", "geom", postgresql_using="gist"),
+        # A region's sites in id order: its pages of GET /v1/sites?region= (migration 0010).
+        Index("ix_sites_region_adcode_id", "region_adcode", "id"),
         Index(
             "ix_sites_search_text",
             text("(name || ' ' || coalesce(address, '')) gin_trgm_ops"),
@@ -104,9 +106,7 @@ class Site(Base):
     gcj02_lat: Mapped[float | None] = mapped_column(Double)
     # An open report of a closed, locked, app-only or moved site (kept from site_reports by trigger, migration 0006).
     access_reported: Mapped[bool] = mapped_column(Boolean, server_default="false")
-    region_adcode: Mapped[str | None] = mapped_column(
-        String(6), ForeignKey("regions.adcode", ondelete="SET NULL"), index=True
-    )
+    region_adcode: Mapped[str | None] = mapped_column(String(6), ForeignKey("regions.adcode", ondelete="SET NULL"))
     operator: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(Text)
     keeper: Mapped[str | None] = mapped_column(Text)

@@ -4,6 +4,7 @@ Reads run on the asyncpg read pool (see app.db); writes take a SQLAlchemy connec
 """
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -94,34 +95,73 @@ def _like_pattern(q: str) -> str:
     return f"%{escaped}%"
 
 
+# Three characters of a word in a row: what the trigram index on name and address can look up (pg_trgm takes words
+# of letters and digits; a shorter text has no trigram and the index would hand back every site).
+_HAS_TRIGRAM = re.compile(r"[^\W_]{3}")
+
+
 async def page(reader: Reader, where: SiteFilter, after_id: int, limit: int) -> list[asyncpg.Record]:
-    """One page in id order after `after_id` (keyset pagination: stable while rows are added).
+    """One page in id order after `after_id` (0: the first page; keyset pagination: stable while rows are added).
 
     Each filter is written into the statement only when asked for, never as `($n IS NULL OR …)`: asyncpg prepares
     each statement, and after five runs PostgreSQL may plan it once for any parameters (a generic plan), which
-    cannot use an index for a condition that may be switched off, and reads every site."""
-    clauses = ["s.deleted_at IS NULL", "s.id > $1"]
-    args: list[object] = [after_id]
+    cannot use an index for a condition that may be switched off, and reads every site.
+
+    Such a plan cannot tell a county from a province, nor a rare name from a common one either, so the statement's
+    shape decides what it reads rather than the planner's guess:
+    - with a region, each region of its tree gives its next sites in id order from the (region_adcode, id) index,
+      and the page is the first of those: it reads at most a page per region, and never a site outside them;
+    - with a text the trigram index can look up, the matching sites are found in that index first and then put in
+      order (materialised, so that the planner cannot trade the lookup for a walk of the id order): it reads what
+      matches;
+    - otherwise the statement walks the id order and stops at a full page.
+    """
+    args: list[object] = []
 
     def bind(value: object) -> int:
         args.append(value)
         return len(args)
 
+    filters = ["s.deleted_at IS NULL"]
     if where.bbox is not None:
         b = where.bbox
         n = [bind(v) for v in (b.min_lon, b.min_lat, b.max_lon, b.max_lat)]
-        clauses.append(f"ST_Intersects(s.geom, ST_MakeEnvelope(${n[0]}, ${n[1]}, ${n[2]}, ${n[3]}, 4326))")
+        filters.append(f"ST_Intersects(s.geom, ST_MakeEnvelope(${n[0]}, ${n[1]}, ${n[2]}, ${n[3]}, 4326))")
     if where.kinds:
-        clauses.append(f"s.kind = ANY(${bind(where.kinds)}::text[])")
-    if where.region is not None:
-        clauses.append(f"s.region_adcode IN ({REGION_TREE_SQL.format(n=bind(where.region))})")
+        filters.append(f"s.kind = ANY(${bind(where.kinds)}::text[])")
     if where.q:
-        clauses.append(f"(s.name || ' ' || coalesce(s.address, '')) ILIKE ${bind(_like_pattern(where.q))}")
+        filters.append(f"(s.name || ' ' || coalesce(s.address, '')) ILIKE ${bind(_like_pattern(where.q))}")
     if where.statuses:
-        clauses.append(f"s.status = ANY(${bind(where.statuses)}::text[])")
+        filters.append(f"s.status = ANY(${bind(where.statuses)}::text[])")
     if where.updated_since is not None:
-        clauses.append(f"s.updated_at >= ${bind(where.updated_since)}")
-    sql = f"SELECT {SITE_COLUMNS} FROM sites s WHERE {' AND '.join(clauses)} ORDER BY s.id LIMIT ${bind(limit)}"
+        filters.append(f"s.updated_at >= ${bind(where.updated_since)}")
+    # The cursor's condition only with a cursor: `id > 0` would offer the planner a range of the primary key to walk.
+    cursor = bind(after_id) if after_id > 0 else None
+
+    def after(column: str) -> list[str]:
+        return [f"{column} > ${cursor}"] if cursor is not None else []
+
+    if where.region is not None:
+        tree = REGION_TREE_SQL.format(n=bind(where.region))
+        page_size = bind(limit)
+        sql = f"""
+SELECT s.* FROM ({tree}) AS r CROSS JOIN LATERAL (
+    SELECT {SITE_COLUMNS} FROM sites s
+    WHERE s.region_adcode = r.adcode AND {" AND ".join(filters + after("s.id"))}
+    ORDER BY s.id LIMIT ${page_size}
+) AS s
+ORDER BY s.id LIMIT ${page_size}"""
+    elif where.q and _HAS_TRIGRAM.search(where.q):
+        after_matching = " ".join(f"WHERE {c}" for c in after("m.id"))
+        sql = f"""
+WITH matching AS MATERIALIZED (SELECT s.id FROM sites s WHERE {" AND ".join(filters)})
+SELECT {SITE_COLUMNS}
+FROM (SELECT m.id FROM matching m {after_matching} ORDER BY m.id LIMIT ${bind(limit)}) AS m
+JOIN sites s ON s.id = m.id
+ORDER BY s.id"""
+    else:
+        sql = f"""
+SELECT {SITE_COLUMNS} FROM sites s WHERE {" AND ".join(filters + after("s.id"))} ORDER BY s.id LIMIT ${bind(limit)}"""
     return await reader.fetch(sql, *args)
 
 
