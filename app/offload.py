@@ -10,6 +10,8 @@ held) and import only what the step's module imports: keep those modules free of
 """
 
 import asyncio
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -26,6 +28,20 @@ _workers = os.cpu_count() or 1
 PRELOADED = ["numpy", "shapely", "app.coverage.planar"]
 
 
+# A worker hands the memory of a step's large shapes back to the system when the step is done (glibc keeps freed
+# memory for reuse otherwise, and a worker that once built a province's overlay would stay that size), and is
+# replaced after this many steps, which bounds what fragmentation keeps.
+STEPS_PER_WORKER = 500
+_libc = ctypes.CDLL(ctypes.util.find_library("c"))
+
+
+def _step(step: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    try:
+        return step(*args, **kwargs)
+    finally:
+        _libc.malloc_trim(0)
+
+
 def configure(workers: int | None) -> None:
     """How many worker processes (default: one per core); takes effect at the pool's next start."""
     global _workers
@@ -37,7 +53,7 @@ def _running_pool() -> ProcessPool:
     if _pool is None or not _pool.active:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOADED)
-        _pool = ProcessPool(max_workers=_workers, context=context)
+        _pool = ProcessPool(max_workers=_workers, max_tasks=STEPS_PER_WORKER, context=context)
     return _pool
 
 
@@ -48,7 +64,7 @@ def start() -> None:
 
 async def run(step: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """`step(*args, **kwargs)` in a worker process; cancelling the caller terminates the worker running it."""
-    future = _running_pool().schedule(step, args=args, kwargs=kwargs)
+    future = _running_pool().schedule(_step, args=(step, *args), kwargs=kwargs)
     try:
         return await asyncio.wrap_future(future)
     except asyncio.CancelledError:

@@ -181,7 +181,7 @@ async def evaluation(
 # questions make new keys without end: at most KEPT_ANSWERS answers and KEPT_BYTES of them are kept.
 KEPT_SECONDS = 60.0
 KEPT_ANSWERS = 2_000
-KEPT_BYTES = 64 * 1024 * 1024
+KEPT_BYTES = 16 * 1024 * 1024
 _kept = Kept("coverage", KEPT_SECONDS, KEPT_ANSWERS, KEPT_BYTES)
 COORDINATE_BYTES = 16  # two float64 in a shapely geometry
 GEOJSON_PER_WKB_BYTE = 8  # a GeoJSON dict of Python floats weighs about eight times its WKB
