@@ -229,6 +229,12 @@ FORMATS = {
     ".xlsx": XLSX_MEDIA_TYPE,
 }
 IMPORT_CHUNK = 5000
+# The command line imports in chunks, so a file may be larger than one request (bulk.REQUEST_LIMITS).
+IMPORT_LIMITS = bulk.Limits(
+    rows=10 * bulk.MAX_ROWS,
+    unpacked_bytes=10 * bulk.MAX_UNPACKED_BYTES,
+    shared_strings_bytes=10 * bulk.MAX_SHARED_STRINGS_BYTES,
+)
 
 
 @cli.command("import")
@@ -244,7 +250,7 @@ def import_file(
     media_type = FORMATS.get(path.suffix.lower())
     if media_type is None:
         raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="PATH")
-    records = bulk.parse(path.read_bytes(), media_type)
+    records = bulk.parse(path.read_bytes(), media_type, IMPORT_LIMITS)
     repeats = bulk.repeated_rows(records, source)
     principal = Principal(actor, frozenset({"admin"}), None)
 

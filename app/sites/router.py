@@ -13,8 +13,9 @@ from app.http import JSON, GeoJSON, cached
 from app.parameters import CoordSysQuery, Instant, SiteId, bbox_query, decode_cursor, encode_cursor, output_format
 from app.query import StrictQueryRoute
 from app.sites import bulk, repository, service
-from app.sites.schemas import NO_NUL, BulkReport, Site, SiteCreate, SiteFields, SitePage
+from app.sites.schemas import BulkReport, Site, SiteCreate, SiteFields, SitePage
 from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
+from app.text import LINE_PATTERN
 from app.vocabularies.closed import SiteStatus
 from app.vocabularies.service import site_kinds
 
@@ -39,7 +40,7 @@ async def list_sites(
         str | None, Query(pattern=r"^[0-9]{6}$", description="Region adcode, descendants included")
     ] = None,
     q: Annotated[
-        str | None, Query(min_length=1, max_length=100, pattern=NO_NUL, description="Text in name or address")
+        str | None, Query(min_length=1, max_length=100, pattern=LINE_PATTERN, description="Text in name or address")
     ] = None,
     status: Annotated[list[SiteStatus] | None, Query()] = None,
     updated_since: Annotated[Instant | None, Query(description="ISO 8601 with offset")] = None,
@@ -105,7 +106,7 @@ async def bulk_upsert(
     tx: TransactionDep,
     principal: WriteKeyDep,
     source: Annotated[
-        str | None, Query(max_length=100, description="Source of every row (else each row's own)")
+        str | None, Query(max_length=100, pattern=LINE_PATTERN, description="Source of every row (else each row's own)")
     ] = None,
     coordsys: CoordSysQuery = geo.CoordSys.wgs84,
     dry_run: Annotated[bool, Query(description="Report what would happen; change nothing")] = False,
