@@ -12,8 +12,10 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
+from typer.testing import CliRunner
 
 from app import spreadsheets
+from app.cli import cli
 from app.errors import PayloadTooLarge
 from app.keys import service as keys
 from app.sites import bulk
@@ -398,3 +400,18 @@ def test_text_stored_before_the_rule_still_exports() -> None:
     data = spreadsheets.to_xlsx(["name", "photos"], [["驿\x01站", ["http://a\x01b", "http://c"]]], "sites")
     assert data.startswith(b"PK")
     assert spreadsheets.to_csv(["name"], [["驿\x01站"]]).count(b"\x01") == 1
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["keys", "create", "--name", "惠民县\u202e总工会"],
+        ["import", "{csv}", "--actor", "运\x07维"],
+        ["import", "{csv}", "--source", "county\u200bregister"],
+    ],
+)
+def test_command_line_names_stored_with_changes_follow_the_rule(tmp_path: Path, options: list[str]) -> None:
+    upload = tmp_path / "sites.csv"
+    upload.write_text("external_id,name,kind,lat,lon\n", encoding="utf-8")
+    made = CliRunner().invoke(cli, [o.format(csv=upload) for o in options])
+    assert made.exit_code == 2 and "U+" in made.output, made.output
