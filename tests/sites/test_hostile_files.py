@@ -3,6 +3,7 @@ of a million rows in a few hundred KB, CSV in two encodings at once, and text wi
 
 import io
 import json
+import pickle
 import time
 import zipfile
 from collections.abc import Callable
@@ -415,3 +416,22 @@ def test_command_line_names_stored_with_changes_follow_the_rule(tmp_path: Path, 
     upload.write_text("external_id,name,kind,lat,lon\n", encoding="utf-8")
     made = CliRunner().invoke(cli, [o.format(csv=upload) for o in options])
     assert made.exit_code == 2 and "U+" in made.output, made.output
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(b"not a zip", XLSX_MEDIA_TYPE), (lines_in("utf-8", "gbk", "utf-8", "utf-8"), "text/csv")],
+)
+def test_a_refusal_crosses_to_another_process_whole(body: bytes, content_type: str) -> None:
+    """parse is plain CPU work that may run in a process pool: what it raises pickles with its field and detail."""
+    with pytest.raises(bulk.InvalidParameter) as refused:
+        bulk.parse(body, content_type)
+    crossed = pickle.loads(pickle.dumps(refused.value))
+    assert type(crossed) is bulk.InvalidParameter and crossed.status == 422
+    assert (crossed.detail, crossed.errors, str(crossed)) == (
+        refused.value.detail,
+        refused.value.errors,
+        str(refused.value),
+    )
+    too_large = pickle.loads(pickle.dumps(PayloadTooLarge("more than 200,000 rows")))
+    assert too_large.status == 413 and too_large.detail == "more than 200,000 rows"
