@@ -367,15 +367,13 @@ def _listify(record: dict[str, Any]) -> dict[str, Any]:
 
 def repeated_rows(records: list[tuple[int, dict[str, Any]]], source: str | None) -> dict[int, int]:
     """Rows repeating an earlier row's (source, external_id) → the row they repeat: only the first is written."""
-    first: dict[tuple[Any, str], int] = {}
+    first: dict[tuple[str, str], int] = {}
     repeats = {}
     for number, record in records:
-        if record.get("external_id") is None:
-            continue
-        key = (
-            source or record.get("source") or SiteCreate.model_fields["source"].default,
-            str(record["external_id"]).strip(),
-        )
+        row_source = source or record.get("source") or SiteCreate.model_fields["source"].default
+        if record.get("external_id") is None or not isinstance(row_source, str):
+            continue  # a source that is not text: the row is refused for it (SiteCreate)
+        key = (row_source, str(record["external_id"]).strip())
         if key in first:
             repeats[number] = first[key]
         else:

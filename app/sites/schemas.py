@@ -58,7 +58,7 @@ MAX_LIST = 50  # amenities, services, worker groups, photos: a site has a handfu
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), text.ONE_LINE]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), text.ONE_LINE]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50), text.ONE_LINE]
-Url = Annotated[str, StringConstraints(max_length=2000), text.URL]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), text.URL]
 
 
 # Fields every site has: a request may change them, never send them as null.

@@ -435,3 +435,15 @@ def test_a_refusal_crosses_to_another_process_whole(body: bytes, content_type: s
     )
     too_large = pickle.loads(pickle.dumps(PayloadTooLarge("more than 200,000 rows")))
     assert too_large.status == 413 and too_large.detail == "more than 200,000 rows"
+
+
+@pytest.mark.parametrize("source", [[None, None], {"a": 1}, 5, True])
+async def test_a_row_whose_source_is_not_text_is_rejected_naming_it(
+    client: httpx.AsyncClient, auth: dict[str, str], source: object
+) -> None:
+    rows = [{"external_id": "S-1", "kind": "legal_aid", "name": "驿站", "lat": 37.38, "lon": 117.97, "source": source}]
+    r = await client.post(
+        "/v1/sites/bulk", content=json.dumps(rows), headers={**auth, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["rows"][0]["reasons"][0].startswith("source"), r.text
