@@ -8,12 +8,13 @@ from typing import Any, TypeVar
 import typer
 from alembic import command
 from alembic.config import Config
+from pydantic_core import PydanticCustomError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import demo, geo, server
+from app import demo, geo, server, text
 from app.config import Settings
 from app.coverage import repository as coverage_repository
 from app.coverage.service import MAX_MIN_SITES
@@ -179,6 +180,14 @@ def rules_cross_coverage(
     console.print(f"{kind} in {region}: covered where {sites} site(s) reach (answers within a minute)")
 
 
+def _visible(value: str, hint: str) -> None:
+    """The rule of every text the register stores (app.text), for an option stored with changes."""
+    try:
+        text.ONE_LINE.check(value)
+    except PydanticCustomError as refused:
+        raise typer.BadParameter(str(refused), param_hint=hint) from None
+
+
 @keys_cli.command("create")
 def keys_create(
     name: str = typer.Option(..., help="Who the key is for; recorded with every change it makes"),
@@ -186,6 +195,7 @@ def keys_create(
     region: str | None = typer.Option(None, help="Adcode prefix the key may write in, e.g. 3716 (Binzhou)"),
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
+    _visible(name, "--name")
     scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
     unknown = set(scope_list) - set(Scope)
     if unknown or not scope_list:
@@ -229,6 +239,12 @@ FORMATS = {
     ".xlsx": XLSX_MEDIA_TYPE,
 }
 IMPORT_CHUNK = 5000
+# The command line imports in chunks, so a file may be larger than one request (bulk.REQUEST_LIMITS).
+IMPORT_LIMITS = bulk.Limits(
+    rows=10 * bulk.MAX_ROWS,
+    unpacked_bytes=10 * bulk.MAX_UNPACKED_BYTES,
+    shared_strings_bytes=10 * bulk.MAX_SHARED_STRINGS_BYTES,
+)
 
 
 @cli.command("import")
@@ -241,10 +257,13 @@ def import_file(
     actor: str = typer.Option("cli", help="Recorded as the author of every change"),
 ) -> None:
     """Upsert sites from a file, as POST /v1/sites/bulk does, with a progress bar. All or nothing by default."""
+    _visible(actor, "--actor")
+    if source is not None:
+        _visible(source, "--source")
     media_type = FORMATS.get(path.suffix.lower())
     if media_type is None:
         raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="PATH")
-    records = bulk.parse(path.read_bytes(), media_type)
+    records = bulk.parse(path.read_bytes(), media_type, IMPORT_LIMITS)
     repeats = bulk.repeated_rows(records, source)
     principal = Principal(actor, frozenset({"admin"}), None)
 

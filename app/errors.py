@@ -38,6 +38,16 @@ class YizhanError(Exception):
         self.detail = detail
         self.errors = errors
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole whatever a subclass's __init__ takes: work that raises these may run in a process pool.
+        return (_rebuilt, (type(self), self.args), self.__dict__)
+
+
+def _rebuilt(cls: type[YizhanError], args: tuple[Any, ...]) -> YizhanError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
 
 class NotFound(YizhanError):
     status = 404

@@ -6,7 +6,8 @@ it is cancelled (its time budget ran out, app.budget, or its client left), the w
 a fresh one takes its place. A thread could not be stopped mid-GEOS call.
 
 Workers start from a fork server (not by forking this multi-threaded process, whose locks a child could inherit
-held) and import only what the step's module imports: keep those modules free of the web and the database.
+held) that has the steps' modules loaded (PRELOADED): a worker that replaces a terminated one starts in a few
+milliseconds. Steps are plain functions of picklable values, with no I/O.
 """
 
 import asyncio
@@ -24,8 +25,7 @@ T = TypeVar("T")
 
 _pool: ProcessPool | None = None
 _workers = os.cpu_count() or 1
-# Imported once by the fork server, so a worker that replaces a terminated one starts in milliseconds.
-PRELOADED = ["numpy", "shapely", "app.coverage.planar"]
+PRELOADED = ["numpy", "shapely", "app.coverage.planar", "app.sites.bulk"]
 
 
 # A worker hands the memory of a step's large shapes back to the system when the step is done (glibc keeps freed

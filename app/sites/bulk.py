@@ -5,19 +5,25 @@ would happen, and rolls it back. Every row gets an outcome (created, updated, un
 A bulk row is a full record: optional fields it leaves out are cleared.
 """
 
+import codecs
 import csv
 import io
+import itertools
+import zipfile
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from zipfile import BadZipFile
 
 import orjson
+from defusedxml import DefusedXmlException
 from fastapi import Request
-from openpyxl import load_workbook
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.stylesheet import apply_stylesheet
+from openpyxl.worksheet._reader import WorkSheetParser
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import geo, metrics
+from app import geo, metrics, offload, spreadsheets
 from app.db import act_as
 from app.errors import Forbidden, InvalidParameter, PayloadTooLarge, UnsupportedMediaType, database_errors
 from app.keys.service import Principal
@@ -29,6 +35,13 @@ from app.vocabularies.closed import AccessMode, SiteStatus
 # 100,000 rows of a spreadsheet export are ~30 MB as CSV; past this a partner should split the file.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_ROWS = 200_000
+# An XLSX of MAX_ROWS rows as the register exports it unpacks to ~300 MB of sheet XML (inline strings); Excel's own
+# shared strings for as many rows of names and addresses are ~30 MB, and openpyxl holds them all in memory.
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+MAX_SHARED_STRINGS_BYTES = 64 * 1024 * 1024
+MAX_XLSX_PARTS = 1_000
+MAX_COLUMNS = 1_000
+MAX_SHEET_ROWS = 1_048_576  # the last row of an Excel or WPS sheet
 
 # Headers as Chinese spreadsheets write them.
 HEADER_ALIASES = {
@@ -115,14 +128,109 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _decode_text(body: bytes, charset: str | None) -> str:
-    if charset:
-        return body.decode(charset)
+@dataclass(frozen=True)
+class Limits:
+    """How much of a file `parse` reads before it refuses it (413): rows, and the size an XLSX unpacks to."""
+
+    rows: int = MAX_ROWS
+    unpacked_bytes: int = MAX_UNPACKED_BYTES
+    shared_strings_bytes: int = MAX_SHARED_STRINGS_BYTES
+
+
+REQUEST_LIMITS = Limits()
+
+
+def parse(body: bytes, content_type: str, limits: Limits = REQUEST_LIMITS) -> list[tuple[int, dict[str, Any]]]:
+    """(row number, raw record) for each row of the upload: InvalidParameter (422) naming `body` for a file that
+    cannot be read, PayloadTooLarge (413) past the limits. CPU work only, no I/O: it may run in another process."""
+    media_type, _, params = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    charset = params.split("charset=")[1].strip().strip('"') if "charset=" in params else None
     try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Excel and WPS on Chinese Windows save CSV as GBK; GB18030 reads GBK and more.
-        return body.decode("gb18030")
+        if media_type == CSV_MEDIA_TYPE:
+            reader = csv.reader(io.StringIO(_decode_text(body, charset)))
+            header = next(reader, [])
+            lines = ((n, [spreadsheets.unquoted(value) for value in line]) for n, line in enumerate(reader, start=2))
+            return _table_rows(header, lines, limits)  # row 1 is the header, as a spreadsheet numbers them
+        if media_type == XLSX_MEDIA_TYPE:
+            return _xlsx_rows(body, limits)
+        if media_type in ("application/json", "application/geo+json"):
+            return _json_rows(body, limits)
+    except (
+        UnicodeDecodeError,
+        LookupError,
+        ValueError,  # defusedxml's refusals of DTDs and entities among them
+        KeyError,
+        TypeError,
+        AttributeError,
+        OSError,
+        zipfile.BadZipFile,
+        SyntaxError,  # xml.etree's ParseError: a truncated or malformed part
+        csv.Error,  # a field past the csv module's limit, a bare CR inside a field …
+    ) as exc:
+        if isinstance(exc, InvalidParameter):
+            raise
+        raise InvalidParameter("body", f"could not read the {media_type} body: {_reason(exc)}") from None
+    raise UnsupportedMediaType(f"send JSON, GeoJSON, CSV or XLSX, not {media_type or 'no Content-Type'}")
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, in words that never quote the file (an entity's name, a path, not its content)."""
+    if isinstance(exc, DefusedXmlException):
+        return "an XLSX part declares a DTD or entities, which spreadsheets never need"
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _too_many_rows(limits: Limits) -> PayloadTooLarge:
+    return PayloadTooLarge(f"more than {limits.rows:,} rows; the limit is {limits.rows:,} a request — split the file")
+
+
+def _decode_text(body: bytes, charset: str | None) -> str:
+    """A CSV's text. A file is in one encoding: UTF-8 (with or without a BOM), else GBK as Excel and WPS save CSV
+    on Chinese Windows — but a file with lines of each is refused, naming the first line that is not UTF-8, so that
+    no line is stored garbled."""
+    if charset is None and not body.startswith(codecs.BOM_UTF8):
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            _one_encoding(body)
+            charset = "gb18030"  # GB18030 reads GBK and more
+    charset = charset or "utf-8-sig"
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        raise InvalidParameter("body", f"unknown charset {charset!r}") from None
+    if charset.replace("-", "").replace("_", "").lower() in ("gbk", "gb2312", "gb18030"):
+        _one_encoding(body)
+    try:
+        return body.decode(charset).removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = body.count(b"\n", 0, exc.start) + 1
+        raise InvalidParameter("body", f"line {line} is not {charset}: a file is in one encoding") from None
+
+
+def _one_encoding(body: bytes) -> None:
+    """Refuse a file that is not UTF-8 as a whole but has lines of Chinese text in UTF-8: a UTF-8 file with lines
+    pasted in from a GBK one, which GBK would read as garbled text. (A line of GBK text is almost never valid UTF-8
+    holding characters beyond U+07FF, where every Chinese character is.)"""
+    utf8_line = None
+    other_line = None
+    for number, line in enumerate(body.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            other_line = other_line or number
+        else:
+            if max(map(ord, text)) > 0x7FF:
+                utf8_line = utf8_line or number
+        if utf8_line and other_line:
+            raise InvalidParameter(
+                "body",
+                f"line {other_line} is not UTF-8 but line {utf8_line} is: a file is in one encoding "
+                "(save it again as UTF-8, or all of it as GBK)",
+            )
 
 
 def _number(text: str) -> float | str:
@@ -134,15 +242,18 @@ def _number(text: str) -> float | str:
         return text
 
 
-def _table_rows(header: list[Any], lines: Any) -> list[tuple[int, dict[str, Any]]]:
+def _table_rows(
+    header: Sequence[Any], lines: Iterable[tuple[int, Sequence[Any]]], limits: Limits
+) -> list[tuple[int, dict[str, Any]]]:
+    """(row number, record) for each (row number, values) that is not blank."""
     names = [HEADER_ALIASES.get(str(h).strip(), str(h).strip()) if h is not None else "" for h in header]
     if not set(names) & set(SiteCreate.model_fields):
         # Not a table of sites (or not a table at all): an import of nothing would answer 200 for it.
         raise InvalidParameter(
             "body", "the first row names no field of a site (name, kind, lat, lon … or 名称, 类型 …)"
         )
-    rows = []
-    for number, values in enumerate(lines, start=2):  # row 1 is the header, as the spreadsheet numbers them
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for number, values in lines:
         record = {}
         for name, value in zip(names, values, strict=False):
             if not name or value is None or (isinstance(value, str) and not value.strip()):
@@ -156,47 +267,93 @@ def _table_rows(header: list[Any], lines: Any) -> list[tuple[int, dict[str, Any]
                 value = str(int(value)) if float(value).is_integer() else str(value)
             record[name] = value.strip() if isinstance(value, str) else value
         if record:
+            if len(rows) == limits.rows:
+                raise _too_many_rows(limits)
             rows.append((number, record))
     return rows
 
 
-def parse(body: bytes, content_type: str) -> list[tuple[int, dict[str, Any]]]:
-    """(row number, raw record) for each row of the upload."""
-    media_type, _, params = content_type.partition(";")
-    media_type = media_type.strip().lower()
-    charset = params.split("charset=")[1].strip() if "charset=" in params else None
+def _xlsx_rows(body: bytes, limits: Limits) -> list[tuple[int, dict[str, Any]]]:
+    """The first sheet's rows. What the workbook says about itself is not trusted: the sizes its parts unpack to
+    are checked from the zip directory before any is parsed (zipfile stops a part at the size the directory gives),
+    and only the cells the sheet holds are read, so a cell at column 16,384 or a row numbered 1,048,576 costs no
+    more than any other."""
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        parts = archive.infolist()
+    if len(parts) > MAX_XLSX_PARTS:
+        raise InvalidParameter("body", f"{len(parts):,} parts in the XLSX; a workbook has a few dozen")
+    unpacked = sum(p.file_size for p in parts)
+    strings = sum(p.file_size for p in parts if p.filename.lower().endswith("sharedstrings.xml"))
+    if unpacked > limits.unpacked_bytes or strings > limits.shared_strings_bytes:
+        raise PayloadTooLarge(
+            f"the XLSX unpacks to {unpacked:,} bytes ({strings:,} of shared strings); the limits are "
+            f"{limits.unpacked_bytes:,} ({limits.shared_strings_bytes:,}) — split the file"
+        )
+    sheet = _first_sheet(body)
     try:
-        if media_type == CSV_MEDIA_TYPE:
-            reader = csv.reader(io.StringIO(_decode_text(body, charset)))
-            header = next(reader, [])
-            return _table_rows(header, reader)
-        if media_type == XLSX_MEDIA_TYPE:
-            sheet = load_workbook(io.BytesIO(body), read_only=True, data_only=True).worksheets[0]
-            lines = sheet.iter_rows(values_only=True)
-            return _table_rows(list(next(lines, ())), lines)
-        if media_type in ("application/json", "application/geo+json"):
-            document = orjson.loads(body)  # its depth is bounded (1,024): a 100,000-deep body is refused
-            if isinstance(document, dict) and document.get("type") == "FeatureCollection":
-                return [(n, _feature_record(f)) for n, f in enumerate(document.get("features", []), start=1)]
-            items = document.get("items") if isinstance(document, dict) else document
-            if not isinstance(items, list):
-                raise InvalidParameter("body", "expected a list of sites, {items: [...]}, or a FeatureCollection")
-            return [(n, item if isinstance(item, dict) else {}) for n, item in enumerate(items, start=1)]
-    except (
-        UnicodeDecodeError,
-        LookupError,
-        ValueError,
-        KeyError,
-        TypeError,
-        AttributeError,
-        OSError,
-        BadZipFile,
-        csv.Error,  # a field past the csv module's limit, a bare CR inside a field …
-    ) as exc:
-        if isinstance(exc, InvalidParameter):
-            raise
-        raise InvalidParameter("body", f"could not read the {media_type} body: {exc}") from None
-    raise UnsupportedMediaType(f"send JSON, GeoJSON, CSV or XLSX, not {media_type or 'no Content-Type'}")
+        number, cells = next(sheet, (1, {}))
+        header = [cells.get(column) for column in range(1, max(cells, default=0) + 1)] if number == 1 else []
+        if len(header) > MAX_COLUMNS:
+            raise InvalidParameter("body", f"{len(header):,} columns in the header; a site has a few dozen fields")
+        width = range(1, len(header) + 1)
+        lines = (
+            (number, [cells.get(column) for column in width])
+            for number, cells in itertools.chain([] if number == 1 else [(number, cells)], sheet)
+        )
+        return _table_rows(header, lines, limits)
+    finally:
+        sheet.close()
+
+
+def _first_sheet(body: bytes) -> Generator[tuple[int, dict[int, Any]], None, None]:
+    """(row number, {column: value}) for each row the first worksheet holds, as its XML streams.
+
+    Not openpyxl's load_workbook: its read-only sheets take their size from the sheet's <dimension>, and one without
+    it is parsed whole as the workbook opens (a million rows: seconds and hundreds of MB before the first is read).
+    These are the steps load_workbook takes (openpyxl.reader.excel.ExcelReader.read), less that one.
+    """
+    reader = ExcelReader(io.BytesIO(body), read_only=True, data_only=True)
+    try:
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)  # which number formats are dates
+        book = reader.wb
+        for _, rel in reader.parser.find_sheets():
+            if rel.target not in reader.valid_files or "chartsheet" in rel.Type:
+                continue
+            with reader.archive.open(rel.target) as source:
+                parser = WorkSheetParser(
+                    source,
+                    reader.shared_strings,
+                    data_only=True,
+                    epoch=book.epoch,
+                    date_formats=book._date_formats,
+                    timedelta_formats=book._timedelta_formats,
+                )
+                for number, cells in parser.parse():
+                    if number > MAX_SHEET_ROWS:
+                        raise InvalidParameter("body", f"row {number:,} is past {MAX_SHEET_ROWS:,}, a sheet's last")
+                    yield number, {cell["column"]: cell["value"] for cell in cells if cell["value"] is not None}
+            return
+        raise InvalidParameter("body", "the XLSX has no worksheet")
+    finally:
+        reader.archive.close()
+
+
+def _json_rows(body: bytes, limits: Limits) -> list[tuple[int, dict[str, Any]]]:
+    document = orjson.loads(body)  # its depth is bounded (1,024): a 100,000-deep body is refused
+    if isinstance(document, dict) and document.get("type") == "FeatureCollection":
+        features = document.get("features", [])
+        if isinstance(features, list) and len(features) > limits.rows:
+            raise _too_many_rows(limits)
+        return [(n, _feature_record(f)) for n, f in enumerate(features, start=1)]
+    items = document.get("items") if isinstance(document, dict) else document
+    if not isinstance(items, list):
+        raise InvalidParameter("body", "expected a list of sites, {items: [...]}, or a FeatureCollection")
+    if len(items) > limits.rows:
+        raise _too_many_rows(limits)
+    return [(n, item if isinstance(item, dict) else {}) for n, item in enumerate(items, start=1)]
 
 
 def _feature_record(feature: Any) -> dict[str, Any]:
@@ -226,15 +383,13 @@ def _listify(record: dict[str, Any]) -> dict[str, Any]:
 
 def repeated_rows(records: list[tuple[int, dict[str, Any]]], source: str | None) -> dict[int, int]:
     """Rows repeating an earlier row's (source, external_id) → the row they repeat: only the first is written."""
-    first: dict[tuple[Any, str], int] = {}
+    first: dict[tuple[str, str], int] = {}
     repeats = {}
     for number, record in records:
-        if record.get("external_id") is None:
-            continue
-        key = (
-            matching_key(str(source or record.get("source") or SiteCreate.model_fields["source"].default)),
-            matching_key(str(record["external_id"])),
-        )
+        row_source = source or record.get("source") or SiteCreate.model_fields["source"].default
+        if record.get("external_id") is None or not isinstance(row_source, str):
+            continue  # a source that is not text: the row is refused for it (SiteCreate)
+        key = (matching_key(row_source), matching_key(str(record["external_id"])))
         if key in first:
             repeats[number] = first[key]
         else:
@@ -257,20 +412,10 @@ class BulkResult:
         return counts
 
 
-async def import_sites(
-    conn: AsyncConnection,
-    principal: Principal,
-    records: list[tuple[int, dict[str, Any]]],
-    *,
-    source: str | None,
-    coordsys: str,
-    dry_run: bool,
-    atomic: bool,
-    repeats: dict[int, int] | None = None,
-) -> BulkResult:
-    """Validate, check and upsert the rows. `repeats` (repeated_rows) when `records` are a part of a larger file."""
-    if len(records) > MAX_ROWS:
-        raise PayloadTooLarge(f"{len(records)} rows; the limit is {MAX_ROWS} a request — split the file")
+def validated(
+    records: list[tuple[int, dict[str, Any]]], source: str | None, coordsys: str, repeats: dict[int, int] | None
+) -> tuple[list[RowReport], list[tuple[RowReport, dict[str, Any]]]]:
+    """A report for every row, and the valid rows' values in WGS-84 with the report each belongs to."""
     repeats = repeated_rows(records, source) if repeats is None else repeats
     reports: list[RowReport] = []
     valid: list[tuple[RowReport, dict[str, Any]]] = []
@@ -298,6 +443,24 @@ async def import_sites(
         fields = site.model_dump(exclude={"coordsys"})
         fields["lon"], fields["lat"] = geo.to_wgs84(site.lon, site.lat, coordsys)
         valid.append((report, {**CLEARED, **{k: v for k, v in fields.items() if v is not None}}))
+    return reports, valid
+
+
+async def import_sites(
+    conn: AsyncConnection,
+    principal: Principal,
+    records: list[tuple[int, dict[str, Any]]],
+    *,
+    source: str | None,
+    coordsys: str,
+    dry_run: bool,
+    atomic: bool,
+    repeats: dict[int, int] | None = None,
+) -> BulkResult:
+    """Validate, check and upsert the rows. `repeats` (repeated_rows) when `records` are a part of a larger file."""
+    # In a worker process: validating a large file's rows (opening hours, vocabularies' shapes, datums) takes
+    # seconds of CPU.
+    reports, valid = await offload.run(validated, records, source, coordsys, repeats)
 
     existing = await repository.lock_by_external_id(conn, [(v["source"], v["external_id"]) for _, v in valid])
     await _check_writes(conn, principal, valid, existing, atomic)
@@ -370,10 +533,11 @@ async def _check_datum(
     """
     shifted_updates = _moved_by_the_datum_shift(valid, live) if coordsys == geo.CoordSys.wgs84 else 0
     regions = await repository.county_names(conn)
+    longest_first = sorted(regions, key=len, reverse=True)
     named = []
     for report, values in valid:
         address = values.get("address") or ""
-        stated = next((regions[n] for n in sorted(regions, key=len, reverse=True) if n in address), None)
+        stated = next((regions[n] for n in longest_first if n in address), None)
         if stated is not None and not report.reasons:
             named.append((report, values, stated))
     if not named:

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
-from app import geo, geojson
+from app import geo, geojson, offload
 from app.dependencies import ReaderDep, TransactionDep, WriteKeyDep
 from app.errors import problem
 from app.geo import BBox
@@ -23,8 +23,9 @@ from app.parameters import (
 )
 from app.query import StrictQueryRoute
 from app.sites import bulk, repository, service
-from app.sites.schemas import NO_NUL, BulkReport, Site, SiteCreate, SiteFields, SitePage
+from app.sites.schemas import BulkReport, Site, SiteCreate, SiteFields, SitePage
 from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
+from app.text import LINE_PATTERN
 from app.vocabularies.closed import SiteStatus
 from app.vocabularies.service import site_kinds
 
@@ -49,7 +50,7 @@ async def list_sites(
         str | None, Query(pattern=r"^[0-9]{6}$", description="Region adcode, descendants included")
     ] = None,
     q: Annotated[
-        str | None, Query(min_length=1, max_length=100, pattern=NO_NUL, description="Text in name or address")
+        str | None, Query(min_length=1, max_length=100, pattern=LINE_PATTERN, description="Text in name or address")
     ] = None,
     status: Annotated[list[SiteStatus] | None, Query()] = None,
     updated_since: Annotated[Instant | None, Query(description="ISO 8601 with offset")] = None,
@@ -102,7 +103,8 @@ async def bulk_upload(request: Request) -> list[tuple[int, dict[str, Any]]]:
     """The upload, read whole and parsed: a dependency the route lists before its transaction, so a slow or bad
     upload holds no write connection while it arrives."""
     body = await bulk.read_body(request)
-    return bulk.parse(body, request.headers.get("content-type", ""))
+    # In a worker process: a large spreadsheet takes seconds to read, and a stopped request stops the reading.
+    return await offload.run(bulk.parse, body, request.headers.get("content-type", ""))
 
 
 @router.post(
@@ -124,7 +126,7 @@ async def bulk_upsert(
     records: Annotated[list[tuple[int, dict[str, Any]]], Depends(bulk_upload)],
     tx: TransactionDep,
     source: Annotated[
-        str | None, Query(max_length=100, description="Source of every row (else each row's own)")
+        str | None, Query(max_length=100, pattern=LINE_PATTERN, description="Source of every row (else each row's own)")
     ] = None,
     coordsys: CoordSysQuery = geo.CoordSys.wgs84,
     dry_run: Annotated[bool, Query(description="Report what would happen; change nothing")] = False,

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from app import geo, hours
+from app import geo, hours, text
 from app.parameters import Instant, IsoDate
 from app.vocabularies.closed import AccessMode, SiteStatus, VerificationMethod
 
@@ -54,26 +54,24 @@ class SitePage(BaseModel):
 
 # --- writes ---------------------------------------------------------------------------------------------------
 
-# Free text as the register stores it: trimmed, bounded, and without control characters (NUL, which PostgreSQL's
-# text cannot hold, BEL, ESC …); a note may have line breaks and tabs.
-NO_NUL = r"^[^\x00-\x1f\x7f]*$"
-MULTILINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# Text as the register stores it: trimmed, bounded, and visible (app.text: no control, bidi or zero-width characters).
 MAX_LIST = 50  # amenities, services, worker groups, photos: a site has a handful
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NO_NUL)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50, pattern=NO_NUL)]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\x00]*$", max_length=2000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), text.ONE_LINE]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), text.ONE_LINE]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50), text.ONE_LINE]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), text.URL]
 
 
-def matching_key(text: str) -> str:
+def matching_key(value: str) -> str:
     """A source or an external id as the register matches it: NFKC, so that the full-width ＤＵＰ a Chinese input
     method types and DUP are one id, and trimmed."""
-    return unicodedata.normalize("NFKC", text).strip()
+    return unicodedata.normalize("NFKC", value).strip()
 
 
 Source = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    text.ONE_LINE,
     AfterValidator(matching_key),
 ]
 ExternalId = Annotated[Name, AfterValidator(matching_key)]
