@@ -38,14 +38,14 @@ _PROPERTIES = """
 BBOX_ITEMS_SQL = f"""
 SELECT {_PROPERTIES}, count(*) OVER () AS matched
 FROM sites s
-WHERE s.kind = $1 AND s.deleted_at IS NULL AND s.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326)
+WHERE s.kind = $1 AND s.deleted_at IS NULL AND ST_Intersects(s.geom, ST_MakeEnvelope($2, $3, $4, $5, 4326))
 ORDER BY s.id
 LIMIT $6 OFFSET $7
 """
 
 BBOX_COUNT_SQL = """
 SELECT count(*) FROM sites s
-WHERE s.kind = $1 AND s.deleted_at IS NULL AND s.geom && ST_MakeEnvelope($2, $3, $4, $5, 4326)
+WHERE s.kind = $1 AND s.deleted_at IS NULL AND ST_Intersects(s.geom, ST_MakeEnvelope($2, $3, $4, $5, 4326))
 """
 
 # The whole collection: a walk of the primary key that stops after the page (one row more tells whether there is a

@@ -124,3 +124,34 @@ async def test_collection_figures_are_kept_and_items_need_none(
     assert after["bbox"][0] == 80.5 and after["bbox"][3] == 48.9 and "136 features" in str(after["description"])
     assert "134 features" in str(before["description"])
     assert (await client.get("/ogc/collections/legal_aid/items?limit=100")).json()["numberMatched"] == 136
+
+
+@pytest.mark.parametrize(
+    ("west", "south", "east", "north"),
+    [(100.0, 30.0, 100.1, 30.1), (116.3, 39.8, 116.5, 40.0), (-0.1, 51.4, 0.1, 51.6)],
+)
+async def test_a_bbox_holds_exactly_the_sites_inside_it(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, west: float, south: float, east: float, north: float
+) -> None:
+    """A point a metre outside the box is not in it: the index's float4 boxes (`&&`) would say it is."""
+    middle_lat = (south + north) / 2
+    outside = [(west - 1e-5, middle_lat), (east + 1e-5, middle_lat), ((west + east) / 2, north + 1e-5)]
+    inside = [(west + 1e-5, middle_lat), (east - 1e-5, middle_lat), ((west + east) / 2, south + 1e-5)]
+    for i, (lon, lat) in enumerate(outside + inside):
+        await conn.execute(
+            "INSERT INTO sites (kind, name, location, source, external_id) "
+            "VALUES ('service_centre', 'edge', ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, 'edge-test', $3)",
+            lon,
+            lat,
+            f"edge-{i}",
+        )
+    bbox = f"{west},{south},{east},{north}"
+    page = (await client.get(f"/ogc/collections/service_centre/items?bbox={bbox}&limit=100")).json()
+    found = sorted((round(f["geometry"]["coordinates"][0], 6), round(f["geometry"]["coordinates"][1], 6))
+                   for f in page["features"] if f["properties"]["source"] == "edge-test")  # fmt: skip
+    assert found == sorted((round(lon, 6), round(lat, 6)) for lon, lat in inside)
+    assert page["numberMatched"] == page["numberReturned"]
+    listed = (await client.get(f"/v1/sites?bbox={bbox}&kind=service_centre&limit=100")).json()["items"]
+    assert sorted(s["id"] for s in listed if s["source"] == "edge-test") == sorted(
+        f["id"] for f in page["features"] if f["properties"]["source"] == "edge-test"
+    )
