@@ -16,8 +16,10 @@ import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.requests import Request
+
 from app import metrics
-from app.errors import problem
+from app.errors import CLIENT_LEFT, problem
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UNBUDGETED_PATHS = frozenset({"/v1/sites/nearest", "/healthz", "/readyz", "/metrics"})
 OVER_BUDGET_TYPE = "/problems/over-budget"
+
+
+def _log_failure(watcher: "asyncio.Future[None]") -> None:
+    if not watcher.cancelled() and (error := watcher.exception()) is not None:
+        log.error("watching for the client leaving failed", exc_info=error)
 
 
 def _has_body(scope: Scope) -> bool:
@@ -95,6 +102,7 @@ class RequestBudget:
 
         work = asyncio.ensure_future(self.app(scope, app_receive, app_send))
         watcher = asyncio.ensure_future(watch())
+        watcher.add_done_callback(_log_failure)
         gone = asyncio.ensure_future(client_gone.wait())
         try:
             done, _ = await asyncio.wait({work, gone}, timeout=budget, return_when=asyncio.FIRST_COMPLETED)
@@ -106,6 +114,10 @@ class RequestBudget:
                 await work
             if client_gone.is_set():
                 metrics.REQUESTS_ABANDONED.labels("client_left").inc()
+                if not answer_started:
+                    # Nobody receives it; the request observer logs and counts it as what happened.
+                    detail = "the client left before the answer"
+                    await problem(CLIENT_LEFT, "Client Closed Request", detail)(scope, receive, send)
                 return
             metrics.REQUESTS_ABANDONED.labels("over_budget").inc()
             log.warning("%s %s stopped after its budget of %g s", scope["method"], scope["path"], budget)
@@ -116,7 +128,12 @@ class RequestBudget:
                     "radius or count) or retry later"
                 )
                 response = problem(
-                    503, "Service Unavailable", detail, type_=OVER_BUDGET_TYPE, headers={"Retry-After": retry_after}
+                    503,
+                    "Service Unavailable",
+                    detail,
+                    type_=OVER_BUDGET_TYPE,
+                    headers={"Retry-After": retry_after},
+                    request=Request(scope),
                 )
                 await response(scope, receive, send)
         finally:

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from app import metrics
 
 T = TypeVar("T")
+LARGEST_SHARE = 8  # an answer weighing more than this share of the bound is handed out but not kept
 
 
 @dataclass
@@ -79,6 +80,11 @@ class Kept:
             self._drop(key)
             return
         entry.size = entry.weigh(entry.task.result())
+        if entry.size > self.max_bytes // LARGEST_SHARE:
+            # Keeping it would push out the many small answers a map asks for again (its counties' figures).
+            entry.size = 0
+            self._drop(key)
+            return
         self._bytes += entry.size
         self._evict()
 

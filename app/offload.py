@@ -13,13 +13,16 @@ milliseconds. Steps are plain functions of picklable values, with no I/O.
 import asyncio
 import ctypes
 import ctypes.util
+import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from pebble import ProcessPool
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -50,7 +53,13 @@ def configure(workers: int | None) -> None:
 
 def _running_pool() -> ProcessPool:
     global _pool
-    if _pool is None or not _pool.active:
+    if _pool is not None and not _pool.active:
+        # Broken (a worker killed from outside, a result that would not unpickle): its threads and workers go too.
+        log.warning("worker pool broken; starting a new one")
+        broken, _pool = _pool, None
+        broken.stop()
+        threading.Thread(target=broken.join, name="offload-join", daemon=True).start()
+    if _pool is None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOADED)
         _pool = ProcessPool(max_workers=_workers, max_tasks=STEPS_PER_WORKER, context=context)

@@ -7,10 +7,10 @@ through and the failure logged: an outage of the limiter should not become an ou
 
 import logging
 import math
-import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
+from urllib.parse import parse_qsl
 
 import redis.asyncio as redis
 
@@ -26,7 +26,14 @@ LIMITED_PREFIXES = ("/v1/", "/ogc")
 COVERAGE_PREFIX = "/v1/coverage/"
 TILES_PREFIX = "/v1/tiles/"
 # A tile asked with these is a coverage question computed afresh (a what-if), not a read of kept figures.
-WHAT_IF_PARAMETERS = re.compile(rb"(?:^|&)(?:radius_m|min_sites)=")
+WHAT_IF_PARAMETERS = frozenset({"radius_m", "min_sites"})
+
+
+def _asks_what_if(query_string: bytes) -> bool:
+    """Whether a query names a what-if parameter, read as the routes read it (percent-decoded: radius%5Fm too)."""
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    return any(name in WHAT_IF_PARAMETERS for name, _ in pairs)
+
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -109,7 +116,7 @@ class RateLimitMiddleware:
         # with a what-if is one too), writes, or reads.
         path = scope["path"]
         if path.startswith(COVERAGE_PREFIX) or (
-            path.startswith(TILES_PREFIX) and WHAT_IF_PARAMETERS.search(scope.get("query_string", b""))
+            path.startswith(TILES_PREFIX) and _asks_what_if(scope.get("query_string", b""))
         ):
             budget, limit, what = "c", self.coverage, "coverage questions"
         elif scope["method"] in WRITE_METHODS:

@@ -182,11 +182,27 @@ async def _fetchval(dsn: str, sql: str) -> Any:
         await conn.close()
 
 
-def test_work_stops_when_the_client_leaves(server: tuple[subprocess.Popen[bytes], str], settings: Settings) -> None:
+def _answered(base: str, route: str, status_class: str) -> float:
+    """How many requests to `route` (POST) were answered with a status of the class, by /metrics."""
+    line = f'yizhan_http_requests_total{{method="POST",route="{route}",status="{status_class}"}} '
+    found = [row for row in httpx.get(base + "/metrics").text.splitlines() if row.startswith(line)]
+    return float(found[0].removeprefix(line)) if found else 0.0
+
+
+def test_work_stops_when_the_client_leaves(
+    server: tuple[subprocess.Popen[bytes], str], settings: Settings, write_key: str
+) -> None:
     process, base = server
-    method, path, body = HEAVY["siting, 10,000 candidates"]
+    route = "/v1/sites/bulk"
+    failed_before, refused_before = _answered(base, route, "5xx"), _answered(base, route, "4xx")
+    headers = {"Authorization": f"Bearer {write_key}", "Content-Type": "text/csv; charset=utf-8"}
     with pytest.raises(httpx.ReadTimeout):
-        httpx.request(method, base + path, json=body, timeout=httpx.Timeout(30, read=1.5))
+        httpx.post(
+            f"{base}{route}?source=load-test&dry_run=true",
+            content=_large_csv(150_000),
+            headers=headers,
+            timeout=httpx.Timeout(30, read=1.0),
+        )
     time.sleep(0.5)
     before = _cpu_seconds(process.pid)
     time.sleep(1.0)
@@ -195,6 +211,9 @@ def test_work_stops_when_the_client_leaves(server: tuple[subprocess.Popen[bytes]
     assert _active_queries(settings) == 0
     metrics = httpx.get(base + "/metrics").text
     assert 'yizhan_requests_abandoned_total{reason="client_left"}' in metrics
+    # Counted as the client's leaving (499), not as the server's failure.
+    assert _answered(base, route, "5xx") == failed_before
+    assert _answered(base, route, "4xx") == refused_before + 1
 
 
 @pytest.mark.parametrize(

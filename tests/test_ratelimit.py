@@ -130,7 +130,7 @@ async def test_coverage_questions_have_a_budget_of_their_own(settings: Settings)
 
 @pytest.mark.parametrize(
     "what_if",
-    ["radius_m=99999.31", "min_sites=5", "kind=legal_aid&radius_m=2000&min_sites=2"],
+    ["radius_m=99999.31", "min_sites=5", "kind=legal_aid&radius_m=2000&min_sites=2", "radius%5Fm=99999.31"],
 )
 async def test_a_tile_with_a_what_if_spends_the_coverage_budget(settings: Settings, what_if: str) -> None:
     budget = limited(settings, rate_limit_reads_per_minute=100, rate_limit_coverage_per_minute=2)

@@ -367,7 +367,8 @@ CHILD_ROWS_AT_ONCE = 4
 async def each_region(
     reader: Reader, regions: list[asyncpg.Record], work: Callable[[asyncpg.Record], Awaitable[T]]
 ) -> list[T]:
-    """`work` for each region, a few at once on a pool (the database does the work, on more than one core)."""
+    """`work` for each region, a few at once on a pool (the database does the work, on more than one core). When
+    one fails (a 422, the request's budget) the others are cancelled: their work is nobody's any more."""
     if isinstance(reader, asyncpg.Connection):
         # One connection (a test's transaction) runs one query at a time.
         return [await work(region) for region in regions]
@@ -377,7 +378,12 @@ async def each_region(
         async with limit:
             return await work(region)
 
-    return list(await asyncio.gather(*(one(region) for region in regions)))
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(region)) for region in regions]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None  # the first failure, as the caller would meet it alone
+    return [task.result() for task in tasks]
 
 
 async def child_rows(reader: Reader, adcode: str, ev: Evaluation) -> list[dict[str, Any]]:
