@@ -83,11 +83,11 @@ async def covered(
     ]
     try:
         area = await offload.run(planar.at_least, shapes, rule.min_sites)
-    except planar.TooManyOverlaps as exc:
+    except planar.TooManyPairs as exc:
         raise InvalidParameter(
             "min_sites",
-            f"coverage by {rule.min_sites} sites here overlays {exc.pairs} overlapping pairs of catchments; at most "
-            f"{planar.MAX_OVERLAPPING_PAIRS} are computed: ask a smaller radius_m or a smaller region",
+            f"coverage by {rule.min_sites} sites here overlays more than {exc.limit} overlapping pairs of "
+            "catchments: ask a smaller radius_m or a smaller region",
         ) from None
     return Covered(area, catchments)
 

@@ -3,8 +3,9 @@ plane (metres). Callers run them in a worker process (app.offload), so this modu
 shapely: a fresh worker starts in a fraction of a second.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -28,12 +29,46 @@ def polygonal(shape: BaseGeometry) -> BaseGeometry:
 MAX_OVERLAPPING_PAIRS = 5_000
 
 
-class TooManyOverlaps(Exception):
-    """k-fold coverage over more overlapping pairs of catchments than MAX_OVERLAPPING_PAIRS."""
+# Siting keeps the (candidate, cell) pairs within reach: 8 bytes a pair, and each pick sums over all of them. A
+# what-if radius of tens of kilometres over 10,000 candidates would make 10^8 of them; past this many, refused.
+MAX_REACH_PAIRS = 10_000_000
+# Pairs are looked for a block of shapes at a time, a block that can make at most this many (each shape may pair
+# with every item of the tree), so that a refusal comes before the memory goes.
+BLOCK_PAIRS = 2_000_000
 
-    def __init__(self, pairs: int) -> None:
-        super().__init__(pairs)
-        self.pairs = pairs
+
+class TooManyPairs(Exception):
+    """More pairs (overlapping catchments, or candidates and the cells they reach) than can be worked on."""
+
+    def __init__(self, pairs: int, limit: int) -> None:
+        super().__init__(pairs, limit)
+        self.pairs, self.limit = pairs, limit
+
+
+def _pairs(
+    tree: shapely.STRtree,
+    shapes: NDArray[Any],
+    limit: int,
+    predicate: str,
+    keep: Callable[[NDArray[np.intp], NDArray[np.intp]], NDArray[np.bool_]],
+    distance: float | None = None,
+) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """The (shape, tree item) pairs the predicate and `keep` accept, a block of shapes at a time; TooManyPairs as
+    soon as there are more than `limit`."""
+    found_shapes, found_items, count = [], [], 0
+    block = max(1, BLOCK_PAIRS // max(1, len(tree)))
+    for start in range(0, len(shapes), block):
+        shape, item = tree.query(shapes[start : start + block], predicate=predicate, distance=distance)
+        shape += start
+        kept = keep(shape, item)
+        count += int(kept.sum())
+        if count > limit:
+            raise TooManyPairs(count, limit)
+        found_shapes.append(shape[kept].astype(np.int32))
+        found_items.append(item[kept].astype(np.int32))
+    if not found_shapes:
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
+    return np.concatenate(found_shapes), np.concatenate(found_items)
 
 
 def at_least(shapes: Sequence[BaseGeometry], k: int) -> BaseGeometry:
@@ -44,10 +79,7 @@ def at_least(shapes: Sequence[BaseGeometry], k: int) -> BaseGeometry:
     if k == 1:
         return shapely.union_all(shapes)
     tree = shapely.STRtree(shapes)
-    first, second = tree.query(shapes, predicate="intersects")
-    pairs = int((first < second).sum())
-    if pairs > MAX_OVERLAPPING_PAIRS:
-        raise TooManyOverlaps(pairs)
+    _pairs(tree, np.asarray(shapes), MAX_OVERLAPPING_PAIRS, "intersects", lambda first, second: first < second)
     # The faces of the arrangement: no catchment boundary crosses a face, so a point inside it is held by exactly
     # the catchments that hold the whole face.
     lines = shapely.get_parts(shapely.union_all([s.boundary for s in shapes]))
@@ -136,21 +168,25 @@ class Instance:
         return matrix
 
     def reach_pairs(self) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-        """The (candidate, cell) pairs where the candidate reaches the cell, ordered by candidate: a candidate
-        reaches a few dozen of a region's thousands of cells, so the pairs are what is kept, not the matrix."""
+        """The (candidate, cell) pairs where the candidate reaches the cell, ordered by candidate: under a rule's
+        radius a candidate reaches a few dozen of a region's thousands of cells, so the pairs are what is kept, not
+        the matrix (TooManyPairs past MAX_REACH_PAIRS)."""
         if self.reach is not None:
             candidate, cell = np.nonzero(self.reach)
             return candidate, cell
         if len(self.candidate_xy) == 0 or len(self.demand_xy) == 0:
             return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
         tree = shapely.STRtree(shapely.points(self.demand_xy))
+
+        def within(candidate: NDArray[np.intp], cell: NDArray[np.intp]) -> NDArray[np.bool_]:
+            gap = self.candidate_xy[candidate] - self.demand_xy[cell]
+            return np.asarray(np.hypot(gap[:, 0], gap[:, 1]) <= self.demand_radius_m[cell])
+
         farthest = float(self.demand_radius_m.max())
-        candidate, cell = tree.query(shapely.points(self.candidate_xy), predicate="dwithin", distance=farthest)
-        gap = self.candidate_xy[candidate] - self.demand_xy[cell]
-        within = np.hypot(gap[:, 0], gap[:, 1]) <= self.demand_radius_m[cell]
-        candidate, cell = candidate[within], cell[within]
-        order = np.lexsort((cell, candidate))
-        return candidate[order], cell[order]
+        candidates = shapely.points(self.candidate_xy)
+        by, reached = _pairs(tree, candidates, MAX_REACH_PAIRS, "dwithin", within, distance=farthest)
+        order = np.lexsort((reached, by))
+        return by[order].astype(np.intp), reached[order].astype(np.intp)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from app import offload
 from app.coverage import covered, planar, repository, service
 from app.db import Reader
+from app.errors import InvalidParameter
 
 MAX_SUGGESTIONS = 50
 GRID_CANDIDATES = "centroids of the 1 km population cells not yet covered"
@@ -39,9 +40,16 @@ class SitingInstance:
 
     async def greedy(self, count: int) -> list[planar.Pick]:
         """planar.greedy in a worker process, with the reach of the cells on road networks."""
-        if self.on_network:
-            return await offload.run(planar.greedy_on_network, self.instance, count, self.on_network)
-        return await offload.run(planar.greedy, self.instance, count)
+        try:
+            if self.on_network:
+                return await offload.run(planar.greedy_on_network, self.instance, count, self.on_network)
+            return await offload.run(planar.greedy, self.instance, count)
+        except planar.TooManyPairs as exc:
+            raise InvalidParameter(
+                "radius_m",
+                f"the candidates reach more than {exc.limit:,} (candidate, cell) pairs: ask a smaller radius_m, "
+                "fewer candidates or a smaller region",
+            ) from None
 
 
 async def siting_instance(

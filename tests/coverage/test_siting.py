@@ -134,3 +134,22 @@ def test_under_cross_coverage_a_cell_counts_once_its_last_site_is_placed() -> No
     )
     picks = planar.greedy(instance, 3)
     assert [(p.candidate, p.people) for p in picks] == [(1, 60.0), (0, 100.0)]
+
+
+@pytest.mark.parametrize(("candidates", "cells", "radius_m"), [(10_000, 9_600, 100_000), (30_000, 3_000, 60_000)])
+def test_siting_whose_candidates_reach_too_many_cells_is_refused_before_the_memory_goes(
+    candidates: int, cells: int, radius_m: float
+) -> None:
+    """Every candidate within reach of every cell (a what-if radius over a region with no site of the kind): the
+    pairs are counted a block at a time and refused past the limit, never all held."""
+    rng = np.random.default_rng(3)
+    instance = planar.Instance(
+        demand_xy=rng.uniform(0, 50_000, (cells, 2)),
+        demand_people=np.ones(cells),
+        demand_area_km2=np.ones(cells),
+        demand_radius_m=np.full(cells, radius_m),
+        candidate_xy=rng.uniform(0, 50_000, (candidates, 2)),
+    )
+    with pytest.raises(planar.TooManyPairs) as refused:
+        planar.greedy(instance, 5)
+    assert planar.MAX_REACH_PAIRS < refused.value.pairs <= planar.MAX_REACH_PAIRS + planar.BLOCK_PAIRS
