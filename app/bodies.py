@@ -3,8 +3,9 @@
 FastAPI decodes a JSON body and validates it on the event loop: for a siting request with 10,000 candidate points
 that is ~150 ms during which no other request is answered. A route that takes such a body declares it with
 `documented(Model)` (so OpenAPI shows it as FastAPI would) and reads it with `read(request, Model)`, which parses
-and validates it in a thread in one pydantic-core call. The thread holds the GIL while pydantic works, but hands it
-back at Python's switch interval (5 ms), so the loop goes on answering meanwhile.
+and validates it in a thread in one pydantic-core call. pydantic-core holds the GIL for stretches of its work, so
+the loop is not wholly free meanwhile: for 10,000 candidates its longest wait was 74 ms, against ~150 ms for the
+whole parse on the loop.
 """
 
 import asyncio

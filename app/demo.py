@@ -126,7 +126,7 @@ async def load(engine: AsyncEngine, seed_dir: Path = SEED_DIR, model: Population
             if regions_changed or not await coverage.has_population(conn, county.adcode, model.source):
                 await coverage.replace_population(conn, county.adcode, model.source, list(model.cells(county)))
                 populated += 1
-        register = [sites.site_values(row) for row in read_register(seed_dir)]
+        register = [sites.staged_row(row) for row in read_register(seed_dir)]
         site_counts = sites.summarize(register, await sites.upsert_by_external_id(conn, register))
     return LoadSummary(regions_changed, populated, site_counts)
 
@@ -221,7 +221,7 @@ async def load_huangpu_in(
     )
     if changed or not await coverage.has_population(conn, county.adcode, model.source):
         await coverage.replace_population(conn, county.adcode, model.source, list(model.cells(county)))
-    register = [sites.site_values(row) for row in read_huangpu_register(seed_dir)]
+    register = [sites.staged_row(row) for row in read_huangpu_register(seed_dir)]
     site_counts = sites.summarize(register, await sites.upsert_by_external_id(conn, register))
     network = await importer.import_extract(conn, extract, HUANGPU_NETWORK, replace=True)
     return HuangpuSummary(changed, site_counts, network.outcome)

@@ -72,7 +72,7 @@ async def add_stations(settings: Settings) -> None:
     try:
         async with engine.begin() as conn:
             await act_as(conn, "bench:roads")
-            await sites.upsert_by_external_id(conn, [sites.site_values(r) for r in rows])
+            await sites.upsert_by_external_id(conn, [sites.staged_row(r) for r in rows])
     finally:
         await engine.dispose()
 

@@ -105,7 +105,10 @@ def _light_latencies(base: str, until: threading.Event) -> list[float]:
     return took
 
 
-@pytest.mark.parametrize("name", [*HEAVY, "bulk import, 150,000 CSV rows"])
+BULK = {"bulk import, 150,000 CSV rows": 150_000, "bulk import, 10,000 CSV rows (within the budget)": 10_000}
+
+
+@pytest.mark.parametrize("name", [*HEAVY, *BULK])
 def test_light_requests_are_answered_while_the_heaviest_runs_and_it_ends_within_its_budget(
     server: tuple[subprocess.Popen[bytes], str], write_key: str, name: str
 ) -> None:
@@ -116,7 +119,7 @@ def test_light_requests_are_answered_while_the_heaviest_runs_and_it_ends_within_
     else:
         method, path = "POST", "/v1/sites/bulk?source=load-test&dry_run=true"
         headers = {"Authorization": f"Bearer {write_key}", "Content-Type": "text/csv; charset=utf-8"}
-        request = {"content": _large_csv(150_000), "headers": headers}
+        request = {"content": _large_csv(BULK[name]), "headers": headers}
     done = threading.Event()
     latencies: list[float] = []
     poller = threading.Thread(target=lambda: latencies.extend(_light_latencies(base, done)))
@@ -138,7 +141,10 @@ def test_light_requests_are_answered_while_the_heaviest_runs_and_it_ends_within_
         assert answer.json()["type"] == "/problems/over-budget"
     assert len(latencies) >= 10
     p99 = float(np.percentile(latencies, 99))
+    print(f"  light requests: {len(latencies)}, p99 {p99 * 1000:.0f} ms, slowest {max(latencies) * 1000:.0f} ms")
     assert p99 <= 0.1, f"light requests' p99 {p99 * 1000:.0f} ms while {name} ran"
+    # A stall of the loop shows in one or two answers only, which the p99 of a few hundred leaves out.
+    assert max(latencies) <= 0.25, f"a light request took {max(latencies) * 1000:.0f} ms while {name} ran"
 
 
 def _cpu_seconds(pid: int) -> float:

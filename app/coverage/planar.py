@@ -119,6 +119,11 @@ def holding(shapes: Sequence[BaseGeometry], x: NDArray[np.float64], y: NDArray[n
     return held
 
 
+def holding_count(shapes: Sequence[BaseGeometry], x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
+    """How many of `shapes` hold each point."""
+    return np.asarray(holding(shapes, x, y).sum(axis=0), dtype=np.int64)
+
+
 def people_in(
     parts: Sequence[BaseGeometry], lon: NDArray[np.float64], lat: NDArray[np.float64], people: NDArray[np.float64]
 ) -> list[float]:

@@ -28,7 +28,9 @@ GRID_CANDIDATES = "centroids of the 1 km population cells not yet covered"
 
 @dataclass
 class SitingInstance:
-    """A region's siting problem as data: what the greedy solves, and what tests hand to an exact solver."""
+    """A region's siting problem as data: what the greedy solves. Where cells are on road networks their reach is
+    in `on_network` (the catchment shapes, computed in the worker with the greedy), not in `instance`; tests hand
+    the radius-only instances to an exact solver."""
 
     instance: planar.Instance
     candidates_lonlat: list[tuple[float, float]]
@@ -110,7 +112,7 @@ async def _need(
     lon, lat = np.array(points, dtype=np.float64).T
     x, y = await covered.in_plane(reader, service.srid_of(leaf), lon, lat)
     shapes = [catchment.shape for catchment in found.catchments]
-    held = (await offload.run(planar.holding, shapes, x, y)).sum(axis=0)
+    held = await offload.run(planar.holding_count, shapes, x, y)
     return [max(1, rule.min_sites - int(h)) for h in held]
 
 

@@ -9,6 +9,7 @@ import codecs
 import csv
 import io
 import itertools
+import re
 import zipfile
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -414,11 +415,12 @@ class BulkResult:
 
 def validated(
     records: list[tuple[int, dict[str, Any]]], source: str | None, coordsys: str, repeats: dict[int, int] | None
-) -> tuple[list[RowReport], list[tuple[RowReport, dict[str, Any]]]]:
-    """A report for every row, and the valid rows' values in WGS-84 with the report each belongs to."""
+) -> list[tuple[RowReport, dict[str, Any] | None, tuple[Any, ...] | None]]:
+    """Each row's report, with its values in WGS-84 and its staged row (repository.staged_row) when it is valid
+    (None when it is refused)."""
     repeats = repeated_rows(records, source) if repeats is None else repeats
     reports: list[RowReport] = []
-    valid: list[tuple[RowReport, dict[str, Any]]] = []
+    values: dict[int, dict[str, Any]] = {}  # by id() of the valid rows' reports
     for number, raw in records:
         # A bulk row is a full record: a field it sends as null is a field it leaves out (cleared, see CLEARED).
         record = {k: v for k, v in raw.items() if k not in REGISTER_FIELDS and v is not None}
@@ -442,8 +444,11 @@ def validated(
             continue
         fields = site.model_dump(exclude={"coordsys"})
         fields["lon"], fields["lat"] = geo.to_wgs84(site.lon, site.lat, coordsys)
-        valid.append((report, {**CLEARED, **{k: v for k, v in fields.items() if v is not None}}))
-    return reports, valid
+        values[id(report)] = {**CLEARED, **{k: v for k, v in fields.items() if v is not None}}
+    return [
+        (report, found, repository.staged_row(found) if found is not None else None)
+        for report, found in ((report, values.get(id(report))) for report in reports)
+    ]
 
 
 async def import_sites(
@@ -460,12 +465,15 @@ async def import_sites(
     """Validate, check and upsert the rows. `repeats` (repeated_rows) when `records` are a part of a larger file."""
     # In a worker process: validating a large file's rows (opening hours, vocabularies' shapes, datums) takes
     # seconds of CPU.
-    reports, valid = await offload.run(validated, records, source, coordsys, repeats)
+    checked = await offload.run_listed(validated, source, coordsys, repeats, items=records)
+    reports = [report for report, _, _ in checked]
+    valid = [(report, values) for report, values, _ in checked if values is not None]
+    staged = {id(report): row for report, _, row in checked if row is not None}
 
     existing = await repository.lock_by_external_id(conn, [(v["source"], v["external_id"]) for _, v in valid])
     await _check_writes(conn, principal, valid, existing, atomic)
     warnings = await _check_datum(conn, valid, [e for e in existing if not e.deleted], coordsys)
-    rows = [repository.site_values(values) for report, values in valid if not report.reasons]
+    rows = [staged[id(report)] for report, _ in valid if not report.reasons]
     async with conn.begin_nested() as savepoint:
         await act_as(conn, principal.name)
         with database_errors():
@@ -533,11 +541,13 @@ async def _check_datum(
     """
     shifted_updates = _moved_by_the_datum_shift(valid, live) if coordsys == geo.CoordSys.wgs84 else 0
     regions = await repository.county_names(conn)
-    longest_first = sorted(regions, key=len, reverse=True)
+    # One pass over each address for all the names (a country has 2,800 counties), the longest alternative first.
+    names = re.compile("|".join(map(re.escape, sorted(regions, key=len, reverse=True)))) if regions else None
     named = []
     for report, values in valid:
         address = values.get("address") or ""
-        stated = next((regions[n] for n in longest_first if n in address), None)
+        found_names = names.findall(address) if names is not None else []
+        stated = regions[max(found_names, key=len)] if found_names else None
         if stated is not None and not report.reasons:
             named.append((report, values, stated))
     if not named:

@@ -273,13 +273,13 @@ class Upserted:
 
 
 async def upsert_by_external_id(
-    conn: AsyncConnection, rows: list[dict[str, Any]], region_prefix: str | None = None
+    conn: AsyncConnection, rows: list[tuple[Any, ...]], region_prefix: str | None = None
 ) -> Upserted:
     """Insert or update sites keyed by (source, external_id); rows whose fields are unchanged are left alone.
 
-    Each row has every STAGE_COLUMNS key (lon/lat in WGS-84). With `region_prefix` (the key's region), a row whose
-    site lies outside it is not updated: the rule holds in the writing statement itself, so a site another key
-    creates between the caller's checks and this write is refused too, not taken over.
+    Each row is a staged_row (STAGE_COLUMNS in order, lon/lat in WGS-84). With `region_prefix` (the key's region),
+    a row whose site lies outside it is not updated: the rule holds in the writing statement itself, so a site
+    another key creates between the caller's checks and this write is refused too, not taken over.
     """
     if not rows:
         return Upserted({}, {})
@@ -287,9 +287,7 @@ async def upsert_by_external_id(
     await raw.execute("DROP TABLE IF EXISTS pg_temp.upsert_stage")
     columns = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS.items())
     await raw.execute(f"CREATE TEMP TABLE upsert_stage ({columns}) ON COMMIT DROP")
-    await raw.copy_records_to_table(
-        "upsert_stage", records=[tuple(row[c] for c in STAGE_COLUMNS) for row in rows], columns=list(STAGE_COLUMNS)
-    )
+    await raw.copy_records_to_table("upsert_stage", records=rows, columns=list(STAGE_COLUMNS))
     if region_prefix is None:
         found = await raw.fetch(upsert_sql(None))
     else:
@@ -305,16 +303,16 @@ async def upsert_by_external_id(
     return Upserted(written, outside)
 
 
-def summarize(rows: list[dict[str, Any]], upserted: Upserted) -> dict[str, int]:
+def summarize(rows: list[tuple[Any, ...]], upserted: Upserted) -> dict[str, int]:
     outcomes = upserted.written
     created = sum(1 for _, outcome in outcomes.values() if outcome == "created")
     return {"created": created, "updated": len(outcomes) - created, "unchanged": len(rows) - len(outcomes)}
 
 
-def site_values(fields: dict[str, Any]) -> dict[str, Any]:
-    """A full record (lat/lon in WGS-84) as the upsert's row."""
-    gcj02 = _gcj02(fields["lon"], fields["lat"])
-    return {name: fields.get(name) for name in STAGE_COLUMNS} | gcj02
+def staged_row(fields: dict[str, Any]) -> tuple[Any, ...]:
+    """A full record (lat/lon in WGS-84) as the upsert's row: its STAGE_COLUMNS in order, the GCJ-02 twin too."""
+    values = fields | _gcj02(fields["lon"], fields["lat"])
+    return tuple(values.get(name) for name in STAGE_COLUMNS)
 
 
 def _gcj02(lon: float, lat: float) -> dict[str, float]:

@@ -104,7 +104,7 @@ async def bulk_upload(request: Request) -> list[tuple[int, dict[str, Any]]]:
     upload holds no write connection while it arrives."""
     body = await bulk.read_body(request)
     # In a worker process: a large spreadsheet takes seconds to read, and a stopped request stops the reading.
-    return await offload.run(bulk.parse, body, request.headers.get("content-type", ""))
+    return await offload.run_listed(bulk.parse, body, request.headers.get("content-type", ""))
 
 
 @router.post(
