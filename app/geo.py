@@ -25,6 +25,38 @@ GEOD = Geod(ellps="WGS84")
 # local radius; PostGIS's sphere is the mean radius 6,371,008.8 m. Ratio 0.99442; 0.994 leaves a margin.
 SPHERE_TO_SPHEROID_MIN = 0.994
 
+# A distance searched geodesically and the same distance in a region's equal-area plane differ by under 1 % within
+# a region: a search in the plane widens by this share, and a proof in the plane shrinks by it.
+PLANAR_MARGIN = 0.01
+
+# A degree of latitude is at least 110,574 m (the meridian's radius of curvature at the equator, a(1 - e²), times
+# π/180: 110,574.27 m); a degree of longitude at least a·cos(latitude)·π/180 (the parallel's radius is N·cos φ, and
+# N ≥ a). Degrees from these hold at least the distance asked.
+METRES_PER_DEGREE_LAT_MIN = 110_574.0
+METRES_PER_DEGREE_LON_AT_EQUATOR = math.pi * 6_378_137.0 / 180  # 111,319.49 m
+
+
+def degrees_around(metres: float, poleward_lat: float) -> tuple[float, float]:
+    """(longitude, latitude) degrees that hold every point within `metres` of a place at most `poleward_lat` from
+    the equator: a box for the GiST index before the exact distance is measured."""
+    lat = metres / METRES_PER_DEGREE_LAT_MIN
+    widest = abs(poleward_lat) + lat
+    if widest >= 90:
+        return 360.0, lat  # the circle may hold the pole
+    return min(360.0, metres / (METRES_PER_DEGREE_LON_AT_EQUATOR * math.cos(math.radians(widest)))), lat
+
+
+def degrees_around_sql(metres: str, poleward_lat: str) -> tuple[str, str]:
+    """degrees_around as SQL expressions of the SQL expressions `metres` and `poleward_lat`."""
+    lat = f"({metres} / {METRES_PER_DEGREE_LAT_MIN})"
+    widest = f"(abs({poleward_lat}) + {lat})"
+    lon = (
+        f"CASE WHEN {widest} >= 90 THEN 360 "
+        f"ELSE LEAST(360, {metres} / ({METRES_PER_DEGREE_LON_AT_EQUATOR!r} * cos(radians({widest})))) END"
+    )
+    return lon, lat
+
+
 # A worker asks for what is reachable, not for the far side of the planet: past this the answer is noise
 # and the query scans the whole register.
 MAX_SEARCH_RADIUS_M = 1_000_000
@@ -35,9 +67,13 @@ MIN_RADIUS_M = 1.0
 # Farther than any two points on the WGS-84 spheroid (the longest geodesic is 20,003,931 m): no limit.
 FARTHEST_M = 20_004_000.0
 
-# The query point as SQL, from two bound parameters (lon, lat): a constant for the planner, so the GiST
-# index on the geography column serves both KNN ordering and ST_DWithin.
-POINT_SQL = "ST_SetSRID(ST_MakePoint(${lon}, ${lat}), 4326)::geography"
+
+def point_sql(lon: str, lat: str, *, geography: bool = False) -> str:
+    """A WGS-84 point as SQL, from SQL expressions of its longitude and latitude (bound parameters or columns); as
+    geography for distances in metres on the spheroid. From bound parameters it is a constant for the planner, so
+    the GiST index on a geography column serves both KNN ordering and ST_DWithin."""
+    point = f"ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)"
+    return f"{point}::geography" if geography else point
 
 
 def _a_number(value: Any) -> Any:

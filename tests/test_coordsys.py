@@ -2,6 +2,7 @@
 
 import json
 import random
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -14,7 +15,7 @@ from app import geo
 from app.paths import SEED_DIR
 from tests.reference import GEOD
 
-SHARED_DATAV = SEED_DIR.parent.parent / "shared" / "data" / "boundaries" / "binzhou_371600_datav_GCJ02_reference.json"
+DATAV = Path(__file__).parent / "data" / "binzhou_371600_datav_GCJ02_reference.json"  # provenance: tests/data/README.md
 
 
 @pytest.mark.parametrize("coordsys", ["gcj02", "bd09"])
@@ -35,7 +36,6 @@ def test_no_shift_outside_china(coordsys: str) -> None:
         assert geo.to_wgs84(lon, lat, coordsys) == (lon, lat)
 
 
-@pytest.mark.skipif(not SHARED_DATAV.exists(), reason="shared reference data not beside the checkout")
 def test_datav_gcj02_outline_lands_on_the_tianditu_outline() -> None:
     """Independent data: DataV's Binzhou outlines (GCJ-02, from Amap) against Tianditu's (WGS-84/CGCS2000).
 
@@ -43,7 +43,7 @@ def test_datav_gcj02_outline_lands_on_the_tianditu_outline() -> None:
     the area-weighted centroid averages the drawing out and leaves the systematic offset, the datum's.
     The coastal counties (沾化区, 无棣县) are left out: their two coastlines are drawn kilometres apart.
     """
-    datav = {str(f["properties"]["adcode"]): f for f in json.loads(SHARED_DATAV.read_text("utf-8"))["features"]}
+    datav = {str(f["properties"]["adcode"]): f for f in json.loads(DATAV.read_text("utf-8"))["features"]}
     tianditu = {
         str(f["properties"]["adcode"]): shape(f["geometry"])
         for f in json.loads((SEED_DIR / "binzhou_371600_counties_tianditu_wgs84.geojson").read_text("utf-8"))[

@@ -54,7 +54,7 @@ async def test_requests_are_counted_by_route_template(
     assert sample(after, name, route=route, status="2xx") - sample(before, name, route=route, status="2xx") == 3
     assert sample(after, name, route=route, status="4xx") - sample(before, name, route=route, status="4xx") == 1
     assert f'/v1/sites/{site}"' not in after  # never the raw path
-    assert sample(after, "yizhan_read_pool_connections", state="size") >= 0
+    assert sample(after, "yizhan_read_pool_connections", state="size") >= 1  # the pool's minimum, and present
     key = await keys.create(sa_conn, "计数", ["write"], None)
     rows = [{"external_id": "M-1", "kind": "legal_aid", "name": "计数站", "lat": 37.4, "lon": 118.0}]
     await client.post("/v1/sites/bulk", json=rows, headers={"Authorization": f"Bearer {key}"})

@@ -151,7 +151,7 @@ async def worst_served(reader: Reader, of: repository.Catchments, rule: "Rule") 
             plane = np.array([(s["x"], s["y"]) for s in sites], dtype=np.float64)
             worst, distance = await offload.run(planar.farthest_from_kth, cells, plane, k)
             # Proof as in the single-radius search: a site beyond the search is farther than this from the region.
-            if distance <= 0.99 * search:
+            if distance <= (1 - geo.PLANAR_MARGIN) * search:
                 spot = candidates[worst]
                 return {"lon": spot["lon"], "lat": spot["lat"], "travel_time_s": None,
                         "method": f"sampled: the region's boundary vertices and population cell centroids, by "

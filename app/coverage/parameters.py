@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Query
 from pydantic import Field
 
 from app import geo
@@ -10,7 +10,6 @@ from app.coverage import service
 from app.dependencies import ReaderDep
 from app.parameters import IsoDate, VocabularyCode
 
-Adcode = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="Six-digit administrative code")]
 Kind = Annotated[VocabularyCode, Query(description="Site kind whose coverage is asked")]
 AsOf = Annotated[
     IsoDate | None, Query(description="Evaluate the register as it stood on this date (default: today, UTC+8)")

@@ -10,6 +10,7 @@ import asyncpg
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import geo
 from app.coverage.models import PopulationCell
 from app.coverage.population import Cell
 from app.db import Reader
@@ -61,7 +62,7 @@ async def children(reader: Reader, adcode: str) -> list[asyncpg.Record]:
 
 
 async def region_of_point(reader: Reader, lon: float, lat: float) -> str | None:
-    value = await reader.fetchval("SELECT region_of(ST_SetSRID(ST_MakePoint($1, $2), 4326))", lon, lat)
+    value = await reader.fetchval(f"SELECT region_of({geo.point_sql('$1', '$2')})", lon, lat)
     return str(value) if value is not None else None
 
 
@@ -120,26 +121,25 @@ ACTIVE_ON = f"s.kind = $2 AND {serving_on('$5', '$6')}"
 # Region, the sites serving it (any within the radius of its boundary, inside or not, plus what-if sites), their
 # catchments. Parameters: $1 adcode, $2 kind, $3 radius m, $4 the region's equal-area SRID, $5 as_of, $6 is it today,
 # $7/$8 what-if longitudes/latitudes.
+_SEARCH_LON, _SEARCH_LAT = geo.degrees_around_sql(
+    "$3::float8", "GREATEST(abs(ST_YMin(boundary)), abs(ST_YMax(boundary)))"
+)
 CATCHMENT_CTES = f"""
 WITH region AS (
     SELECT boundary, ST_Transform(boundary, $4::int) AS g,
            -- The boundary's box grown by the radius, in degrees (a metre of longitude shrinks with latitude), to
            -- find candidate sites with the GiST index before measuring them in the plane.
-           ST_Expand(
-               boundary,
-               LEAST(360, $3::float8 / (111320 * cos(radians(LEAST(89.9,
-                   GREATEST(abs(ST_YMin(boundary)), abs(ST_YMax(boundary))) + $3::float8 / 110574.0))))),
-               $3::float8 / 110574.0
-           ) AS search_box
+           ST_Expand(boundary, {_SEARCH_LON}, {_SEARCH_LAT}) AS search_box
     FROM regions WHERE adcode = $1
 ), serving AS (
     SELECT s.id, ST_Transform(s.geom, $4::int) AS g
     FROM sites s, region r
-    -- Planar distance in the region's plane, 1 % generous: a site whose circle stops short of the region adds
-    -- nothing, while a geodesic distance to a boundary of thousands of vertices costs ~0.5 ms a site.
-    WHERE {ACTIVE_ON} AND s.geom && r.search_box AND ST_DWithin(ST_Transform(s.geom, $4::int), r.g, $3 * 1.01)
+    -- Planar distance in the region's plane, generous by the planar margin: a site whose circle stops short of the
+    -- region adds nothing, while a geodesic distance to a boundary of thousands of vertices costs ~0.5 ms a site.
+    WHERE {ACTIVE_ON} AND s.geom && r.search_box
+      AND ST_DWithin(ST_Transform(s.geom, $4::int), r.g, $3 * {1 + geo.PLANAR_MARGIN})
     UNION ALL
-    SELECT NULL, ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 4326), $4::int)
+    SELECT NULL, ST_Transform({geo.point_sql("x", "y")}, $4::int)
     FROM unnest($7::float8[], $8::float8[]) AS extra(x, y)
 ), catchment AS (
     SELECT ST_Union(ST_Buffer(g, $3, 16)) AS g FROM serving
@@ -365,7 +365,7 @@ async def within_reach(reader: Reader, adcode: str, lon: float, lat: float, radi
     """Whether a site at (lon, lat) would reach into the region at all."""
     return bool(
         await reader.fetchval(
-            "SELECT ST_DWithin(boundary::geography, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, $4) "
+            f"SELECT ST_DWithin(boundary::geography, {geo.point_sql('$2', '$3', geography=True)}, $4) "
             "FROM regions WHERE adcode = $1",
             adcode,
             lon,

@@ -8,12 +8,13 @@ from starlette.responses import Response
 
 from app import bodies, geo
 from app.coverage import export, service, siting
-from app.coverage.parameters import Adcode, EvaluationDep
+from app.coverage.parameters import EvaluationDep
 from app.coverage.schemas import ChildCoverage, Gaps, PointCoverage, RegionCoverage, Suggestions, SuggestRequest
 from app.dependencies import ReaderDep
 from app.http import JSON, GeoJSON
 from app.parameters import CoordSysQuery, output_format
 from app.query import StrictQueryRoute
+from app.regions.adcode import Adcode
 from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"], route_class=StrictQueryRoute)

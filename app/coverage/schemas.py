@@ -10,6 +10,7 @@ from app.coverage.parameters import WhatIfMinSites, WhatIfRadius
 from app.coverage.siting import MAX_SUGGESTIONS
 from app.geo import CoordSys, Latitude, Longitude
 from app.parameters import IsoDate
+from app.regions.adcode import ADCODE_PATTERN
 
 
 class PointGeometry(BaseModel):
@@ -30,7 +31,7 @@ class PointCollection(BaseModel):
 
 
 class SuggestRequest(BaseModel):
-    region: str = Field(pattern=r"^[0-9]{6}$", description="Region adcode (a county, or a city: all its counties)")
+    region: str = Field(pattern=ADCODE_PATTERN, description="Region adcode (a county, or a city: all its counties)")
     kind: str = "legal_aid"
     count: int = Field(ge=1, le=MAX_SUGGESTIONS, description="How many new sites to place")
     candidates: PointCollection | None = Field(

@@ -218,8 +218,8 @@ async def _worst_served(reader: Reader, region: asyncpg.Record, rule: Rule, ev: 
     search = covered.WORST_SERVED_FIRST_SEARCH_M
     while True:
         spot = await repository.worst_served(reader, ev.catchments(region, search))
-        # 1 % margin: the search distance is geodesic, the Voronoi distance planar in the local projection.
-        if (spot is not None and spot["planar_m"] <= 0.99 * search) or search >= geo.FARTHEST_M:
+        # The search distance is geodesic, the Voronoi distance planar in the local projection.
+        if (spot is not None and spot["planar_m"] <= (1 - geo.PLANAR_MARGIN) * search) or search >= geo.FARTHEST_M:
             break
         search *= 2
     if spot is None:

@@ -5,6 +5,7 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, one_of
+from app.regions.adcode import ADCODE_PATTERN
 from app.vocabularies.closed import RegionLevel
 
 
@@ -12,7 +13,7 @@ class Region(Base):
     __tablename__ = "regions"
     __table_args__ = (
         Index("ix_regions_boundary", "boundary", postgresql_using="gist"),
-        CheckConstraint(r"adcode ~ '^[0-9]{6}$'", name="adcode_format"),
+        CheckConstraint(f"adcode ~ '{ADCODE_PATTERN}'", name="adcode_format"),
         CheckConstraint(one_of("level", RegionLevel), name="level_known"),
         CheckConstraint("ST_IsValid(boundary)", name="boundary_valid"),
         CheckConstraint("population IS NULL OR population >= 0", name="population_non_negative"),

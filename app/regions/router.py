@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app import geo
@@ -12,12 +12,11 @@ from app.http import cached
 from app.parameters import CoordSysQuery
 from app.query import StrictQueryRoute
 from app.regions import repository
+from app.regions.adcode import ADCODE_PATTERN, Adcode
 from app.regions.schemas import RegionDetail, RegionList
 from app.vocabularies.closed import RegionLevel
 
 router = APIRouter(prefix="/v1/regions", tags=["regions"], route_class=StrictQueryRoute)
-
-Adcode = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="Six-digit administrative code")]
 
 
 def _round_area(row: dict[str, Any]) -> dict[str, Any]:
@@ -30,7 +29,7 @@ async def list_regions(
     request: Request,
     reader: ReaderDep,
     level: Annotated[RegionLevel | None, Query()] = None,
-    parent: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="Children of this adcode")] = None,
+    parent: Annotated[str | None, Query(pattern=ADCODE_PATTERN, description="Children of this adcode")] = None,
 ) -> Response:
     """Regions (without boundaries), in adcode order."""
     rows = await repository.list_regions(reader, level, parent)

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import osmium
-from pyproj import Geod
 
+from app.geo import GEOD
 from app.roads import modes
 
-GEOD = Geod(ellps="WGS84")
 ODBL = "© OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
 
 

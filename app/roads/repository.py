@@ -1,12 +1,12 @@
 """SQL of the road networks: storing an extract, snapping a point to its nearest road, pgRouting's reach."""
 
-from math import cos, radians
 from typing import Any
 
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import geo
 from app.db import Reader, driver_connection
 from app.roads import osm
 from app.roads.modes import Mode
@@ -80,7 +80,7 @@ async def network_at(reader: Reader, lon: float, lat: float, within_m: float) ->
     """The newest network whose area holds the point (or comes within `within_m` of it)."""
     return await reader.fetchrow(
         f"SELECT {NETWORK_COLUMNS} FROM road_networks "
-        "WHERE ST_DWithin(hull::geography, ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, $3) "
+        f"WHERE ST_DWithin(hull::geography, {geo.point_sql('$1', '$2', geography=True)}, $3) "
         "ORDER BY imported_at DESC, id DESC LIMIT 1",
         lon,
         lat,
@@ -104,7 +104,7 @@ async def within_extent(reader: Reader, network_id: int, lon: float, lat: float)
     """Whether the point is within the network's extent (its hull)."""
     return bool(
         await reader.fetchval(
-            "SELECT ST_Covers(hull, ST_SetSRID(ST_MakePoint($2, $3), 4326)) FROM road_networks WHERE id = $1",
+            f"SELECT ST_Covers(hull, {geo.point_sql('$2', '$3')}) FROM road_networks WHERE id = $1",
             network_id,
             lon,
             lat,
@@ -170,12 +170,12 @@ def _cost_columns(mode: Mode) -> str:
     return f"{mode}_s AS cost, {mode}_reverse_s AS reverse_cost"
 
 
-SNAP_SQL = """
-WITH p AS (SELECT ST_SetSRID(ST_MakePoint($2, $3), 4326) AS g),
+SNAP_SQL = f"""
+WITH p AS (SELECT {geo.point_sql("$2", "$3")} AS g),
 near AS (
-    SELECT e.id, e.source, e.target, e.length_m, {costs}, e.geom
+    SELECT e.id, e.source, e.target, e.length_m, {{costs}}, e.geom
     FROM road_edges e, p
-    WHERE e.network_id = $1 AND ({mode}_s >= 0 OR {mode}_reverse_s >= 0)
+    WHERE e.network_id = $1 AND ({{mode}}_s >= 0 OR {{mode}}_reverse_s >= 0)
     ORDER BY e.geom <-> p.g
     LIMIT 8
 )
@@ -188,18 +188,18 @@ LIMIT 1
 """
 
 
-SNAP_MANY_SQL = """
+SNAP_MANY_SQL = f"""
 SELECT p.n, s.*
 FROM unnest($2::float8[], $3::float8[]) WITH ORDINALITY AS p(lon, lat, n)
 CROSS JOIN LATERAL (
     SELECT near.id, near.source, near.target, near.cost, near.reverse_cost,
            ST_LineLocatePoint(ST_Transform(near.geom, $4::int), ST_Transform(q.g, $4::int)) AS fraction,
            ST_Distance(near.geom::geography, q.g::geography) AS off_road_m
-    FROM (SELECT ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326) AS g) q,
+    FROM (SELECT {geo.point_sql("p.lon", "p.lat")} AS g) q,
     LATERAL (
-        SELECT e.id, e.source, e.target, {costs}, e.geom
+        SELECT e.id, e.source, e.target, {{costs}}, e.geom
         FROM road_edges e
-        WHERE e.network_id = $1 AND ({mode}_s >= 0 OR {mode}_reverse_s >= 0)
+        WHERE e.network_id = $1 AND ({{mode}}_s >= 0 OR {{mode}}_reverse_s >= 0)
         ORDER BY e.geom <-> q.g
         LIMIT 8
     ) near
@@ -235,10 +235,8 @@ def edges_sql(network_id: int, mode: Mode, points: list[tuple[float, float]], re
     """pgRouting's edge query: the network's edges within `reach_m` of the points' box, with the mode's costs."""
     west, east = min(p[0] for p in points), max(p[0] for p in points)
     south, north = min(p[1] for p in points), max(p[1] for p in points)
-    # A box in degrees that holds the reach at these latitudes (a degree of longitude is the shorter one).
-    widest = max(abs(south), abs(north))
-    dx = reach_m / (111_320 * max(cos(radians(min(widest, 89.0))), 0.01)) + 0.001
-    dy = reach_m / 110_574 + 0.001
+    # A box in degrees that holds the reach at these latitudes, a little wider for the edges' own length.
+    dx, dy = (d + 0.001 for d in geo.degrees_around(reach_m, max(abs(south), abs(north))))
     return (
         f"SELECT id, source, target, {_cost_columns(mode)} FROM road_edges WHERE network_id = {int(network_id)} "
         f"AND geom && ST_MakeEnvelope({float(west) - dx}, {float(south) - dy}, {float(east) + dx}, "

@@ -241,7 +241,7 @@ def upsert_sql(region_prefix: str | None) -> str:
     region = f" AND {in_region('s.region_adcode', region_prefix)}" if region_prefix is not None else ""
     return f"""
 INSERT INTO sites AS s ({", ".join(_COPIED)}, location, gcj02_lon, gcj02_lat, source, external_id)
-SELECT {", ".join(_COPIED)}, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, gcj02_lon, gcj02_lat,
+SELECT {", ".join(_COPIED)}, {geo.point_sql("lon", "lat", geography=True)}, gcj02_lon, gcj02_lat,
        source, external_id
 FROM upsert_stage
 -- In key order: two imports of the same rows take their row locks in the same order, so neither waits on the other.
@@ -366,7 +366,7 @@ async def regions_of(conn: AsyncConnection, points: list[tuple[float, float]]) -
         return []
     result = await conn.execute(
         text(
-            "SELECT region_of(ST_SetSRID(ST_MakePoint(x, y), 4326)) "
+            f"SELECT region_of({geo.point_sql('x', 'y')}) "
             "FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) WITH ORDINALITY AS p(x, y, n) ORDER BY n"
         ),
         {"xs": [p[0] for p in points], "ys": [p[1] for p in points]},

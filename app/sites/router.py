@@ -22,6 +22,7 @@ from app.parameters import (
     output_format,
 )
 from app.query import StrictQueryRoute
+from app.regions.adcode import ADCODE_PATTERN
 from app.sites import bulk, repository, service
 from app.sites.schemas import BulkReport, Site, SiteCreate, SiteFields, SitePage
 from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
@@ -47,7 +48,7 @@ async def list_sites(
     bbox: Annotated[BBox | None, Depends(bbox_query)],
     kind: Annotated[list[VocabularyCode] | None, Query(description="Site kind (repeatable)")] = None,
     region: Annotated[
-        str | None, Query(pattern=r"^[0-9]{6}$", description="Region adcode, descendants included")
+        str | None, Query(pattern=ADCODE_PATTERN, description="Region adcode, descendants included")
     ] = None,
     q: Annotated[
         str | None, Query(min_length=1, max_length=100, pattern=LINE_PATTERN, description="Text in name or address")

@@ -8,6 +8,7 @@ statement's own.
 
 import datetime as dt
 
+from app import geo
 from app.db import Reader
 from app.sites import trust
 from app.sites.repository import serving_on, serving_today
@@ -63,7 +64,7 @@ def _site_counts_sql(is_today: bool, by_kind: bool) -> str:
     first = 8 if by_kind else 7
     return f"""
 SELECT ST_AsMVT(t, 'sites', {EXTENT}, 'geom') FROM (
-    SELECT c.kind, c.count, {_geometry("ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326)")} AS geom
+    SELECT c.kind, c.count, {_geometry(geo.point_sql("c.lon", "c.lat"))} AS geom
     FROM (
         SELECT s.kind, count(*) AS count, avg(ST_X(s.geom)) AS lon, avg(ST_Y(s.geom)) AS lat
         FROM sites s

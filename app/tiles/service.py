@@ -188,10 +188,8 @@ async def catchments(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> byt
     if not radii and not drawn:
         return b""
     # Sites whose ring reaches the tile: within the largest radius, in degrees at the tile's most poleward edge.
-    reach_lat = max(radii.values(), default=0.0) / 110_574.0  # a degree of latitude is at least 110.574 km
     poleward = max(abs(latitude) for latitude in tile.latitudes())
-    reach_lon = reach_lat / max(math.cos(math.radians(min(poleward + reach_lat, 89.0))), 1e-6)
-    reach = (reach_lon, reach_lat)
+    reach = geo.degrees_around(max(radii.values(), default=0.0), poleward)
     return await repository.catchments(reader, tile.key, ev.kind, radii, reach, ev.as_of, ev.is_today, drawn)
 
 

@@ -9,11 +9,11 @@ import itertools
 import asyncpg
 
 from app.db import Reader
-from app.geo import POINT_SQL
+from app.geo import point_sql
 from app.sites import trust
 from app.sites.repository import serving_on, serving_today
 
-_POINT = POINT_SQL.format(lon=1, lat=2)
+_POINT = point_sql("$1", "$2", geography=True)
 
 # What the search reads of each candidate: the item's fields and what the service ranks and filters by. The
 # service builds the item: rendering its JSON here costs the database ~150 µs to save the service ~50 µs.
