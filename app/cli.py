@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import demo, geo, server, text
 from app.config import Settings
 from app.coverage import repository as coverage_repository
-from app.coverage.service import MAX_MIN_SITES
+from app.coverage.rules import MAX_MIN_SITES
 from app.db import create_engine, reader_in
 from app.keys import service as keys
 from app.keys.service import Principal

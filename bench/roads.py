@@ -32,6 +32,7 @@ from rich.table import Table
 from app import china_time, demo
 from app.config import Settings
 from app.coverage import service as coverage
+from app.coverage.evaluation import Evaluation
 from app.db import act_as, connect_reader, create_engine
 from app.roads import osm, repository, service
 from app.roads.modes import Mode
@@ -86,7 +87,7 @@ async def coverage_figures(settings: Settings) -> list[list[str]]:
             ("15 min walk on the network, min_sites 2", None, 2),
             ("radius 1,000 m (the same rule's radius form)", 1000.0, None),
         ):
-            ev = coverage.Evaluation("outdoor_station", china_time.today(), radius_m, min_sites)  # state None: not kept
+            ev = Evaluation("outdoor_station", china_time.today(), radius_m, min_sites)  # state None: not kept
             answer = await coverage.region_coverage(reader, demo.HUANGPU["adcode"], ev)  # warm-up
             times = []
             for _ in range(10):

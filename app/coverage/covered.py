@@ -11,7 +11,7 @@ catchments hold it.
 
 import functools
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import shapely
@@ -21,14 +21,12 @@ from shapely.geometry.base import BaseGeometry
 
 from app import geo, offload
 from app.coverage import planar, repository
+from app.coverage.rules import Rule
 from app.db import Reader
 from app.errors import InvalidParameter
 from app.roads import modes
 from app.roads import repository as roads_repository
 from app.roads import service as roads
-
-if TYPE_CHECKING:
-    from app.coverage.service import Rule
 
 # The worst-served search starts with the sites this close to the region and doubles the distance until the answer
 # proves itself: if the farthest point found is within the search distance, a site outside it is farther from
@@ -59,20 +57,20 @@ class Covered:
         return bytes(shapely.to_wkb(self.area))
 
 
-def search_m(rule: "Rule") -> float:
+def search_m(rule: Rule) -> float:
     """How far from the region a site may be and still serve part of it."""
     if rule.network is None:
         return rule.radius_m
     return max(rule.radius_m, rule.budget_s * modes.top_kmh(_mode(rule)) / 3.6 + modes.SNAP_M)
 
 
-def _mode(rule: "Rule") -> modes.Mode:
+def _mode(rule: Rule) -> modes.Mode:
     assert rule.mode is not None
     return rule.mode
 
 
 async def covered(
-    reader: Reader, of: repository.Catchments, rule: "Rule", extra: list[tuple[float, float]] | None = None
+    reader: Reader, of: repository.Catchments, rule: Rule, extra: list[tuple[float, float]] | None = None
 ) -> Covered:
     """What the sites of `of` (and the what-if sites `extra`) cover under `rule`. `of.radius_m` is search_m."""
     sites = await repository.serving_sites(reader, of, extra)
@@ -92,9 +90,7 @@ async def covered(
     return Covered(area, catchments)
 
 
-async def catchments_at(
-    reader: Reader, srid: int, rule: "Rule", points: list[tuple[float, float]]
-) -> list[BaseGeometry]:
+async def catchments_at(reader: Reader, srid: int, rule: Rule, points: list[tuple[float, float]]) -> list[BaseGeometry]:
     """The catchment of a site at each point under `rule`, in the plane `srid`."""
     if not points:
         return []
@@ -120,7 +116,7 @@ def _to_plane(projection: str) -> Transformer:
     return Transformer.from_crs("EPSG:4326", projection, always_xy=True)
 
 
-async def _isochrones(reader: Reader, srid: int, rule: "Rule", points: list[tuple[float, float]]) -> list[BaseGeometry]:
+async def _isochrones(reader: Reader, srid: int, rule: Rule, points: list[tuple[float, float]]) -> list[BaseGeometry]:
     """Each point's isochrone under the rule, in the plane `srid` (empty where the point does not join)."""
     assert rule.network is not None
     found = await roads.reaches(reader, rule.network, _mode(rule), points, rule.budget_s)
@@ -135,7 +131,7 @@ async def _isochrones(reader: Reader, srid: int, rule: "Rule", points: list[tupl
     return [shapely.from_wkb(shapes[i]) if i in shapes else planar.EMPTY for i in range(len(points))]
 
 
-async def worst_served(reader: Reader, of: repository.Catchments, rule: "Rule") -> dict[str, Any] | None:
+async def worst_served(reader: Reader, of: repository.Catchments, rule: Rule) -> dict[str, Any] | None:
     """The place whose k-th serving site is farthest: on a network, the node of the region with the longest
     travel time to its k-th quickest site; otherwise, among the region's boundary vertices and population cell
     centroids, the one farthest (in the plane) from its k-th nearest site. None when fewer than k sites serve."""
@@ -161,7 +157,7 @@ async def worst_served(reader: Reader, of: repository.Catchments, rule: "Rule") 
         search *= 2
 
 
-async def _worst_on_network(reader: Reader, of: repository.Catchments, rule: "Rule") -> dict[str, Any] | None:
+async def _worst_on_network(reader: Reader, of: repository.Catchments, rule: Rule) -> dict[str, Any] | None:
     """The node with the longest travel time to its k-th quickest site. The search looks WORST_SERVED_TIME_FACTOR
     times the rule's time ahead and doubles while fewer than k sites are that near or a node is not reached by k
     of them (up to MAX_TRAVEL_S)."""

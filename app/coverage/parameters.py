@@ -6,7 +6,8 @@ from fastapi import Depends, Query
 from pydantic import Field
 
 from app import geo
-from app.coverage import service
+from app.coverage.evaluation import Evaluation, evaluation
+from app.coverage.rules import MAX_MIN_SITES, MAX_RULE_RADIUS_M
 from app.dependencies import ReaderDep
 from app.parameters import IsoDate, VocabularyCode
 
@@ -15,8 +16,8 @@ AsOf = Annotated[
     IsoDate | None, Query(description="Evaluate the register as it stood on this date (default: today, UTC+8)")
 ]
 # The what-ifs' bounds, for every route that takes them (the JSON endpoints, the tiles, TileJSON, siting).
-WhatIfRadius = Annotated[float, Field(ge=geo.MIN_RADIUS_M, le=service.MAX_RULE_RADIUS_M, allow_inf_nan=False)]
-WhatIfMinSites = Annotated[int, Field(ge=1, le=service.MAX_MIN_SITES)]
+WhatIfRadius = Annotated[float, Field(ge=geo.MIN_RADIUS_M, le=MAX_RULE_RADIUS_M, allow_inf_nan=False)]
+WhatIfMinSites = Annotated[int, Field(ge=1, le=MAX_MIN_SITES)]
 RadiusOverride = Annotated[
     WhatIfRadius | None,
     Query(description="What-if: use this radius (metres) instead of the region's rule (echoed in `rule`)"),
@@ -37,9 +38,9 @@ async def evaluation_query(
     as_of: AsOf = None,
     radius_m: RadiusOverride = None,
     min_sites: MinSitesOverride = None,
-) -> service.Evaluation:
+) -> Evaluation:
     """What every coverage question shares: the kind, the date, a what-if radius or site count."""
-    return await service.evaluation(reader, kind, as_of, radius_m, min_sites)
+    return await evaluation(reader, kind, as_of, radius_m, min_sites)
 
 
-EvaluationDep = Annotated[service.Evaluation, Depends(evaluation_query)]
+EvaluationDep = Annotated[Evaluation, Depends(evaluation_query)]

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from app import bodies, geo
 from app.coverage import export, service, siting
+from app.coverage.evaluation import evaluation
 from app.coverage.parameters import EvaluationDep
 from app.coverage.schemas import ChildCoverage, Gaps, PointCoverage, RegionCoverage, Suggestions, SuggestRequest
 from app.dependencies import ReaderDep
@@ -106,7 +107,7 @@ async def coverage_gaps(
 async def suggest_sites(request: Request, reader: ReaderDep) -> Response:
     """Where the next `count` sites of a kind should go: greedy maximal coverage, existing sites fixed."""
     body = await bodies.read(request, SuggestRequest)
-    ev = await service.evaluation(reader, body.kind, body.as_of, body.radius_m, body.min_sites)
+    ev = await evaluation(reader, body.kind, body.as_of, body.radius_m, body.min_sites)
     candidates = await asyncio.to_thread(body.candidates_wgs84) if body.candidates is not None else None
     result = await siting.suggest(reader, body.region, ev, body.count, candidates)
     result["suggestions"] = [geo.record_from_wgs84(s, body.coordsys) for s in result["suggestions"]]

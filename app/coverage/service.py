@@ -2,9 +2,8 @@
 
 import asyncio
 import copy
-import datetime as dt
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
@@ -13,104 +12,22 @@ import orjson
 import shapely
 import shapely.geometry
 
-from app import china_time, geo, geojson, offload
+from app import geo, geojson, offload
 from app.coverage import covered, planar, repository
+from app.coverage.evaluation import Evaluation
+from app.coverage.rules import Rule, resolve_rule
 from app.db import Reader
-from app.errors import InvalidParameter, NotFound
+from app.errors import NotFound
 from app.kept import Kept
 from app.roads import repository as roads_repository
 from app.roads import service as roads
 from app.roads.modes import Mode
 from app.sites.nearest import service as nearest
-from app.vocabularies.service import site_kinds
 
 T = TypeVar("T")
 # Gaps smaller than this are slivers between overlapping circles or along the boundary, not places.
 GAP_MIN_AREA_M2 = 10_000.0
-MAX_RULE_RADIUS_M = 100_000.0
-MAX_MIN_SITES = 5
 PER_CHILD_RULE_LABEL = "按下级区划规则 / per child region"
-
-
-RADIUS_FORM = "radius = minutes × assumed speed"
-RADIUS_FROM_MINUTES = f"{RADIUS_FORM} (no road network loaded)"
-# A region this much within a network's extent is evaluated on the network alone.
-NETWORK_WHOLE_SHARE = 0.995
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A region's rule for a kind: how far a site serves and by how many sites a place must be reached.
-
-    A travel-time rule with a mode is travelled on `network` where one is loaded over the region (within its
-    extent; outside it the radius stands), else it is the radius minutes × assumed speed.
-    """
-
-    radius_m: float
-    travel_minutes: int | None
-    assumed_speed_kmh: float | None
-    scope: str
-    note: str | None
-    mode: Mode | None = None
-    min_sites: int = 1
-    network: roads.Network | None = None
-    network_share: float | None = None  # of the region's area within the network's extent
-
-    @property
-    def budget_s(self) -> float:
-        assert self.travel_minutes is not None
-        return self.travel_minutes * 60.0
-
-    @property
-    def is_single_radius(self) -> bool:
-        """A place is covered when one site is within the radius: the union of circles (the fast, exact path)."""
-        return self.network is None and self.min_sites == 1
-
-    def method(self) -> str:
-        """Which way the rule was evaluated, as every answer states it."""
-        if self.network is not None and self.mode is not None:
-            method = self.network.describe(self.mode)
-            if self.network_share is not None and self.network_share < NETWORK_WHOLE_SHARE:
-                method += (
-                    f" over {self.network_share:.0%} of the region (the network's extent); elsewhere {RADIUS_FORM}"
-                )
-            return method
-        if self.travel_minutes is not None:
-            return RADIUS_FROM_MINUTES
-        return "radius"
-
-    def describe(self) -> dict[str, Any]:
-        travel = self.travel_minutes is not None
-        return {
-            "type": "travel_time" if travel else "radius",
-            "radius_m": self.radius_m,
-            "travel_minutes": self.travel_minutes,
-            "assumed_speed_kmh": self.assumed_speed_kmh,
-            "mode": self.mode.value if self.mode is not None else None,
-            "min_sites": self.min_sites,
-            "method": self.method(),
-            "approximation": RADIUS_FROM_MINUTES if travel and self.network is None else None,
-            "network": {**self.network.as_dict(), "share_of_region": round(self.network_share or 0.0, 4)}
-            if self.network is not None
-            else None,
-            "scope": self.scope,
-            "note": self.note,
-        }
-
-    def label(self) -> str:
-        """A short human form for report tables: '2000 m', '30 min × 15 km/h = 7500 m', '15 min 步行 walking on
-        roads', each with '· ≥ 2 sites' under cross coverage."""
-        if self.network is not None and self.mode is not None:
-            text = f"{self.travel_minutes} min {self.mode.label} on roads"
-        elif self.travel_minutes is not None:
-            text = f"{self.travel_minutes} min × {self.assumed_speed_kmh:g} km/h = {self.radius_m:.0f} m"
-        else:
-            text = f"{self.radius_m:.0f} m"
-        return text if self.min_sites == 1 else f"{text} · ≥ {self.min_sites} sites"
-
-
-class NoRule(InvalidParameter):
-    """The region has no coverage rule for the kind (a map draws it unshaded)."""
 
 
 async def find_region(reader: Reader, adcode: str) -> asyncpg.Record:
@@ -118,61 +35,6 @@ async def find_region(reader: Reader, adcode: str) -> asyncpg.Record:
     if row is None:
         raise NotFound(f"no region with adcode {adcode}")
     return row
-
-
-async def resolve_rule(reader: Reader, adcode: str, ev: "Evaluation") -> Rule:
-    """The region's rule for the evaluation's kind, with the evaluation's what-if radius or site count."""
-    row = await repository.rule(reader, adcode, ev.kind)
-    if ev.radius_override is not None:
-        # The region's cross coverage stands under a what-if radius.
-        min_sites = row["min_sites"] if row is not None else 1
-        rule = Rule(ev.radius_override, None, None, "query", "radius_m given in the request (what-if)", None, min_sites)
-    else:
-        if row is None:
-            raise NoRule("kind", f"no coverage rule for kind {ev.kind} in region {adcode}")
-        if row["radius_m"] is not None:
-            radius = float(row["radius_m"])
-        else:
-            radius = row["travel_minutes"] / 60 * row["assumed_speed_kmh"] * 1000
-        mode = Mode(row["mode"]) if row["mode"] is not None else None
-        rule = Rule(
-            radius, row["travel_minutes"], row["assumed_speed_kmh"], row["scope"], row["note"], mode, row["min_sites"]
-        )
-        if mode is not None:
-            found = await roads_repository.network_over(reader, adcode)
-            if found is not None:
-                rule = replace(rule, network=roads.network_of(found), network_share=float(found["share"]))
-    if ev.min_sites_override is not None:
-        rule = replace(rule, min_sites=ev.min_sites_override)
-    return rule
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """What every coverage question shares: the kind, the date and whether that date is today."""
-
-    kind: str
-    as_of: dt.date
-    radius_override: float | None
-    min_sites_override: int | None = None
-    # The register's state the answer is for (repository.register_state); None: answers are not kept.
-    state: tuple[int, int | None] | None = None
-
-    @property
-    def is_today(self) -> bool:
-        return self.as_of == china_time.today()
-
-    def catchments(self, region: asyncpg.Record, radius_m: float) -> repository.Catchments:
-        """The sites serving `region` within `radius_m`, in the region's plane."""
-        return repository.Catchments(region["adcode"], self.kind, radius_m, srid_of(region), self.as_of, self.is_today)
-
-
-async def evaluation(
-    reader: Reader, kind: str, as_of: dt.date | None, radius_m: float | None, min_sites: int | None = None
-) -> Evaluation:
-    await site_kinds.check(reader, "kind", [kind])
-    state = await repository.register_state(reader)
-    return Evaluation(kind, as_of or china_time.today(), radius_m, min_sites, state)
 
 
 # A leaf region's figures for one evaluation, kept for a minute for the same state of the register: the map asks
@@ -204,11 +66,6 @@ def _key(what: str, region: asyncpg.Record, ev: Evaluation) -> tuple[Any, ...] |
     if ev.state is None:
         return None
     return (what, region["adcode"], ev.kind, ev.as_of, ev.radius_override, ev.min_sites_override, ev.state)
-
-
-def srid_of(region: asyncpg.Record) -> int:
-    """The SRID of the region's own equal-area plane."""
-    return int(region["equal_area_srid"])
 
 
 async def _worst_served(reader: Reader, region: asyncpg.Record, rule: Rule, ev: Evaluation) -> dict[str, Any] | None:

@@ -19,6 +19,8 @@ from shapely.geometry.base import BaseGeometry
 
 from app import offload
 from app.coverage import covered, planar, repository, service
+from app.coverage.evaluation import Evaluation, srid_of
+from app.coverage.rules import Rule, resolve_rule
 from app.db import Reader
 from app.errors import InvalidParameter
 
@@ -36,7 +38,7 @@ class SitingInstance:
     candidates_lonlat: list[tuple[float, float]]
     candidate_source: str
     leaves: list[asyncpg.Record]
-    rules: dict[str, service.Rule]
+    rules: dict[str, Rule]
     # Parts of the demand on road networks: (cells, each candidate's catchment there, the cells' x and y in it).
     on_network: list[tuple[slice, list[BaseGeometry], NDArray[np.float64], NDArray[np.float64]]]
 
@@ -55,16 +57,16 @@ class SitingInstance:
 
 
 async def siting_instance(
-    reader: Reader, adcode: str, ev: service.Evaluation, candidates: list[tuple[float, float]] | None = None
+    reader: Reader, adcode: str, ev: Evaluation, candidates: list[tuple[float, float]] | None = None
 ) -> SitingInstance:
     region = await service.find_region(reader, adcode)
     leaves = await service.leaves(reader, region)
-    rules: dict[str, service.Rule] = {}
+    rules: dict[str, Rule] = {}
     cells: list[tuple[float, float, float, float, float, float]] = []
     # Leaves whose reach is not the radius (on a road network), with where their cells are in the table.
     on_roads: list[tuple[asyncpg.Record, slice]] = []
     for leaf in leaves:
-        rule = rules[leaf["adcode"]] = await service.resolve_rule(reader, leaf["adcode"], ev)
+        rule = rules[leaf["adcode"]] = await resolve_rule(reader, leaf["adcode"], ev)
         found = await service.uncovered_cells(reader, leaf, rule, ev)
         need = await _need(reader, leaf, rule, ev, [(c["lon"], c["lat"]) for c in found])
         first = len(cells)
@@ -78,7 +80,7 @@ async def siting_instance(
         source = GRID_CANDIDATES
     else:
         source = f"given ({len(candidates)} points)"
-    plane = service.srid_of(region)
+    plane = srid_of(region)
     demand_x, demand_y = await covered.in_plane(reader, plane, table[:, 0], table[:, 1])
     cand = np.array(candidates, dtype=np.float64).reshape(-1, 2)
     cand_x, cand_y = await covered.in_plane(reader, plane, cand[:, 0], cand[:, 1])
@@ -92,8 +94,8 @@ async def siting_instance(
     )
     on_network = []
     for leaf, part in on_roads:
-        shapes = await covered.catchments_at(reader, service.srid_of(leaf), rules[leaf["adcode"]], list(candidates))
-        x, y = await covered.in_plane(reader, service.srid_of(leaf), table[part, 0], table[part, 1])
+        shapes = await covered.catchments_at(reader, srid_of(leaf), rules[leaf["adcode"]], list(candidates))
+        x, y = await covered.in_plane(reader, srid_of(leaf), table[part, 0], table[part, 1])
         on_network.append((part, shapes, x, y))
     return SitingInstance(instance, list(candidates), source, leaves, rules, on_network)
 
@@ -101,8 +103,8 @@ async def siting_instance(
 async def _need(
     reader: Reader,
     leaf: asyncpg.Record,
-    rule: service.Rule,
-    ev: service.Evaluation,
+    rule: Rule,
+    ev: Evaluation,
     points: list[tuple[float, float]],
 ) -> list[int]:
     """How many more sites each uncovered cell (its centroid) needs: min_sites less the catchments holding it."""
@@ -110,21 +112,21 @@ async def _need(
         return [1] * len(points)
     found = await service.covered_by(reader, leaf, rule, ev)
     lon, lat = np.array(points, dtype=np.float64).T
-    x, y = await covered.in_plane(reader, service.srid_of(leaf), lon, lat)
+    x, y = await covered.in_plane(reader, srid_of(leaf), lon, lat)
     shapes = [catchment.shape for catchment in found.catchments]
     held = await offload.run(planar.holding_count, shapes, x, y)
     return [max(1, rule.min_sites - int(h)) for h in held]
 
 
 async def _covered(
-    reader: Reader, leaf: asyncpg.Record, ev: service.Evaluation, rule: service.Rule, extra: list[tuple[float, float]]
+    reader: Reader, leaf: asyncpg.Record, ev: Evaluation, rule: Rule, extra: list[tuple[float, float]]
 ) -> tuple[float, float]:
     figures = await service.figures(reader, leaf, rule, ev, extra)
     return float(figures["covered_area_km2"]), float(figures["covered_population"])
 
 
 async def suggest(
-    reader: Reader, adcode: str, ev: service.Evaluation, count: int, candidates: list[tuple[float, float]] | None
+    reader: Reader, adcode: str, ev: Evaluation, count: int, candidates: list[tuple[float, float]] | None
 ) -> dict[str, Any]:
     problem = await siting_instance(reader, adcode, ev, candidates)
     picks = await problem.greedy(count)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app import china_time
-from app.coverage import service as coverage
+from app.coverage.evaluation import evaluation
 from app.coverage.parameters import AsOf, EvaluationDep, MinSitesOverride, RadiusOverride
 from app.dependencies import ReaderDep
 from app.errors import InvalidParameter
@@ -128,7 +128,7 @@ async def tilejson(
         if kind is not None and len(kind) > 1:
             raise InvalidParameter("kind", "one kind for a coverage layer")
         # The checks the layer's tiles make, so that the URL handed out is one they answer.
-        await coverage.evaluation(reader, kind[0] if kind else "legal_aid", as_of, radius_m, min_sites)
+        await evaluation(reader, kind[0] if kind else "legal_aid", as_of, radius_m, min_sites)
     if as_of is not None:
         query.append(("as_of", as_of.isoformat()))
     if radius_m is not None:

@@ -16,6 +16,8 @@ import shapely
 
 from app import geo
 from app.coverage import service as coverage
+from app.coverage.evaluation import Evaluation, srid_of
+from app.coverage.rules import NoRule, resolve_rule
 from app.db import Reader
 from app.errors import InvalidParameter, NotFound
 from app.geo import CoordSys
@@ -146,7 +148,7 @@ async def sites(reader: Reader, tile: Tile, kinds: list[str] | None, as_of: dt.d
     return await repository.site_counts(reader, tile.key, cell, kinds, as_of, is_today)
 
 
-async def _covered_area(reader: Reader, region: Any, ev: coverage.Evaluation) -> coverage.CoveredArea | None:
+async def _covered_area(reader: Reader, region: Any, ev: Evaluation) -> coverage.CoveredArea | None:
     """A region's covered area (a parent's from its children's); None where no rule for the kind applies."""
     if region["has_children"]:
         parts = [await _covered_area(reader, child, ev) for child in await coverage.leaves(reader, region)]
@@ -154,11 +156,11 @@ async def _covered_area(reader: Reader, region: Any, ev: coverage.Evaluation) ->
         return coverage.CoveredArea.of_children(found) if found else None
     try:
         return await coverage.leaf_covered_area(reader, region, ev)
-    except coverage.NoRule:  # no rule for the kind there: drawn, not shaded
+    except NoRule:  # no rule for the kind there: drawn, not shaded
         return None
 
 
-async def regions(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
+async def regions(reader: Reader, tile: Tile, ev: Evaluation) -> bytes:
     figures: list[tuple[str, float | None, str]] = []
     for adcode in await repository.regions_in(reader, tile.key):
         found = await _covered_area(reader, await coverage.find_region(reader, adcode), ev)
@@ -167,21 +169,21 @@ async def regions(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
     return await repository.regions(reader, tile.key, tolerance, figures)
 
 
-async def catchments(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
+async def catchments(reader: Reader, tile: Tile, ev: Evaluation) -> bytes:
     if tile.z < COVERAGE_FROM:
         return b""
     radii: dict[str, float] = {}
     drawn: list[tuple[int, bytes, int, str]] = []  # on a road network: what the coverage service drew
     for leaf in await _leaves_in(reader, tile):
         try:
-            rule = await coverage.resolve_rule(reader, leaf["adcode"], ev)
-        except coverage.NoRule:
+            rule = await resolve_rule(reader, leaf["adcode"], ev)
+        except NoRule:
             continue
         if rule.network is None or rule.mode is None:
             radii[leaf["adcode"]] = rule.radius_m
             continue
         found = await coverage.covered_by(reader, leaf, rule, ev)
-        srid = coverage.srid_of(leaf)
+        srid = srid_of(leaf)
         # Each site under its own region's rule, as the rings are: once, however many regions it serves.
         drawn += [(c.site_id, shapely.to_wkb(c.shape), srid, rule.mode.value) for c in found.catchments
                   if c.site_id is not None and c.region == leaf["adcode"] and not c.shape.is_empty]  # fmt: skip
@@ -193,14 +195,14 @@ async def catchments(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> byt
     return await repository.catchments(reader, tile.key, ev.kind, radii, reach, ev.as_of, ev.is_today, drawn)
 
 
-async def gaps(reader: Reader, tile: Tile, ev: coverage.Evaluation) -> bytes:
+async def gaps(reader: Reader, tile: Tile, ev: Evaluation) -> bytes:
     if tile.z < COVERAGE_FROM:
         return b""
     parts: list[tuple[bytes, str, float, float | None]] = []
     for leaf in await _leaves_in(reader, tile):
         try:
             parts += [(g.wkb, g.region, g.area_km2, g.population) for g in await coverage.leaf_gaps(reader, leaf, ev)]
-        except coverage.NoRule:  # no rule for the kind there
+        except NoRule:  # no rule for the kind there
             continue
     if not parts:
         return b""

@@ -8,7 +8,8 @@ import pytest
 from spopt.locate import MCLP
 
 from app import china_time
-from app.coverage import planar, service, siting
+from app.coverage import planar, siting
+from app.coverage.evaluation import Evaluation
 
 
 def exact_optimum(instance: planar.Instance, count: int) -> float:
@@ -25,7 +26,7 @@ def exact_optimum(instance: planar.Instance, count: int) -> float:
 async def test_greedy_reaches_95_percent_of_the_exact_optimum(
     conn: asyncpg.Connection, adcode: str, count: int
 ) -> None:
-    ev = service.Evaluation("legal_aid", china_time.today(), None)
+    ev = Evaluation("legal_aid", china_time.today(), None)
     problem = await siting.siting_instance(conn, adcode, ev)
     greedy_people = sum(p.people for p in planar.greedy(problem.instance, count))
     optimum = exact_optimum(problem.instance, count)
