@@ -42,8 +42,8 @@ class Kept:
     def bytes(self) -> int:
         return self._bytes
 
-    async def get(self, key: Hashable | None, compute: Callable[[], Awaitable[T]], weigh: Callable[[T], int]) -> T:
-        """The answer kept for `key`, else `compute()`'s (None: compute, keep nothing)."""
+    async def get(self, key: object, compute: Callable[[], Awaitable[T]], weigh: Callable[[T], int]) -> T:
+        """The answer kept for `key` (any hashable object; None: compute, keep nothing), else `compute()`'s."""
         if key is None:
             return await compute()
         entry = self._entries.get(key)

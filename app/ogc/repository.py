@@ -1,22 +1,20 @@
 """SQL for OGC API - Features: sites of one kind as features (the register's live rows, deleted ones excluded).
 
 A collection is a kind of the site_kinds vocabulary: whether one exists is known without reading a site. Its count
-and extent take a scan of the whole register, so they are kept (KeptFigures) rather than counted per request.
+and extent take a scan of the whole register, so they are kept (app.kept) rather than counted per request.
 """
 
-import asyncio
-import time
-import weakref
 from dataclasses import dataclass
 
 import asyncpg
 
 from app.db import Reader
 from app.geo import BBox
+from app.kept import Kept
 
 KINDS_SQL = "SELECT code, label_zh, label_en FROM site_kinds ORDER BY sort_order, code"
 
-# Every live site, once: ~90 ms at 200,000 sites. Run by KeptFigures at most once a FIGURES_KEPT_SECONDS per reader.
+# Every live site, once: ~90 ms at 200,000 sites. Counted at most once a FIGURES_KEPT_SECONDS per reader (figures).
 FIGURES_SQL = """
 SELECT s.kind, count(*) AS features,
        ST_XMin(ST_Extent(s.geom)) AS xmin, ST_YMin(ST_Extent(s.geom)) AS ymin,
@@ -77,46 +75,23 @@ NO_FEATURES = Figures(0, None)
 FIGURES_KEPT_SECONDS = 60.0
 
 
-class KeptFigures:
-    """The collections' counts and extents, counted at most once a FIGURES_KEPT_SECONDS for each reader (a reader
-    is a database as read: the primary's pool, a standby's, a test's transaction), and once for all the requests
-    that ask while they are being counted. One entry per reader and kind: a handful."""
-
-    def __init__(self) -> None:
-        self._kept: weakref.WeakKeyDictionary[Reader, tuple[float, asyncio.Future[dict[str, Figures]]]] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._counting: set[asyncio.Task[None]] = set()
-
-    async def of(self, reader: Reader) -> dict[str, Figures]:
-        now = time.monotonic()
-        found = self._kept.get(reader)
-        failed = found is not None and found[1].done() and (found[1].cancelled() or found[1].exception() is not None)
-        if found is None or failed or now - found[0] > FIGURES_KEPT_SECONDS:
-            # The count runs in a task of its own, so that a client leaving does not cancel it for the others; the
-            # entry holds its result, not the task, and so not the reader.
-            figures: asyncio.Future[dict[str, Figures]] = asyncio.get_running_loop().create_future()
-            found = (now, figures)
-            self._kept[reader] = found
-            task = asyncio.create_task(_count(reader, figures))
-            self._counting.add(task)
-            task.add_done_callback(self._counting.discard)
-        return await asyncio.shield(found[1])
+# Counted once for all the requests that ask while the count runs, and kept per reader (a database as read: the
+# primary's pool, a standby's, a test's transaction): a handful of entries.
+collection_figures = Kept("ogc_collections", FIGURES_KEPT_SECONDS, max_entries=16, max_bytes=1024 * 1024)
+FIGURES_BYTES = 200  # one kind's count and extent, as kept
 
 
-async def _count(reader: Reader, into: asyncio.Future[dict[str, Figures]]) -> None:
-    try:
-        rows = await reader.fetch(FIGURES_SQL)
-    except asyncio.CancelledError:
-        into.cancel()
-        raise
-    except Exception as exc:  # the requests waiting answer it; the next one counts again
-        into.set_exception(exc)
-        return
-    into.set_result({r["kind"]: Figures(r["features"], (r["xmin"], r["ymin"], r["xmax"], r["ymax"])) for r in rows})
+async def figures(reader: Reader) -> dict[str, Figures]:
+    """Each collection's count and extent, at most FIGURES_KEPT_SECONDS old."""
+    found: dict[str, Figures] = await collection_figures.get(
+        reader, lambda: _count(reader), lambda kinds: FIGURES_BYTES * len(kinds)
+    )
+    return found
 
 
-kept_figures = KeptFigures()
+async def _count(reader: Reader) -> dict[str, Figures]:
+    rows = await reader.fetch(FIGURES_SQL)
+    return {r["kind"]: Figures(r["features"], (r["xmin"], r["ymin"], r["xmax"], r["ymax"])) for r in rows}
 
 
 async def kinds(reader: Reader) -> list[asyncpg.Record]:
@@ -134,8 +109,8 @@ class Page:
 async def items(reader: Reader, kind: str, bbox: BBox | None, limit: int, offset: int) -> Page:
     if bbox is None:
         rows = await reader.fetch(ITEMS_SQL, kind, limit + 1, offset)
-        figures = (await kept_figures.of(reader)).get(kind, NO_FEATURES)
-        return Page(rows[:limit], figures.features, len(rows) > limit)
+        counted = (await figures(reader)).get(kind, NO_FEATURES)
+        return Page(rows[:limit], counted.features, len(rows) > limit)
     box = (bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat)
     rows = await reader.fetch(BBOX_ITEMS_SQL, kind, *box, limit, offset)
     matched = rows[0]["matched"] if rows else int(await reader.fetchval(BBOX_COUNT_SQL, kind, *box))

@@ -125,11 +125,11 @@ def _collection(base: str, kind: Any, figures: repository.Figures) -> dict[str, 
 
 
 async def _collections(request: Request, reader: ReaderDep, only: str | None = None) -> list[dict[str, Any]]:
-    """The collections (the site kinds), with their kept counts and extents (repository.KeptFigures)."""
+    """The collections (the site kinds), with their kept counts and extents (repository.figures)."""
     kinds = [k for k in await repository.kinds(reader) if only is None or k["code"] == only]
     if not kinds:
         raise NotFound(f"no collection {only}")
-    figures = await repository.kept_figures.of(reader)
+    figures = await repository.figures(reader)
     base = _base(request)
     return [_collection(base, k, figures.get(k["code"], repository.NO_FEATURES)) for k in kinds]
 

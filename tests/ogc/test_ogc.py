@@ -119,7 +119,7 @@ async def test_collection_figures_are_kept_and_items_need_none(
     assert await legal_aid() == before  # kept
     page = (await client.get("/ogc/collections/legal_aid/items?limit=1000")).json()
     assert page["numberReturned"] == 136 and page["numberMatched"] == 134  # the page exact, the count kept
-    monkeypatch.setattr(repository, "FIGURES_KEPT_SECONDS", 0.0)
+    monkeypatch.setattr(repository.collection_figures, "seconds", 0.0)
     after = await legal_aid()
     assert after["bbox"][0] == 80.5 and after["bbox"][3] == 48.9 and "136 features" in str(after["description"])
     assert "134 features" in str(before["description"])
