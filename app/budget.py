@@ -19,7 +19,7 @@ from typing import Any
 from starlette.requests import Request
 
 from app import metrics
-from app.errors import CLIENT_LEFT, problem
+from app.errors import client_left, problem
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,7 @@ class RequestBudget:
             if client_gone.is_set():
                 metrics.REQUESTS_ABANDONED.labels("client_left").inc()
                 if not answer_started:
-                    # Nobody receives it; the request observer logs and counts it as what happened.
-                    detail = "the client left before the answer"
-                    await problem(CLIENT_LEFT, "Client Closed Request", detail)(scope, receive, send)
+                    await client_left("the client left before the answer")(scope, receive, send)
                 return
             metrics.REQUESTS_ABANDONED.labels("over_budget").inc()
             log.warning("%s %s stopped after its budget of %g s", scope["method"], scope["path"], budget)

@@ -308,9 +308,14 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 CLIENT_LEFT = 499
 
 
+def client_left(detail: str) -> Response:
+    """The answer to a request whose client has gone: nobody receives it, the log and the metrics count it."""
+    return problem(CLIENT_LEFT, "Client Closed Request", detail)
+
+
 async def _client_left(request: Request, exc: Exception) -> Response:
     log.info("client left mid-request on %s %s", request.method, request.url.path)
-    return problem(CLIENT_LEFT, "Client Closed Request", "the client left before the request was read")
+    return client_left("the client left before the request was read")
 
 
 def allowed_methods(request: Request) -> list[str]:
