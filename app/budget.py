@@ -19,7 +19,8 @@ from typing import Any
 from starlette.requests import Request
 
 from app import metrics
-from app.errors import client_left, problem
+from app.problems import OverBudget
+from app.problems.http import answer, client_left
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UNBUDGETED_PATHS = frozenset({"/v1/sites/nearest", "/healthz", "/readyz", "/metrics"})
-OVER_BUDGET_TYPE = "/problems/over-budget"
 
 
 def _log_failure(watcher: "asyncio.Future[None]") -> None:
@@ -125,14 +125,7 @@ class RequestBudget:
                     f"the request needed more than its {budget:g} s; ask a narrower question (a smaller region, "
                     "radius or count) or retry later"
                 )
-                response = problem(
-                    503,
-                    "Service Unavailable",
-                    detail,
-                    type_=OVER_BUDGET_TYPE,
-                    headers={"Retry-After": retry_after},
-                    request=Request(scope),
-                )
+                response = answer(OverBudget(detail, headers={"Retry-After": retry_after}), Request(scope))
                 await response(scope, receive, send)
         finally:
             for task in (work, watcher, gone):

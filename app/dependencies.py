@@ -4,14 +4,15 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import Reader
-from app.errors import Forbidden, Unauthorized
 from app.keys import service as keys
 from app.keys.service import Principal
 from app.observability import note_key_name
+from app.problems import Forbidden, Unauthorized
 
 
 async def get_reader(request: Request) -> Reader:
@@ -55,19 +56,22 @@ async def get_transaction(request: Request) -> AsyncIterator[AsyncConnection]:
 TransactionDep = Annotated[AsyncConnection, Depends(get_transaction, scope="function")]
 
 
-def _presented_key(request: Request) -> str | None:
-    authorization = request.headers.get("authorization", "")
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "bearer" and value:
-        return value.strip()
-    return request.headers.get("x-api-key") or None
+# How a key is presented, as security schemes: a route that asks for a key says so in the OpenAPI document
+# (app.problems.openapi documents its 401 and 403 from that).
+BEARER = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
+KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key, as a header of its own")
 
 
-def require(scope: str) -> Callable[[Request, Reader], Awaitable[Principal]]:
+def require(scope: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting only keys with `scope` (401 without a valid key, 403 with the wrong one)."""
 
-    async def principal(request: Request, reader: PrimaryReaderDep) -> Principal:
-        secret = _presented_key(request)
+    async def principal(
+        request: Request,
+        reader: PrimaryReaderDep,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+        header: Annotated[str | None, Security(KEY_HEADER)],
+    ) -> Principal:
+        secret = bearer.credentials.strip() if bearer is not None else header or None
         if secret is None:
             raise Unauthorized("this needs an API key: Authorization: Bearer <key> or X-API-Key")
         found = await keys.find(reader, secret)

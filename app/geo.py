@@ -17,7 +17,7 @@ import prcoords
 from pydantic import BeforeValidator, Field
 from pyproj import Geod
 
-from app.errors import InvalidParameter
+from app.problems import InvalidParameter
 
 GEOD = Geod(ellps="WGS84")
 

@@ -10,13 +10,13 @@ from starlette.responses import Response
 
 from app.db import schema_revision
 from app.dependencies import PrimaryReaderDep
-from app.errors import problem
 from app.http import JSON
 from app.paths import PROJECT_ROOT
+from app.problems import NotReady
+from app.problems.http import answer
 from app.replica import ReplicaRouter
 
 router = APIRouter(tags=["health"])
-RETRY = {"Retry-After": "5"}
 
 
 class Health(BaseModel):
@@ -57,19 +57,11 @@ async def readyz(request: Request, reader: PrimaryReaderDep) -> Response:
     try:
         current = await schema_revision(reader)
     except Exception as exc:  # any failure to reach or read the database means "not ready"
-        return problem(
-            503, "Service Unavailable", f"database not reachable: {type(exc).__name__}", request=request, headers=RETRY
-        )
+        return answer(NotReady(f"database not reachable: {type(exc).__name__}"), request)
     if current != expected:
-        return problem(
-            503,
-            "Service Unavailable",
-            f"schema at {current}, code expects {expected}; run migrations",
-            request=request,
-            headers=RETRY,
-        )
-    answer: dict[str, Any] = {"status": "ready", "schema": current}
+        return answer(NotReady(f"schema at {current}, code expects {expected}; run migrations"), request)
+    ready: dict[str, Any] = {"status": "ready", "schema": current}
     router = request.app.state.db.reader
     if isinstance(router, ReplicaRouter):
-        answer["standby"] = {"lag_s": router.lag_s, "max_lag_s": router.max_lag_s, "serving_reads": router.serving}
-    return JSON(answer)
+        ready["standby"] = {"lag_s": router.lag_s, "max_lag_s": router.max_lag_s, "serving_reads": router.serving}
+    return JSON(ready)

@@ -12,7 +12,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import geojson
-from app.errors import PayloadTooLarge, problem
+from app.problems import PayloadTooLarge
+from app.problems.http import answer
 
 
 class JSON(JSONResponse):
@@ -117,7 +118,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"the body is over {self.max_bytes} bytes (bulk imports: POST /v1/sites/bulk)"
-        await problem(413, PayloadTooLarge.title, detail, type_=PayloadTooLarge.type)(scope, receive, send)
+        await answer(PayloadTooLarge(detail))(scope, receive, send)
 
 
 class BodyTimeout:

@@ -16,10 +16,11 @@ from app.changes.router import router as changes_router
 from app.config import Settings
 from app.coverage.router import router as coverage_router
 from app.db import open_database
-from app.errors import document_problems, install_error_handlers
 from app.http import JSON, BodyLimit, BodyTimeout, GZipWhenAccepted
 from app.observability import RequestObserver
 from app.ogc.router import router as ogc_router
+from app.problems.http import install_error_handlers
+from app.problems.openapi import document_problems
 from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router

@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from fastapi import Path, Query, Request
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
-from app.errors import InvalidParameter
 from app.geo import BBox, CoordSys
+from app.problems import InvalidParameter
 
 # What a cursor position, an id or an offset may be: PostgreSQL's bigint.
 MAX_BIGINT = 2**63 - 1

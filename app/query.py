@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from app.errors import InvalidParameter, QueryTooLong
+from app.problems import InvalidParameter, QueryTooLong
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -16,7 +16,8 @@ import redis.asyncio as redis
 
 from app import metrics
 from app.config import Settings
-from app.errors import problem
+from app.problems import RateLimited
+from app.problems.http import answer
 
 log = logging.getLogger(__name__)
 WINDOW_S = 60
@@ -144,13 +145,8 @@ class RateLimitMiddleware:
             if count > limit:
                 metrics.RATE_LIMITED.labels(what.split()[0]).inc()
                 retry_after = max(1, math.ceil((window + 1) * WINDOW_S - moment))
-                response = problem(
-                    429,
-                    "Too Many Requests",
-                    f"more than {limit} {what} a minute; retry in {retry_after} s",
-                    type_="/problems/rate-limited",
-                    headers={"Retry-After": str(retry_after)},
-                )
+                detail = f"more than {limit} {what} a minute; retry in {retry_after} s"
+                response = answer(RateLimited(detail, headers={"Retry-After": str(retry_after)}))
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

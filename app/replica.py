@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from app import metrics
-from app.errors import DATABASE_UNREACHABLE
+from app.problems.database import DATABASE_UNREACHABLE
 
 if TYPE_CHECKING:
     from app.db import ReadPool

@@ -12,21 +12,15 @@ import asyncio
 from functools import cache
 from typing import Any
 
-import orjson
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import Settings
-from app.errors import PROBLEM_MEDIA_TYPE
+from app.problems import MEDIA_TYPE, HeadersTooLarge, MalformedRequest, RequestTimeout, YizhanError
 
-MALFORMED = orjson.dumps(
-    {
-        "type": "/problems/malformed-request",
-        "title": "Bad Request",
-        "status": 400,
-        "detail": "the request line or a header is not valid HTTP/1.1: bytes outside ASCII or control characters "
-        "(percent-encode the target as UTF-8), or a target too long to read",
-    }
+MALFORMED = MalformedRequest(
+    "the request line or a header is not valid HTTP/1.1: bytes outside ASCII or control characters "
+    "(percent-encode the target as UTF-8), or a target too long to read"
 )
 
 
@@ -40,17 +34,9 @@ MAX_HEADERS = 100  # header fields
 MAX_HEAD_BYTES = 128 * 1024
 
 
-def _problem(status: int, title: str, detail: str) -> bytes:
-    return orjson.dumps(
-        {"type": f"/problems/{title.lower().replace(' ', '-')}", "title": title, "status": status, "detail": detail}
-    )
-
-
-HEAD_TOO_LARGE = _problem(
-    431,
-    "Request Header Fields Too Large",
+HEAD_TOO_LARGE = HeadersTooLarge(
     f"the request's header fields are over {MAX_HEADER_BYTES} bytes, {MAX_HEADERS} fields, or a head of "
-    f"{MAX_HEAD_BYTES} bytes",
+    f"{MAX_HEAD_BYTES} bytes"
 )
 
 
@@ -94,7 +80,7 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
         if self._head_bytes is not None and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
-                self._answer(b"431 Request Header Fields Too Large", HEAD_TOO_LARGE)
+                self._answer(HEAD_TOO_LARGE)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -117,9 +103,9 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         if self._head_too_large:
-            self._answer(b"431 Request Header Fields Too Large", HEAD_TOO_LARGE)
+            self._answer(HEAD_TOO_LARGE)
         else:
-            self._answer(b"400 Bad Request", MALFORMED)
+            self._answer(MALFORMED)
 
     def _start_head_timer(self) -> None:
         self._head_timer = self.loop.call_later(_head_timeout_s(), self._head_timed_out)
@@ -132,15 +118,16 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if not self.transport.is_closing():
-            self._answer(b"408 Request Timeout", HEAD_TIMED_OUT)
+            self._answer(HEAD_TIMED_OUT)
 
-    def _answer(self, status: bytes, problem: bytes) -> None:
+    def _answer(self, error: YizhanError) -> None:
         """A problem+json answer written straight to the connection, which is then closed."""
         self._stop_head_timer()
-        head = [b"HTTP/1.1 " + status + b"\r\n"]
+        problem = error.json()
+        head = [f"HTTP/1.1 {error.status} {error.title}\r\n".encode()]
         head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
         head += [
-            b"content-type: " + PROBLEM_MEDIA_TYPE.encode() + b"\r\n",
+            b"content-type: " + MEDIA_TYPE.encode() + b"\r\n",
             b"content-length: " + str(len(problem)).encode() + b"\r\n",
             b"connection: close\r\n\r\n",
         ]
@@ -148,7 +135,7 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-HEAD_TIMED_OUT = _problem(408, "Request Timeout", "the request's head did not arrive in time")
+HEAD_TIMED_OUT = RequestTimeout("the request's head did not arrive in time")
 
 
 def serve(host: str, port: int, workers: int, forwarded_allow_ips: str | None) -> None:

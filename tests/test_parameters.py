@@ -3,8 +3,8 @@
 import pytest
 from starlette.requests import Request
 
-from app.errors import InvalidParameter
 from app.parameters import decode_cursor, encode_cursor, output_format
+from app.problems import InvalidParameter
 
 OFFERED = {"json": "application/json", "geojson": "application/geo+json", "csv": "text/csv"}
 

@@ -5,7 +5,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
-from app.errors import InvalidParameter
+from app.problems import InvalidParameter
 from app.query import query_model
 from app.sites.nearest.schemas import NearestQuery
 

@@ -9,9 +9,9 @@ from app import geo
 from app.changes import repository
 from app.changes.schemas import ChangePage
 from app.dependencies import PrimaryReaderDep
-from app.errors import InvalidParameter
 from app.http import JSON
 from app.parameters import CoordSysQuery, CursorText, decode_cursor, encode_cursor
+from app.problems import InvalidParameter
 from app.query import StrictQueryRoute
 
 router = APIRouter(prefix="/v1", tags=["partners"], route_class=StrictQueryRoute)

@@ -23,7 +23,7 @@ from app import geo, offload
 from app.coverage import planar, repository
 from app.coverage.rules import Rule
 from app.db import Reader
-from app.errors import InvalidParameter
+from app.problems import InvalidParameter
 from app.roads import modes
 from app.roads import repository as roads_repository
 from app.roads import service as roads

@@ -7,7 +7,7 @@ from typing import Any
 from app.coverage import repository
 from app.coverage.evaluation import Evaluation
 from app.db import Reader
-from app.errors import InvalidParameter
+from app.problems import InvalidParameter
 from app.roads import repository as roads_repository
 from app.roads import service as roads
 from app.roads.modes import Mode

@@ -17,8 +17,8 @@ from app.coverage import covered, planar, repository
 from app.coverage.evaluation import Evaluation
 from app.coverage.rules import Rule, resolve_rule
 from app.db import Reader
-from app.errors import NotFound
 from app.kept import Kept
+from app.problems import NotFound, NotOnNetwork
 from app.roads import repository as roads_repository
 from app.roads import service as roads
 from app.roads.modes import Mode
@@ -404,5 +404,5 @@ async def _by_travel_time(
 
     try:
         return await roads.by_travel_time(reader, lon, lat, mode, k, candidates)
-    except roads.NotOnNetwork:
+    except NotOnNetwork:
         return None

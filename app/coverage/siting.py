@@ -22,7 +22,7 @@ from app.coverage import covered, planar, repository, service
 from app.coverage.evaluation import Evaluation, srid_of
 from app.coverage.rules import Rule, resolve_rule
 from app.db import Reader
-from app.errors import InvalidParameter
+from app.problems import InvalidParameter
 
 MAX_SUGGESTIONS = 50
 GRID_CANDIDATES = "centroids of the 1 km population cells not yet covered"

@@ -12,12 +12,13 @@ from starlette.responses import Response
 
 from app import china_time, geojson
 from app.dependencies import ReaderDep
-from app.errors import BadRequest, InvalidParameter, NotFound, field_errors
 from app.geo import BBox
 from app.http import JSON, GeoJSON, public_base_url
 from app.ogc import repository
 from app.ogc.schemas import Collection, Collections, Conformance, Feature, FeatureCollection, Landing
 from app.parameters import MAX_BIGINT, bbox_query
+from app.problems import BadRequest, InvalidParameter, NotFound
+from app.problems.http import field_errors
 from app.query import StrictQueryRoute
 from app.tiles import service as tiles
 from app.tiles.router import tile_response

@@ -7,9 +7,9 @@ from starlette.responses import Response
 
 from app import geo
 from app.dependencies import ReaderDep
-from app.errors import NotFound
 from app.http import cached
 from app.parameters import CoordSysQuery
+from app.problems import NotFound
 from app.query import StrictQueryRoute
 from app.regions import repository
 from app.regions.adcode import ADCODE_PATTERN, Adcode

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import china_time, geo
 from app.db import Reader, reader_in
-from app.errors import InvalidParameter, NotFound
 from app.keys.service import Principal
+from app.problems import InvalidParameter, NotFound
 from app.reports import repository
 from app.reports.schemas import ReportIn, ReportResolution
 from app.sites import repository as sites_repository

@@ -16,17 +16,11 @@ import asyncpg
 from pydantic import Field
 
 from app.db import Reader
-from app.errors import InvalidParameter, YizhanError
+from app.problems import InvalidParameter, NotOnNetwork
 from app.roads import modes, repository
 from app.roads.modes import Mode
 
 Segment = tuple[int, float, float]  # edge id, from and to fraction of its length
-
-
-class NotOnNetwork(YizhanError):
-    status = 422
-    type = "/problems/not-on-a-road-network"
-    title = "Not on a road network"
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo, metrics, offload, spreadsheets
 from app.db import act_as
-from app.errors import Forbidden, InvalidParameter, PayloadTooLarge, UnsupportedMediaType, database_errors
 from app.keys.service import Principal
+from app.problems import Forbidden, InvalidParameter, PayloadTooLarge, UnsupportedMediaType
+from app.problems.database import database_errors
 from app.sites import repository, service
 from app.sites.schemas import SiteCreate, matching_key
 from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE

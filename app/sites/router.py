@@ -7,7 +7,6 @@ from starlette.responses import Response
 
 from app import geo, geojson, offload
 from app.dependencies import ReaderDep, TransactionDep, WriteKeyDep
-from app.errors import problem
 from app.geo import BBox
 from app.http import JSON, GeoJSON, cached
 from app.parameters import (
@@ -21,6 +20,8 @@ from app.parameters import (
     encode_cursor,
     output_format,
 )
+from app.problems import BulkRejected
+from app.problems.http import answer
 from app.query import StrictQueryRoute
 from app.regions.adcode import ADCODE_PATTERN
 from app.sites import bulk, repository, service
@@ -152,14 +153,8 @@ async def bulk_upsert(
     }
     rejected = summary["rejected"]
     if result.atomic and rejected:
-        return problem(
-            422,
-            "Invalid request",
-            f"{rejected} row(s) rejected; nothing was written (atomic import)",
-            type_="/problems/bulk-rejected",
-            extra=report,
-            request=request,
-        )
+        detail = f"{rejected} row(s) rejected; nothing was written (atomic import)"
+        return answer(BulkRejected(detail, extra=report), request)
     return JSON(report)
 
 

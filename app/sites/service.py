@@ -15,15 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
 from app.db import Reader, act_as, reader_in
-from app.errors import (
-    Forbidden,
-    InvalidParameter,
-    NotFound,
-    PreconditionFailed,
-    PreconditionRequired,
-    database_errors,
-)
 from app.keys.service import Principal
+from app.problems import Forbidden, InvalidParameter, NotFound, PreconditionFailed, PreconditionRequired
+from app.problems.database import database_errors
 from app.sites import repository
 from app.sites.schemas import SiteCreate, SiteFields
 from app.vocabularies.service import amenities as amenity_vocabulary

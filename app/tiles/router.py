@@ -13,10 +13,10 @@ from app import china_time
 from app.coverage.evaluation import evaluation
 from app.coverage.parameters import AsOf, EvaluationDep, MinSitesOverride, RadiusOverride
 from app.dependencies import ReaderDep
-from app.errors import InvalidParameter
 from app.geo import CoordSys
 from app.http import JSON, conditional, public_base_url
 from app.parameters import VocabularyCode
+from app.problems import InvalidParameter
 from app.query import ClosedQueryRoute
 from app.tiles import service
 from app.tiles.service import MEDIA_TYPE, Layer, Tile

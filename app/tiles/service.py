@@ -19,8 +19,8 @@ from app.coverage import service as coverage
 from app.coverage.evaluation import Evaluation, srid_of
 from app.coverage.rules import NoRule, resolve_rule
 from app.db import Reader
-from app.errors import InvalidParameter, NotFound
 from app.geo import CoordSys
+from app.problems import InvalidParameter, NotFound
 from app.tiles import repository
 
 MAX_ZOOM = 22

@@ -3,7 +3,7 @@
 import time
 
 from app.db import Reader
-from app.errors import InvalidParameter
+from app.problems import InvalidParameter
 from app.vocabularies import repository
 
 # Adding a kind is an INSERT; every worker sees it within this many seconds without a restart.

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from app import spreadsheets
 from app.cli import cli
-from app.errors import PayloadTooLarge
 from app.keys import service as keys
+from app.problems import PayloadTooLarge
 from app.sites import bulk
 from app.spreadsheets import XLSX_MEDIA_TYPE
 

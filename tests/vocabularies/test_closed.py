@@ -8,8 +8,8 @@ import asyncpg
 import httpx
 import pytest
 
-from app.errors import CONSTRAINT_PROBLEMS
 from app.geo import CoordSys
+from app.problems.database import CONSTRAINT_PROBLEMS
 from app.vocabularies.closed import (
     AccessMode,
     Labelled,
