@@ -14,17 +14,19 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import demo, geo, server, text
+from app import demo, geo
+from app.api import server
 from app.config import Settings
 from app.coverage import repository as coverage_repository
 from app.coverage.rules import MAX_MIN_SITES
-from app.db import create_engine, reader_in
+from app.database.connections import create_engine, reader_in
+from app.formats import text
+from app.formats.spreadsheets import XLSX_MEDIA_TYPE
 from app.keys import service as keys
 from app.keys.service import Principal
 from app.paths import PROJECT_ROOT
 from app.roads import importer, osm
 from app.sites import bulk, export
-from app.spreadsheets import XLSX_MEDIA_TYPE
 from app.vocabularies.closed import Scope
 
 cli = typer.Typer(help="Yizhan 驿站: register and nearest-site service.", no_args_is_help=True)
@@ -181,7 +183,7 @@ def rules_cross_coverage(
 
 
 def _visible(value: str, hint: str) -> None:
-    """The rule of every text the register stores (app.text), for an option stored with changes."""
+    """The rule of every text the register stores (app.formats.text), for an option stored with changes."""
     try:
         text.ONE_LINE.check(value)
     except PydanticCustomError as refused:

@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0,
         description="A request still working after this long is stopped and answered 503 with Retry-After "
-        "(app.budget); its database query and its worker process are stopped with it",
+        "(app.api.budget); its database query and its worker process are stopped with it",
     )
     import_budget_s: float = Field(default=600.0, gt=0, description="The same for bulk imports, upload included")
     compute_workers: int | None = Field(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.coverage import repository as coverage
 from app.coverage.population import CensusSeatDecayModel, PopulationModel, RegionForModel
-from app.db import act_as
+from app.database.connections import act_as
 from app.paths import SEED_DIR
 from app.regions import repository as regions
 from app.sites import repository as sites

@@ -9,19 +9,22 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
 
-from app import health, metrics, observability, offload
-from app.bodies import document_bodies
-from app.budget import RequestBudget
+from app.api import health
+from app.api.bodies import document_bodies
+from app.api.budget import RequestBudget
+from app.api.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
+from app.api.responses import JSON, BodyLimit, BodyTimeout, GZipWhenAccepted
 from app.changes.router import router as changes_router
+from app.compute import offload
 from app.config import Settings
 from app.coverage.router import router as coverage_router
-from app.db import open_database
-from app.http import JSON, BodyLimit, BodyTimeout, GZipWhenAccepted
-from app.observability import RequestObserver
+from app.database.connections import open_database
+from app.observability import metrics
+from app.observability import requests as observability
+from app.observability.requests import RequestObserver
 from app.ogc.router import router as ogc_router
 from app.problems.http import install_error_handlers
 from app.problems.openapi import document_problems
-from app.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
 from app.roads.router import router as roads_router

@@ -19,7 +19,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from app.db import create_engine
+from app.database.connections import create_engine
 from app.keys import service as keys
 from bench import national_register
 from bench.database import db_url, fresh_demo_database

@@ -30,7 +30,7 @@ from sqlalchemy import text
 
 from app.coverage import repository as coverage_repository
 from app.coverage.population import CensusSeatDecayModel, RegionForModel
-from app.db import create_engine
+from app.database.connections import create_engine
 from app.regions import repository as regions_repository
 from bench.database import db_url, fresh_demo_database
 from bench.server import running

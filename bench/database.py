@@ -11,7 +11,7 @@ from pydantic import PostgresDsn
 from app import demo
 from app.cli import alembic_config
 from app.config import Settings
-from app.db import create_engine
+from app.database.connections import create_engine
 
 ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
 

@@ -1,4 +1,4 @@
-"""What watching a request costs (app.observability: the request id, the log line and the metrics), counted in
+"""What watching a request costs (app.observability.requests: the request id, the log line and the metrics), counted in
 machine instructions: the service with and without its observer, both under valgrind's callgrind, in one run.
 
     make bench-observer            # after make bench (it reuses the yizhan_bench register)

@@ -33,7 +33,8 @@ from app import china_time, demo
 from app.config import Settings
 from app.coverage import service as coverage
 from app.coverage.evaluation import Evaluation
-from app.db import act_as, connect_reader, create_engine
+from app.database.connections import act_as, create_engine
+from app.database.read_pool import connect_reader
 from app.roads import osm, repository, service
 from app.roads.modes import Mode
 from app.sites import repository as sites

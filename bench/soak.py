@@ -9,7 +9,7 @@
 4. what-ifs of every kind mixed (a county's coverage and gaps, the city table, the map's regions, catchments and gaps
    tiles; random radii, a quarter with cross coverage), each computed afresh and kept (bench/random_whatif.lua).
 Prints requests/s, p50/p99, errors (non-2xx and socket errors) and the server's memory (RSS of its processes, the
-worker processes of app.offload included) before and after each phase, and from the start (after a warm-up of
+worker processes of app.compute.offload included) before and after each phase, and from the start (after a warm-up of
 every phase's questions, which fills the kept answers to their bound) to the end of the last. Target: no errors,
 memory at the end within 10 % of the start.
 """
@@ -54,7 +54,7 @@ def _descendants(pid: int) -> list[int]:
 
 def rss_mib(root_pid: int) -> float:
     """Resident memory of the process `root_pid` and all its descendants (uvicorn's workers, the worker processes
-    of app.offload and their fork server), MiB."""
+    of app.compute.offload and their fork server), MiB."""
     total_kib = 0
     for pid in _descendants(root_pid):
         try:

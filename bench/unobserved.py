@@ -1,5 +1,5 @@
-"""The service without its request observer (app.observability.RequestObserver: the request id, the JSON log line
-and the request metrics), for bench/nearest.py to measure what watching costs in the same run."""
+"""The service without its request observer (app.observability.requests.RequestObserver: the request id, the JSON
+log line and the request metrics), for bench/nearest.py to measure what watching costs in the same run."""
 
 from app.main import Service, create_app
 

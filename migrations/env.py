@@ -15,7 +15,8 @@ import app.reports.models
 import app.roads.models
 import app.sites.models  # noqa: F401  (register the tables on Base.metadata)
 from app.config import Settings
-from app.db import Base, create_engine
+from app.database.connections import create_engine
+from app.database.orm import Base
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

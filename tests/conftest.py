@@ -20,10 +20,11 @@ from pydantic import PostgresDsn
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import demo
+from app.api.dependencies import get_primary_reader, get_reader, get_transaction
 from app.cli import alembic_config
 from app.config import Settings
-from app.db import _init_connection, create_engine, reader_in
-from app.dependencies import get_primary_reader, get_reader, get_transaction
+from app.database.connections import create_engine, reader_in
+from app.database.read_pool import _init_connection
 from app.main import create_app
 from tests.tools import admin, database_url, free_port
 

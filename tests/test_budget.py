@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from app.config import Settings
-from app.db import create_engine
+from app.database.connections import create_engine
 from app.keys import service as keys
 from tests.tools import start_server
 

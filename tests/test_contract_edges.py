@@ -15,8 +15,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import observability
 from app.keys import service as keys
+from app.observability import requests as observability
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ async def test_openapi_documents_the_contract(client: httpx.AsyncClient) -> None
 
 
 async def test_an_unexpected_failure_is_a_500_problem_without_internals(client: httpx.AsyncClient, app) -> None:  # type: ignore[no-untyped-def]
-    from app.dependencies import get_reader
+    from app.api.dependencies import get_reader
 
     class BrokenReader:
         async def fetch(self, *args: object) -> list[object]:

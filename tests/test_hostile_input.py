@@ -6,9 +6,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.api.parameters import encode_cursor
+from app.formats.spreadsheets import XLSX_MEDIA_TYPE
 from app.keys import service as keys
-from app.parameters import encode_cursor
-from app.spreadsheets import XLSX_MEDIA_TYPE
 
 HUGE = str(2**64)
 

@@ -8,8 +8,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import geo, hours
+from app import geo
 from app.keys import service as keys
+from app.sites import hours
 from app.sites.open_hours import OpenHoursIndex
 
 CN = hours.CHINA

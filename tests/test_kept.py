@@ -1,12 +1,12 @@
-"""Answers kept for reuse (app.kept) and the regions' work run side by side (app.coverage.service.each_region):
+"""Answers kept for reuse (app.compute.kept) and the regions' work run side by side (app.coverage.service.each_region):
 bounded, and given up when nobody waits for them."""
 
 import asyncio
 
 import pytest
 
+from app.compute.kept import LARGEST_SHARE, Kept
 from app.coverage.service import each_region
-from app.kept import LARGEST_SHARE, Kept
 
 
 async def test_the_least_recently_used_answers_go_first_past_the_bounds() -> None:

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import observability
 from app.config import Settings
 from app.keys import service as keys
 from app.main import create_app
+from app.observability import requests as observability
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_log_times_are_iso_8601_utc_to_the_millisecond() -> None:
     import random
     from datetime import UTC, datetime
 
-    from app.observability import _iso_time
+    from app.observability.requests import _iso_time
 
     rng = random.Random(7)
     for at in [0.0, 1_700_000_000.9996, *(rng.uniform(0, 4e9) for _ in range(1000))]:

@@ -3,7 +3,7 @@
 import pytest
 from starlette.requests import Request
 
-from app.parameters import decode_cursor, encode_cursor, output_format
+from app.api.parameters import decode_cursor, encode_cursor, output_format
 from app.problems import InvalidParameter
 
 OFFERED = {"json": "application/json", "geojson": "application/geo+json", "csv": "text/csv"}

@@ -1,12 +1,12 @@
-"""app.query: the hot path's query parser reads a query string exactly as Starlette's QueryParams would."""
+"""app.api.query: the hot path's query parser reads a query string exactly as Starlette's QueryParams would."""
 
 import pytest
 from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
+from app.api.query import query_model
 from app.problems import InvalidParameter
-from app.query import query_model
 from app.sites.nearest.schemas import NearestQuery
 
 parse, _ = query_model(NearestQuery)

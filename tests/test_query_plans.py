@@ -15,8 +15,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.dependencies import get_primary_reader, get_reader
-from app.parameters import encode_cursor
+from app.api.dependencies import get_primary_reader, get_reader
+from app.api.parameters import encode_cursor
 from app.sites.router import CURSOR_TAG
 
 # Enough sites that a scan of all of them costs more than an index probe, spread over China as the register is.

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as redis
 from fastapi import FastAPI
 
-from app import ratelimit
+from app.api import ratelimit
 from app.config import Settings
 from app.main import create_app
 
@@ -106,7 +106,7 @@ async def test_a_redis_that_never_answers_costs_milliseconds_and_one_log_line(
     silent.listen(16)
     try:
         hung = limited(settings, redis_url=f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
-        with caplog.at_level(logging.WARNING, logger="app.ratelimit"):
+        with caplog.at_level(logging.WARNING, logger="app.api.ratelimit"):
             async with running(hung) as client:
                 started = time.perf_counter()
                 statuses = [(await client.get("/v1/regions")).status_code for _ in range(10)]

@@ -1,5 +1,5 @@
-"""app.db.ReadPool: connections kept between requests, waiting requests served in the order they asked, and a
-failed or interrupted query never leaves a bad connection for the next one."""
+"""app.database.read_pool.ReadPool: connections kept between requests, waiting requests served in the order they
+asked, and a failed or interrupted query never leaves a bad connection for the next one."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from app.config import Settings
-from app.db import ReadPool, connect_reader
+from app.database.read_pool import ReadPool, connect_reader
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from pydantic import PostgresDsn
 
+from app.database.replica import ReplicaRouter
 from app.main import create_app
-from app.replica import ReplicaRouter
 from tests.tools import demo_with_key, localdb, throwaway_cluster, unlimited
 
 SITE = {"kind": "legal_aid", "name": "复制测试站", "lat": 37.38, "lon": 117.97}

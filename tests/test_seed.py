@@ -8,7 +8,7 @@ from shapely.geometry import shape
 
 from app import demo
 from app.config import Settings
-from app.db import create_engine
+from app.database.connections import create_engine
 from app.paths import SEED_DIR
 from seed import generate_register
 

@@ -12,10 +12,10 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from app import spreadsheets
 from app.cli import cli
 from app.config import Settings
 from app.coverage import export as coverage_export
+from app.formats import spreadsheets
 from tests.tools import own_database
 
 # What a spreadsheet program would run: formulas, DDE, and the characters that start one (OWASP, CSV injection).
@@ -53,7 +53,7 @@ def test_xlsx_cells_holding_text_are_strings(text: str) -> None:
     data = spreadsheets.to_xlsx(["name", "lon", "count"], [[text, -2.5, 3]], "sites")
     sheet = load_workbook(io.BytesIO(data)).active
     name, lon, count = sheet[2]
-    # XML reads a CR as a line feed (the register's text holds neither: app.text).
+    # XML reads a CR as a line feed (the register's text holds neither: app.formats.text).
     assert (name.data_type, name.value) == ("s", text.replace("\r", "\n"))
     assert (lon.data_type, lon.value) == ("n", -2.5) and (count.data_type, count.value) == ("n", 3)
     with zipfile.ZipFile(io.BytesIO(data)) as book:

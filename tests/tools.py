@@ -21,7 +21,7 @@ from pydantic import PostgresDsn
 from app import demo
 from app.cli import alembic_config
 from app.config import Settings
-from app.db import create_engine
+from app.database.connections import create_engine
 from app.keys import service as keys
 from app.paths import PROJECT_ROOT
 

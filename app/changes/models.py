@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
-from app.db import Base
+from app.database.orm import Base
 
 
 class Xid8(UserDefinedType[int]):

@@ -2,7 +2,7 @@
 
 import asyncpg
 
-from app.db import Reader
+from app.database.read_pool import Reader
 
 # Changes in (transaction id, change id) order, only from transactions that have finished. A change id alone is
 # not safe as a cursor: ids are taken when rows are written, not when they commit, so a transaction that commits

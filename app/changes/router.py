@@ -6,13 +6,13 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from app import geo
+from app.api.dependencies import PrimaryReaderDep
+from app.api.parameters import CoordSysQuery, CursorText, decode_cursor, encode_cursor
+from app.api.query import StrictQueryRoute
+from app.api.responses import JSON
 from app.changes import repository
 from app.changes.schemas import ChangePage
-from app.dependencies import PrimaryReaderDep
-from app.http import JSON
-from app.parameters import CoordSysQuery, CursorText, decode_cursor, encode_cursor
 from app.problems import InvalidParameter
-from app.query import StrictQueryRoute
 
 router = APIRouter(prefix="/v1", tags=["partners"], route_class=StrictQueryRoute)
 CURSOR_TAG = "c"

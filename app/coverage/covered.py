@@ -19,10 +19,11 @@ from numpy.typing import NDArray
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
-from app import geo, offload
+from app import geo
+from app.compute import offload
 from app.coverage import planar, repository
 from app.coverage.rules import Rule
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.problems import InvalidParameter
 from app.roads import modes
 from app.roads import repository as roads_repository

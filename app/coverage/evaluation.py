@@ -7,7 +7,7 @@ import asyncpg
 
 from app import china_time
 from app.coverage import repository
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.vocabularies.service import site_kinds
 
 

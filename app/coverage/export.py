@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from app import spreadsheets
+from app.formats import spreadsheets
 
 COLUMNS: list[tuple[str, Any]] = [
     ("区划代码", lambda r: r["adcode"]),

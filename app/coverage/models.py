@@ -4,7 +4,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import Boolean, CheckConstraint, Double, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.database.orm import Base
 
 
 class CoverageRule(Base):

@@ -6,10 +6,10 @@ from fastapi import Depends, Query
 from pydantic import Field
 
 from app import geo
+from app.api.dependencies import ReaderDep
+from app.api.parameters import IsoDate, VocabularyCode
 from app.coverage.evaluation import Evaluation, evaluation
 from app.coverage.rules import MAX_MIN_SITES, MAX_RULE_RADIUS_M
-from app.dependencies import ReaderDep
-from app.parameters import IsoDate, VocabularyCode
 
 Kind = Annotated[VocabularyCode, Query(description="Site kind whose coverage is asked")]
 AsOf = Annotated[

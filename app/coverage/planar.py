@@ -1,5 +1,5 @@
 """The CPU-heavy steps of coverage and siting, as plain functions of arrays and shapes in a region's equal-area
-plane (metres). Callers run them in a worker process (app.offload), so this module imports nothing but numpy and
+plane (metres). Callers run them in a worker process (app.compute.offload), so this module imports nothing but numpy and
 shapely: a fresh worker starts in a fraction of a second.
 """
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import geo
 from app.coverage.models import PopulationCell
 from app.coverage.population import Cell
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.sites.repository import serving_on
 
 # --- population cells (writes) --------------------------------------------------------------------------------

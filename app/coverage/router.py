@@ -6,17 +6,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app import bodies, geo
+from app import geo
+from app.api import bodies
+from app.api.dependencies import ReaderDep
+from app.api.parameters import CoordSysQuery, output_format
+from app.api.query import StrictQueryRoute
+from app.api.responses import JSON, GeoJSON
 from app.coverage import export, service, siting
 from app.coverage.evaluation import evaluation
 from app.coverage.parameters import EvaluationDep
 from app.coverage.schemas import ChildCoverage, Gaps, PointCoverage, RegionCoverage, Suggestions, SuggestRequest
-from app.dependencies import ReaderDep
-from app.http import JSON, GeoJSON
-from app.parameters import CoordSysQuery, output_format
-from app.query import StrictQueryRoute
+from app.formats.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from app.regions.adcode import Adcode
-from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 
 router = APIRouter(prefix="/v1/coverage", tags=["coverage"], route_class=StrictQueryRoute)
 

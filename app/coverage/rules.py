@@ -6,7 +6,7 @@ from typing import Any
 
 from app.coverage import repository
 from app.coverage.evaluation import Evaluation
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.problems import InvalidParameter
 from app.roads import repository as roads_repository
 from app.roads import service as roads

@@ -6,10 +6,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app import geo
+from app.api.parameters import IsoDate
 from app.coverage.parameters import WhatIfMinSites, WhatIfRadius
 from app.coverage.siting import MAX_SUGGESTIONS
 from app.geo import CoordSys, Latitude, Longitude
-from app.parameters import IsoDate
 from app.regions.adcode import ADCODE_PATTERN
 
 

@@ -12,12 +12,14 @@ import orjson
 import shapely
 import shapely.geometry
 
-from app import geo, geojson, offload
+from app import geo
+from app.compute import offload
+from app.compute.kept import Kept
 from app.coverage import covered, planar, repository
 from app.coverage.evaluation import Evaluation
 from app.coverage.rules import Rule, resolve_rule
-from app.db import Reader
-from app.kept import Kept
+from app.database.read_pool import Reader
+from app.formats import geojson
 from app.problems import NotFound, NotOnNetwork
 from app.roads import repository as roads_repository
 from app.roads import service as roads

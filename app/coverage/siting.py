@@ -17,11 +17,11 @@ import numpy as np
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from app import offload
+from app.compute import offload
 from app.coverage import covered, planar, repository, service
 from app.coverage.evaluation import Evaluation, srid_of
 from app.coverage.rules import Rule, resolve_rule
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.problems import InvalidParameter
 
 MAX_SUGGESTIONS = 50

@@ -6,7 +6,7 @@ from sqlalchemy import CheckConstraint, DateTime, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.database.orm import Base
 from app.vocabularies.closed import Scope
 
 

@@ -6,7 +6,7 @@ import asyncpg
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.keys.models import ApiKey
 
 

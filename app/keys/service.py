@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.keys import repository
 
 

@@ -1,16 +1,16 @@
 """SQL for OGC API - Features: sites of one kind as features (the register's live rows, deleted ones excluded).
 
 A collection is a kind of the site_kinds vocabulary: whether one exists is known without reading a site. Its count
-and extent take a scan of the whole register, so they are kept (app.kept) rather than counted per request.
+and extent take a scan of the whole register, so they are kept (app.compute.kept) rather than counted per request.
 """
 
 from dataclasses import dataclass
 
 import asyncpg
 
-from app.db import Reader
+from app.compute.kept import Kept
+from app.database.read_pool import Reader
 from app.geo import BBox
-from app.kept import Kept
 
 KINDS_SQL = "SELECT code, label_zh, label_en FROM site_kinds ORDER BY sort_order, code"
 

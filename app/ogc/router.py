@@ -10,16 +10,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from app import china_time, geojson
-from app.dependencies import ReaderDep
+from app import china_time
+from app.api.dependencies import ReaderDep
+from app.api.parameters import MAX_BIGINT, bbox_query
+from app.api.query import StrictQueryRoute
+from app.api.responses import JSON, GeoJSON, public_base_url
+from app.formats import geojson
 from app.geo import BBox
-from app.http import JSON, GeoJSON, public_base_url
 from app.ogc import repository
 from app.ogc.schemas import Collection, Collections, Conformance, Feature, FeatureCollection, Landing
-from app.parameters import MAX_BIGINT, bbox_query
 from app.problems import BadRequest, InvalidParameter, NotFound
 from app.problems.http import field_errors
-from app.query import StrictQueryRoute
 from app.tiles import service as tiles
 from app.tiles.router import tile_response
 from app.vocabularies.service import site_kinds
@@ -27,7 +28,7 @@ from app.vocabularies.service import site_kinds
 
 class OGCRoute(StrictQueryRoute):
     """OGC API - Features answers every invalid parameter with 400 where the rest of the API says 422: the same
-    parsing (app.parameters, FastAPI's validation), another status, decided here once for every route."""
+    parsing (app.api.parameters, FastAPI's validation), another status, decided here once for every route."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

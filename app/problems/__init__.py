@@ -1,7 +1,7 @@
 """Every problem the service answers with (RFC 9457), as exceptions that know their status, type and title.
 
-Framework-free on purpose: the geometry rules, the workers of app.offload and the HTTP server's own protocol class
-raise or render these without importing the web framework or the database. The HTTP rendering is
+Framework-free on purpose: the geometry rules, the workers of app.compute.offload and the HTTP server's own
+protocol class raise or render these without importing the web framework or the database. The HTTP rendering is
 app.problems.http, the OpenAPI documentation app.problems.openapi, what the database's refusals mean
 app.problems.database.
 """
@@ -73,7 +73,7 @@ class BadRequest(YizhanError):
 
 
 class MalformedRequest(YizhanError):
-    """Bytes the HTTP parser refuses before the application sees them (app.server)."""
+    """Bytes the HTTP parser refuses before the application sees them (app.api.server)."""
 
     status = 400
     type = "/problems/malformed-request"
@@ -239,7 +239,7 @@ class NotReady(ServiceUnavailable):
 
 
 class OverBudget(YizhanError):
-    """A request still working when its time budget ran out (app.budget): cancelled, nothing half-done kept."""
+    """A request still working when its time budget ran out (app.api.budget): cancelled, nothing half-done kept."""
 
     status = 503
     type = "/problems/over-budget"

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import asyncpg
 from sqlalchemy.exc import DBAPIError
 
-from app import metrics
+from app.observability import metrics
 from app.problems import Conflict, InvalidParameter, YizhanError
 
 # What the driver raises when the database is not there: gone (a restart, a failover, a network cut), refusing

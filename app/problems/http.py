@@ -14,8 +14,8 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Match
 
-from app import metrics
-from app.observability import request_id
+from app.observability import metrics
+from app.observability.requests import request_id
 from app.problems import (
     MEDIA_TYPE,
     ClientLeft,

@@ -39,7 +39,7 @@ def _possible_errors(path: str, method: str, operation: dict[str, Any]) -> list[
         codes.append("404")
     if operation.get("requestBody"):
         codes += ["400", "408", "413", "422"]  # a body that does not parse, stops arriving, is too large, or is invalid
-    if operation.get("security"):  # the route asks for a key (app.dependencies.require)
+    if operation.get("security"):  # the route asks for a key (app.api.dependencies.require)
         codes += ["401", "403"]  # no valid key; its scope or its region
         if method in WRITES:
             codes.append("409")  # a concurrent write

@@ -4,7 +4,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, one_of
+from app.database.orm import Base, one_of
 from app.regions.adcode import ADCODE_PATTERN
 from app.vocabularies.closed import RegionLevel
 

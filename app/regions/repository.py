@@ -7,7 +7,7 @@ from sqlalchemy import Table, func, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.regions.models import Region
 
 _FIELDS = """

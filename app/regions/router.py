@@ -6,11 +6,11 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app import geo
-from app.dependencies import ReaderDep
-from app.http import cached
-from app.parameters import CoordSysQuery
+from app.api.dependencies import ReaderDep
+from app.api.parameters import CoordSysQuery
+from app.api.query import StrictQueryRoute
+from app.api.responses import cached
 from app.problems import NotFound
-from app.query import StrictQueryRoute
 from app.regions import repository
 from app.regions.adcode import ADCODE_PATTERN, Adcode
 from app.regions.schemas import RegionDetail, RegionList

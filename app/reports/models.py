@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Double, ForeignKey, Index, Integer, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, one_of
+from app.database.orm import Base, one_of
 from app.vocabularies.closed import ReportStatus, ReportType
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.sites.repository import in_region
 
 REPORT_SQL = text("""

@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app.dependencies import ReaderDep, TransactionDep, WriteKeyDep
-from app.http import JSON
-from app.parameters import MAX_BIGINT, CursorText, ReportId, SiteId, decode_cursor, encode_cursor
-from app.query import StrictQueryRoute
+from app.api.dependencies import ReaderDep, TransactionDep, WriteKeyDep
+from app.api.parameters import MAX_BIGINT, CursorText, ReportId, SiteId, decode_cursor, encode_cursor
+from app.api.query import StrictQueryRoute
+from app.api.responses import JSON
 from app.reports import service
 from app.reports.schemas import Filed, Report, ReportIn, ReportPage, ReportResolution
 from app.vocabularies.closed import ReportStatus

@@ -5,9 +5,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.formats.text import MULTILINE
 from app.geo import CoordSys, Latitude, Longitude
 from app.sites.schemas import SiteFields, Url
-from app.text import MULTILINE
 from app.vocabularies.closed import ReportStatus, ReportType
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), MULTILINE]

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import china_time, geo
-from app.db import Reader, reader_in
+from app.database.connections import reader_in
+from app.database.read_pool import Reader
 from app.keys.service import Principal
 from app.problems import InvalidParameter, NotFound
 from app.reports import repository

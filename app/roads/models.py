@@ -6,7 +6,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.database.orm import Base
 
 
 class RoadNetwork(Base):

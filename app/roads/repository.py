@@ -7,7 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
-from app.db import Reader, driver_connection
+from app.database.connections import driver_connection
+from app.database.read_pool import Reader
 from app.roads import osm
 from app.roads.modes import Mode
 

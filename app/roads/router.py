@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from app import geo, geojson
-from app.dependencies import ReaderDep
-from app.http import GeoJSON
-from app.parameters import CoordSysQuery
-from app.query import StrictQueryRoute
+from app import geo
+from app.api.dependencies import ReaderDep
+from app.api.parameters import CoordSysQuery
+from app.api.query import StrictQueryRoute
+from app.api.responses import GeoJSON
+from app.formats import geojson
 from app.roads import modes, service
 from app.roads.modes import Mode
 from app.roads.schemas import Isochrones

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import asyncpg
 from pydantic import Field
 
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.problems import InvalidParameter, NotOnNetwork
 from app.roads import modes, repository
 from app.roads.modes import Mode

@@ -24,14 +24,17 @@ from openpyxl.worksheet._reader import WorkSheetParser
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import geo, metrics, offload, spreadsheets
-from app.db import act_as
+from app import geo
+from app.compute import offload
+from app.database.connections import act_as
+from app.formats import spreadsheets
+from app.formats.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from app.keys.service import Principal
+from app.observability import metrics
 from app.problems import Forbidden, InvalidParameter, PayloadTooLarge, UnsupportedMediaType
 from app.problems.database import database_errors
 from app.sites import repository, service
 from app.sites.schemas import SiteCreate, matching_key
-from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from app.vocabularies.closed import AccessMode, SiteStatus
 
 # 100,000 rows of a spreadsheet export are ~30 MB as CSV; past this a partner should split the file.

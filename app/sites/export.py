@@ -4,8 +4,9 @@ from typing import Any
 
 import orjson
 
-from app import geo, geojson, spreadsheets
-from app.db import Reader
+from app import geo
+from app.database.read_pool import Reader
+from app.formats import geojson, spreadsheets
 from app.sites import repository
 from app.sites.repository import STAGE_COLUMNS
 

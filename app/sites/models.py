@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, one_of
+from app.database.orm import Base, one_of
 from app.vocabularies.closed import AccessMode, SiteStatus, VerificationMethod
 
 

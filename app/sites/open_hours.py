@@ -11,8 +11,8 @@ import time
 
 import asyncpg
 
-from app import hours
-from app.db import Reader
+from app.database.read_pool import Reader
+from app.sites import hours
 
 # A new opening-hours string is filtered by the database within this many seconds (and judged exactly meanwhile).
 CACHE_SECONDS = 30.0

@@ -1,6 +1,6 @@
 """SQL for the register. Bound parameters only; the WHERE fragments below are fixed strings.
 
-Reads run on the asyncpg read pool (see app.db); writes take a SQLAlchemy connection on the primary.
+Reads run on the asyncpg read pool (see app.database.read_pool); writes take a SQLAlchemy connection on the primary.
 """
 
 import datetime as dt
@@ -15,7 +15,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
-from app.db import Reader, driver_connection
+from app.database.connections import driver_connection
+from app.database.read_pool import Reader
 from app.geo import BBox
 from app.sites.models import Site
 

@@ -5,11 +5,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
-from app import geo, geojson, offload
-from app.dependencies import ReaderDep, TransactionDep, WriteKeyDep
-from app.geo import BBox
-from app.http import JSON, GeoJSON, cached
-from app.parameters import (
+from app import geo
+from app.api.dependencies import ReaderDep, TransactionDep, WriteKeyDep
+from app.api.parameters import (
     CoordSysQuery,
     CursorText,
     Instant,
@@ -20,14 +18,18 @@ from app.parameters import (
     encode_cursor,
     output_format,
 )
+from app.api.query import StrictQueryRoute
+from app.api.responses import JSON, GeoJSON, cached
+from app.compute import offload
+from app.formats import geojson
+from app.formats.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
+from app.formats.text import LINE_PATTERN
+from app.geo import BBox
 from app.problems import BulkRejected
 from app.problems.http import answer
-from app.query import StrictQueryRoute
 from app.regions.adcode import ADCODE_PATTERN
 from app.sites import bulk, repository, service
 from app.sites.schemas import BulkReport, Site, SiteCreate, SiteFields, SitePage
-from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
-from app.text import LINE_PATTERN
 from app.vocabularies.closed import SiteStatus
 from app.vocabularies.service import site_kinds
 

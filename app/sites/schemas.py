@@ -6,8 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from app import geo, hours, text
-from app.parameters import Instant, IsoDate
+from app import geo
+from app.api.parameters import Instant, IsoDate
+from app.formats import text
+from app.sites import hours
 from app.vocabularies.closed import AccessMode, SiteStatus, VerificationMethod
 
 
@@ -54,7 +56,8 @@ class SitePage(BaseModel):
 
 # --- writes ---------------------------------------------------------------------------------------------------
 
-# Text as the register stores it: trimmed, bounded, and visible (app.text: no control, bidi or zero-width characters).
+# Text as the register stores it: trimmed, bounded, and visible (app.formats.text: no control, bidi or zero-width
+# characters).
 MAX_LIST = 50  # amenities, services, worker groups, photos: a site has a handful
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), text.ONE_LINE]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), text.ONE_LINE]

@@ -14,7 +14,8 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
-from app.db import Reader, act_as, reader_in
+from app.database.connections import act_as, reader_in
+from app.database.read_pool import Reader
 from app.keys.service import Principal
 from app.problems import Forbidden, InvalidParameter, NotFound, PreconditionFailed, PreconditionRequired
 from app.problems.database import database_errors

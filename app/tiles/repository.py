@@ -9,7 +9,7 @@ statement's own.
 import datetime as dt
 
 from app import geo
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.sites import trust
 from app.sites.repository import serving_on, serving_today
 

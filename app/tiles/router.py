@@ -10,14 +10,14 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app import china_time
+from app.api.dependencies import ReaderDep
+from app.api.parameters import VocabularyCode
+from app.api.query import ClosedQueryRoute
+from app.api.responses import JSON, conditional, public_base_url
 from app.coverage.evaluation import evaluation
 from app.coverage.parameters import AsOf, EvaluationDep, MinSitesOverride, RadiusOverride
-from app.dependencies import ReaderDep
 from app.geo import CoordSys
-from app.http import JSON, conditional, public_base_url
-from app.parameters import VocabularyCode
 from app.problems import InvalidParameter
-from app.query import ClosedQueryRoute
 from app.tiles import service
 from app.tiles.service import MEDIA_TYPE, Layer, Tile
 from app.vocabularies.service import site_kinds

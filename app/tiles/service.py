@@ -18,7 +18,7 @@ from app import geo
 from app.coverage import service as coverage
 from app.coverage.evaluation import Evaluation, srid_of
 from app.coverage.rules import NoRule, resolve_rule
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.geo import CoordSys
 from app.problems import InvalidParameter, NotFound
 from app.tiles import repository

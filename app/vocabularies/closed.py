@@ -1,8 +1,9 @@
 """The closed vocabularies: code lists fixed in code, each one StrEnum with its Chinese and English labels.
 
-Each is used as it is by the table's CHECK constraint (app.db.one_of; tests compare the migrated constraints with
-these), the request and response schemas, query parameters, OpenAPI and GET /v1/vocabularies. Site kinds and
-amenities are open vocabularies: data in tables (app.vocabularies.service), so adding one needs no release.
+Each is used as it is by the table's CHECK constraint (app.database.orm.one_of; tests compare the migrated
+constraints with these), the request and response schemas, query parameters, OpenAPI and GET /v1/vocabularies.
+Site kinds and amenities are open vocabularies: data in tables (app.vocabularies.service), so adding one needs no
+release.
 """
 
 from enum import StrEnum

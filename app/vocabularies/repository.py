@@ -1,6 +1,6 @@
 """SQL for the vocabularies that are data (site kinds, amenities)."""
 
-from app.db import Reader
+from app.database.read_pool import Reader
 
 # The table names are fixed here, never taken from a request.
 LABELLED_SQL = {

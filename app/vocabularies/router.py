@@ -3,9 +3,9 @@
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.dependencies import ReaderDep
-from app.http import cached
-from app.query import StrictQueryRoute
+from app.api.dependencies import ReaderDep
+from app.api.query import StrictQueryRoute
+from app.api.responses import cached
 from app.vocabularies import repository
 from app.vocabularies.closed import (
     AccessMode,

@@ -2,7 +2,7 @@
 
 import time
 
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.problems import InvalidParameter
 from app.vocabularies import repository
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db import act_as
+from app.database.connections import act_as
 
 
 async def read_all(client: httpx.AsyncClient, cursor: str | None, limit: int = 50) -> tuple[list[dict], str]:

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from app import demo
 from app.cli import cli
 from app.config import Settings
-from app.db import create_engine
+from app.database.connections import create_engine
 from app.regions import repository as regions
 from app.roads import modes
 from app.roads.modes import Mode

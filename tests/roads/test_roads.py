@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import demo
 from app.config import Settings
-from app.db import ReadPool, connect_reader, create_engine
+from app.database.connections import create_engine
+from app.database.read_pool import ReadPool, connect_reader
 from app.paths import SEED_DIR
 from app.roads import importer, modes, osm, service
 from app.roads.modes import Mode

@@ -10,9 +10,9 @@ from openpyxl import Workbook
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
+from app.formats.spreadsheets import XLSX_MEDIA_TYPE
 from app.keys import service as keys
 from app.sites import bulk
-from app.spreadsheets import XLSX_MEDIA_TYPE
 from tests.reference import GEOD
 
 ROWS = [

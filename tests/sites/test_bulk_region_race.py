@@ -26,7 +26,7 @@ SOURCE = "race"
 
 
 async def _county_keys(settings: Settings) -> tuple[str, str]:
-    from app.db import create_engine
+    from app.database.connections import create_engine
 
     engine = create_engine(settings)
     try:

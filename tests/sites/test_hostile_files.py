@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 from typer.testing import CliRunner
 
-from app import spreadsheets
 from app.cli import cli
+from app.formats import spreadsheets
+from app.formats.spreadsheets import XLSX_MEDIA_TYPE
 from app.keys import service as keys
 from app.problems import PayloadTooLarge
 from app.sites import bulk
-from app.spreadsheets import XLSX_MEDIA_TYPE
 
 HEADER = ["external_id", "name", "kind", "lat", "lon"]
 

@@ -8,7 +8,7 @@ import itertools
 
 import asyncpg
 
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.geo import point_sql
 from app.sites import trust
 from app.sites.repository import serving_on, serving_today

@@ -8,12 +8,12 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app import china_time, geo, hours
-from app.dependencies import reader_of
-from app.http import JSON
-from app.query import LeanRoute, query_model
+from app import china_time, geo
+from app.api.dependencies import reader_of
+from app.api.query import LeanRoute, query_model
+from app.api.responses import JSON
 from app.roads import service as roads
-from app.sites import trust
+from app.sites import hours, trust
 from app.sites.nearest import service
 from app.sites.nearest.schemas import NearestQuery, NearestSites
 from app.sites.open_hours import open_hours_index

@@ -5,7 +5,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import geo
-from app.parameters import Instant, VocabularyCode
+from app.api.parameters import Instant, VocabularyCode
 from app.roads.modes import Mode
 from app.roads.schemas import NearestTravel
 from app.sites import trust
@@ -14,7 +14,7 @@ from app.vocabularies.closed import AccessMode
 
 
 class NearestQuery(BaseModel):
-    """Query of GET /v1/sites/nearest (parsed by app.query.query_model: one validation pass on the hot path)."""
+    """Query of GET /v1/sites/nearest (parsed by app.api.query.query_model: one validation pass on the hot path)."""
 
     model_config = ConfigDict(extra="ignore")
 

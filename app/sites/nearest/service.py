@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 import asyncpg
 
-from app import china_time, geo, metrics
-from app.db import Reader
+from app import china_time, geo
+from app.database.read_pool import Reader
+from app.observability import metrics
 from app.sites.nearest import repository
 from app.vocabularies.service import amenities as amenity_vocabulary
 from app.vocabularies.service import site_kinds

@@ -14,8 +14,8 @@ from urllib.parse import parse_qsl
 
 import redis.asyncio as redis
 
-from app import metrics
 from app.config import Settings
+from app.observability import metrics
 from app.problems import RateLimited
 from app.problems.http import answer
 

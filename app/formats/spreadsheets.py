@@ -66,8 +66,8 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-# Characters XML cannot hold: the register refuses them (app.text), but a value stored before it did must not make
-# the whole file fail; it is written with U+FFFD in their place.
+# Characters XML cannot hold: the register refuses them (app.formats.text), but a value stored before it did must not
+# make the whole file fail; it is written with U+FFFD in their place.
 _NOT_IN_XML = re.compile(ILLEGAL_CHARACTERS_RE.pattern)
 
 

@@ -2,8 +2,9 @@
 
 A request still working when its budget runs out is cancelled and answered 503 (problem+json, Retry-After): its
 database query is cancelled on the server (asyncpg does so for a cancelled task) and its CPU-heavy step's worker
-process is terminated (app.offload). A request whose client disconnects is cancelled the same way, with nobody left
-to answer. Without this a what-if over a whole country kept a core busy for minutes after the planner gave up.
+process is terminated (app.compute.offload). A request whose client disconnects is cancelled the same way, with
+nobody left to answer. Without this a what-if over a whole country kept a core busy for minutes after the planner
+gave up.
 
 The nearest query and the health checks are outside it: their work is bounded by their parameters (an index search
 of at most 100 sites; a ping), and the two tasks this costs would be a few per cent of the phone's request.
@@ -18,7 +19,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from app import metrics
+from app.observability import metrics
 from app.problems import OverBudget
 from app.problems.http import answer, client_left
 

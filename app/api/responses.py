@@ -11,7 +11,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import geojson
+from app.formats import geojson
 from app.problems import PayloadTooLarge
 from app.problems.http import answer
 

@@ -8,10 +8,10 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db import Reader
+from app.database.read_pool import Reader
 from app.keys import service as keys
 from app.keys.service import Principal
-from app.observability import note_key_name
+from app.observability.requests import note_key_name
 from app.problems import Forbidden, Unauthorized
 
 
@@ -36,7 +36,7 @@ PrimaryReaderDep = Annotated[Reader, Depends(get_primary_reader)]
 
 
 async def reader_of(request: Request) -> Reader:
-    """get_reader for an endpoint outside FastAPI's dependency resolution (app.query.LeanRoute), honouring an
+    """get_reader for an endpoint outside FastAPI's dependency resolution (app.api.query.LeanRoute), honouring an
     override of get_reader as tests set one (a callable without arguments)."""
     override = request.app.dependency_overrides.get(get_reader)
     if override is None:

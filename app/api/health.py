@@ -8,13 +8,13 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from app.db import schema_revision
-from app.dependencies import PrimaryReaderDep
-from app.http import JSON
+from app.api.dependencies import PrimaryReaderDep
+from app.api.responses import JSON
+from app.database.read_pool import schema_revision
+from app.database.replica import ReplicaRouter
 from app.paths import PROJECT_ROOT
 from app.problems import NotReady
 from app.problems.http import answer
-from app.replica import ReplicaRouter
 
 router = APIRouter(tags=["health"])
 

@@ -38,7 +38,7 @@ IN_FLIGHT_GAUGE = Gauge("yizhan_http_requests_in_flight", "Requests being answer
 class InFlight:
     """Requests being answered: a plain count on the request's path (a gauge's inc() and dec() take a lock each,
     on every request). In one process the gauge reads it when scraped; with several workers publish() writes it to
-    the shared gauge (app.observability's recorder does, with every batch)."""
+    the shared gauge (app.observability.requests's recorder does, with every batch)."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -76,11 +76,11 @@ STANDBY_SERVING = Gauge(
 )
 STANDBY_FALLBACKS = Counter("yizhan_standby_fallbacks", "Reads the standby failed, answered by the primary")
 KEPT_ENTRIES = Gauge(
-    "yizhan_kept_answers", "Answers kept for reuse (app.kept), by store", ["store"], multiprocess_mode="livesum"
+    "yizhan_kept_answers", "Answers kept for reuse (app.compute.kept), by store", ["store"], multiprocess_mode="livesum"
 )
 KEPT_BYTES = Gauge(
     "yizhan_kept_bytes",
-    "Estimated memory of the answers kept (app.kept), by store",
+    "Estimated memory of the answers kept (app.compute.kept), by store",
     ["store"],
     multiprocess_mode="livesum",
 )
@@ -101,7 +101,7 @@ def status_class(status: int) -> str:
 
 
 class RequestMetrics:
-    """Counts answered requests in REQUESTS and LATENCY, a batch at a time (app.observability.Recorder)."""
+    """Counts answered requests in REQUESTS and LATENCY, a batch at a time (app.observability.requests.Recorder)."""
 
     def __init__(self) -> None:
         # Metric children by labels, found once (prometheus-client's labels() takes a lock and builds a key).

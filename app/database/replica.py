@@ -14,15 +14,13 @@ quiet hour, which only sends reads to the primary for a moment.
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 
-from app import metrics
+from app.database.read_pool import ReadPool
+from app.observability import metrics
 from app.problems.database import DATABASE_UNREACHABLE
-
-if TYPE_CHECKING:
-    from app.db import ReadPool
 
 log = logging.getLogger(__name__)
 WATCH_SECONDS = 0.5
@@ -55,7 +53,7 @@ STANDBY_FAILED: tuple[type[BaseException], ...] = (
 class ReplicaRouter:
     """The Reader for request-time reads: the standby's pool or the primary's, by the standby's last known lag."""
 
-    def __init__(self, standby: "ReadPool", primary: "ReadPool", max_lag_s: float) -> None:
+    def __init__(self, standby: ReadPool, primary: ReadPool, max_lag_s: float) -> None:
         self.standby = standby
         self.primary = primary
         self.max_lag_s = max_lag_s

@@ -1,4 +1,4 @@
-"""Every request gets an id, one structured log line and its metrics (app.metrics).
+"""Every request gets an id, one structured log line and its metrics (app.observability.metrics).
 
 `X-Request-ID` is taken from the request when it is a plausible id (so a trace crosses the load balancer and the
 partner's system), made otherwise, returned on every response and given as `instance` in problem+json.
@@ -29,7 +29,7 @@ from typing import IO, Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import metrics
+from app.observability import metrics
 
 PLAUSIBLE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 HEADER = b"x-request-id"

@@ -2,7 +2,7 @@
 
 One shapely overlay or greedy siting can take seconds; on the event loop it would stall every other request,
 `/healthz` included, for as long. A worker process also lets the work be stopped: when the request that asked for
-it is cancelled (its time budget ran out, app.budget, or its client left), the worker running it is terminated and
+it is cancelled (its time budget ran out, app.api.budget, or its client left), the worker running it is terminated and
 a fresh one takes its place. A thread could not be stopped mid-GEOS call.
 
 Workers start from a fork server (not by forking this multi-threaded process, whose locks a child could inherit

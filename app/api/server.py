@@ -148,7 +148,7 @@ def serve(host: str, port: int, workers: int, forwarded_allow_ips: str | None) -
         port=port,
         workers=workers,
         http=ProblemHttpToolsProtocol,
-        access_log=False,  # app.observability writes one line per request
+        access_log=False,  # app.observability.requests writes one line per request
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=30,

@@ -1,43 +1,15 @@
-"""Connections. Reads go through one asyncpg pool (the hot path), writes through SQLAlchemy.
+"""Request-time reads: one asyncpg pool, the hot path.
 
 The nearest-site query is the mobile app's hot path; a bare asyncpg call is the cheapest way to run it, so
-request-time reads use the pool directly (prepared statements, no ORM objects). Writes, imports and the seed
-loader use SQLAlchemy Core/ORM over the same driver for the unit of work and the table metadata.
+request-time reads use the pool directly (prepared statements, no ORM objects).
 """
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 
 import asyncpg
 import orjson
-from sqlalchemy import MetaData, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
-
-from app.config import Settings
-from app.replica import ReplicaRouter
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def one_of(column: str, vocabulary: type[StrEnum]) -> str:
-    """A CHECK constraint's condition: `column` holds one of the vocabulary's codes."""
-    return f"{column} IN ({', '.join(repr(member.value) for member in vocabulary)})"
 
 
 class Reader(Protocol):
@@ -48,35 +20,10 @@ class Reader(Protocol):
     async def fetchval(self, query: str, *args: Any) -> Any: ...
 
 
-async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
-    """The asyncpg connection under a SQLAlchemy one, inside the same transaction (for COPY and prepared reads).
-
-    SQLAlchemy sends BEGIN lazily, with its first statement; until then a statement on the raw connection would
-    run in autocommit, outside the transaction. So make sure the transaction has begun first.
-    """
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    assert isinstance(driver, asyncpg.Connection)
-    if conn.in_transaction() and not driver.is_in_transaction():
-        await conn.execute(text("SELECT 1"))
-    return driver
-
-
-async def reader_in(conn: AsyncConnection) -> Reader:
-    """The read repositories' view of a write transaction: what it has written is what they read."""
-    reader: Reader = await driver_connection(conn)
-    return reader
-
-
 async def schema_revision(reader: Reader) -> str | None:
     """The Alembic revision the database is at."""
     value = await reader.fetchval("SELECT version_num FROM alembic_version")
     return str(value) if value is not None else None
-
-
-async def act_as(conn: AsyncConnection, who: str) -> None:
-    """Name the actor of this transaction; the history trigger records it with every change."""
-    await conn.execute(text("SELECT set_config('yizhan.actor', :who, true)"), {"who": who})
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -188,39 +135,3 @@ async def connect_reader(dsn: str, *, min_size: int = 1, max_size: int = 10, sta
     )
     assert pool is not None
     return ReadPool(pool, max_size)
-
-
-def create_engine(settings: Settings) -> AsyncEngine:
-    return create_async_engine(
-        settings.sqlalchemy_url,
-        pool_size=max(2, settings.db_pool_max // 2),
-        pool_pre_ping=True,
-        pool_timeout=settings.db_pool_timeout_s,
-        connect_args={"server_settings": {"application_name": "yizhan-write", "jit": "off"}},
-    )
-
-
-@dataclass
-class Database:
-    reader: ReadPool | ReplicaRouter  # request-time reads: the standby's while it keeps up, else the primary's
-    primary: ReadPool  # reads that must see the latest commit (the change feed, keys)
-    engine: AsyncEngine
-
-
-@asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[Database]:
-    min_size, max_size = settings.db_pool_min, settings.db_pool_max
-    async with contextlib.AsyncExitStack() as opened:  # what opened is closed, even when a later step fails
-        primary = await connect_reader(str(settings.database_url), min_size=min_size, max_size=max_size)
-        opened.push_async_callback(primary.close)
-        reader: ReadPool | ReplicaRouter = primary
-        if settings.database_read_url is not None:
-            standby = await connect_reader(
-                str(settings.database_read_url), min_size=min_size, max_size=max_size, standby=True
-            )
-            reader = ReplicaRouter(standby, primary, settings.database_read_max_lag_s)
-            opened.push_async_callback(reader.close)
-            await reader.start()
-        engine = create_engine(settings)
-        opened.push_async_callback(engine.dispose)
-        yield Database(reader=reader, primary=primary, engine=engine)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from app import metrics
+from app.observability import metrics
 
 T = TypeVar("T")
 LARGEST_SHARE = 8  # an answer weighing more than this share of the bound is handed out but not kept

@@ -1,0 +1,1 @@
+"""What the service tells its operators: a structured log line and metrics per request, and the metrics."""
