@@ -33,7 +33,8 @@ from tests.tools import admin, database_url, free_port
 def settings() -> Iterator[Settings]:
     name = f"yizhan_test_{uuid.uuid4().hex[:8]}"
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    # Limits off: the suite sends hundreds of requests a minute from one address (tests/test_ratelimit.py has its own).
+    # Limits off: the suite sends hundreds of requests a minute from one address (tests/api/test_ratelimit.py has its
+    # own).
     settings = Settings(
         database_url=PostgresDsn(database_url(name)),
         db_pool_min=1,

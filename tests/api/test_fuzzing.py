@@ -2,7 +2,7 @@
 database of its own (the fuzzing writes), bounded (a fixed seed, a few examples each), with every check it has: no
 server error; every answer as documented (schema, status code, content type, headers, Allow); invalid requests
 refused, valid ones taken; undeclared methods answered 405. What the document cannot say (a vocabulary's codes, the
-register's state) is in tests/schemathesis.toml."""
+register's state) is in tests/api/schemathesis.toml."""
 
 import os
 import shutil

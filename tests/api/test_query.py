@@ -45,7 +45,8 @@ async def test_parses_as_starlette_does(query_string: bytes) -> None:
 
 
 async def test_a_single_valued_key_given_twice_is_refused() -> None:
-    # Starlette would take the last one; which one the client meant is anybody's guess (tests/test_hostile_input.py).
+    # Starlette would take the last one; which one the client meant is anybody's guess
+    # (tests/api/test_hostile_input.py).
     for query_string in (b"lat=1&lat=36.5&lon=117.9", b"lat=36.5&lon=117.9&limit=3&limit=7"):
         with pytest.raises(InvalidParameter) as raised:
             await parse(_request(query_string))
