@@ -17,7 +17,7 @@ USER yizhan
 EXPOSE 8000
 # Settings come from the environment: DATABASE_URL (required), DATABASE_READ_URL, DB_POOL_MAX, REDIS_URL,
 # MAP_BASE_URL (app/config.py lists them all).
-# `yizhan serve` runs uvicorn as production needs it (app/server.py): no access log (the service logs one JSON line
+# `yizhan serve` runs uvicorn as production needs it (app/api/server.py): no access log (the service logs one JSON line
 # per request itself), problem+json for unparsable requests, X-Forwarded-For believed only from FORWARDED_ALLOW_IPS
 # (unset: from nobody; anyone could otherwise name any address and slip past the per-address rate limit).
 CMD ["yizhan", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
