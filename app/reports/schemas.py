@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.geo import CoordSys, Latitude, Longitude
-from app.sites.schemas import SiteFields, Url
+from app.sites.fields import Url
+from app.sites.schemas import SiteFields
 from app.text import MULTILINE
 from app.vocabularies.closed import ReportStatus, ReportType
 
