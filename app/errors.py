@@ -207,6 +207,7 @@ CONSTRAINT_PROBLEMS: dict[str, tuple[str, str]] = {
     "ck_sites_access_known": ("access", "not a known access mode"),
     "ck_sites_verified_by_known": ("verified_by", "not a known verification method"),
     "ck_sites_closed_after_opened": ("closed_on", "closed_on is before opened_on"),
+    "ck_sites_seats_not_negative": ("seats", "must not be negative"),
 }
 
 

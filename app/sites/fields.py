@@ -13,7 +13,7 @@ from enum import Enum
 from types import GenericAlias
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -48,6 +48,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50), text.ONE_LINE]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), text.URL]
 OpeningHours = Annotated[OneLine, AfterValidator(hours.validate)]
+INTEGER_MAX = 2**31 - 1  # PostgreSQL's integer
 
 
 def matching_key(value: str) -> str:
@@ -63,6 +64,17 @@ Source = Annotated[
     AfterValidator(matching_key),
 ]
 ExternalId = Annotated[Name, AfterValidator(matching_key)]
+
+
+def _a_whole_number(value: Any) -> Any:
+    # pydantic would read true as 1 and "12" as 12: in a JSON body a count is a JSON number (a bulk import reads a
+    # spreadsheet's cells of a numeric field as numbers first).
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a whole number")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_a_whole_number), Field(ge=0, le=INTEGER_MAX)]
 
 
 Codes = Annotated[list[str], Field(max_length=MAX_LIST)]
@@ -265,6 +277,15 @@ FIELDS: tuple[SiteField, ...] = (
     ),
     SiteField("services", ARRAY(Text()), ("服务项目",), WrittenBy.partner, Texts, nullable=False, default=[]),
     SiteField("worker_groups", ARRAY(Text()), ("服务对象",), WrittenBy.partner, Texts, nullable=False, default=[]),
+    SiteField(
+        "seats",
+        Integer(),
+        ("座位数",),
+        WrittenBy.partner,
+        Count,
+        description="How many people the site can seat; null when unknown",
+        check=Check("seats_not_negative", "seats >= 0"),
+    ),
     SiteField(
         "status", Text(), ("状态",), WrittenBy.partner, nullable=False, default=SiteStatus.active, vocabulary=SiteStatus
     ),
