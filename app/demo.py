@@ -19,6 +19,7 @@ from app.coverage.population import CensusSeatDecayModel, PopulationModel, Regio
 from app.database.connections import act_as
 from app.paths import SEED_DIR
 from app.regions import repository as regions
+from app.sites import fields
 from app.sites import repository as sites
 from app.vocabularies.closed import RegionLevel
 
@@ -184,7 +185,7 @@ def read_huangpu_register(seed_dir: Path = SEED_DIR) -> list[dict[str, Any]]:
     collection = json.loads((seed_dir / "huangpu_register_generated.geojson").read_text("utf-8"))
     rows = []
     for feature in collection["features"]:
-        p = {"photos": [], "worker_groups": [], **feature["properties"]}
+        p = {**fields.DEFAULTS, **feature["properties"]}
         p["lon"], p["lat"] = feature["geometry"]["coordinates"]
         p["opened_on"] = dt.date.fromisoformat(p["opened_on"])
         rows.append(p)

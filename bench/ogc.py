@@ -26,6 +26,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from app.ogc.repository import PROPERTIES
 from bench.database import db_url
 from bench.nearest import UNLIMITED_READS, prepare, wrk
 from bench.server import running
@@ -40,9 +41,7 @@ console = Console(width=150)
 # The properties of app.ogc.repository's items, so that both servers read and write the same features.
 VIEW_SQL = f"""
 CREATE OR REPLACE VIEW {VIEW} AS
-SELECT s.id, s.kind, s.name, s.address, s.region_adcode, s.operator, s.phone, s.opening_hours, s.access,
-       s.access_note, s.amenities, s.services, s.worker_groups, s.status, s.opened_on, s.closed_on, s.rating, s.source,
-       s.external_id, s.last_verified_at, s.updated_at, s.version, s.geom
+SELECT s.kind, {", ".join(f"s.{f.name}" for f in PROPERTIES if f.stored)}, s.geom
 FROM sites s
 WHERE s.kind = 'outdoor_station' AND s.deleted_at IS NULL
 """

@@ -11,6 +11,7 @@ import asyncpg
 from app.compute.kept import Kept
 from app.database.read_pool import Reader
 from app.geo import BBox
+from app.sites import fields
 
 KINDS_SQL = "SELECT code, label_zh, label_en FROM site_kinds ORDER BY sort_order, code"
 
@@ -24,11 +25,9 @@ WHERE s.deleted_at IS NULL
 GROUP BY s.kind
 """
 
-_PROPERTIES = """
-    s.id, s.name, s.address, s.region_adcode, s.operator, s.phone, s.opening_hours, s.access, s.access_note,
-    s.amenities, s.services, s.worker_groups, s.status, s.opened_on, s.closed_on, s.rating, s.source,
-    s.external_id, s.last_verified_at, s.updated_at, s.version, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat
-"""
+# A feature's properties: the site's fields (its kind is the collection; lat and lon are its geometry).
+PROPERTIES = tuple(f for f in fields.FIELDS if f.name != "kind")
+_PROPERTIES = ", ".join(f.selected for f in PROPERTIES)
 
 # The bbox is written into the statement only when asked for: a prepared statement run with a generic plan cannot
 # use the GiST index for `($2 IS NULL OR s.geom && …)` and reads every site. In CRS84 on the lon/lat twin, through

@@ -1,7 +1,7 @@
 """What the database's refusals mean to the client: a constraint of the register broken, a value it cannot hold,
 the database away, a transaction given up for another's sake."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import asyncpg
@@ -41,21 +41,15 @@ def lost_race(exc: BaseException) -> bool:
     return isinstance(_driver_error(exc), asyncpg.TransactionRollbackError)
 
 
-# What a constraint of the register means to the client that broke it: the field, and what to do. Every one the
-# schema names; a violation not listed (a bug: validation should have caught it first) still names its column.
-CONSTRAINT_PROBLEMS: dict[str, tuple[str, str]] = {
-    "uq_sites_source_external_id": (
-        "external_id",
-        "a site with this source and external_id exists; PATCH it or use POST /v1/sites/bulk",
-    ),
-    "fk_sites_kind_site_kinds": ("kind", "not a known site kind"),
-    "ck_sites_name_not_blank": ("name", "must not be blank"),
-    "ck_sites_location_in_range": ("lat", "lat/lon out of range"),
-    "ck_sites_status_known": ("status", "not a known status"),
-    "ck_sites_access_known": ("access", "not a known access mode"),
-    "ck_sites_verified_by_known": ("verified_by", "not a known verification method"),
-    "ck_sites_closed_after_opened": ("closed_on", "closed_on is before opened_on"),
-}
+# What a constraint means to the client that broke it: the field, and what to do. The module that declares a table
+# declares what its constraints mean (app.sites.models for the register); a violation not explained (a bug:
+# validation should have caught it first) still names its column.
+CONSTRAINT_PROBLEMS: dict[str, tuple[str, str]] = {}
+
+
+def explain_constraints(problems: Mapping[str, tuple[str, str]]) -> None:
+    """Declare what each named constraint means: its field, and what the client should do."""
+    CONSTRAINT_PROBLEMS.update(problems)
 
 
 def _constraint_problem(exc: asyncpg.IntegrityConstraintViolationError) -> YizhanError:

@@ -7,7 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from app.formats.text import MULTILINE
 from app.geo import CoordSys, Latitude, Longitude
-from app.sites.schemas import SiteFields, Url
+from app.sites.fields import Url
+from app.sites.schemas import SiteFields
 from app.vocabularies.closed import ReportStatus, ReportType
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), MULTILINE]

@@ -7,6 +7,7 @@ A bulk row is a full record: optional fields it leaves out are cleared.
 
 import codecs
 import csv
+import datetime as dt
 import io
 import itertools
 import re
@@ -33,9 +34,9 @@ from app.keys.service import Principal
 from app.observability import metrics
 from app.problems import Forbidden, InvalidParameter, PayloadTooLarge, UnsupportedMediaType
 from app.problems.database import database_errors
-from app.sites import repository, service
-from app.sites.schemas import SiteCreate, matching_key
-from app.vocabularies.closed import AccessMode, SiteStatus
+from app.sites import fields, repository, service
+from app.sites.fields import DEFAULTS, matching_key
+from app.sites.schemas import SiteCreate
 
 # 100,000 rows of a spreadsheet export are ~30 MB as CSV; past this a partner should split the file.
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -48,55 +49,12 @@ MAX_XLSX_PARTS = 1_000
 MAX_COLUMNS = 1_000
 MAX_SHEET_ROWS = 1_048_576  # the last row of an Excel or WPS sheet
 
-# Headers as Chinese spreadsheets write them.
-HEADER_ALIASES = {
-    "名称": "name",
-    "站点名称": "name",
-    "类型": "kind",
-    "地址": "address",
-    "纬度": "lat",
-    "经度": "lon",
-    "电话": "phone",
-    "联系电话": "phone",
-    "管理员": "keeper",
-    "负责人": "keeper",
-    "运营单位": "operator",
-    "主办单位": "operator",
-    "开放时间": "opening_hours",
-    "设施": "amenities",
-    "服务设施": "amenities",
-    "状态": "status",
-    "外部编号": "external_id",
-    "编号": "external_id",
-    "来源": "source",
-    "启用日期": "opened_on",
-    "停用日期": "closed_on",
-    "进入方式": "access",
-}
-LIST_FIELDS = ("amenities", "services", "worker_groups", "photos")
+LIST_FIELDS = fields.names(tuple(f for f in fields.WRITTEN if f.is_list))
+# A spreadsheet's cells of these are read as numbers, of the others as text.
+NUMERIC_FIELDS = fields.names(tuple(f for f in fields.WRITTEN if f.column_type.python_type in (int, float)))
+DATE_FIELDS = fields.names(tuple(f for f in fields.WRITTEN if f.column_type.python_type is dt.date))
 # The register's own fields, as an export writes them: ignored on the way back in, so exports re-import as-is.
-REGISTER_FIELDS = frozenset({"id", "region_adcode", "created_at", "updated_at", "deleted_at", "version"})
-NUMERIC_FIELDS = ("lat", "lon")
-# Every optional field a row may leave out, and what it becomes (bulk rows are full records).
-CLEARED: dict[str, Any] = {
-    "address": None,
-    "operator": None,
-    "phone": None,
-    "keeper": None,
-    "opening_hours": None,
-    "access": AccessMode.open,
-    "access_note": None,
-    "amenities": [],
-    "services": [],
-    "worker_groups": [],
-    "status": SiteStatus.active,
-    "opened_on": None,
-    "closed_on": None,
-    "rating": None,
-    "photos": [],
-    "last_verified_at": None,
-    "verified_by": None,
-}
+REGISTER_FIELDS = frozenset(fields.names(fields.REGISTER))
 
 
 @dataclass
@@ -251,7 +209,7 @@ def _table_rows(
     header: Sequence[Any], lines: Iterable[tuple[int, Sequence[Any]]], limits: Limits
 ) -> list[tuple[int, dict[str, Any]]]:
     """(row number, record) for each (row number, values) that is not blank."""
-    names = [HEADER_ALIASES.get(str(h).strip(), str(h).strip()) if h is not None else "" for h in header]
+    names = [fields.HEADERS_ZH.get(str(h).strip(), str(h).strip()) if h is not None else "" for h in header]
     if not set(names) & set(SiteCreate.model_fields):
         # Not a table of sites (or not a table at all): an import of nothing would answer 200 for it.
         raise InvalidParameter(
@@ -264,7 +222,7 @@ def _table_rows(
             if not name or value is None or (isinstance(value, str) and not value.strip()):
                 continue
             if hasattr(value, "isoformat"):
-                value = value.isoformat()[:10] if name in ("opened_on", "closed_on") else value.isoformat()
+                value = value.isoformat()[:10] if name in DATE_FIELDS else value.isoformat()
             elif isinstance(value, str) and name in NUMERIC_FIELDS:
                 value = _number(value)
             elif isinstance(value, int | float) and name not in NUMERIC_FIELDS:
@@ -426,7 +384,7 @@ def validated(
     reports: list[RowReport] = []
     values: dict[int, dict[str, Any]] = {}  # by id() of the valid rows' reports
     for number, raw in records:
-        # A bulk row is a full record: a field it sends as null is a field it leaves out (cleared, see CLEARED).
+        # A bulk row is a full record: a field it sends as null is a field it leaves out (cleared: fields.DEFAULTS).
         record = {k: v for k, v in raw.items() if k not in REGISTER_FIELDS and v is not None}
         record = _listify({**record, "source": source} if source else record)
         if "geometry" in record:
@@ -436,19 +394,18 @@ def validated(
         report = RowReport(number, str(record["external_id"]) if record.get("external_id") is not None else None)
         reports.append(report)
         try:
-            site = SiteCreate.model_validate(record)
+            given = SiteCreate.model_validate(record).model_dump(exclude={"coordsys"})
         except ValidationError as exc:
             report.reasons = [f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()]
             continue
-        if site.external_id is None:
+        if given["external_id"] is None:
             report.reasons.append("external_id: required in a bulk upload (it is how the row is matched)")
         if number in repeats:
             report.reasons.append(f"external_id: repeats row {repeats[number]}")
         if report.reasons:
             continue
-        fields = site.model_dump(exclude={"coordsys"})
-        fields["lon"], fields["lat"] = geo.to_wgs84(site.lon, site.lat, coordsys)
-        values[id(report)] = {**CLEARED, **{k: v for k, v in fields.items() if v is not None}}
+        given["lon"], given["lat"] = geo.to_wgs84(given["lon"], given["lat"], coordsys)
+        values[id(report)] = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
     return [
         (report, found, repository.staged_row(found) if found is not None else None)
         for report, found in ((report, values.get(id(report))) for report in reports)

@@ -7,18 +7,15 @@ import orjson
 from app import geo
 from app.database.read_pool import Reader
 from app.formats import geojson, spreadsheets
-from app.sites import repository
-from app.sites.repository import STAGE_COLUMNS
+from app.sites import fields, repository
 
-# What a bulk import reads (so an export re-imports as-is), led by the natural key, then the register's own fields.
+# What a bulk import reads (so an export re-imports as-is): the site's id and natural key, the fields a partner
+# writes, then the rest of the register's own (which an import leaves alone).
 COLUMNS = [
     "id",
-    "source",
-    "external_id",
-    *(c for c in STAGE_COLUMNS if c not in ("source", "external_id")),
-    "region_adcode",
-    "updated_at",
-    "version",
+    *fields.names(fields.NATURAL_KEY),
+    *fields.names(fields.PARTNER),
+    *(name for name in fields.names(fields.REGISTER) if name != "id"),
 ]
 
 

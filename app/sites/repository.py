@@ -6,10 +6,10 @@ Reads run on the asyncpg read pool (see app.database.read_pool); writes take a S
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,15 +18,11 @@ from app import geo
 from app.database.connections import driver_connection
 from app.database.read_pool import Reader
 from app.geo import BBox
+from app.sites import fields
 from app.sites.models import Site
 
 # Columns of the full site representation.
-SITE_COLUMNS = """
-    s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.region_adcode,
-    s.operator, s.phone, s.keeper, s.opening_hours, s.access, s.access_note, s.amenities, s.services,
-    s.worker_groups, s.status, s.opened_on, s.closed_on, s.rating, s.photos, s.source, s.external_id,
-    s.last_verified_at, s.verified_by, s.created_at, s.updated_at, s.version
-"""
+SITE_COLUMNS = ", ".join(f.selected for f in fields.FIELDS)
 
 
 def _opened_and_not_closed(as_of: str) -> str:
@@ -168,61 +164,13 @@ SELECT {SITE_COLUMNS} FROM sites s WHERE {" AND ".join(filters + after("s.id"))}
 
 # --- writes (SQLAlchemy Core over the primary) ---------------------------------------------------------------
 
-# Fields a partner or the seed supplies; everything else (id, region, timestamps, version) is the register's own.
-UPSERT_FIELDS = (
-    "kind",
-    "name",
-    "address",
-    "location",
-    "operator",
-    "phone",
-    "keeper",
-    "opening_hours",
-    "access",
-    "access_note",
-    "amenities",
-    "services",
-    "worker_groups",
-    "status",
-    "opened_on",
-    "closed_on",
-    "rating",
-    "photos",
-    "last_verified_at",
-    "verified_by",
-)
-
-
 # The upsert's staging table: rows arrive by COPY (binary, one round trip), then one set-based INSERT … SELECT.
 # A multi-row VALUES statement would spend most of a 100,000-row import compiling its 2.2 million bind parameters.
-STAGE_COLUMNS = {
-    "kind": "text",
-    "name": "text",
-    "address": "text",
-    "lon": "float8",
-    "lat": "float8",
-    "gcj02_lon": "float8",
-    "gcj02_lat": "float8",
-    "operator": "text",
-    "phone": "text",
-    "keeper": "text",
-    "opening_hours": "text",
-    "access": "text",
-    "access_note": "text",
-    "amenities": "text[]",
-    "services": "text[]",
-    "worker_groups": "text[]",
-    "status": "text",
-    "opened_on": "date",
-    "closed_on": "date",
-    "rating": "text",
-    "photos": "text[]",
-    "last_verified_at": "timestamptz",
-    "verified_by": "text",
-    "source": "text",
-    "external_id": "text",
-}
-_COPIED = [f for f in UPSERT_FIELDS if f != "location"]
+# A row holds the fields a partner writes and the natural key, lat/lon in WGS-84, and the location's GCJ-02 twin.
+STAGE_COLUMNS = {f.name: f.sql_type for f in fields.WRITTEN} | {"gcj02_lon": "float8", "gcj02_lat": "float8"}
+# Fields a partner or the seed supplies that are columns of their own (lat/lon are the location); everything else
+# (id, region, timestamps, version) is the register's own.
+_COPIED = [f.name for f in fields.PARTNER if f.stored]
 _CHANGED = " OR ".join(
     ["ST_AsBinary(s.location) IS DISTINCT FROM ST_AsBinary(EXCLUDED.location)"]
     + [f"s.{f} IS DISTINCT FROM EXCLUDED.{f}" for f in _COPIED]
@@ -248,7 +196,7 @@ FROM upsert_stage
 -- In key order: two imports of the same rows take their row locks in the same order, so neither waits on the other.
 ORDER BY source, external_id
 ON CONFLICT (source, external_id) DO UPDATE SET
-    {", ".join(f"{f} = EXCLUDED.{f}" for f in (*UPSERT_FIELDS, "gcj02_lon", "gcj02_lat"))},
+    {", ".join(f"{f} = EXCLUDED.{f}" for f in (*_COPIED, "location", "gcj02_lon", "gcj02_lat"))},
     version = s.version + 1, updated_at = now(), deleted_at = NULL
 WHERE ({_CHANGED}){region}
 RETURNING s.id, s.source, s.external_id, (xmax = 0) AS created
@@ -333,14 +281,14 @@ def _location(values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> int:
-    table = cast(Table, Site.__table__)
+    table = Site.__table__
     result = await conn.execute(pg_insert(table).values(_location(values)).returning(table.c.id))
     return int(result.scalar_one())
 
 
 async def lock(conn: AsyncConnection, site_id: int) -> Any:
     """The site's current version and region, locked until the transaction ends (None if absent or deleted)."""
-    table = cast(Table, Site.__table__)
+    table = Site.__table__
     query = (
         select(table.c.version, table.c.region_adcode)
         .where(table.c.id == site_id, table.c.deleted_at.is_(None))
@@ -351,7 +299,7 @@ async def lock(conn: AsyncConnection, site_id: int) -> Any:
 
 async def apply(conn: AsyncConnection, site_id: int, values: dict[str, Any]) -> int:
     """Write the changes and bump the version; returns the new version."""
-    table = cast(Table, Site.__table__)
+    table = Site.__table__
     result = await conn.execute(
         sa_update(table)
         .where(table.c.id == site_id)

@@ -1,52 +1,44 @@
-"""Response shapes of the sites API (documentation of the contract; handlers render with orjson)."""
+"""Request and response shapes of the sites API (responses document the contract; handlers render with orjson).
 
-import datetime as dt
-import unicodedata
-from typing import Annotated, Literal
+The site's fields are app.sites.fields's: each class here is its own members (what is not a field of a site: the
+datum of a request's coordinates, the checks across fields) with the declared fields it carries added (`carrying`).
+"""
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from app import geo
-from app.api.parameters import Instant, IsoDate
-from app.formats import text
-from app.sites import hours
-from app.vocabularies.closed import AccessMode, SiteStatus, VerificationMethod
+from app.sites import fields
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
+def carrying(declared: dict[str, Any]) -> Callable[[type[Model]], type[Model]]:
+    """A class decorator: the model with the `declared` fields (name → (type, FieldInfo)) after its own, under its
+    own name and docstring."""
+
+    def derive(model: type[Model]) -> type[Model]:
+        return create_model(
+            model.__name__, __base__=model, __module__=model.__module__, __doc__=model.__doc__, **declared
+        )
+
+    return derive
+
+
+def _answered(field: fields.SiteField) -> tuple[Any, Any]:
+    return field.python_type, Field(description=field.description)
+
+
+@carrying({f.name: _answered(f) for f in fields.FIELDS if f.in_summary})
 class SiteSummary(BaseModel):
     """What every answer says about a site."""
 
-    id: int
-    kind: str
-    name: str
-    address: str | None
-    lat: float
-    lon: float
-    amenities: list[str]
 
-
+@carrying({f.name: _answered(f) for f in fields.FIELDS if not f.in_summary})
 class Site(SiteSummary):
-    region_adcode: str | None = Field(description="Derived from the location by the region boundaries")
-    operator: str | None
-    phone: str | None
-    keeper: str | None
-    opening_hours: str | None = Field(description="OpenStreetMap opening_hours syntax")
-    access: AccessMode
-    access_note: str | None
-    services: list[str]
-    worker_groups: list[str]
-    status: SiteStatus
-    opened_on: dt.date | None
-    closed_on: dt.date | None
-    rating: str | None
-    photos: list[str]
-    source: str
-    external_id: str | None
-    last_verified_at: dt.datetime | None
-    verified_by: VerificationMethod | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    version: int
+    """A site as the register holds it."""
 
 
 class SitePage(BaseModel):
@@ -56,92 +48,48 @@ class SitePage(BaseModel):
 
 # --- writes ---------------------------------------------------------------------------------------------------
 
-# Text as the register stores it: trimmed, bounded, and visible (app.formats.text: no control, bidi or zero-width
-# characters).
-MAX_LIST = 50  # amenities, services, worker groups, photos: a site has a handful
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), text.ONE_LINE]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), text.ONE_LINE]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50), text.ONE_LINE]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), text.URL]
+
+def _optional(field: fields.SiteField) -> tuple[Any, Any]:
+    return field.write_type | None, Field(default=None, description=field.description)
 
 
-def matching_key(value: str) -> str:
-    """A source or an external id as the register matches it: NFKC, so that the full-width ＤＵＰ a Chinese input
-    method types and DUP are one id, and trimmed."""
-    return unicodedata.normalize("NFKC", value).strip()
-
-
-Source = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    text.ONE_LINE,
-    AfterValidator(matching_key),
-]
-ExternalId = Annotated[Name, AfterValidator(matching_key)]
-
-
-# Fields every site has: a request may change them, never send them as null.
-NOT_NULL = ("kind", "name", "lat", "lon", "access", "status", "amenities", "services", "worker_groups", "photos")
-
-
+@carrying({f.name: _optional(f) for f in fields.PARTNER})
 class SiteFields(BaseModel):
     """What a partner may set on a site (the register derives region, timestamps and version itself)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: str | None = None
-    name: Name | None = None
-    address: Text | None = None
-    lat: geo.Latitude | None = None
-    lon: geo.Longitude | None = None
-    operator: Text | None = None
-    phone: Phone | None = None
-    keeper: Text | None = None
-    opening_hours: Text | None = Field(
-        default=None, description="OpenStreetMap opening_hours syntax, e.g. 'Mo-Fr 08:30-17:30; PH off'"
-    )
-    access: AccessMode | None = None
-    access_note: Text | None = None
-    amenities: Annotated[list[str], Field(max_length=MAX_LIST)] | None = None
-    services: Annotated[list[Text], Field(max_length=MAX_LIST)] | None = None
-    worker_groups: Annotated[list[Text], Field(max_length=MAX_LIST)] | None = None
-    status: SiteStatus | None = None
-    opened_on: IsoDate | None = None
-    closed_on: IsoDate | None = None
-    rating: Text | None = None
-    photos: Annotated[list[Url], Field(max_length=MAX_LIST)] | None = None
-    last_verified_at: Instant | None = None
-    verified_by: VerificationMethod | None = None
     coordsys: geo.CoordSys = Field(default=geo.CoordSys.wgs84, description="Datum of lat/lon given")
 
-    @field_validator(*NOT_NULL, mode="before")
+    @field_validator(*fields.NOT_NULL, mode="before", check_fields=False)
     @classmethod
     def _not_cleared(cls, value: object) -> object:
         if value is None:
             raise ValueError("may be changed but not cleared (null)")
         return value
 
-    @field_validator("opening_hours")
-    @classmethod
-    def _valid_hours(cls, value: str | None) -> str | None:
-        return hours.validate(value) if value is not None else None
-
     @model_validator(mode="after")
     def _consistent(self) -> "SiteFields":
-        if (self.lat is None) != (self.lon is None):
+        given = vars(self)  # the declared fields, which a type checker does not see on this class
+        if (given["lat"] is None) != (given["lon"] is None):
             raise ValueError("lat and lon go together")
-        if self.opened_on and self.closed_on and self.closed_on < self.opened_on:
+        if given["opened_on"] and given["closed_on"] and given["closed_on"] < given["opened_on"]:
             raise ValueError("closed_on is before opened_on")
         return self
 
 
+def _on_creation(field: fields.SiteField) -> tuple[Any, Any]:
+    """A field a new site must be given, or its natural key's."""
+    if field.required:
+        return field.write_type, Field(description=field.description)
+    if not field.nullable:
+        return field.write_type, Field(default=field.default, description=field.description)
+    return _optional(field)
+
+
+@carrying({f.name: _on_creation(f) for f in fields.WRITTEN if f.required or f.written_by is fields.WrittenBy.creator})
 class SiteCreate(SiteFields):
-    kind: str
-    name: Name
-    lat: geo.Latitude
-    lon: geo.Longitude
-    source: Source = "api"
-    external_id: ExternalId | None = None
+    """A new site: the fields it must have, and its natural key (source, external_id)."""
 
 
 class RowOutcome(BaseModel):
