@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from app import geo, hours, text
 from app.parameters import Instant, IsoDate
+from app.sites import trust
 from app.vocabularies.closed import AccessMode, SiteStatus, VerificationMethod
 
 
@@ -45,6 +46,25 @@ class Site(SiteSummary):
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
+
+
+class NavigationLinks(BaseModel):
+    amap: str = Field(description="Amap URI (GCJ-02 inside, as Amap wants)")
+    geo: str = Field(description="RFC 5870 geo: URI, WGS-84")
+
+
+class WorkerView(BaseModel):
+    """What a worker needs of a site beyond its record, at the answer's instant (app.sites.worker_view)."""
+
+    open_now: bool | None = Field(description="null when the site has no opening hours")
+    opens_at: dt.datetime | None = Field(description="The next opening, when closed (null: not within a week)")
+    closes_at: dt.datetime | None = Field(description="The next closing, when open (null: not within a week)")
+    trust: list[str] = Field(
+        description=f"{trust.REPORTED_FLAG} (unreviewed report of closed/locked/app-only/moved), "
+        f"{trust.UNVERIFIED_FLAG} (over {trust.UNVERIFIED_AFTER_DAYS} days): such sites rank after equally near "
+        "trustworthy ones"
+    )
+    links: NavigationLinks
 
 
 class SitePage(BaseModel):
