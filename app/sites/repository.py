@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import geo
 from app.db import Reader, driver_connection
 from app.geo import BBox
+from app.sites import worker_view
 from app.sites.models import Site
 
 # Columns of the full site representation.
@@ -62,6 +63,17 @@ SELECT adcode FROM tree
 
 async def get(reader: Reader, site_id: int) -> asyncpg.Record | None:
     return await reader.fetchrow(GET_SQL, site_id)
+
+
+# One site with what a worker's view of it reads, and whether it serves on the date in $2.
+GET_FOR_WORKER_SQL = f"""
+SELECT {SITE_COLUMNS}, {worker_view.BEYOND_RECORD_SQL}, ({serving_today("$2::date")}) AS {worker_view.SERVING}
+FROM sites s WHERE s.id = $1 AND s.deleted_at IS NULL
+"""
+
+
+async def get_for_worker(reader: Reader, site_id: int, today: dt.date) -> asyncpg.Record | None:
+    return await reader.fetchrow(GET_FOR_WORKER_SQL, site_id, today)
 
 
 # The kind is written in only when asked for, never as `($1 IS NULL OR s.kind = $1)` (see page()).

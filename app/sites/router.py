@@ -2,14 +2,15 @@
 
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
-from app import geo, geojson, offload
+from app import china_time, geo, geojson, offload
 from app.dependencies import ReaderDep, TransactionDep, WriteKeyDep
 from app.errors import problem
 from app.geo import BBox
-from app.http import JSON, GeoJSON, cached
+from app.http import JSON, GeoJSON, cached, conditional
 from app.parameters import (
     CoordSysQuery,
     CursorText,
@@ -23,8 +24,8 @@ from app.parameters import (
 )
 from app.query import StrictQueryRoute
 from app.regions.adcode import ADCODE_PATTERN
-from app.sites import bulk, repository, service
-from app.sites.schemas import BulkReport, Site, SiteCreate, SiteFields, SitePage
+from app.sites import bulk, repository, service, worker_view
+from app.sites.schemas import BulkReport, Site, SiteCreate, SiteFields, SiteForWorker, SitePage
 from app.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from app.text import LINE_PATTERN
 from app.vocabularies.closed import SiteStatus
@@ -80,16 +81,17 @@ async def list_sites(
     return cached(request, {"items": items, "next_cursor": next_cursor}, max_age=60)
 
 
-@router.get("/{site_id:int}", response_model=Site, responses={404: {"description": "No such site"}})
+@router.get("/{site_id:int}", response_model=SiteForWorker, responses={404: {"description": "No such site"}})
 async def get_site(
     request: Request, reader: ReaderDep, site_id: SiteId, coordsys: CoordSysQuery = geo.CoordSys.wgs84
 ) -> Response:
-    """One site; its ETag (the version) changes with every edit and is what PATCH/DELETE need in If-Match."""
-    row = await service.get(reader, site_id)
-    etag = service.etag(row["id"], row["version"])
-    if coordsys != geo.CoordSys.wgs84:
-        etag = etag[:-1] + f'-{coordsys}"'  # another representation of the same version
-    return cached(request, geo.record_from_wgs84(row, coordsys), max_age=60, etag=etag)
+    """One site, with whether it is open now as the nearest answer gives it. Its ETag names the version, which
+    PATCH/DELETE need in If-Match, and the answer (a new one when the open status or trust flags change)."""
+    at = china_time.local_time(china_time.now())
+    row = await service.get_for_worker(reader, site_id, at.date())
+    body = orjson.dumps(worker_view.site(row, at, coordsys))
+    etag = service.etag(row["id"], row["version"], body)
+    return conditional(request, body, JSON.media_type, max_age=worker_view.MAX_AGE_S, etag=etag)
 
 
 BULK_FORMATS = {

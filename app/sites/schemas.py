@@ -56,7 +56,10 @@ class NavigationLinks(BaseModel):
 class WorkerView(BaseModel):
     """What a worker needs of a site beyond its record, at the answer's instant (app.sites.worker_view)."""
 
-    open_now: bool | None = Field(description="null when the site has no opening hours")
+    open_now: bool | None = Field(
+        description="null when the site has no opening hours; false, whatever its hours, when it is not serving "
+        "today (suspended, closed, or outside opened_on–closed_on)"
+    )
     opens_at: dt.datetime | None = Field(description="The next opening, when closed (null: not within a week)")
     closes_at: dt.datetime | None = Field(description="The next closing, when open (null: not within a week)")
     trust: list[str] = Field(
@@ -65,6 +68,10 @@ class WorkerView(BaseModel):
         "trustworthy ones"
     )
     links: NavigationLinks
+
+
+class SiteForWorker(Site, WorkerView):
+    """GET /v1/sites/{id}: the record, and the open status, trust and links as the nearest answer gives them."""
 
 
 class SitePage(BaseModel):

@@ -1,5 +1,6 @@
 """A site as a worker sees it: where it is, whether it is open now and its next change, how far to trust the
-listing, and links to navigate there: one presenter, wherever a worker is shown a site.
+listing, and links to navigate there. One presenter for the nearest answer's items and GET /v1/sites/{id}, so the
+two never disagree about a site at the same instant.
 
 The nearest search builds this view for every item of every answer: a flat dict, each field read once.
 """
@@ -25,6 +26,12 @@ BEYOND_RECORD_SQL = ", ".join(f"{sql} AS {name}" for name, sql in BEYOND_RECORD.
 # Everything the view reads: the columns of the nearest search, which reads nothing more of a site.
 COLUMNS_SQL = f"""s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.amenities,
     s.opening_hours, s.access, s.access_note, s.last_verified_at, {BEYOND_RECORD_SQL}"""
+
+# A site that is not serving today (suspended, closed, or outside its opened_on–closed_on) is closed whatever its
+# hours say, with no opening its hours could promise. The nearest search finds serving sites only; a read of one
+# site reads whether it serves as this column (app.sites.repository.serving_today).
+NOT_SERVING = hours.Status(open_now=False, opens_at=None, closes_at=None)
+SERVING = "serving_today"
 
 # An answer with open statuses changes with the clock: clients may reuse one for a minute, not longer.
 MAX_AGE_S = 60
@@ -87,3 +94,11 @@ def present(row: Row, status: hours.Status | None, coordsys: str) -> dict[str, A
             "geo": f"geo:{wgs_lat:.6f},{wgs_lon:.6f}",
         },
     }
+
+
+def site(row: Row, at: dt.datetime, coordsys: str) -> dict[str, Any]:
+    """The register's record of a site (a row of SITE_COLUMNS, BEYOND_RECORD_SQL and SERVING) with a worker's view
+    of it at `at` (naive China time) over it: the fields both have hold the same values, the point in `coordsys`."""
+    status = statuses_at(at)(row) if row[SERVING] else NOT_SERVING
+    record = {name: value for name, value in row.items() if name not in BEYOND_RECORD and name != SERVING}
+    return record | present(row, status, coordsys)
