@@ -18,7 +18,7 @@ from app import geo
 from app.database.connections import driver_connection
 from app.database.read_pool import Reader
 from app.geo import BBox
-from app.sites import fields
+from app.sites import fields, worker_view
 from app.sites.models import Site
 
 # Columns of the full site representation.
@@ -59,6 +59,17 @@ SELECT adcode FROM tree
 
 async def get(reader: Reader, site_id: int) -> asyncpg.Record | None:
     return await reader.fetchrow(GET_SQL, site_id)
+
+
+# One site with what a worker's view of it reads, and whether it serves on the date in $2.
+GET_FOR_WORKER_SQL = f"""
+SELECT {SITE_COLUMNS}, {worker_view.BEYOND_RECORD_SQL}, ({serving_today("$2::date")}) AS {worker_view.SERVING}
+FROM sites s WHERE s.id = $1 AND s.deleted_at IS NULL
+"""
+
+
+async def get_for_worker(reader: Reader, site_id: int, today: dt.date) -> asyncpg.Record | None:
+    return await reader.fetchrow(GET_FOR_WORKER_SQL, site_id, today)
 
 
 # The kind is written in only when asked for, never as `($1 IS NULL OR s.kind = $1)` (see page()).

@@ -2,10 +2,11 @@
 
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
-from app import geo
+from app import china_time, geo
 from app.api.dependencies import ReaderDep, TransactionDep, WriteKeyDep
 from app.api.parameters import (
     CoordSysQuery,
@@ -19,7 +20,7 @@ from app.api.parameters import (
     output_format,
 )
 from app.api.query import StrictQueryRoute
-from app.api.responses import JSON, GeoJSON, cached
+from app.api.responses import JSON, GeoJSON, cached, conditional
 from app.compute import offload
 from app.formats import geojson
 from app.formats.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
@@ -28,8 +29,8 @@ from app.geo import BBox
 from app.problems import BulkRejected
 from app.problems.http import answer
 from app.regions.adcode import ADCODE_PATTERN
-from app.sites import bulk, repository, service
-from app.sites.schemas import BulkReport, Site, SiteCreate, SiteFields, SitePage
+from app.sites import bulk, repository, service, worker_view
+from app.sites.schemas import BulkReport, Site, SiteCreate, SiteFields, SiteForWorker, SitePage
 from app.vocabularies.closed import SiteStatus
 from app.vocabularies.service import site_kinds
 
@@ -83,16 +84,17 @@ async def list_sites(
     return cached(request, {"items": items, "next_cursor": next_cursor}, max_age=60)
 
 
-@router.get("/{site_id:int}", response_model=Site, responses={404: {"description": "No such site"}})
+@router.get("/{site_id:int}", response_model=SiteForWorker, responses={404: {"description": "No such site"}})
 async def get_site(
     request: Request, reader: ReaderDep, site_id: SiteId, coordsys: CoordSysQuery = geo.CoordSys.wgs84
 ) -> Response:
-    """One site; its ETag (the version) changes with every edit and is what PATCH/DELETE need in If-Match."""
-    row = await service.get(reader, site_id)
-    etag = service.etag(row["id"], row["version"])
-    if coordsys != geo.CoordSys.wgs84:
-        etag = etag[:-1] + f'-{coordsys}"'  # another representation of the same version
-    return cached(request, geo.record_from_wgs84(row, coordsys), max_age=60, etag=etag)
+    """One site, with whether it is open now as the nearest answer gives it. Its ETag names the version, which
+    PATCH/DELETE need in If-Match, and the answer (a new one when the open status or trust flags change)."""
+    at = china_time.local_time(china_time.now())
+    row = await service.get_for_worker(reader, site_id, at.date())
+    body = orjson.dumps(worker_view.site(row, at, coordsys))
+    etag = service.etag(row["id"], row["version"], body)
+    return conditional(request, body, JSON.media_type, max_age=worker_view.MAX_AGE_S, etag=etag)
 
 
 BULK_FORMATS = {

@@ -4,13 +4,14 @@ The site's fields are app.sites.fields's: each class here is its own members (wh
 datum of a request's coordinates, the checks across fields) with the declared fields it carries added (`carrying`).
 """
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from app import geo
-from app.sites import fields
+from app.sites import fields, trust
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -39,6 +40,32 @@ class SiteSummary(BaseModel):
 @carrying({f.name: _answered(f) for f in fields.FIELDS if not f.in_summary})
 class Site(SiteSummary):
     """A site as the register holds it."""
+
+
+class NavigationLinks(BaseModel):
+    amap: str = Field(description="Amap URI (GCJ-02 inside, as Amap wants)")
+    geo: str = Field(description="RFC 5870 geo: URI, WGS-84")
+
+
+class WorkerView(BaseModel):
+    """What a worker needs of a site beyond its record, at the answer's instant (app.sites.worker_view)."""
+
+    open_now: bool | None = Field(
+        description="null when the site has no opening hours; false, whatever its hours, when it is not serving "
+        "today (suspended, closed, or outside opened_on–closed_on)"
+    )
+    opens_at: dt.datetime | None = Field(description="The next opening, when closed (null: not within a week)")
+    closes_at: dt.datetime | None = Field(description="The next closing, when open (null: not within a week)")
+    trust: list[str] = Field(
+        description=f"{trust.REPORTED_FLAG} (unreviewed report of closed/locked/app-only/moved), "
+        f"{trust.UNVERIFIED_FLAG} (over {trust.UNVERIFIED_AFTER_DAYS} days): such sites rank after equally near "
+        "trustworthy ones"
+    )
+    links: NavigationLinks
+
+
+class SiteForWorker(Site, WorkerView):
+    """GET /v1/sites/{id}: the record, and the open status, trust and links as the nearest answer gives them."""
 
 
 class SitePage(BaseModel):

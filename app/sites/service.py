@@ -6,6 +6,8 @@ outcome of its own) pass the same checks here before anything is written: the fi
 """
 
 import datetime as dt
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,28 +27,50 @@ from app.vocabularies.service import amenities as amenity_vocabulary
 from app.vocabularies.service import site_kinds
 
 
-async def get(reader: Reader, site_id: int) -> asyncpg.Record:
-    row = await repository.get(reader, site_id)
+def _found(row: asyncpg.Record | None, site_id: int) -> asyncpg.Record:
     if row is None:
         raise NotFound(f"no site with id {site_id}")
     return row
 
 
-def etag(site_id: int, version: int) -> str:
-    return f'"{site_id}-{version}"'
+async def get(reader: Reader, site_id: int) -> asyncpg.Record:
+    return _found(await repository.get(reader, site_id), site_id)
+
+
+async def get_for_worker(reader: Reader, site_id: int, today: dt.date) -> asyncpg.Record:
+    """The site with what a worker's view of it reads (app.sites.worker_view), serving or not on `today`."""
+    return _found(await repository.get_for_worker(reader, site_id, today), site_id)
+
+
+def etag(site_id: int, version: int, representation: bytes | None = None) -> str:
+    """The site's ETag: its version, which If-Match compares. A read's names the bytes sent as well (a digest):
+    its open status and trust flags change with the clock and with reports while the version stands, and a 304
+    must not keep a status that has changed."""
+    if representation is None:
+        return f'"{site_id}-{version}"'
+    return f'"{site_id}-{version}-{hashlib.blake2b(representation, digest_size=_DIGEST_BYTES).hexdigest()}"'
+
+
+_DIGEST_BYTES = 8
+# An ETag of `etag`, with or without a read's digest: (site id, version).
+_ETAG = re.compile(f'"([0-9]+)-([0-9]+)(?:-[0-9a-f]{{{2 * _DIGEST_BYTES}}})?"')
 
 
 def _expected_versions(site_id: int, if_match: str | None) -> set[int] | None:
-    """The versions If-Match names (RFC 9110 §13.1.1: one ETag or a list), or None for `*`: any current one."""
+    """The versions If-Match names (RFC 9110 §13.1.1: one ETag or a list), or None for `*`: any current one.
+
+    A read's ETag names a version too: what a write must not overwrite is a newer version, not a newer open
+    status."""
     if if_match is None:
         raise PreconditionRequired("send If-Match with the ETag you read, so a concurrent edit is not overwritten")
     if if_match.strip() == "*":
         return None
-    prefix, versions = f'"{site_id}-', set()
+    versions = set()
     for tag in (t.strip().removeprefix("W/") for t in if_match.split(",")):
-        if not (tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix) : -1].isdigit()):
+        named = _ETAG.fullmatch(tag)
+        if named is None or named[1] != str(site_id):
             raise PreconditionFailed(f"If-Match {if_match} is not an ETag of site {site_id}")
-        versions.add(int(tag[len(prefix) : -1]))
+        versions.add(int(named[2]))
     return versions
 
 

@@ -1,11 +1,13 @@
 """The planners' map in a real browser, used as a planner would: read the table, select a county, click the map,
 ask where the next sites go, step the date, print — each compared with the API's own answer."""
 
+import datetime as dt
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from app import china_time
 from app.config import Settings
 from app.geo import CoordSys
 from tests.conftest import serving
@@ -143,6 +145,52 @@ async def test_clicking_a_site_shows_its_hours_as_the_api_gives_them(visit: Visi
     live = next(i for i in near["items"] if i["id"] == site["id"])
     shown = await visit.page.text_content('[data-testid="site-open-now"]')
     assert shown == {True: "正在开放", False: "当前关闭", None: "—"}[live["open_now"]]
+
+
+async def test_clicking_a_site_shows_its_open_status_without_a_nearest_search(
+    visit: Visit, live_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The live server runs in this process: its clock pinned, the page and this test read the site at one instant,
+    # a Monday morning the site below is open.
+    instant = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    monkeypatch.setattr(china_time, "_utc_now", lambda: instant.astimezone(dt.UTC))
+    await visit.page.goto(f"{live_server}/map?region=371602&kind=legal_aid")
+    await wait_ready(visit.page)
+    coordsys = await visit.page.evaluate("() => document.body.dataset.coordsys")
+    datum = {"coordsys": coordsys} if coordsys == "gcj02" else {}
+    listed = await api(live_server, "/v1/sites", region="371602", kind="legal_aid", status="active", limit=100)
+    site = next(s for s in listed["items"] if s["opening_hours"] == "Mo-Fr 08:30-12:00,13:30-17:30")
+    expected = await api(live_server, f"/v1/sites/{site['id']}", **datum)
+    assert (expected["open_now"], expected["closes_at"]) == (True, "2026-11-23T12:00:00+08:00")
+    await visit.page.evaluate(
+        """([lon, lat]) => new Promise((resolve) => {
+             const map = window.yizhan.map;
+             map.once("idle", resolve);
+             map.jumpTo({ center: [lon, lat], zoom: 15 });
+           })""",
+        [expected["lon"], expected["lat"]],
+    )
+    x, y = await visit.page.evaluate(
+        "([lon, lat]) => { const p = window.yizhan.map.project([lon, lat]); return [p.x, p.y]; }",
+        [expected["lon"], expected["lat"]],
+    )
+    drawn = await visit.page.evaluate(
+        """([x, y]) => window.yizhan.map.queryRenderedFeatures([x, y], { layers: ["sites"] })
+             .map((f) => f.id ?? f.properties.id)""",
+        [x, y],
+    )
+    assert site["id"] in drawn
+    asked: list[str] = []
+    visit.page.on("request", lambda request: asked.append(request.url))
+    box = await visit.page.locator("#map").bounding_box()
+    assert box is not None
+    await visit.page.mouse.click(box["x"] + x, box["y"] + y)
+    await visit.page.wait_for_selector('[data-testid="site-name"]')
+    assert await visit.page.text_content('[data-testid="site-name"]') == site["name"]
+    assert await visit.page.text_content('[data-testid="site-open-now"]') == "正在开放"
+    assert await visit.page.text_content('[data-testid="site-next-change"]') == "关闭时间 2026-11-23T12:00:00+08:00"
+    assert any(f"/v1/sites/{site['id']}" in url for url in asked)
+    assert not [url for url in asked if "/v1/sites/nearest" in url]
 
 
 async def test_the_print_layout_holds_map_table_legend_rule_and_date(visit: Visit, live_server: str) -> None:

@@ -10,17 +10,16 @@ import asyncpg
 
 from app.database.read_pool import Reader
 from app.geo import point_sql
-from app.sites import trust
+from app.sites import trust, worker_view
 from app.sites.repository import serving_on, serving_today
 
 _POINT = point_sql("$1", "$2", geography=True)
 
-# What the search reads of each candidate: the item's fields and what the service ranks and filters by. The
-# service builds the item: rendering its JSON here costs the database ~150 µs to save the service ~50 µs.
+# What the search reads of each candidate: what the worker's view of it reads (the trust flags among them, which
+# the service ranks by) and the distance. The service builds the item: rendering its JSON here costs the database
+# ~150 µs to save the service ~50 µs.
 _CANDIDATE_COLUMNS = f"""
-    s.id, s.kind, s.name, s.address, ST_Y(s.geom) AS lat, ST_X(s.geom) AS lon, s.gcj02_lon, s.gcj02_lat,
-    s.amenities, s.opening_hours, s.access, s.access_note, s.last_verified_at,
-    {trust.ACCESS_REPORTED_SQL} AS access_reported, {trust.UNVERIFIED_SQL} AS unverified,
+    {worker_view.COLUMNS_SQL},
     ST_Distance(s.location, {_POINT}) AS distance_m"""
 # Over those: distance × trust factor, what the service ranks by when it weighs trust.
 _RANK_SQL = f"distance_m * {trust.RANK_FACTOR_SQL} AS rank_m"

@@ -1,6 +1,6 @@
 """GET /v1/sites/nearest, the mobile app's hot path: parse, search, render each item flat."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -13,14 +13,13 @@ from app.api.dependencies import reader_of
 from app.api.query import LeanRoute, query_model
 from app.api.responses import JSON
 from app.roads import service as roads
-from app.sites import hours, trust
+from app.sites import hours, worker_view
 from app.sites.nearest import service
 from app.sites.nearest.schemas import NearestQuery, NearestSites
 from app.sites.open_hours import open_hours_index
 
 PATH = "/v1/sites/nearest"
-# Open-now answers change with the clock: phones may reuse one for a minute, not longer.
-SHORT_CACHE = {"Cache-Control": "public, max-age=60"}
+SHORT_CACHE = {"Cache-Control": f"public, max-age={worker_view.MAX_AGE_S}"}
 PROBLEMS: dict[int | str, dict[str, Any]] = {422: {"description": "A parameter is invalid; `errors` names each field"}}
 
 parse_nearest_query, nearest_query_parameters = query_model(NearestQuery)
@@ -32,17 +31,7 @@ async def nearest_sites(request: Request) -> Response:
     query = await parse_nearest_query(request)
     reader = await reader_of(request)
     at = china_time.local_time(query.at or china_time.now())
-    # Per request: items share a handful of opening-hours strings.
-    statuses: dict[str, hours.Status] = {}
-
-    def status(row: asyncpg.Record) -> hours.Status | None:
-        expression = row["opening_hours"]
-        if expression is None:
-            return None
-        if expression not in statuses:
-            statuses[expression] = hours.status(expression, at)
-        return statuses[expression]
-
+    status = worker_view.statuses_at(at)
     keep, hours_bits = None, None
     if query.open_now is not None:
         wanted = query.open_now
@@ -70,13 +59,15 @@ async def nearest_sites(request: Request) -> Response:
         )
 
     if query.mode is None:
-        items = [_nearest_item(r, status(r), query.coordsys) for r in await nearest(query.limit)]
+        items = _nearest_items(await nearest(query.limit), status, query.coordsys)
         return JSON({"items": items}, headers=SHORT_CACHE)
     # By travel time alone: the trust ranking's factor applies to distances.
     timed = await roads.by_travel_time(
         reader, lon, lat, query.mode, query.limit, lambda n: nearest(n, trusted_first=False)
     )
-    items = [{**_nearest_item(r, status(r), query.coordsys), "travel_time_s": round(s, 1)} for s, r in timed.sites]
+    items = _nearest_items([r for _, r in timed.sites], status, query.coordsys)
+    for item, (seconds, _) in zip(items, timed.sites, strict=True):
+        item["travel_time_s"] = round(seconds, 1)
     travel = {
         "mode": query.mode.value,
         "method": timed.reach.network.describe(query.mode),
@@ -106,46 +97,13 @@ def mount_nearest(app_router: APIRouter) -> None:
     )
 
 
-# The datums an answer can be in (NearestQuery.coordsys), bound once: compared per item.
-_WGS84, _GCJ02 = geo.CoordSys.wgs84, geo.CoordSys.gcj02
-
-
-def _nearest_item(row: asyncpg.Record, status: hours.Status | None, coordsys: str) -> dict[str, Any]:
-    # Built for every item of every nearest answer: a flat dict, fields read once.
-    wgs_lon, wgs_lat = row["lon"], row["lat"]
-    gcj_lon, gcj_lat = row["gcj02_lon"], row["gcj02_lat"]
-    if gcj_lon is None:  # a write cleared it (see Site.gcj02_lon)
-        gcj_lon, gcj_lat = geo.from_wgs84(wgs_lon, wgs_lat, _GCJ02)
-    if coordsys == _WGS84:
-        lon, lat = wgs_lon, wgs_lat
-    elif coordsys == _GCJ02:
-        lon, lat = gcj_lon, gcj_lat
-    else:
-        lon, lat = geo.from_wgs84(wgs_lon, wgs_lat, coordsys)
-    if status is None:
-        open_now = opens_at = closes_at = None
-    else:
-        open_now, opens_at, closes_at = status.open_now, status.opens_at, status.closes_at
-    return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "name": row["name"],
-        "address": row["address"],
-        "lat": lat,
-        "lon": lon,
-        "distance_m": geo.decimetres(row["distance_m"]),
-        "amenities": row["amenities"],
-        "access": row["access"],
-        "access_note": row["access_note"],
-        "open_now": open_now,
-        "opens_at": opens_at,
-        "closes_at": closes_at,
-        "last_verified_at": row["last_verified_at"],
-        "trust": trust.flags(row["access_reported"], row["unverified"]),
-        # Navigation: the app has the name already; each link carries only the point, in the datum its map wants
-        # (Amap: GCJ-02; a geo: URI: WGS-84).
-        "links": {
-            "amap": f"https://uri.amap.com/marker?position={gcj_lon:.6f},{gcj_lat:.6f}&coordinate=gaode&callnative=1",
-            "geo": f"geo:{wgs_lat:.6f},{wgs_lon:.6f}",
-        },
-    }
+def _nearest_items(
+    rows: Iterable[asyncpg.Record], status: Callable[[asyncpg.Record], hours.Status | None], coordsys: str
+) -> list[dict[str, Any]]:
+    """Each site found as a worker sees it, with its distance."""
+    items = []
+    for row in rows:
+        item = worker_view.present(row, status(row), coordsys)
+        item["distance_m"] = geo.decimetres(row["distance_m"])
+        items.append(item)
+    return items

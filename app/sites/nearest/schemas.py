@@ -8,8 +8,7 @@ from app import geo
 from app.api.parameters import Instant, VocabularyCode
 from app.roads.modes import Mode
 from app.roads.schemas import NearestTravel
-from app.sites import trust
-from app.sites.schemas import SiteSummary
+from app.sites.schemas import SiteSummary, WorkerView
 from app.vocabularies.closed import AccessMode
 
 
@@ -43,28 +42,14 @@ class NearestQuery(BaseModel):
     )
 
 
-class NavigationLinks(BaseModel):
-    amap: str = Field(description="Amap URI (GCJ-02 inside, as Amap wants)")
-    geo: str = Field(description="RFC 5870 geo: URI, WGS-84")
-
-
-class NearestSite(SiteSummary):
+class NearestSite(SiteSummary, WorkerView):
     distance_m: float = Field(description="Geodesic distance on the WGS-84 spheroid, metres")
     travel_time_s: float | None = Field(
         default=None, description="With `mode`: seconds on the road network, walks to and from the roads included"
     )
     access: AccessMode
     access_note: str | None
-    open_now: bool | None = Field(description="null when the site has no opening hours")
-    opens_at: dt.datetime | None = Field(description="The next opening, when closed")
-    closes_at: dt.datetime | None = Field(description="The next closing, when open (null: not within a week)")
     last_verified_at: dt.datetime | None
-    trust: list[str] = Field(
-        description=f"{trust.REPORTED_FLAG} (unreviewed report of closed/locked/app-only/moved), "
-        f"{trust.UNVERIFIED_FLAG} (over {trust.UNVERIFIED_AFTER_DAYS} days): such sites rank after equally near "
-        "trustworthy ones"
-    )
-    links: NavigationLinks
 
 
 class NearestSites(BaseModel):

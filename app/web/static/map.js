@@ -373,23 +373,21 @@ function ruleText(rule) {
 }
 
 async function showSite(id) {
+  // The site with its open status, trust flags and links, as the nearest answer gives them.
   const site = await api(`/v1/sites/${id}?${new URLSearchParams(DATUM)}`);
-  // Open now and the next change, as the nearest answer gives them for this site.
-  const near = await api(`/v1/sites/nearest?${new URLSearchParams({ lat: site.lat, lon: site.lon, kind: site.kind, limit: 5, ...DATUM })}`);
-  const live = near.items.find((item) => item.id === site.id);
   state.site = String(site.id);
   writeUrl();
-  const openState = live?.open_now === true ? t("openNow") : live?.open_now === false ? t("closedNow") : "—";
-  const next = live?.open_now ? (live.closes_at ? `${t("closesAt")} ${live.closes_at}` : "") : live?.opens_at ? `${t("opensAt")} ${live.opens_at}` : "";
+  const openState = site.open_now === true ? t("openNow") : site.open_now === false ? t("closedNow") : "—";
+  const next = site.open_now ? (site.closes_at ? `${t("closesAt")} ${site.closes_at}` : "") : site.opens_at ? `${t("opensAt")} ${site.opens_at}` : "";
   $("site-details").innerHTML = `<b data-testid="site-name">${escape(site.name)}</b> (${escape(label("kinds", site.kind))})<br>
     ${t("address")}: ${escape(site.address)}<br>
     ${t("hours")}: <span data-testid="site-hours">${escape(site.opening_hours ?? "—")}</span>
     · <span data-testid="site-open-now">${openState}</span> <span data-testid="site-next-change">${escape(next)}</span><br>
     ${t("access")}: ${escape(label("access", site.access))}${site.access_note ? ` (${escape(site.access_note)})` : ""}<br>
     ${t("amenities")}: ${site.amenities.map((a) => escape(label("amenities", a))).join("、") || "—"}<br>
-    ${t("trust")}: ${(live?.trust || []).join(", ") || "—"} · ${t("verified")}: ${escape(site.last_verified_at ?? "—")}<br>
+    ${t("trust")}: ${site.trust.join(", ") || "—"} · ${t("verified")}: ${escape(site.last_verified_at ?? "—")}<br>
     ${t("phone")}: ${escape(site.phone ?? "—")}
-    ${live ? ` · <a href="${live.links.amap}" target="_blank" rel="noopener">${t("navigate")}</a>` : ""}`;
+    · <a href="${escape(site.links.amap)}" target="_blank" rel="noopener">${t("navigate")}</a>`;
 }
 
 $("coverage-table").addEventListener("click", (event) => {
