@@ -15,6 +15,7 @@ from app.coverage.models import PopulationCell
 from app.coverage.population import Cell
 from app.database.read_pool import Reader
 from app.sites.repository import serving_on
+from app.sql import Params
 
 # --- population cells (writes) --------------------------------------------------------------------------------
 
@@ -115,65 +116,119 @@ async def rules(conn: AsyncConnection) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in result]
 
 
-# Sites of the kind serving on the evaluation date. Parameters: $2 kind, $5 as_of, $6 whether it is today.
-ACTIVE_ON = f"s.kind = $2 AND {serving_on('$5', '$6')}"
+@dataclass(frozen=True, slots=True)
+class Catchments:
+    """What every coverage statement is asked about: a region, in its plane, and the sites of a kind serving it on
+    a date within a radius."""
 
-# Region, the sites serving it (any within the radius of its boundary, inside or not, plus what-if sites), their
-# catchments. Parameters: $1 adcode, $2 kind, $3 radius m, $4 the region's equal-area SRID, $5 as_of, $6 is it today,
-# $7/$8 what-if longitudes/latitudes.
-_SEARCH_LON, _SEARCH_LAT = geo.degrees_around_sql(
-    "$3::float8", "GREATEST(abs(ST_YMin(boundary)), abs(ST_YMax(boundary)))"
-)
-CATCHMENT_CTES = f"""
+    adcode: str
+    kind: str
+    radius_m: float
+    srid: int
+    as_of: dt.date
+    is_today: bool
+
+    def placed(self, p: Params, extra: list[tuple[float, float]] | None = None) -> "PlacedCatchments":
+        """These values, then the what-if sites' longitudes and latitudes, as placeholders of `p`'s statement."""
+        extra = extra or []
+        return PlacedCatchments(
+            p.add(self.adcode),
+            p.add(self.kind),
+            p.add(self.radius_m),
+            p.add(self.srid),
+            p.add(self.as_of),
+            p.add(self.is_today),
+            p.add([lon for lon, _ in extra]),
+            p.add([lat for _, lat in extra]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedCatchments:
+    """A Catchments' placeholders in one statement, what the catchment statements' fragments are written with."""
+
+    adcode: str
+    kind: str
+    radius_m: str
+    srid: str
+    as_of: str
+    is_today: str
+    extra_lons: str
+    extra_lats: str
+
+
+def active_on(kind: str, as_of: str, is_today: str) -> str:
+    """Sites of the kind serving on the evaluation date (whether it is today: app.sites.repository.serving_on)."""
+    return f"s.kind = {kind} AND {serving_on(as_of, is_today)}"
+
+
+def catchment_ctes(c: PlacedCatchments) -> str:
+    """The region, the sites serving it (any within the radius of its boundary, inside or not, plus the what-if
+    sites), their catchments."""
+    search_lon, search_lat = geo.degrees_around_sql(
+        f"{c.radius_m}::float8", "GREATEST(abs(ST_YMin(boundary)), abs(ST_YMax(boundary)))"
+    )
+    return f"""
 WITH region AS (
-    SELECT boundary, ST_Transform(boundary, $4::int) AS g,
+    SELECT boundary, ST_Transform(boundary, {c.srid}::int) AS g,
            -- The boundary's box grown by the radius, in degrees (a metre of longitude shrinks with latitude), to
            -- find candidate sites with the GiST index before measuring them in the plane.
-           ST_Expand(boundary, {_SEARCH_LON}, {_SEARCH_LAT}) AS search_box
-    FROM regions WHERE adcode = $1
+           ST_Expand(boundary, {search_lon}, {search_lat}) AS search_box
+    FROM regions WHERE adcode = {c.adcode}
 ), serving AS (
-    SELECT s.id, ST_Transform(s.geom, $4::int) AS g
+    SELECT s.id, ST_Transform(s.geom, {c.srid}::int) AS g
     FROM sites s, region r
     -- Planar distance in the region's plane, generous by the planar margin: a site whose circle stops short of the
     -- region adds nothing, while a geodesic distance to a boundary of thousands of vertices costs ~0.5 ms a site.
-    WHERE {ACTIVE_ON} AND s.geom && r.search_box
-      AND ST_DWithin(ST_Transform(s.geom, $4::int), r.g, $3 * {1 + geo.PLANAR_MARGIN})
+    WHERE {active_on(c.kind, c.as_of, c.is_today)} AND s.geom && r.search_box
+      AND ST_DWithin(ST_Transform(s.geom, {c.srid}::int), r.g, {c.radius_m} * {1 + geo.PLANAR_MARGIN})
     UNION ALL
-    SELECT NULL, ST_Transform({geo.point_sql("x", "y")}, $4::int)
-    FROM unnest($7::float8[], $8::float8[]) AS extra(x, y)
+    SELECT NULL, ST_Transform({geo.point_sql("x", "y")}, {c.srid}::int)
+    FROM unnest({c.extra_lons}::float8[], {c.extra_lats}::float8[]) AS extra(x, y)
 ), catchment AS (
-    SELECT ST_Union(ST_Buffer(g, $3, 16)) AS g FROM serving
+    SELECT ST_Union(ST_Buffer(g, {c.radius_m}, 16)) AS g FROM serving
 )
 """
 
-# People are counted by cell: a cell is covered when its centroid is within the radius of a serving site (the
-# rule itself, not the polygon approximation of the catchment; also ~50× faster than point-in-polygon tests).
-# MATERIALIZED: referenced once (gaps), PostgreSQL would inline it and redo the test for every (part, cell) pair.
-CELLS_CTE = """
+
+def cells_cte(c: PlacedCatchments) -> str:
+    """The region's population cells, each covered or not.
+
+    A cell is covered when its centroid is within the radius of a serving site (the rule itself, not the polygon
+    approximation of the catchment; also ~50× faster than point-in-polygon tests). MATERIALIZED: referenced once
+    (gaps), PostgreSQL would inline it and redo the test for every (part, cell) pair.
+    """
+    centroid = f"ST_Transform(p.centroid, {c.srid}::int)"
+    return f"""
 , cells AS MATERIALIZED (
-    SELECT p.population, p.centroid, p.cell, ST_Transform(p.centroid, $4::int) AS g,
-           EXISTS (SELECT 1 FROM serving s WHERE ST_DWithin(s.g, ST_Transform(p.centroid, $4::int), $3)) AS covered
+    SELECT p.population, p.centroid, p.cell, {centroid} AS g,
+           EXISTS (SELECT 1 FROM serving s WHERE ST_DWithin(s.g, {centroid}, {c.radius_m})) AS covered
     FROM population_cells p
-    WHERE p.region_adcode = $1
+    WHERE p.region_adcode = {c.adcode}
 )
 """
 
-COVERAGE_SQL = (
-    CATCHMENT_CTES
-    + CELLS_CTE
-    + f"""
+
+def _coverage_sql(c: PlacedCatchments) -> str:
+    active = active_on(c.kind, c.as_of, c.is_today)
+    return (
+        catchment_ctes(c)
+        + cells_cte(c)
+        + f"""
 SELECT ST_Area(r.g) / 1e6 AS area_km2,
        CASE WHEN c.g IS NULL THEN 0 ELSE ST_Area(ST_Intersection(r.g, c.g)) END / 1e6 AS covered_area_km2,
        (SELECT coalesce(sum(population), 0) FROM cells) AS cells_population,
        (SELECT coalesce(sum(population), 0) FROM cells WHERE covered) AS covered_population,
-       (SELECT count(*) FROM sites s WHERE {ACTIVE_ON} AND s.region_adcode = $1) AS site_count
+       (SELECT count(*) FROM sites s WHERE {active} AND s.region_adcode = {c.adcode}) AS site_count
 FROM region r, catchment c
 """
-)
+    )
 
-GAPS_SQL = (
-    CATCHMENT_CTES
-    + """
+
+def _gaps_sql(c: PlacedCatchments, min_area_m2: str) -> str:
+    return (
+        catchment_ctes(c)
+        + f"""
 , parts AS (
     SELECT (ST_Dump(CASE WHEN c.g IS NULL THEN r.g ELSE ST_Difference(r.g, c.g) END)).geom AS g
     FROM region r, catchment c
@@ -181,28 +236,33 @@ GAPS_SQL = (
 SELECT ST_AsGeoJSON(ST_Transform(parts.g, 4326), 6)::jsonb AS geometry,
        ST_AsBinary(ST_Transform(parts.g, 4326)) AS wkb, ST_Area(parts.g) / 1e6 AS area_km2
 FROM parts
-WHERE ST_Area(parts.g) >= $9
+WHERE ST_Area(parts.g) >= {min_area_m2}
 ORDER BY ST_Area(parts.g) DESC
 """
-)
+    )
+
 
 # Uncovered cells, to be assigned to gap parts by the service: a point-in-polygon test against a whole gap
 # (thousands of vertices) costs PostGIS ~0.3 ms a cell here, GEOS prepared geometries (shapely) microseconds.
-UNCOVERED_CELLS_SQL = (
-    CATCHMENT_CTES
-    + CELLS_CTE
-    + """
-SELECT ST_X(centroid) AS lon, ST_Y(centroid) AS lat, population, ST_Area(ST_Transform(cell, $4::int)) / 1e6 AS area_km2
+def _uncovered_cells_sql(c: PlacedCatchments) -> str:
+    area_km2 = f"ST_Area(ST_Transform(cell, {c.srid}::int)) / 1e6"
+    return (
+        catchment_ctes(c)
+        + cells_cte(c)
+        + f"""
+SELECT ST_X(centroid) AS lon, ST_Y(centroid) AS lat, population, {area_km2} AS area_km2
 FROM cells WHERE NOT covered
 """
-)
+    )
+
 
 # The point of the region farthest from every serving site. Distance to the nearest site is convex inside each
 # Voronoi cell, so over (cell ∩ region) its maximum is at a vertex: the worst-served spot is exact, not sampled.
 # With a single site there is no Voronoi diagram and the region itself is that site's cell.
-WORST_SERVED_SQL = (
-    CATCHMENT_CTES
-    + """
+def _worst_served_sql(c: PlacedCatchments) -> str:
+    return (
+        catchment_ctes(c)
+        + """
 , voronoi AS (
     SELECT (ST_Dump(ST_VoronoiPolygons(ST_Collect(g), 0, (SELECT g FROM region)))).geom AS cell
     FROM serving HAVING count(*) > 1
@@ -222,33 +282,38 @@ FROM corners
 ORDER BY planar_m DESC
 LIMIT 1
 """
-)
+    )
 
 
-SERVING_SQL = (
-    CATCHMENT_CTES
-    + """
+def _serving_sql(c: PlacedCatchments) -> str:
+    return (
+        catchment_ctes(c)
+        + """
 SELECT v.id, s.region_adcode, ST_X(v.g) AS x, ST_Y(v.g) AS y,
        ST_X(ST_Transform(v.g, 4326)) AS lon, ST_Y(ST_Transform(v.g, 4326)) AS lat
 FROM serving v LEFT JOIN sites s ON s.id = v.id
 ORDER BY v.id NULLS LAST
 """
-)
+    )
+
 
 # What a covered area (a geometry in the region's plane, built by app.coverage.covered) leaves: the same figures,
 # gaps and uncovered cells as the single-radius statements above. The cells' people count where their centroid is
 # covered, as there.
-COVERED_FIGURES_SQL = f"""
-WITH region AS (SELECT ST_Transform(boundary, $4::int) AS g FROM regions WHERE adcode = $1),
-covered AS (SELECT ST_GeomFromWKB($3, $4::int) AS g)
+def _covered_figures_sql(adcode: str, covered_wkb: str, srid: str, active: str) -> str:
+    centroid = f"ST_Transform(p.centroid, {srid}::int)"
+    return f"""
+WITH region AS (SELECT ST_Transform(boundary, {srid}::int) AS g FROM regions WHERE adcode = {adcode}),
+covered AS (SELECT ST_GeomFromWKB({covered_wkb}, {srid}::int) AS g)
 SELECT ST_Area(r.g) / 1e6 AS area_km2,
        ST_Area(ST_Intersection(r.g, c.g)) / 1e6 AS covered_area_km2,
-       (SELECT coalesce(sum(population), 0) FROM population_cells WHERE region_adcode = $1) AS cells_population,
+       (SELECT coalesce(sum(population), 0) FROM population_cells WHERE region_adcode = {adcode}) AS cells_population,
        (SELECT coalesce(sum(p.population), 0) FROM population_cells p
-        WHERE p.region_adcode = $1 AND ST_Covers(c.g, ST_Transform(p.centroid, $4::int))) AS covered_population,
-       (SELECT count(*) FROM sites s WHERE {ACTIVE_ON} AND s.region_adcode = $1) AS site_count
+        WHERE p.region_adcode = {adcode} AND ST_Covers(c.g, {centroid})) AS covered_population,
+       (SELECT count(*) FROM sites s WHERE {active} AND s.region_adcode = {adcode}) AS site_count
 FROM region r, covered c
 """
+
 
 COVERED_GAPS_SQL = """
 WITH parts AS (
@@ -282,27 +347,10 @@ FROM points
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Catchments:
-    """What every coverage statement is asked about: a region, in its plane, and the sites of a kind serving it on
-    a date within a radius (the CATCHMENT_CTES parameters $1 to $6)."""
-
-    adcode: str
-    kind: str
-    radius_m: float
-    srid: int
-    as_of: dt.date
-    is_today: bool
-
-    def args(self, extra: list[tuple[float, float]] | None = None) -> list[Any]:
-        extra = extra or []
-        fixed = [self.adcode, self.kind, self.radius_m, self.srid, self.as_of, self.is_today]
-        return [*fixed, [p[0] for p in extra], [p[1] for p in extra]]
-
-
 async def coverage(reader: Reader, of: Catchments, extra: list[tuple[float, float]] | None = None) -> asyncpg.Record:
     """Area, covered area, people and covered people, site count; `extra` adds what-if sites."""
-    row = await reader.fetchrow(COVERAGE_SQL, *of.args(extra))
+    p = Params()
+    row = await reader.fetchrow(_coverage_sql(of.placed(p, extra)), *p.values)
     assert row is not None
     return row
 
@@ -311,12 +359,16 @@ async def serving_sites(
     reader: Reader, of: Catchments, extra: list[tuple[float, float]] | None = None
 ) -> list[asyncpg.Record]:
     """The sites serving the region within `of.radius_m` (then the what-if sites, id NULL): plane and WGS-84."""
-    return await reader.fetch(SERVING_SQL, *of.args(extra))
+    p = Params()
+    return await reader.fetch(_serving_sql(of.placed(p, extra)), *p.values)
 
 
 async def covered_figures(reader: Reader, of: Catchments, covered_wkb: bytes) -> asyncpg.Record:
     """coverage() for a covered area given as a geometry in the region's plane."""
-    row = await reader.fetchrow(COVERED_FIGURES_SQL, of.adcode, of.kind, covered_wkb, of.srid, of.as_of, of.is_today)
+    p = Params()
+    adcode, kind, wkb, srid = p.add(of.adcode), p.add(of.kind), p.add(covered_wkb), p.add(of.srid)
+    active = active_on(kind, p.add(of.as_of), p.add(of.is_today))
+    row = await reader.fetchrow(_covered_figures_sql(adcode, wkb, srid, active), *p.values)
     assert row is not None
     return row
 
@@ -334,16 +386,20 @@ async def sample_points(reader: Reader, of: Catchments) -> list[asyncpg.Record]:
 
 
 async def gaps(reader: Reader, of: Catchments, min_area_m2: float) -> list[asyncpg.Record]:
-    return await reader.fetch(GAPS_SQL, *of.args(), min_area_m2)
+    p = Params()
+    placed = of.placed(p)
+    return await reader.fetch(_gaps_sql(placed, p.add(min_area_m2)), *p.values)
 
 
 async def uncovered_cells(reader: Reader, of: Catchments) -> list[asyncpg.Record]:
-    return await reader.fetch(UNCOVERED_CELLS_SQL, *of.args())
+    p = Params()
+    return await reader.fetch(_uncovered_cells_sql(of.placed(p)), *p.values)
 
 
 async def worst_served(reader: Reader, of: Catchments) -> asyncpg.Record | None:
     """The farthest point from the sites within `of.radius_m` of the region (the search distance)."""
-    return await reader.fetchrow(WORST_SERVED_SQL, *of.args())
+    p = Params()
+    return await reader.fetchrow(_worst_served_sql(of.placed(p)), *p.values)
 
 
 async def register_state(reader: Reader) -> tuple[int, int | None]:

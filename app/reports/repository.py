@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.database.read_pool import Reader
 from app.sites.repository import in_region
+from app.sql import Params
 
 REPORT_SQL = text("""
 INSERT INTO site_reports (site_id, type, note, photo_url, reporter_lon, reporter_lat, client)
@@ -42,21 +43,17 @@ async def page(
     reader: Reader, status: str, site_id: int | None, region_prefix: str | None, after: int, limit: int
 ) -> list[dict[str, Any]]:
     """Reports of one status in id order after `after`: of one site, or of the sites in a key's region."""
-    clauses, args = ["r.status = $1", "r.id > $2"], [status, after]
-
-    def bind(value: object) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
+    p = Params()
+    clauses = [f"r.status = {p.add(status)}", f"r.id > {p.add(after)}"]
     if site_id is not None:
-        clauses.append(f"r.site_id = {bind(site_id)}")
+        clauses.append(f"r.site_id = {p.add(site_id)}")
     if region_prefix is not None:
-        clauses.append(in_region("s.region_adcode", bind(region_prefix)))
+        clauses.append(in_region("s.region_adcode", p.add(region_prefix)))
     sql = (
         f"SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id "
-        f"WHERE {' AND '.join(clauses)} ORDER BY r.id LIMIT {bind(limit)}"
+        f"WHERE {' AND '.join(clauses)} ORDER BY r.id LIMIT {p.add(limit)}"
     )
-    return [dict(r) for r in await reader.fetch(sql, *args)]
+    return [dict(r) for r in await reader.fetch(sql, *p.values)]
 
 
 async def lock(conn: AsyncConnection, report_id: int) -> Any:

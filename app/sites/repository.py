@@ -20,6 +20,7 @@ from app.database.read_pool import Reader
 from app.geo import BBox
 from app.sites import fields, worker_view
 from app.sites.models import Site
+from app.sql import Params
 
 # Columns of the full site representation.
 SITE_COLUMNS = ", ".join(f.selected for f in fields.FIELDS)
@@ -47,9 +48,12 @@ def serving_today(today: str) -> str:
 
 GET_SQL = f"SELECT {SITE_COLUMNS} FROM sites s WHERE s.id = $1 AND s.deleted_at IS NULL"
 
-REGION_TREE_SQL = """
+
+def _region_tree_sql(adcode: str) -> str:
+    """The region `adcode` (its placeholder) and every region below it."""
+    return f"""
 WITH RECURSIVE tree AS (
-    SELECT adcode FROM regions WHERE adcode = ${n}
+    SELECT adcode FROM regions WHERE adcode = {adcode}
     UNION ALL
     SELECT r.adcode FROM regions r JOIN tree t ON r.parent_adcode = t.adcode
 )
@@ -124,53 +128,48 @@ async def page(reader: Reader, where: SiteFilter, after_id: int, limit: int) -> 
       matches;
     - otherwise the statement walks the id order and stops at a full page.
     """
-    args: list[object] = []
-
-    def bind(value: object) -> int:
-        args.append(value)
-        return len(args)
-
+    p = Params()
     filters = ["s.deleted_at IS NULL"]
     if where.bbox is not None:
         b = where.bbox
-        n = [bind(v) for v in (b.min_lon, b.min_lat, b.max_lon, b.max_lat)]
-        filters.append(f"ST_Intersects(s.geom, ST_MakeEnvelope(${n[0]}, ${n[1]}, ${n[2]}, ${n[3]}, 4326))")
+        box = ", ".join(p.add(v) for v in (b.min_lon, b.min_lat, b.max_lon, b.max_lat))
+        filters.append(f"ST_Intersects(s.geom, ST_MakeEnvelope({box}, 4326))")
     if where.kinds:
-        filters.append(f"s.kind = ANY(${bind(where.kinds)}::text[])")
+        filters.append(f"s.kind = ANY({p.add(where.kinds)}::text[])")
     if where.q:
-        filters.append(f"(s.name || ' ' || coalesce(s.address, '')) ILIKE ${bind(_like_pattern(where.q))}")
+        filters.append(f"(s.name || ' ' || coalesce(s.address, '')) ILIKE {p.add(_like_pattern(where.q))}")
     if where.statuses:
-        filters.append(f"s.status = ANY(${bind(where.statuses)}::text[])")
+        filters.append(f"s.status = ANY({p.add(where.statuses)}::text[])")
     if where.updated_since is not None:
-        filters.append(f"s.updated_at >= ${bind(where.updated_since)}")
+        filters.append(f"s.updated_at >= {p.add(where.updated_since)}")
     # The cursor's condition only with a cursor: `id > 0` would offer the planner a range of the primary key to walk.
-    cursor = bind(after_id) if after_id > 0 else None
+    cursor = p.add(after_id) if after_id > 0 else None
 
     def after(column: str) -> list[str]:
-        return [f"{column} > ${cursor}"] if cursor is not None else []
+        return [f"{column} > {cursor}"] if cursor is not None else []
 
     if where.region is not None:
-        tree = REGION_TREE_SQL.format(n=bind(where.region))
-        page_size = bind(limit)
+        tree = _region_tree_sql(p.add(where.region))
+        page_size = p.add(limit)
         sql = f"""
 SELECT s.* FROM ({tree}) AS r CROSS JOIN LATERAL (
     SELECT {SITE_COLUMNS} FROM sites s
     WHERE s.region_adcode = r.adcode AND {" AND ".join(filters + after("s.id"))}
-    ORDER BY s.id LIMIT ${page_size}
+    ORDER BY s.id LIMIT {page_size}
 ) AS s
-ORDER BY s.id LIMIT ${page_size}"""
+ORDER BY s.id LIMIT {page_size}"""
     elif where.q and _HAS_TRIGRAM.search(where.q):
         after_matching = " ".join(f"WHERE {c}" for c in after("m.id"))
         sql = f"""
 WITH matching AS MATERIALIZED (SELECT s.id FROM sites s WHERE {" AND ".join(filters)})
 SELECT {SITE_COLUMNS}
-FROM (SELECT m.id FROM matching m {after_matching} ORDER BY m.id LIMIT ${bind(limit)}) AS m
+FROM (SELECT m.id FROM matching m {after_matching} ORDER BY m.id LIMIT {p.add(limit)}) AS m
 JOIN sites s ON s.id = m.id
 ORDER BY s.id"""
     else:
         sql = f"""
-SELECT {SITE_COLUMNS} FROM sites s WHERE {" AND ".join(filters + after("s.id"))} ORDER BY s.id LIMIT ${bind(limit)}"""
-    return await reader.fetch(sql, *args)
+SELECT {SITE_COLUMNS} FROM sites s WHERE {" AND ".join(filters + after("s.id"))} ORDER BY s.id LIMIT {p.add(limit)}"""
+    return await reader.fetch(sql, *p.values)
 
 
 # --- writes (SQLAlchemy Core over the primary) ---------------------------------------------------------------
