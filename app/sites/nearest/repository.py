@@ -4,7 +4,8 @@ Bound parameters only; the fragments are fixed strings, chosen by which filters 
 """
 
 import datetime as dt
-import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -12,36 +13,39 @@ from app.database.read_pool import Reader
 from app.geo import point_sql
 from app.sites import trust, worker_view
 from app.sites.repository import serving_on, serving_today
+from app.sql import Params
 
-_POINT = point_sql("$1", "$2", geography=True)
 
-# What the search reads of each candidate: what the worker's view of it reads (the trust flags among them, which
-# the service ranks by) and the distance. The service builds the item: rendering its JSON here costs the database
-# ~150 µs to save the service ~50 µs.
-_CANDIDATE_COLUMNS = f"""
+def _candidate_columns(point: str) -> str:
+    """What the search reads of each candidate: what the worker's view of it reads (the trust flags among them,
+    which the service ranks by) and the distance. The service builds the item: rendering its JSON here costs the
+    database ~150 µs to save the service ~50 µs."""
+    return f"""
     {worker_view.COLUMNS_SQL},
-    ST_Distance(s.location, {_POINT}) AS distance_m"""
+    ST_Distance(s.location, {point}) AS distance_m"""
+
+
 # Over those: distance × trust factor, what the service ranks by when it weighs trust.
 _RANK_SQL = f"distance_m * {trust.RANK_FACTOR_SQL} AS rank_m"
 
 
-def _hours_filter(n: int) -> str:
-    """Sites whose opening-hours id has its bit set in ${n} (app.sites.open_hours), or lies beyond it (a string
+def _hours_filter(bits: str) -> str:
+    """Sites whose opening-hours id has its bit set in `bits` (app.sites.open_hours), or lies beyond it (a string
     added since the bits were made: the service judges those). CASE, not OR: get_bit fails past the end."""
     return (
-        f"s.opening_hours_id IS NOT NULL AND CASE WHEN s.opening_hours_id < length(${n}::varbit) "
-        f"THEN get_bit(${n}::varbit, s.opening_hours_id) = 1 ELSE true END"
+        f"s.opening_hours_id IS NOT NULL AND CASE WHEN s.opening_hours_id < length({bits}::varbit) "
+        f"THEN get_bit({bits}::varbit, s.opening_hours_id) = 1 ELSE true END"
     )
 
 
-def _filters(first: int, by_kind: bool, by_amenity: bool, by_hours: bool, past: bool) -> str:
-    """The WHERE conditions, parameters numbered from ${first} in this order: kinds, amenities, opening-hours
-    bits (each only when the search filters by it), the date the sites serve on and, for a `past` date, false."""
-    n = itertools.count(first)
-    kind = f"s.kind = ANY(${next(n)}::text[])" if by_kind else ""
-    amenity = f"s.amenities @> ${next(n)}::text[]" if by_amenity else ""
-    hours = _hours_filter(next(n)) if by_hours else ""
-    state = serving_on(f"${next(n)}::date", f"${next(n)}::boolean") if past else serving_today(f"${next(n)}::date")
+def _filters(p: Params, by_kind: bool, by_amenity: bool, by_hours: bool, past: bool) -> str:
+    """The WHERE conditions: kinds, amenities, opening-hours bits (each only when the search filters by it), the
+    date the sites serve on and, for a `past` date, whether it is today (false)."""
+    kind = f"s.kind = ANY({p.add('kinds')}::text[])" if by_kind else ""
+    amenity = f"s.amenities @> {p.add('amenities')}::text[]" if by_amenity else ""
+    hours = _hours_filter(p.add("hours_bits")) if by_hours else ""
+    day = f"{p.add('serving_on')}::date"
+    state = serving_on(day, f"{p.add('is_today')}::boolean") if past else serving_today(day)
     return "\n      AND ".join(c for c in (state, kind, amenity, hours) if c)
 
 
@@ -56,36 +60,60 @@ def _filters(first: int, by_kind: bool, by_amenity: bool, by_hours: bool, past: 
 #   ST_DWithin itself expands to; PostGIS ≥ 3.0), and the exact radius is checked on the few rows returned.
 # - filters that are always present (`$x IS NULL OR kind = ANY($x)`, `amenities @> '{}'`) shrink the estimate the
 #   same way, so kind and amenity filters are only written in when asked for.
-# Parameters: $1 lon, $2 lat, $3 radius m, $4 how many candidates, then the filters from $5.
-def _knn_sql(by_kind: bool, by_amenity: bool, by_hours: bool, past: bool) -> str:
+def _knn_sql(p: Params, by_kind: bool, by_amenity: bool, by_hours: bool, past: bool) -> str:
+    point = point_sql(p.add("lon"), p.add("lat"), geography=True)
+    radius, fetch = p.add("radius_m"), p.add("fetch")
     return f"""
 SELECT knn.*, {_RANK_SQL} FROM (
-    SELECT {_CANDIDATE_COLUMNS}, s.location <-> {_POINT} AS sphere_m
+    SELECT {_candidate_columns(point)}, s.location <-> {point} AS sphere_m
     FROM sites s
-    WHERE {_filters(5, by_kind, by_amenity, by_hours, past)}
-      AND s.location && _ST_Expand({_POINT}, $3)
-    ORDER BY s.location <-> {_POINT}
-    LIMIT $4
+    WHERE {_filters(p, by_kind, by_amenity, by_hours, past)}
+      AND s.location && _ST_Expand({point}, {radius})
+    ORDER BY s.location <-> {point}
+    LIMIT {fetch}
 ) AS knn
 """
 
 
 # Every candidate within a radius (no KNN limit): the fallback when the over-fetch cannot prove its top k.
-# Parameters: $1 lon, $2 lat, $3 radius m, then the filters from $4.
-def _within_sql(by_kind: bool, by_amenity: bool, by_hours: bool, past: bool) -> str:
+def _within_sql(p: Params, by_kind: bool, by_amenity: bool, by_hours: bool, past: bool) -> str:
+    point = point_sql(p.add("lon"), p.add("lat"), geography=True)
+    radius = p.add("radius_m")
     return f"""
 SELECT within.*, {_RANK_SQL} FROM (
-    SELECT {_CANDIDATE_COLUMNS}
+    SELECT {_candidate_columns(point)}
     FROM sites s
-    WHERE {_filters(4, by_kind, by_amenity, by_hours, past)}
-      AND ST_DWithin(s.location, {_POINT}, $3)
+    WHERE {_filters(p, by_kind, by_amenity, by_hours, past)}
+      AND ST_DWithin(s.location, {point}, {radius})
 ) AS within
 """
 
 
-_FLAGS = [(k, a, h, d) for k in (False, True) for a in (False, True) for h in (False, True) for d in (False, True)]
-KNN_SQL = {flags: _knn_sql(*flags) for flags in _FLAGS}
-WITHIN_SQL = {flags: _within_sql(*flags) for flags in _FLAGS}
+Flags = tuple[bool, bool, bool, bool]  # by kind, by amenity, by opening hours, on a past date
+
+
+@dataclass(frozen=True, slots=True)
+class _Search:
+    """A search statement written once for its flags, with the names of its parameters in order.
+
+    The nearest search is the mobile app's hot path and composing its text costs ~4 µs: each variant is written
+    once, with each parameter's name added where its value goes, and a search hands its values by name."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def written(cls, write: Callable[[Params, bool, bool, bool, bool], str], flags: Flags) -> "_Search":
+        p = Params()
+        sql = write(p, *flags)
+        return cls(sql, tuple(str(name) for name in p.values))
+
+
+_FLAGS: list[Flags] = [
+    (k, a, h, d) for k in (False, True) for a in (False, True) for h in (False, True) for d in (False, True)
+]
+KNN = {flags: _Search.written(_knn_sql, flags) for flags in _FLAGS}
+WITHIN = {flags: _Search.written(_within_sql, flags) for flags in _FLAGS}
 
 
 async def candidates(
@@ -102,13 +130,17 @@ async def candidates(
 ) -> list[asyncpg.Record]:
     """Up to `fetch` candidates in sphere-distance order (KNN), or with `fetch` None every one within `radius_m`,
     among the sites serving on a date."""
-    args: list[object] = [f for f in (kinds, amenities) if f]
-    if hours_bits is not None:
-        args.append(hours_bits)
-    args.append(serving_on)
-    if not is_today:
-        args.append(False)
     flags = (bool(kinds), bool(amenities), hours_bits is not None, not is_today)
-    if fetch is None:
-        return await reader.fetch(WITHIN_SQL[flags], lon, lat, radius_m, *args)
-    return await reader.fetch(KNN_SQL[flags], lon, lat, radius_m, fetch, *args)
+    search = WITHIN[flags] if fetch is None else KNN[flags]
+    values = {
+        "lon": lon,
+        "lat": lat,
+        "radius_m": radius_m,
+        "fetch": fetch,
+        "kinds": kinds,
+        "amenities": amenities,
+        "hours_bits": hours_bits,
+        "serving_on": serving_on,
+        "is_today": is_today,
+    }
+    return await reader.fetch(search.sql, *[values[name] for name in search.names])
