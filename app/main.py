@@ -17,6 +17,7 @@ from app.api.responses import JSON, BodyLimit, BodyTimeout, GZipWhenAccepted
 from app.changes.router import router as changes_router
 from app.compute import offload
 from app.config import Settings
+from app.coverage.kept import CoverageKept
 from app.coverage.router import router as coverage_router
 from app.database.connections import open_database
 from app.observability import metrics
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Service:
         telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": settings.telemetry},
     )
     app.state.settings = settings
+    app.state.coverage_kept = CoverageKept()
     offload.configure(settings.compute_workers)
     app.state.migration_head = health.migration_head()
     install_error_handlers(app)

@@ -31,8 +31,9 @@ from rich.table import Table
 
 from app import china_time, demo
 from app.config import Settings
-from app.coverage import service as coverage
 from app.coverage.evaluation import Evaluation
+from app.coverage.figures import region_coverage
+from app.coverage.kept import CoverageKept
 from app.database.connections import act_as, create_engine
 from app.database.read_pool import connect_reader
 from app.roads import osm, repository, service
@@ -81,6 +82,7 @@ async def add_stations(settings: Settings) -> None:
 
 async def coverage_figures(settings: Settings) -> list[list[str]]:
     reader = await connect_reader(str(settings.database_url), min_size=2, max_size=4)
+    kept = CoverageKept()
     rows = []
     try:
         for label, radius_m, min_sites in (
@@ -89,11 +91,11 @@ async def coverage_figures(settings: Settings) -> list[list[str]]:
             ("radius 1,000 m (the same rule's radius form)", 1000.0, None),
         ):
             ev = Evaluation("outdoor_station", china_time.today(), radius_m, min_sites)  # state None: not kept
-            answer = await coverage.region_coverage(reader, demo.HUANGPU["adcode"], ev)  # warm-up
+            answer = await region_coverage(reader, kept, demo.HUANGPU["adcode"], ev)  # warm-up
             times = []
             for _ in range(10):
                 started = time.perf_counter()
-                await coverage.region_coverage(reader, demo.HUANGPU["adcode"], ev)
+                await region_coverage(reader, kept, demo.HUANGPU["adcode"], ev)
                 times.append(time.perf_counter() - started)
             rows.append([label, f"{answer['site_count']}", f"{answer['covered_area_share']:.3f}",
                          f"{statistics.median(times):.2f}", f"{max(times):.2f}", answer["method"][:60]])  # fmt: skip

@@ -13,6 +13,7 @@ import functools
 from dataclasses import dataclass, replace
 from typing import Any
 
+import asyncpg
 import numpy as np
 import shapely
 from numpy.typing import NDArray
@@ -22,6 +23,8 @@ from shapely.geometry.base import BaseGeometry
 from app import geo
 from app.compute import offload
 from app.coverage import planar, repository
+from app.coverage.evaluation import Evaluation
+from app.coverage.kept import CoverageKept
 from app.coverage.rules import Rule
 from app.database.read_pool import Reader
 from app.problems import InvalidParameter
@@ -35,6 +38,7 @@ from app.roads import service as roads
 WORST_SERVED_FIRST_SEARCH_M = 20_000.0
 # The worst-served search on a network first looks this many times the rule's time ahead.
 WORST_SERVED_TIME_FACTOR = 4
+COORDINATE_BYTES = 16  # two float64 in a shapely geometry
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,26 @@ def search_m(rule: Rule) -> float:
 def _mode(rule: Rule) -> modes.Mode:
     assert rule.mode is not None
     return rule.mode
+
+
+async def covered_by(
+    reader: Reader,
+    kept: CoverageKept,
+    region: asyncpg.Record,
+    rule: Rule,
+    ev: Evaluation,
+    extra: list[tuple[float, float]] | None = None,
+) -> Covered:
+    """What the region's sites (and the what-if sites `extra`) cover under a rule that is not a single radius."""
+    of = ev.catchments(region, search_m(rule))
+    if extra:
+        return await covered(reader, of, rule, extra)
+    return await kept.get("covered", region, ev, lambda: covered(reader, of, rule), _covered_bytes)
+
+
+def _covered_bytes(found: Covered) -> int:
+    shapes = [found.area, *(c.shape for c in found.catchments)]
+    return int(shapely.get_num_coordinates(shapes).sum()) * COORDINATE_BYTES
 
 
 async def covered(

@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from pydantic import Field
 
 from app import geo
 from app.api.dependencies import ReaderDep
 from app.api.parameters import IsoDate, VocabularyCode
 from app.coverage.evaluation import Evaluation, evaluation
+from app.coverage.kept import CoverageKept
 from app.coverage.rules import MAX_MIN_SITES, MAX_RULE_RADIUS_M
 
 Kind = Annotated[VocabularyCode, Query(description="Site kind whose coverage is asked")]
@@ -44,3 +45,12 @@ async def evaluation_query(
 
 
 EvaluationDep = Annotated[Evaluation, Depends(evaluation_query)]
+
+
+def coverage_kept(request: Request) -> CoverageKept:
+    """The application's kept coverage answers (made by create_app)."""
+    kept: CoverageKept = request.app.state.coverage_kept
+    return kept
+
+
+CoverageKeptDep = Annotated[CoverageKept, Depends(coverage_kept)]

@@ -12,9 +12,9 @@ from app.api.dependencies import ReaderDep
 from app.api.parameters import CoordSysQuery, output_format
 from app.api.query import StrictQueryRoute
 from app.api.responses import JSON, GeoJSON
-from app.coverage import export, service, siting
+from app.coverage import export, figures, gaps, point, siting
 from app.coverage.evaluation import evaluation
-from app.coverage.parameters import EvaluationDep
+from app.coverage.parameters import CoverageKeptDep, EvaluationDep
 from app.coverage.schemas import ChildCoverage, Gaps, PointCoverage, RegionCoverage, Suggestions, SuggestRequest
 from app.formats.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from app.regions.adcode import Adcode
@@ -39,18 +39,19 @@ async def point_coverage(
     coordsys: CoordSysQuery = geo.CoordSys.wgs84,
 ) -> Response:
     """Is this spot covered under its region's rule; the nearest serving site and its geodesic distance."""
-    return JSON(await service.point_coverage(reader, *geo.to_wgs84(lon, lat, coordsys), ev))
+    return JSON(await point.point_coverage(reader, *geo.to_wgs84(lon, lat, coordsys), ev))
 
 
 @router.get("/regions/{adcode}", response_model=RegionCoverage, responses=PROBLEMS)
 async def region_coverage(
     reader: ReaderDep,
+    kept: CoverageKeptDep,
     adcode: Adcode,
     ev: EvaluationDep,
     coordsys: CoordSysQuery = geo.CoordSys.wgs84,
 ) -> Response:
     """Covered area and people, site count and the worst-served spot of a region (a parent aggregates its children)."""
-    return JSON(_worst_served_in(await service.region_coverage(reader, adcode, ev), coordsys))
+    return JSON(_worst_served_in(await figures.region_coverage(reader, kept, adcode, ev), coordsys))
 
 
 @router.get(
@@ -64,6 +65,7 @@ async def region_coverage(
 async def children_coverage(
     request: Request,
     reader: ReaderDep,
+    kept: CoverageKeptDep,
     adcode: Adcode,
     ev: EvaluationDep,
     coordsys: CoordSysQuery = geo.CoordSys.wgs84,
@@ -71,7 +73,7 @@ async def children_coverage(
 ) -> Response:
     """One coverage row per child region — the per-county table; CSV or XLSX for reports (`f=` or Accept)."""
     answer_in = output_format(request, f, TABLE_FORMATS)
-    rows = [_worst_served_in(row, coordsys) for row in await service.child_rows(reader, adcode, ev)]
+    rows = [_worst_served_in(row, coordsys) for row in await figures.child_rows(reader, kept, adcode, ev)]
     filename = f"coverage_{adcode}_{ev.kind}_{ev.as_of.isoformat()}"
     if answer_in == "xlsx":
         return Response(
@@ -91,12 +93,13 @@ async def children_coverage(
 @router.get("/regions/{adcode}/gaps", response_model=Gaps, responses=PROBLEMS, response_class=GeoJSON)
 async def coverage_gaps(
     reader: ReaderDep,
+    kept: CoverageKeptDep,
     adcode: Adcode,
     ev: EvaluationDep,
     coordsys: CoordSysQuery = geo.CoordSys.wgs84,
 ) -> Response:
     """Uncovered parts of the region as a GeoJSON FeatureCollection, largest first, slivers dropped."""
-    collection = await service.gaps(reader, adcode, ev)
+    collection = await gaps.gaps(reader, kept, adcode, ev)
     for feature in collection["features"]:
         feature["geometry"] = geo.geometry_from_wgs84(feature["geometry"], coordsys)
     return GeoJSON(collection)
@@ -105,12 +108,12 @@ async def coverage_gaps(
 @router.post(
     "/suggest", response_model=Suggestions, responses=PROBLEMS, openapi_extra=bodies.documented(SuggestRequest)
 )
-async def suggest_sites(request: Request, reader: ReaderDep) -> Response:
+async def suggest_sites(request: Request, reader: ReaderDep, kept: CoverageKeptDep) -> Response:
     """Where the next `count` sites of a kind should go: greedy maximal coverage, existing sites fixed."""
     body = await bodies.read(request, SuggestRequest)
     ev = await evaluation(reader, body.kind, body.as_of, body.radius_m, body.min_sites)
     candidates = await asyncio.to_thread(body.candidates_wgs84) if body.candidates is not None else None
-    result = await siting.suggest(reader, body.region, ev, body.count, candidates)
+    result = await siting.suggest(reader, kept, body.region, ev, body.count, candidates)
     result["suggestions"] = [geo.record_from_wgs84(s, body.coordsys) for s in result["suggestions"]]
     return JSON(result)
 

@@ -18,8 +18,11 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from app.compute import offload
-from app.coverage import covered, planar, repository, service
+from app.coverage import covered, planar, regions, repository
 from app.coverage.evaluation import Evaluation, srid_of
+from app.coverage.figures import leaf_figures, share
+from app.coverage.gaps import uncovered_cells
+from app.coverage.kept import CoverageKept
 from app.coverage.rules import Rule, resolve_rule
 from app.database.read_pool import Reader
 from app.problems import InvalidParameter
@@ -57,18 +60,22 @@ class SitingInstance:
 
 
 async def siting_instance(
-    reader: Reader, adcode: str, ev: Evaluation, candidates: list[tuple[float, float]] | None = None
+    reader: Reader,
+    kept: CoverageKept,
+    adcode: str,
+    ev: Evaluation,
+    candidates: list[tuple[float, float]] | None = None,
 ) -> SitingInstance:
-    region = await service.find_region(reader, adcode)
-    leaves = await service.leaves(reader, region)
+    region = await regions.find_region(reader, adcode)
+    leaves = await regions.leaves(reader, region)
     rules: dict[str, Rule] = {}
     cells: list[tuple[float, float, float, float, float, float]] = []
     # Leaves whose reach is not the radius (on a road network), with where their cells are in the table.
     on_roads: list[tuple[asyncpg.Record, slice]] = []
     for leaf in leaves:
         rule = rules[leaf["adcode"]] = await resolve_rule(reader, leaf["adcode"], ev)
-        found = await service.uncovered_cells(reader, leaf, rule, ev)
-        need = await _need(reader, leaf, rule, ev, [(c["lon"], c["lat"]) for c in found])
+        found = await uncovered_cells(reader, kept, leaf, rule, ev)
+        need = await _need(reader, kept, leaf, rule, ev, [(c["lon"], c["lat"]) for c in found])
         first = len(cells)
         for c, n in zip(found, need, strict=True):
             cells.append((c["lon"], c["lat"], c["population"], c["area_km2"], rule.radius_m, n))
@@ -102,6 +109,7 @@ async def siting_instance(
 
 async def _need(
     reader: Reader,
+    kept: CoverageKept,
     leaf: asyncpg.Record,
     rule: Rule,
     ev: Evaluation,
@@ -110,7 +118,7 @@ async def _need(
     """How many more sites each uncovered cell (its centroid) needs: min_sites less the catchments holding it."""
     if rule.min_sites == 1 or not points:
         return [1] * len(points)
-    found = await service.covered_by(reader, leaf, rule, ev)
+    found = await covered.covered_by(reader, kept, leaf, rule, ev)
     lon, lat = np.array(points, dtype=np.float64).T
     x, y = await covered.in_plane(reader, srid_of(leaf), lon, lat)
     shapes = [catchment.shape for catchment in found.catchments]
@@ -119,20 +127,31 @@ async def _need(
 
 
 async def _covered(
-    reader: Reader, leaf: asyncpg.Record, ev: Evaluation, rule: Rule, extra: list[tuple[float, float]]
+    reader: Reader,
+    kept: CoverageKept,
+    leaf: asyncpg.Record,
+    ev: Evaluation,
+    rule: Rule,
+    extra: list[tuple[float, float]],
 ) -> tuple[float, float]:
-    figures = await service.figures(reader, leaf, rule, ev, extra)
+    figures = await leaf_figures(reader, kept, leaf, rule, ev, extra)
     return float(figures["covered_area_km2"]), float(figures["covered_population"])
 
 
 async def suggest(
-    reader: Reader, adcode: str, ev: Evaluation, count: int, candidates: list[tuple[float, float]] | None
+    reader: Reader,
+    kept: CoverageKept,
+    adcode: str,
+    ev: Evaluation,
+    count: int,
+    candidates: list[tuple[float, float]] | None,
 ) -> dict[str, Any]:
-    problem = await siting_instance(reader, adcode, ev, candidates)
+    problem = await siting_instance(reader, kept, adcode, ev, candidates)
     picks = await problem.greedy(count)
     chosen: list[tuple[float, float]] = []
     so_far = {
-        leaf["adcode"]: await _covered(reader, leaf, ev, problem.rules[leaf["adcode"]], []) for leaf in problem.leaves
+        leaf["adcode"]: await _covered(reader, kept, leaf, ev, problem.rules[leaf["adcode"]], [])
+        for leaf in problem.leaves
     }
     before = _totals(problem.leaves, so_far)
     suggestions = []
@@ -145,7 +164,7 @@ async def suggest(
             rule = problem.rules[leaf["adcode"]]
             if not await repository.within_reach(reader, leaf["adcode"], lon, lat, covered.search_m(rule)):
                 continue
-            now = await _covered(reader, leaf, ev, rule, chosen)
+            now = await _covered(reader, kept, leaf, ev, rule, chosen)
             gain_area += now[0] - so_far[leaf["adcode"]][0]
             so_far[leaf["adcode"]] = now
         suggestions.append(
@@ -179,5 +198,5 @@ def _totals(leaves: list[asyncpg.Record], so_far: dict[str, tuple[float, float]]
     return {
         "covered_area_km2": round(area, 3),
         "covered_population": round(people),
-        "covered_population_share": service.share(people, population),
+        "covered_population_share": share(people, population),
     }

@@ -15,7 +15,7 @@ from app.api.parameters import VocabularyCode
 from app.api.query import ClosedQueryRoute
 from app.api.responses import JSON, conditional, public_base_url
 from app.coverage.evaluation import evaluation
-from app.coverage.parameters import AsOf, EvaluationDep, MinSitesOverride, RadiusOverride
+from app.coverage.parameters import AsOf, CoverageKeptDep, EvaluationDep, MinSitesOverride, RadiusOverride
 from app.geo import CoordSys
 from app.problems import InvalidParameter
 from app.tiles import service
@@ -70,26 +70,47 @@ async def site_tile(
 
 @router.get("/regions/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
 async def region_tile(
-    request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, ev: EvaluationDep, coordsys: Datum = CoordSys.wgs84
+    request: Request,
+    reader: ReaderDep,
+    kept: CoverageKeptDep,
+    z: Zoom,
+    x: Column,
+    y: Row,
+    ev: EvaluationDep,
+    coordsys: Datum = CoordSys.wgs84,
 ) -> Response:
     """Region boundaries with the covered share of the area for `kind`, under each region's rule."""
-    return tile_response(request, await service.regions(reader, Tile.of(z, x, y, coordsys), ev))
+    return tile_response(request, await service.regions(reader, kept, Tile.of(z, x, y, coordsys), ev))
 
 
 @router.get("/catchments/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
 async def catchment_tile(
-    request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, ev: EvaluationDep, coordsys: Datum = CoordSys.wgs84
+    request: Request,
+    reader: ReaderDep,
+    kept: CoverageKeptDep,
+    z: Zoom,
+    x: Column,
+    y: Row,
+    ev: EvaluationDep,
+    coordsys: Datum = CoordSys.wgs84,
 ) -> Response:
     """Each serving site's catchment: the ring of its region's rule (from zoom 7)."""
-    return tile_response(request, await service.catchments(reader, Tile.of(z, x, y, coordsys), ev))
+    return tile_response(request, await service.catchments(reader, kept, Tile.of(z, x, y, coordsys), ev))
 
 
 @router.get("/gaps/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
 async def gap_tile(
-    request: Request, reader: ReaderDep, z: Zoom, x: Column, y: Row, ev: EvaluationDep, coordsys: Datum = CoordSys.wgs84
+    request: Request,
+    reader: ReaderDep,
+    kept: CoverageKeptDep,
+    z: Zoom,
+    x: Column,
+    y: Row,
+    ev: EvaluationDep,
+    coordsys: Datum = CoordSys.wgs84,
 ) -> Response:
     """What coverage leaves uncovered, as /v1/coverage/regions/{adcode}/gaps gives it (from zoom 7)."""
-    return tile_response(request, await service.gaps(reader, Tile.of(z, x, y, coordsys), ev))
+    return tile_response(request, await service.gaps(reader, kept, Tile.of(z, x, y, coordsys), ev))
 
 
 DESCRIPTIONS = {

@@ -2,8 +2,8 @@
 
 Layers: `sites` (one point per site from SITE_POINTS_FROM; counts per cell and kind below it), `regions`
 (boundaries with the covered share of a kind, for shading), `catchments` (each serving site's ring under its
-region's rule) and `gaps` (what coverage leaves uncovered). Coverage figures come from app.coverage.service:
-the same figures as the JSON endpoints, kept there for the same state of the register.
+region's rule) and `gaps` (what coverage leaves uncovered). Coverage figures and gaps come from app.coverage:
+the same as the JSON endpoints', kept in the same store for the same state of the register.
 """
 
 import datetime as dt
@@ -15,8 +15,12 @@ from typing import Any
 import shapely
 
 from app import geo
-from app.coverage import service as coverage
+from app.coverage import covered
 from app.coverage.evaluation import Evaluation, srid_of
+from app.coverage.figures import CoveredArea, leaf_covered_area
+from app.coverage.gaps import leaf_gaps
+from app.coverage.kept import CoverageKept
+from app.coverage.regions import find_region, leaves
 from app.coverage.rules import NoRule, resolve_rule
 from app.database.read_pool import Reader
 from app.geo import CoordSys
@@ -135,7 +139,7 @@ class Tile:
 async def _leaves_in(reader: Reader, tile: Tile) -> list[Any]:
     found = []
     for adcode in await repository.regions_in(reader, tile.key):
-        region = await coverage.find_region(reader, adcode)
+        region = await find_region(reader, adcode)
         if not region["has_children"]:
             found.append(region)
     return found
@@ -148,28 +152,28 @@ async def sites(reader: Reader, tile: Tile, kinds: list[str] | None, as_of: dt.d
     return await repository.site_counts(reader, tile.key, cell, kinds, as_of, is_today)
 
 
-async def _covered_area(reader: Reader, region: Any, ev: Evaluation) -> coverage.CoveredArea | None:
+async def _covered_area(reader: Reader, kept: CoverageKept, region: Any, ev: Evaluation) -> CoveredArea | None:
     """A region's covered area (a parent's from its children's); None where no rule for the kind applies."""
     if region["has_children"]:
-        parts = [await _covered_area(reader, child, ev) for child in await coverage.leaves(reader, region)]
+        parts = [await _covered_area(reader, kept, child, ev) for child in await leaves(reader, region)]
         found = [p for p in parts if p is not None]
-        return coverage.CoveredArea.of_children(found) if found else None
+        return CoveredArea.of_children(found) if found else None
     try:
-        return await coverage.leaf_covered_area(reader, region, ev)
+        return await leaf_covered_area(reader, kept, region, ev)
     except NoRule:  # no rule for the kind there: drawn, not shaded
         return None
 
 
-async def regions(reader: Reader, tile: Tile, ev: Evaluation) -> bytes:
+async def regions(reader: Reader, kept: CoverageKept, tile: Tile, ev: Evaluation) -> bytes:
     figures: list[tuple[str, float | None, str]] = []
     for adcode in await repository.regions_in(reader, tile.key):
-        found = await _covered_area(reader, await coverage.find_region(reader, adcode), ev)
+        found = await _covered_area(reader, kept, await find_region(reader, adcode), ev)
         figures.append((adcode, found.share, found.rule_label) if found else (adcode, None, ""))
     tolerance = tile.degrees() / 256  # a pixel
     return await repository.regions(reader, tile.key, tolerance, figures)
 
 
-async def catchments(reader: Reader, tile: Tile, ev: Evaluation) -> bytes:
+async def catchments(reader: Reader, kept: CoverageKept, tile: Tile, ev: Evaluation) -> bytes:
     if tile.z < COVERAGE_FROM:
         return b""
     radii: dict[str, float] = {}
@@ -182,7 +186,7 @@ async def catchments(reader: Reader, tile: Tile, ev: Evaluation) -> bytes:
         if rule.network is None or rule.mode is None:
             radii[leaf["adcode"]] = rule.radius_m
             continue
-        found = await coverage.covered_by(reader, leaf, rule, ev)
+        found = await covered.covered_by(reader, kept, leaf, rule, ev)
         srid = srid_of(leaf)
         # Each site under its own region's rule, as the rings are: once, however many regions it serves.
         drawn += [(c.site_id, shapely.to_wkb(c.shape), srid, rule.mode.value) for c in found.catchments
@@ -195,13 +199,13 @@ async def catchments(reader: Reader, tile: Tile, ev: Evaluation) -> bytes:
     return await repository.catchments(reader, tile.key, ev.kind, radii, reach, ev.as_of, ev.is_today, drawn)
 
 
-async def gaps(reader: Reader, tile: Tile, ev: Evaluation) -> bytes:
+async def gaps(reader: Reader, kept: CoverageKept, tile: Tile, ev: Evaluation) -> bytes:
     if tile.z < COVERAGE_FROM:
         return b""
     parts: list[tuple[bytes, str, float, float | None]] = []
     for leaf in await _leaves_in(reader, tile):
         try:
-            parts += [(g.wkb, g.region, g.area_km2, g.population) for g in await coverage.leaf_gaps(reader, leaf, ev)]
+            parts += [(g.wkb, g.region, g.area_km2, g.population) for g in await leaf_gaps(reader, kept, leaf, ev)]
         except NoRule:  # no rule for the kind there
             continue
     if not parts:

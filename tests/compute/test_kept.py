@@ -1,4 +1,4 @@
-"""Answers kept for reuse (app.compute.kept) and the regions' work run side by side (app.coverage.service.each_region):
+"""Answers kept for reuse (app.compute.kept) and the regions' work run side by side (app.coverage.regions.each_region):
 bounded, and given up when nobody waits for them."""
 
 import asyncio
@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from app.compute.kept import LARGEST_SHARE, Kept
-from app.coverage.service import each_region
+from app.coverage.regions import each_region
 
 
 async def test_the_least_recently_used_answers_go_first_past_the_bounds() -> None:

@@ -10,6 +10,7 @@ from spopt.locate import MCLP
 from app import china_time
 from app.coverage import planar, siting
 from app.coverage.evaluation import Evaluation
+from app.coverage.kept import CoverageKept
 
 
 def exact_optimum(instance: planar.Instance, count: int) -> float:
@@ -27,7 +28,7 @@ async def test_greedy_reaches_95_percent_of_the_exact_optimum(
     conn: asyncpg.Connection, adcode: str, count: int
 ) -> None:
     ev = Evaluation("legal_aid", china_time.today(), None)
-    problem = await siting.siting_instance(conn, adcode, ev)
+    problem = await siting.siting_instance(conn, CoverageKept(), adcode, ev)
     greedy_people = sum(p.people for p in planar.greedy(problem.instance, count))
     optimum = exact_optimum(problem.instance, count)
     assert optimum > 0

@@ -1,0 +1,184 @@
+"""Coverage figures of regions (SPEC §6): who is within reach of a site of a kind, by area and by people, and the
+worst-served spot; a parent region's figures are its children's, each under its own rule."""
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+
+from app import geo
+from app.coverage import covered, repository
+from app.coverage.evaluation import Evaluation
+from app.coverage.kept import CoverageKept
+from app.coverage.regions import each_region, find_region
+from app.coverage.rules import Rule, resolve_rule
+from app.coverage.serving import serving_near
+from app.database.read_pool import Reader
+
+PER_CHILD_RULE_LABEL = "按下级区划规则 / per child region"
+
+
+def share(part: float, whole: float) -> float | None:
+    return round(part / whole, 4) if whole > 0 else None
+
+
+async def leaf_figures(
+    reader: Reader,
+    kept: CoverageKept,
+    region: asyncpg.Record,
+    rule: Rule,
+    ev: Evaluation,
+    extra: list[tuple[float, float]] | None = None,
+) -> asyncpg.Record:
+    """Area, covered area, people and covered people, site count of a leaf region under its rule."""
+    of = ev.catchments(region, rule.radius_m)
+    if rule.is_single_radius:
+        return await repository.coverage(reader, of, extra)
+    found = await covered.covered_by(reader, kept, region, rule, ev, extra)
+    return await repository.covered_figures(reader, of, found.wkb)
+
+
+async def _worst_served(reader: Reader, region: asyncpg.Record, rule: Rule, ev: Evaluation) -> dict[str, Any] | None:
+    if not rule.is_single_radius:
+        found = await covered.worst_served(reader, ev.catchments(region, covered.search_m(rule)), rule)
+        return await _with_kth_site(reader, ev, found, rule.min_sites) if found is not None else None
+    search = covered.WORST_SERVED_FIRST_SEARCH_M
+    while True:
+        spot = await repository.worst_served(reader, ev.catchments(region, search))
+        # The search distance is geodesic, the Voronoi distance planar in the local projection.
+        if (spot is not None and spot["planar_m"] <= (1 - geo.PLANAR_MARGIN) * search) or search >= geo.FARTHEST_M:
+            break
+        search *= 2
+    if spot is None:
+        return None  # no site of the kind anywhere
+    # The Voronoi search is planar in the local projection; the distance reported is the geodesic one.
+    method = "exact: the farthest point from every site (Voronoi vertices within the region)"
+    return await _with_kth_site(reader, ev, {"lon": spot["lon"], "lat": spot["lat"], "method": method}, 1)
+
+
+async def _with_kth_site(reader: Reader, ev: Evaluation, spot: dict[str, Any], k: int) -> dict[str, Any] | None:
+    """The worst-served spot with the site it is served by and the geodesic distance to it: the site its travel
+    time is to (`spot["site"]`: id, lon, lat), else its k-th nearest serving site."""
+    if spot.get("site") is not None:
+        site_id, lon, lat = spot["site"]
+        distance_m = geo.GEOD.inv(spot["lon"], spot["lat"], lon, lat)[2]
+    else:
+        found = await serving_near(reader, ev, spot["lon"], spot["lat"], k)
+        if len(found) < k:
+            return None
+        site_id, distance_m = found[k - 1]["id"], found[k - 1]["distance_m"]
+    return {
+        "lat": round(spot["lat"], 6),
+        "lon": round(spot["lon"], 6),
+        "distance_m": geo.decimetres(distance_m),
+        "nearest_site_id": site_id,
+        "travel_time_s": spot.get("travel_time_s"),
+        "method": spot["method"],
+    }
+
+
+def _row_bytes(row: dict[str, Any]) -> int:
+    return 4 * len(orjson.dumps(row))
+
+
+async def _leaf_row(reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation) -> dict[str, Any]:
+    row: dict[str, Any] = await kept.get(
+        "row", region, ev, lambda: _compute_leaf_row(reader, kept, region, ev), _row_bytes
+    )
+    return copy.deepcopy(row)  # callers convert coordinates in place
+
+
+async def _compute_leaf_row(
+    reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation
+) -> dict[str, Any]:
+    rule = await resolve_rule(reader, region["adcode"], ev)
+    found = await leaf_figures(reader, kept, region, rule, ev)
+    return {
+        "adcode": region["adcode"],
+        "name": region["name"],
+        "is_urban_district": region["is_urban_district"],
+        "rule": rule.describe(),
+        "rule_label": rule.label(),
+        "method": rule.method(),
+        "area_km2": round(found["area_km2"], 3),
+        "covered_area_km2": round(found["covered_area_km2"], 3),
+        "covered_area_share": share(found["covered_area_km2"], found["area_km2"]),
+        "population": region["population"],
+        "population_source": region["population_source"],
+        "covered_population": round(found["covered_population"]) if region["population_source"] else None,
+        "covered_population_share": share(found["covered_population"], found["cells_population"]),
+        "site_count": found["site_count"],
+        "worst_served": await _worst_served(reader, region, rule, ev),
+    }
+
+
+def _aggregate(region: asyncpg.Record, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    area = sum(r["area_km2"] for r in rows)
+    covered = sum(r["covered_area_km2"] for r in rows)
+    with_people = [r for r in rows if r["covered_population"] is not None]
+    people = sum(r["population"] or 0 for r in with_people)
+    covered_people = sum(r["covered_population"] for r in with_people)
+    served = [r["worst_served"] for r in rows if r["worst_served"] is not None]
+    return {
+        "adcode": region["adcode"],
+        "name": region["name"],
+        "is_urban_district": region["is_urban_district"],
+        "rule": {"type": "per_child_region", "children": {r["adcode"]: r["rule_label"] for r in rows}},
+        "rule_label": PER_CHILD_RULE_LABEL,
+        "method": methods.pop() if len(methods := {r["method"] for r in rows}) == 1 else PER_CHILD_RULE_LABEL,
+        "area_km2": round(area, 3),
+        "covered_area_km2": round(covered, 3),
+        "covered_area_share": share(covered, area),
+        "population": region["population"],
+        "population_source": rows[0]["population_source"] if rows else None,
+        "covered_population": covered_people if with_people else None,
+        "covered_population_share": share(covered_people, people) if with_people else None,
+        "site_count": sum(r["site_count"] for r in rows),
+        "worst_served": max(served, key=lambda s: s["distance_m"]) if served else None,
+    }
+
+
+async def _row(reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation) -> dict[str, Any]:
+    if not region["has_children"]:
+        return await _leaf_row(reader, kept, region, ev)
+    # A parent's figures are its children's, each under its own rule (a city's urban districts at 2 km, its
+    # counties at half an hour).
+    return _aggregate(region, await child_rows(reader, kept, region["adcode"], ev))
+
+
+async def region_coverage(reader: Reader, kept: CoverageKept, adcode: str, ev: Evaluation) -> dict[str, Any]:
+    row = await _row(reader, kept, await find_region(reader, adcode), ev)
+    return {"kind": ev.kind, "as_of": ev.as_of.isoformat(), **row}
+
+
+async def child_rows(reader: Reader, kept: CoverageKept, adcode: str, ev: Evaluation) -> list[dict[str, Any]]:
+    await find_region(reader, adcode)
+    children = await repository.children(reader, adcode)
+    return await each_region(reader, children, lambda child: _row(reader, kept, child, ev))
+
+
+@dataclass(frozen=True)
+class CoveredArea:
+    """What a map shades a region by: its covered area under its rule (region_coverage less the worst-served
+    search)."""
+
+    covered_km2: float
+    area_km2: float
+    rule_label: str
+
+    @property
+    def share(self) -> float | None:
+        return share(self.covered_km2, self.area_km2)
+
+    @classmethod
+    def of_children(cls, parts: list["CoveredArea"]) -> "CoveredArea":
+        labels = {p.rule_label for p in parts}
+        label = labels.pop() if len(labels) == 1 else PER_CHILD_RULE_LABEL
+        return cls(sum(p.covered_km2 for p in parts), sum(p.area_km2 for p in parts), label)
+
+
+async def leaf_covered_area(reader: Reader, kept: CoverageKept, leaf: asyncpg.Record, ev: Evaluation) -> CoveredArea:
+    row = await _leaf_row(reader, kept, leaf, ev)
+    return CoveredArea(row["covered_area_km2"], row["area_km2"], row["rule_label"])
