@@ -26,6 +26,9 @@ class CoverageKept:
     def __init__(self) -> None:
         self._kept = Kept("coverage", KEPT_SECONDS, KEPT_ANSWERS, KEPT_BYTES)
 
+    def __len__(self) -> int:
+        return len(self._kept)
+
     async def get(
         self,
         what: str,
