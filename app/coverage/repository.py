@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import geo
 from app.coverage.models import PopulationCell
 from app.coverage.population import Cell
+from app.database.params import Params
 from app.database.read_pool import Reader
 from app.sites.repository import serving_on
-from app.sql import Params
 
 # --- population cells (writes) --------------------------------------------------------------------------------
 

@@ -5,9 +5,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.database.params import Params
 from app.database.read_pool import Reader
 from app.sites.repository import in_region
-from app.sql import Params
 
 REPORT_SQL = text("""
 INSERT INTO site_reports (site_id, type, note, photo_url, reporter_lon, reporter_lat, client)

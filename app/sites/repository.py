@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
 from app.database.connections import driver_connection
+from app.database.params import Params
 from app.database.read_pool import Reader
 from app.geo import BBox
 from app.sites import fields, worker_view
 from app.sites.models import Site
-from app.sql import Params
 
 # Columns of the full site representation.
 SITE_COLUMNS = ", ".join(f.selected for f in fields.FIELDS)

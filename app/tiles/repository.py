@@ -9,10 +9,10 @@ app.tiles.service.Tile.shift), then its own.
 import datetime as dt
 
 from app import geo
+from app.database.params import Params
 from app.database.read_pool import Reader
 from app.sites import trust
 from app.sites.repository import serving_on, serving_today
-from app.sql import Params
 
 # z, x, y and the shift of the tile's datum (app.tiles.service.Tile.key).
 TileKey = tuple[int, int, int, float, float]

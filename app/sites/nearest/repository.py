@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from app.database.params import Params
 from app.database.read_pool import Reader
 from app.geo import point_sql
 from app.sites import trust, worker_view
 from app.sites.repository import serving_on, serving_today
-from app.sql import Params
 
 
 def _candidate_columns(point: str) -> str:

@@ -1,6 +1,6 @@
-"""Statements composed from fragments (app.sql.Params): numbered in the order their values are added, and written
-the same way for the same variant whatever the values, so that asyncpg's prepared statement (kept per text) serves
-every call of a variant."""
+"""Statements composed from fragments (app.database.params.Params): numbered in the order their values are added,
+and written the same way for the same variant whatever the values, so that asyncpg's prepared statement (kept per
+text) serves every call of a variant."""
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
@@ -11,9 +11,9 @@ import shapely
 
 from app.china_time import today
 from app.coverage import repository as coverage
+from app.database.params import Params
 from app.sites import repository as sites
 from app.sites.nearest import repository as nearest
-from app.sql import Params
 from app.tiles import repository as tiles
 
 PAST = dt.date(2024, 1, 1)
