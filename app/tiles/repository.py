@@ -180,7 +180,7 @@ SELECT ST_AsMVT(t, 'catchments', {EXTENT}, 'geom', 'id') FROM (
 
 
 async def gaps(reader: Reader, tile: TileKey, parts: list[tuple[bytes, str, float, float | None]]) -> bytes:
-    """The gap parts the coverage service computed (WKB, WGS-84; region, area, people), clipped to the tile."""
+    """The gap parts app.coverage.gaps computed (WKB, WGS-84; region, area, people), clipped to the tile."""
     p = Params()
     t = _PlacedTile(p, tile)
     wkbs, regions, areas, people = [list(c) for c in zip(*parts, strict=True)] if parts else [[], [], [], []]

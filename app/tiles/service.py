@@ -177,7 +177,7 @@ async def catchments(reader: Reader, kept: CoverageKept, tile: Tile, ev: Evaluat
     if tile.z < COVERAGE_FROM:
         return b""
     radii: dict[str, float] = {}
-    drawn: list[tuple[int, bytes, int, str]] = []  # on a road network: what the coverage service drew
+    drawn: list[tuple[int, bytes, int, str]] = []  # on a road network: what app.coverage.covered drew
     for leaf in await _leaves_in(reader, tile):
         try:
             rule = await resolve_rule(reader, leaf["adcode"], ev)
