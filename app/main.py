@@ -23,6 +23,7 @@ from app.database.connections import open_database
 from app.observability import metrics
 from app.observability import requests as observability
 from app.observability.requests import RequestObserver
+from app.ogc.repository import CollectionFigures
 from app.ogc.router import router as ogc_router
 from app.problems.http import install_error_handlers
 from app.problems.openapi import document_problems
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Service:
     )
     app.state.settings = settings
     app.state.coverage_kept = CoverageKept()
+    app.state.collection_figures = CollectionFigures()
     offload.configure(settings.compute_workers)
     app.state.migration_head = health.migration_head()
     install_error_handlers(app)

@@ -74,18 +74,23 @@ NO_FEATURES = Figures(0, None)
 FIGURES_KEPT_SECONDS = 60.0
 
 
-# Counted once for all the requests that ask while the count runs, and kept per reader (a database as read: the
-# primary's pool, a standby's, a test's transaction): a handful of entries.
-collection_figures = Kept("ogc_collections", FIGURES_KEPT_SECONDS, max_entries=16, max_bytes=1024 * 1024)
 FIGURES_BYTES = 200  # one kind's count and extent, as kept
 
 
-async def figures(reader: Reader) -> dict[str, Figures]:
-    """Each collection's count and extent, at most FIGURES_KEPT_SECONDS old."""
-    found: dict[str, Figures] = await collection_figures.get(
-        reader, lambda: _count(reader), lambda kinds: FIGURES_BYTES * len(kinds)
-    )
-    return found
+class CollectionFigures(Kept):
+    """One application's kept counts and extents (create_app puts them on app.state.collection_figures): counted
+    once for all the requests that ask while the count runs, and kept per reader (a database as read: the primary's
+    pool, a standby's, a test's transaction): a handful of entries."""
+
+    def __init__(self) -> None:
+        super().__init__("ogc_collections", FIGURES_KEPT_SECONDS, max_entries=16, max_bytes=1024 * 1024)
+
+    async def of(self, reader: Reader) -> dict[str, Figures]:
+        """Each collection's count and extent, at most FIGURES_KEPT_SECONDS old."""
+        found: dict[str, Figures] = await self.get(
+            reader, lambda: _count(reader), lambda kinds: FIGURES_BYTES * len(kinds)
+        )
+        return found
 
 
 async def _count(reader: Reader) -> dict[str, Figures]:
@@ -105,10 +110,12 @@ class Page:
     more: bool  # whether a next page has features
 
 
-async def items(reader: Reader, kind: str, bbox: BBox | None, limit: int, offset: int) -> Page:
+async def items(
+    reader: Reader, figures: CollectionFigures, kind: str, bbox: BBox | None, limit: int, offset: int
+) -> Page:
     if bbox is None:
         rows = await reader.fetch(ITEMS_SQL, kind, limit + 1, offset)
-        counted = (await figures(reader)).get(kind, NO_FEATURES)
+        counted = (await figures.of(reader)).get(kind, NO_FEATURES)
         return Page(rows[:limit], counted.features, len(rows) > limit)
     box = (bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat)
     rows = await reader.fetch(BBOX_ITEMS_SQL, kind, *box, limit, offset)

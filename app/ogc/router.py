@@ -127,11 +127,11 @@ def _collection(base: str, kind: Any, figures: repository.Figures) -> dict[str, 
 
 
 async def _collections(request: Request, reader: ReaderDep, only: str | None = None) -> list[dict[str, Any]]:
-    """The collections (the site kinds), with their kept counts and extents (repository.figures)."""
+    """The collections (the site kinds), with their kept counts and extents (repository.CollectionFigures)."""
     kinds = [k for k in await repository.kinds(reader) if only is None or k["code"] == only]
     if not kinds:
         raise NotFound(f"no collection {only}")
-    figures = await repository.figures(reader)
+    figures = await request.app.state.collection_figures.of(reader)
     base = _base(request)
     return [_collection(base, k, figures.get(k["code"], repository.NO_FEATURES)) for k in kinds]
 
@@ -180,7 +180,7 @@ async def items(
     _only(request, {"f", "bbox", "limit", "offset"})
     await _known(reader, collection_id)
     limit = min(limit, MAX_LIMIT)
-    page = await repository.items(reader, collection_id, bbox, limit, offset)
+    page = await repository.items(reader, request.app.state.collection_figures, collection_id, bbox, limit, offset)
     rows = page.rows
     base = f"{_base(request)}/collections/{collection_id}/items"
     query = f"&bbox={request.query_params['bbox']}" if bbox else ""

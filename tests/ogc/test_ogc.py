@@ -8,8 +8,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-
-from app.ogc import repository
+from fastapi import FastAPI
 
 
 async def test_landing_conformance_collections(client: httpx.AsyncClient) -> None:
@@ -98,7 +97,7 @@ def test_gdal_reads_every_feature(live_server: str, tmp_path: Path) -> None:
 
 
 async def test_collection_figures_are_kept_and_items_need_none(
-    client: httpx.AsyncClient, conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A collection's count and extent are counted once a FIGURES_KEPT_SECONDS, not per request; items and the
     existence of a collection need no count at all."""
@@ -119,7 +118,7 @@ async def test_collection_figures_are_kept_and_items_need_none(
     assert await legal_aid() == before  # kept
     page = (await client.get("/ogc/collections/legal_aid/items?limit=1000")).json()
     assert page["numberReturned"] == 136 and page["numberMatched"] == 134  # the page exact, the count kept
-    monkeypatch.setattr(repository.collection_figures, "seconds", 0.0)
+    monkeypatch.setattr(app.state.collection_figures, "seconds", 0.0)
     after = await legal_aid()
     assert after["bbox"][0] == 80.5 and after["bbox"][3] == 48.9 and "136 features" in str(after["description"])
     assert "134 features" in str(before["description"])
