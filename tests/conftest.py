@@ -1,14 +1,16 @@
 """Tests run on a real PostGIS: a throwaway database per session, migrated by Alembic, loaded with the demo data.
 
-Each test gets one connection inside a transaction that is rolled back afterwards, swapped in for the app's
-read pool through `dependency_overrides`, so tests may write freely without leaking into each other.
+Each test gets one connection inside a transaction that is rolled back afterwards. The `client` fixture hands the
+app that transaction where it keeps its database (app.state.db: the read pools and the write engine), as an
+operator's deployment hands it pools, so tests may write freely without leaking into each other.
 """
 
 import asyncio
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import asyncpg
 import httpx
@@ -20,10 +22,9 @@ from pydantic import PostgresDsn
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import demo
-from app.api.dependencies import get_primary_reader, get_reader, get_transaction
 from app.cli import alembic_config
 from app.config import Settings
-from app.database.connections import create_engine, reader_in
+from app.database.connections import Database, create_engine, reader_in
 from app.database.read_pool import _init_connection
 from app.main import create_app
 from tests.tools import admin, database_url, free_port
@@ -92,23 +93,76 @@ async def conn(sa_conn: AsyncConnection) -> asyncpg.Connection:
     return raw
 
 
+class TransactionReadPool:
+    """A read pool of one connection, the test's, inside its transaction. A connection answers one query at a time
+    where a pool answers several (app.coverage.regions.each_region asks for a region's children side by side), so
+    the queries take turns."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self._turn = asyncio.Lock()
+        self._waiting = 0
+
+    async def _run(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
+        self._waiting += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await getattr(self.conn, method)(query, *args)
+        finally:
+            self._turn.release()
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await self._run("fetch", query, args)
+        return rows
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await self._run("fetchrow", query, args)
+        return row
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self._run("fetchval", query, args)
+
+    def gauges(self) -> dict[str, int]:
+        """As app.database.read_pool.ReadPool.gauges: its one connection, whether a query holds it, how many
+        queries wait."""
+        return {"size": 1, "in_use": int(self._turn.locked()), "waiting": self._waiting}
+
+
+class TransactionEngine:
+    """A write engine whose transactions are savepoints in the test's: a request that fails rolls back only its own
+    writes, as in production, and whatever it commits is rolled back with the test."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        async with self.conn.begin_nested():
+            yield self.conn
+
+
 @pytest.fixture
-async def client(app: FastAPI, conn: asyncpg.Connection, sa_conn: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
-    async def reader_in_transaction() -> asyncpg.Connection:
-        return conn
+def reader(conn: asyncpg.Connection) -> TransactionReadPool:
+    """The test's transaction as the app's read pools (the standby's and the primary's alike)."""
+    return TransactionReadPool(conn)
 
-    async def writer_in_transaction() -> AsyncIterator[AsyncConnection]:
-        # A savepoint per request: a request that fails rolls back only its own writes, as in production.
-        async with sa_conn.begin_nested():
-            yield sa_conn
 
-    app.dependency_overrides[get_reader] = reader_in_transaction
-    app.dependency_overrides[get_primary_reader] = reader_in_transaction
-    app.dependency_overrides[get_transaction] = writer_in_transaction
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test") as http:
-        yield http
-    app.dependency_overrides.clear()
+@pytest.fixture
+async def client(
+    app: FastAPI, reader: TransactionReadPool, sa_conn: AsyncConnection
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The session's app on the test's transaction: its database for this test only (a test may swap a part)."""
+    pools = app.state.db
+    app.state.db = Database(reader=reader, primary=reader, engine=TransactionEngine(sa_conn))  # type: ignore[arg-type]
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test") as http:
+            yield http
+    finally:
+        app.state.db = pools
 
 
 @contextmanager

@@ -1,6 +1,5 @@
 """Request-scoped dependencies, as Annotated aliases so routes read `reader: ReaderDep`."""
 
-import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
@@ -16,7 +15,8 @@ from app.problems import Forbidden, Unauthorized
 
 
 async def get_reader(request: Request) -> Reader:
-    """The read pool; tests override this with a connection inside a rolled-back transaction."""
+    """The read pool for request-time reads: the standby's while it keeps up (app.database.replica), else the
+    primary's."""
     reader: Reader = request.app.state.db.reader
     return reader
 
@@ -33,16 +33,6 @@ async def get_primary_reader(request: Request) -> Reader:
 
 
 PrimaryReaderDep = Annotated[Reader, Depends(get_primary_reader)]
-
-
-async def reader_of(request: Request) -> Reader:
-    """get_reader for an endpoint outside FastAPI's dependency resolution (app.api.query.LeanRoute), honouring an
-    override of get_reader as tests set one (a callable without arguments)."""
-    override = request.app.dependency_overrides.get(get_reader)
-    if override is None:
-        return await get_reader(request)
-    reader: Reader = await override() if inspect.iscoroutinefunction(override) else override()
-    return reader
 
 
 async def get_transaction(request: Request) -> AsyncIterator[AsyncConnection]:

@@ -156,7 +156,7 @@ async def region_coverage(reader: Reader, kept: CoverageKept, adcode: str, ev: E
 async def child_rows(reader: Reader, kept: CoverageKept, adcode: str, ev: Evaluation) -> list[dict[str, Any]]:
     await find_region(reader, adcode)
     children = await repository.children(reader, adcode)
-    return await each_region(reader, children, lambda child: _row(reader, kept, child, ev))
+    return await each_region(children, lambda child: _row(reader, kept, child, ev))
 
 
 @dataclass(frozen=True)

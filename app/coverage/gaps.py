@@ -82,7 +82,7 @@ async def gaps(reader: Reader, kept: CoverageKept, adcode: str, ev: Evaluation) 
     region = await find_region(reader, adcode)
     features: list[dict[str, Any]] = []
     found_leaves = await leaves(reader, region)
-    for found in await each_region(reader, found_leaves, lambda leaf: leaf_gaps(reader, kept, leaf, ev)):
+    for found in await each_region(found_leaves, lambda leaf: leaf_gaps(reader, kept, leaf, ev)):
         for gap in found:
             properties = {"region": gap.region, "area_km2": gap.area_km2, "population": gap.population}
             features.append(geojson.feature(gap.geometry, properties))

@@ -30,14 +30,9 @@ async def leaves(reader: Reader, region: asyncpg.Record) -> list[asyncpg.Record]
 CHILD_ROWS_AT_ONCE = 4
 
 
-async def each_region(
-    reader: Reader, regions: list[asyncpg.Record], work: Callable[[asyncpg.Record], Awaitable[T]]
-) -> list[T]:
+async def each_region(regions: list[asyncpg.Record], work: Callable[[asyncpg.Record], Awaitable[T]]) -> list[T]:
     """`work` for each region, a few at once on a pool (the database does the work, on more than one core). When
     one fails (a 422, the request's budget) the others are cancelled: their work is nobody's any more."""
-    if isinstance(reader, asyncpg.Connection):
-        # One connection (a test's transaction) runs one query at a time.
-        return [await work(region) for region in regions]
     limit = asyncio.Semaphore(CHILD_ROWS_AT_ONCE)
 
     async def one(region: asyncpg.Record) -> T:

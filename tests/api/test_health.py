@@ -33,13 +33,11 @@ async def test_openapi_documents_the_contract(client: httpx.AsyncClient) -> None
 
 
 async def test_an_unexpected_failure_is_a_500_problem_without_internals(client: httpx.AsyncClient, app) -> None:  # type: ignore[no-untyped-def]
-    from app.api.dependencies import get_reader
-
     class BrokenReader:
         async def fetch(self, *args: object) -> list[object]:
             raise RuntimeError("secret connection string in here")
 
-    app.dependency_overrides[get_reader] = BrokenReader
+    app.state.db.reader = BrokenReader()
     r = await client.get("/v1/regions")
     assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
     assert "secret" not in r.text

@@ -75,7 +75,7 @@ async def test_when_one_region_fails_the_others_work_is_cancelled(failing: int) 
 
     started = asyncio.get_running_loop().time()
     with pytest.raises(ValueError, match=f"region {failing}"):
-        await each_region(object(), list(range(8)), work)  # type: ignore[arg-type]
+        await each_region(list(range(8)), work)  # type: ignore[arg-type]
     assert asyncio.get_running_loop().time() - started < 5
     await asyncio.sleep(0.01)
     running_when_it_failed = {r for r in range(8) if (r != failing and r < 4) or r == failing}  # four at once

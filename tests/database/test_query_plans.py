@@ -15,8 +15,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.api.dependencies import get_primary_reader, get_reader
 from app.api.parameters import encode_cursor
+from app.database.read_pool import Reader
 from app.sites.router import CURSOR_TAG
 
 # Enough sites that a scan of all of them costs more than an index probe, spread over China as the register is.
@@ -28,25 +28,23 @@ BINZHOU_BBOX = "117.9,37.3,118.1,37.5"
 
 
 class RecordingReader:
-    """The test transaction's connection, noting every statement the app sends through it and its arguments."""
+    """The test transaction's read pool, noting every statement the app sends through it and its arguments."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
         self.sent: list[tuple[str, tuple[Any, ...]]] = []
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         self.sent.append((query, args))
-        rows: list[asyncpg.Record] = await self.conn.fetch(query, *args)
-        return rows
+        return await self.reader.fetch(query, *args)
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
         self.sent.append((query, args))
-        row: asyncpg.Record | None = await self.conn.fetchrow(query, *args)
-        return row
+        return await self.reader.fetchrow(query, *args)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         self.sent.append((query, args))
-        return await self.conn.fetchval(query, *args)
+        return await self.reader.fetchval(query, *args)
 
 
 async def generate_register(conn: asyncpg.Connection) -> None:
@@ -128,16 +126,13 @@ def rows_read_from_sites(plan: dict[str, Any]) -> int:
 
 
 @pytest.fixture
-async def recorded(app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection) -> RecordingReader:
+async def recorded(
+    app: FastAPI, client: httpx.AsyncClient, conn: asyncpg.Connection, reader: Reader
+) -> RecordingReader:
     await generate_register(conn)
-    reader = RecordingReader(conn)
-
-    async def recording() -> RecordingReader:
-        return reader
-
-    app.dependency_overrides[get_reader] = recording
-    app.dependency_overrides[get_primary_reader] = recording
-    return reader
+    recording = RecordingReader(reader)
+    app.state.db.reader = app.state.db.primary = recording
+    return recording
 
 
 async def _some_site(conn: asyncpg.Connection, kind: str) -> int:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import china_time, geo
-from app.api.dependencies import reader_of
+from app.api.dependencies import get_reader
 from app.api.query import LeanRoute, query_model
 from app.api.responses import JSON
 from app.roads import service as roads
@@ -29,7 +29,7 @@ async def nearest_sites(request: Request) -> Response:
     """Active sites nearest to a point, ordered by geodesic distance (metres on the WGS-84 spheroid), or with
     `mode` by travel time on the road network there."""
     query = await parse_nearest_query(request)
-    reader = await reader_of(request)
+    reader = await get_reader(request)
     at = china_time.local_time(query.at or china_time.now())
     status = worker_view.statuses_at(at)
     keep, hours_bits = None, None
