@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         description="How often request lines are written and request metrics counted, a batch at a time (waking "
         "for every request would cost the requests more); other workers' figures in a scrape are this old at most",
     )
+    observe_requests: bool = Field(
+        default=True,
+        description="Give every request an id (X-Request-ID, and `instance` in problem+json), a JSON log line and "
+        "its request metrics (app.observability); off where a proxy in front does all three, or to measure what they "
+        "cost (make bench-observer)",
+    )
     request_budget_s: float = Field(
         default=30.0,
         gt=0,

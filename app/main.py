@@ -47,8 +47,6 @@ class Service(FastAPI):
     added middleware would sit inside it): the 500 of an unexpected error carries the request id too, and is
     logged and counted as the 500 it is."""
 
-    observed = True  # bench/unobserved.py turns it off to measure what watching costs
-
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings
         # The budget outside the error middleware too: a request it stops is answered 503, not turned into a 500.
@@ -58,7 +56,7 @@ class Service(FastAPI):
             settings.import_budget_s,
             long_paths=(BULK_PATH,),
         )
-        return RequestObserver(stack) if self.observed else stack
+        return RequestObserver(stack) if settings.observe_requests else stack
 
 
 def create_app(settings: Settings | None = None) -> Service:

@@ -182,7 +182,12 @@ def observer_cost(database: str, args: argparse.Namespace) -> None:
             "app.main:app", 8105, database, workers=args.workers, RATE_LIMIT_READS_PER_MINUTE=UNLIMITED_READS
         ) as observed_again,
         running(
-            "bench.unobserved:app", 8106, database, workers=args.workers, RATE_LIMIT_READS_PER_MINUTE=UNLIMITED_READS
+            "app.main:app",
+            8106,
+            database,
+            workers=args.workers,
+            RATE_LIMIT_READS_PER_MINUTE=UNLIMITED_READS,
+            OBSERVE_REQUESTS="false",
         ) as unobserved,
     ):
         servers = {"observed": observed, "observed again": observed_again, "unobserved": unobserved}

@@ -35,13 +35,14 @@ from bench.nearest import DB_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console(width=120)
-VARIANTS = {"with the observer": "app.main:app", "without": "bench.unobserved:app"}
+VARIANTS = {"with the observer": "true", "without": "false"}  # OBSERVE_REQUESTS
 
 
 class Counted:
-    """A uvicorn server under callgrind, whose count can be zeroed and read."""
+    """The service under callgrind, with its request observer or without (`observed`: OBSERVE_REQUESTS), whose count
+    can be zeroed and read."""
 
-    def __init__(self, target: str, port: int, folder: Path, stack: ExitStack) -> None:
+    def __init__(self, observed: str, port: int, folder: Path, stack: ExitStack) -> None:
         self.folder, self.base = folder, f"http://127.0.0.1:{port}"
         environment = {
             **os.environ,
@@ -49,6 +50,7 @@ class Counted:
             "PYTHONPATH": str(ROOT),
             "PYTHONHASHSEED": "0",
             "RATE_LIMIT_READS_PER_MINUTE": "1000000000",
+            "OBSERVE_REQUESTS": observed,
         }
         log = stack.enter_context((folder / "server.log").open("wb"))
         self.process = subprocess.Popen(
@@ -59,7 +61,7 @@ class Counted:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                target,
+                "app.main:app",
                 "--factory",
                 "--port",
                 str(port),
@@ -122,7 +124,8 @@ def main() -> None:
     with ExitStack() as stack:
         folders = {name: Path(stack.enter_context(tempfile.TemporaryDirectory())) for name in VARIANTS}
         servers = {
-            name: Counted(target, 8110 + i, folders[name], stack) for i, (name, target) in enumerate(VARIANTS.items())
+            name: Counted(observed, 8110 + i, folders[name], stack)
+            for i, (name, observed) in enumerate(VARIANTS.items())
         }
         for server in servers.values():
             server.wait_until_up()

@@ -120,3 +120,16 @@ async def test_an_unexpected_error_is_a_500_with_its_request_id_and_its_line(
     assert made.json()["instance"] == f"urn:request:{made.headers['x-request-id']}"
     (line,) = [line for line in lines() if line["request_id"] == "bug-1"]
     assert line["status"] == 500 and line["route"] == "/v1/fails" and line["bytes"] == len(failed.content)
+
+
+async def test_with_observe_requests_off_requests_get_no_id_and_no_line(
+    settings: Settings, lines: Callable[[], list[dict]]
+) -> None:
+    application = create_app(settings.model_copy(update={"observe_requests": False}))
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answer = await client.get("/healthz", headers={"X-Request-ID": "quiet-1"})
+        missing = await client.get("/v1/nothing-here")
+    assert answer.status_code == 200 and "x-request-id" not in answer.headers
+    assert missing.status_code == 404 and "instance" not in missing.json()
+    assert lines() == []
