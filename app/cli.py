@@ -28,6 +28,7 @@ from app.paths import PROJECT_ROOT
 from app.roads import importer, osm
 from app.sites import bulk, export
 from app.vocabularies.closed import Scope
+from app.vocabularies.service import Vocabularies
 
 cli = typer.Typer(help="Yizhan 驿站: register and nearest-site service.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -268,6 +269,7 @@ def import_file(
     records = bulk.parse(path.read_bytes(), media_type, IMPORT_LIMITS)
     repeats = bulk.repeated_rows(records, source)
     principal = Principal(actor, frozenset({"admin"}), None)
+    vocabularies = Vocabularies()
 
     async def run(conn: AsyncConnection) -> list[bulk.RowReport]:
         reports: list[bulk.RowReport] = []
@@ -278,6 +280,7 @@ def import_file(
                 result = await bulk.import_sites(
                     conn,
                     principal,
+                    vocabularies,
                     chunk,
                     source=source,
                     coordsys=coordsys,

@@ -31,9 +31,11 @@ from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
 from app.roads.router import router as roads_router
 from app.sites.nearest.router import mount_nearest
+from app.sites.open_hours import OpenHoursIndex
 from app.sites.router import router as sites_router
 from app.tiles.router import router as tiles_router
 from app.vocabularies.router import router as vocabularies_router
+from app.vocabularies.service import Vocabularies
 from app.web.router import mount_pages
 
 # A site, a report or a siting request with 10,000 candidates fits in far less; bulk imports have their own limit.
@@ -99,6 +101,9 @@ def create_app(settings: Settings | None = None) -> Service:
     app.state.settings = settings
     app.state.coverage_kept = CoverageKept()
     app.state.collection_figures = CollectionFigures()
+    # What requests read often and change rarely, cached for this application alone.
+    app.state.vocabularies = Vocabularies()
+    app.state.open_hours = OpenHoursIndex()
     offload.configure(settings.compute_workers)
     app.state.migration_head = health.migration_head()
     install_error_handlers(app)

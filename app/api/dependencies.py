@@ -12,6 +12,7 @@ from app.keys import service as keys
 from app.keys.service import Principal
 from app.observability.requests import note_key_name
 from app.problems import Forbidden, Unauthorized
+from app.vocabularies.service import Vocabularies
 
 
 async def get_reader(request: Request) -> Reader:
@@ -33,6 +34,15 @@ async def get_primary_reader(request: Request) -> Reader:
 
 
 PrimaryReaderDep = Annotated[Reader, Depends(get_primary_reader)]
+
+
+async def get_vocabularies(request: Request) -> Vocabularies:
+    """The application's vocabularies, kept as long as it runs."""
+    vocabularies: Vocabularies = request.app.state.vocabularies
+    return vocabularies
+
+
+VocabulariesDep = Annotated[Vocabularies, Depends(get_vocabularies)]
 
 
 async def get_transaction(request: Request) -> AsyncIterator[AsyncConnection]:

@@ -8,7 +8,7 @@ import asyncpg
 from app import china_time
 from app.coverage import repository
 from app.database.read_pool import Reader
-from app.vocabularies.service import site_kinds
+from app.vocabularies.service import Vocabularies
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,14 @@ class Evaluation:
 
 
 async def evaluation(
-    reader: Reader, kind: str, as_of: dt.date | None, radius_m: float | None, min_sites: int | None = None
+    reader: Reader,
+    vocabularies: Vocabularies,
+    kind: str,
+    as_of: dt.date | None,
+    radius_m: float | None,
+    min_sites: int | None = None,
 ) -> Evaluation:
-    await site_kinds.check(reader, "kind", [kind])
+    await vocabularies.site_kinds.check(reader, "kind", [kind])
     state = await repository.register_state(reader)
     return Evaluation(kind, as_of or china_time.today(), radius_m, min_sites, state)
 

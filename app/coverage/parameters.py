@@ -6,7 +6,7 @@ from fastapi import Depends, Query, Request
 from pydantic import Field
 
 from app import geo
-from app.api.dependencies import ReaderDep
+from app.api.dependencies import ReaderDep, VocabulariesDep
 from app.api.parameters import IsoDate, VocabularyCode
 from app.coverage.evaluation import Evaluation, evaluation
 from app.coverage.kept import CoverageKept
@@ -35,13 +35,14 @@ MinSitesOverride = Annotated[
 
 async def evaluation_query(
     reader: ReaderDep,
+    vocabularies: VocabulariesDep,
     kind: Kind = "legal_aid",
     as_of: AsOf = None,
     radius_m: RadiusOverride = None,
     min_sites: MinSitesOverride = None,
 ) -> Evaluation:
     """What every coverage question shares: the kind, the date, a what-if radius or site count."""
-    return await evaluation(reader, kind, as_of, radius_m, min_sites)
+    return await evaluation(reader, vocabularies, kind, as_of, radius_m, min_sites)
 
 
 EvaluationDep = Annotated[Evaluation, Depends(evaluation_query)]

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from app import geo
 from app.api import bodies
-from app.api.dependencies import ReaderDep
+from app.api.dependencies import ReaderDep, VocabulariesDep
 from app.api.parameters import CoordSysQuery, output_format
 from app.api.query import StrictQueryRoute
 from app.api.responses import JSON, GeoJSON
@@ -108,10 +108,12 @@ async def coverage_gaps(
 @router.post(
     "/suggest", response_model=Suggestions, responses=PROBLEMS, openapi_extra=bodies.documented(SuggestRequest)
 )
-async def suggest_sites(request: Request, reader: ReaderDep, kept: CoverageKeptDep) -> Response:
+async def suggest_sites(
+    request: Request, reader: ReaderDep, kept: CoverageKeptDep, vocabularies: VocabulariesDep
+) -> Response:
     """Where the next `count` sites of a kind should go: greedy maximal coverage, existing sites fixed."""
     body = await bodies.read(request, SuggestRequest)
-    ev = await evaluation(reader, body.kind, body.as_of, body.radius_m, body.min_sites)
+    ev = await evaluation(reader, vocabularies, body.kind, body.as_of, body.radius_m, body.min_sites)
     candidates = await asyncio.to_thread(body.candidates_wgs84) if body.candidates is not None else None
     result = await siting.suggest(reader, kept, body.region, ev, body.count, candidates)
     result["suggestions"] = [geo.record_from_wgs84(s, body.coordsys) for s in result["suggestions"]]

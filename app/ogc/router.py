@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
 from app import china_time
-from app.api.dependencies import ReaderDep
+from app.api.dependencies import ReaderDep, get_vocabularies
 from app.api.parameters import MAX_BIGINT, bbox_query
 from app.api.query import StrictQueryRoute
 from app.api.responses import JSON, GeoJSON, public_base_url
@@ -23,7 +23,6 @@ from app.problems import BadRequest, InvalidParameter, NotFound
 from app.problems.http import field_errors
 from app.tiles import service as tiles
 from app.tiles.router import tile_response
-from app.vocabularies.service import site_kinds
 
 
 class OGCRoute(StrictQueryRoute):
@@ -148,9 +147,10 @@ async def collections(request: Request, reader: ReaderDep) -> Response:
     )
 
 
-async def _known(reader: ReaderDep, collection_id: str) -> None:
+async def _known(request: Request, reader: ReaderDep, collection_id: str) -> None:
     """404 unless the collection is a kind of the vocabulary; no site is read."""
-    if collection_id not in await site_kinds.codes(reader):
+    vocabularies = await get_vocabularies(request)
+    if collection_id not in await vocabularies.site_kinds.codes(reader):
         raise NotFound(f"no collection {collection_id}")
 
 
@@ -178,7 +178,7 @@ async def items(
 ) -> Response:
     """Features of a collection: bbox (CRS84), limit (≤ 10,000) and offset, with next/prev links."""
     _only(request, {"f", "bbox", "limit", "offset"})
-    await _known(reader, collection_id)
+    await _known(request, reader, collection_id)
     limit = min(limit, MAX_LIMIT)
     page = await repository.items(reader, request.app.state.collection_figures, collection_id, bbox, limit, offset)
     rows = page.rows
@@ -300,7 +300,7 @@ def _tileset(request: Request, kind: str) -> dict[str, Any]:
 async def collection_tilesets(request: Request, reader: ReaderDep, collection_id: str) -> Response:
     """The vector tilesets of a collection."""
     _only(request, {"f"})
-    await _known(reader, collection_id)
+    await _known(request, reader, collection_id)
     return JSON({"links": [], "tilesets": [_tileset(request, collection_id)]})
 
 
@@ -308,7 +308,7 @@ async def collection_tilesets(request: Request, reader: ReaderDep, collection_id
 async def collection_tileset(request: Request, reader: ReaderDep, collection_id: str, tile_matrix_set: str) -> Response:
     """A collection's tileset in WebMercatorQuad."""
     _only(request, {"f"})
-    await _known(reader, collection_id)
+    await _known(request, reader, collection_id)
     if tile_matrix_set != "WebMercatorQuad":
         raise NotFound(f"no tileset in {tile_matrix_set}; WebMercatorQuad is offered")
     return JSON(_tileset(request, collection_id))
@@ -334,7 +334,7 @@ async def collection_tile(
 ) -> Response:
     """One vector tile of a collection (layer `sites`): the same tile as /v1/tiles/sites/{z}/{x}/{y}.mvt?kind=."""
     _only(request, {"f"})
-    await _known(reader, collection_id)
+    await _known(request, reader, collection_id)
     if tile_matrix_set != "WebMercatorQuad":
         raise NotFound(f"no tileset in {tile_matrix_set}; WebMercatorQuad is offered")
     tile = tiles.Tile.of(tile_matrix, tile_col, tile_row)

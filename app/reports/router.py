@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app.api.dependencies import ReaderDep, TransactionDep, WriteKeyDep
+from app.api.dependencies import ReaderDep, TransactionDep, VocabulariesDep, WriteKeyDep
 from app.api.parameters import MAX_BIGINT, CursorText, ReportId, SiteId, decode_cursor, encode_cursor
 from app.api.query import StrictQueryRoute
 from app.api.responses import JSON
@@ -49,7 +49,11 @@ async def review_queue(
 
 @router.patch("/reports/{report_id:int}", response_model=Report, responses={401: {}, 403: {}, 404: {}, 422: {}})
 async def resolve_report(
-    principal: WriteKeyDep, tx: TransactionDep, report_id: ReportId, body: ReportResolution
+    principal: WriteKeyDep,
+    tx: TransactionDep,
+    vocabularies: VocabulariesDep,
+    report_id: ReportId,
+    body: ReportResolution,
 ) -> Response:
     """Accept or reject a report; accepting changes the site (closed → closed, needs_app → access app, or as given)."""
-    return JSON(await service.resolve(tx, principal, report_id, body))
+    return JSON(await service.resolve(tx, principal, vocabularies, report_id, body))

@@ -16,6 +16,7 @@ from app.reports.schemas import ReportIn, ReportResolution
 from app.sites import repository as sites_repository
 from app.sites import service as sites
 from app.vocabularies.closed import AccessMode, ReportStatus, ReportType, SiteStatus, VerificationMethod
+from app.vocabularies.service import Vocabularies
 
 
 def client_fingerprint(address: str | None) -> str:
@@ -60,7 +61,7 @@ DEFAULT_CHANGES: dict[str, dict[str, Any]] = {
 
 
 async def resolve(
-    conn: AsyncConnection, principal: Principal, report_id: int, body: ReportResolution
+    conn: AsyncConnection, principal: Principal, vocabularies: Vocabularies, report_id: int, body: ReportResolution
 ) -> dict[str, Any]:
     found = await repository.lock(conn, report_id)
     if found is None:
@@ -77,7 +78,7 @@ async def resolve(
             changes.setdefault("closed_on", china_time.today())
     # Either way someone has now checked the site.
     changes.update(last_verified_at=dt.datetime.now(dt.UTC), verified_by=VerificationMethod.inspection)
-    await sites.change(conn, principal, found.site_id, current.region_adcode, changes, field_prefix="site.")
+    await sites.change(conn, principal, vocabularies, found.site_id, current.region_adcode, changes, "site.")
     await repository.close(conn, report_id, body.status, body.resolution, principal.name)
     resolved = await repository.one(await reader_in(conn), report_id)
     assert resolved is not None

@@ -37,6 +37,7 @@ from app.problems.database import database_errors
 from app.sites import fields, repository, service
 from app.sites.fields import DEFAULTS, matching_key
 from app.sites.schemas import SiteCreate
+from app.vocabularies.service import Vocabularies
 
 # 100,000 rows of a spreadsheet export are ~30 MB as CSV; past this a partner should split the file.
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -415,6 +416,7 @@ def validated(
 async def import_sites(
     conn: AsyncConnection,
     principal: Principal,
+    vocabularies: Vocabularies,
     records: list[tuple[int, dict[str, Any]]],
     *,
     source: str | None,
@@ -432,7 +434,7 @@ async def import_sites(
     staged = {id(report): row for report, _, row in checked if row is not None}
 
     existing = await repository.lock_by_external_id(conn, [(v["source"], v["external_id"]) for _, v in valid])
-    await _check_writes(conn, principal, valid, existing, atomic)
+    await _check_writes(conn, principal, vocabularies, valid, existing, atomic)
     warnings = await _check_datum(conn, valid, [e for e in existing if not e.deleted], coordsys)
     rows = [staged[id(report)] for report, _ in valid if not report.reasons]
     async with conn.begin_nested() as savepoint:
@@ -460,6 +462,7 @@ async def import_sites(
 async def _check_writes(
     conn: AsyncConnection,
     principal: Principal,
+    vocabularies: Vocabularies,
     valid: list[tuple[RowReport, dict[str, Any]]],
     existing: list[repository.Existing],
     atomic: bool,
@@ -469,7 +472,7 @@ async def _check_writes(
     the row."""
     regions = {e.index: e.region_adcode for e in existing}
     writes = [service.Write(v, exists=n in regions, current_region=regions.get(n)) for n, (_, v) in enumerate(valid)]
-    for (report, _), refused in zip(valid, await service.refusals(conn, principal, writes), strict=True):
+    for (report, _), refused in zip(valid, await service.refusals(conn, principal, vocabularies, writes), strict=True):
         if atomic and (forbidden := [r for r in refused if r.forbidden]):
             reasons = "; ".join(r.reason() for r in forbidden)
             raise Forbidden(f"row {report.row}: {reasons}; nothing was written")

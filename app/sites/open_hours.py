@@ -20,6 +20,9 @@ EXPRESSIONS_SQL = "SELECT id, expression FROM opening_hours_expressions ORDER BY
 
 
 class OpenHoursIndex:
+    """The register's opening-hours strings and the bit strings of the last few minutes asked: one per application
+    (create_app keeps it on app.state), so applications in one process do not share what they have read."""
+
     def __init__(self) -> None:
         self._expressions: list[str | None] = []  # by id; id 0 is never used
         self._loaded_at = float("-inf")
@@ -52,6 +55,3 @@ class OpenHoursIndex:
             return False
         found, valid_until = hours.status_in_minute(expression, minute)
         return found.open_now == open_now or valid_until < minute + dt.timedelta(minutes=1)
-
-
-open_hours_index = OpenHoursIndex()

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
 from app import china_time, geo
-from app.api.dependencies import ReaderDep, TransactionDep, WriteKeyDep
+from app.api.dependencies import ReaderDep, TransactionDep, VocabulariesDep, WriteKeyDep
 from app.api.parameters import (
     CoordSysQuery,
     CursorText,
@@ -32,7 +32,6 @@ from app.regions.adcode import ADCODE_PATTERN
 from app.sites import bulk, repository, service, worker_view
 from app.sites.schemas import BulkReport, Site, SiteCreate, SiteFields, SiteForWorker, SitePage
 from app.vocabularies.closed import SiteStatus
-from app.vocabularies.service import site_kinds
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"], route_class=StrictQueryRoute)
 
@@ -49,6 +48,7 @@ LIST_FORMATS = {"json": "application/json", "geojson": geojson.MEDIA_TYPE}
 async def list_sites(
     request: Request,
     reader: ReaderDep,
+    vocabularies: VocabulariesDep,
     bbox: Annotated[BBox | None, Depends(bbox_query)],
     kind: Annotated[list[VocabularyCode] | None, Query(description="Site kind (repeatable)")] = None,
     region: Annotated[
@@ -65,7 +65,7 @@ async def list_sites(
     coordsys: CoordSysQuery = geo.CoordSys.wgs84,
 ) -> Response:
     """List and search the register in stable id order, with cursor pagination."""
-    await site_kinds.check(reader, "kind", kind)
+    await vocabularies.site_kinds.check(reader, "kind", kind)
     where = repository.SiteFilter(
         bbox=bbox.to_wgs84(coordsys) if bbox is not None else None,
         kinds=kind,
@@ -131,6 +131,7 @@ async def bulk_upsert(
     principal: WriteKeyDep,
     records: Annotated[list[tuple[int, dict[str, Any]]], Depends(bulk_upload)],
     tx: TransactionDep,
+    vocabularies: VocabulariesDep,
     source: Annotated[
         str | None, Query(max_length=100, pattern=LINE_PATTERN, description="Source of every row (else each row's own)")
     ] = None,
@@ -144,7 +145,7 @@ async def bulk_upsert(
     English (the field names) or as Chinese spreadsheets write it (名称, 类型, 地址, 纬度, 经度, 外部编号 …).
     """
     result = await bulk.import_sites(
-        tx, principal, records, source=source, coordsys=coordsys, dry_run=dry_run, atomic=atomic
+        tx, principal, vocabularies, records, source=source, coordsys=coordsys, dry_run=dry_run, atomic=atomic
     )
     summary = result.summary()
     report = {
@@ -163,9 +164,11 @@ async def bulk_upsert(
 
 
 @router.post("", status_code=201, response_model=Site, responses={**PROBLEMS, 401: {}, 403: {}, 409: {}})
-async def create_site(principal: WriteKeyDep, tx: TransactionDep, body: SiteCreate) -> Response:
+async def create_site(
+    principal: WriteKeyDep, tx: TransactionDep, vocabularies: VocabulariesDep, body: SiteCreate
+) -> Response:
     """Add a site (key with the `write` scope, within the key's region)."""
-    row = await service.create(tx, principal, body)
+    row = await service.create(tx, principal, vocabularies, body)
     return JSON(
         geo.record_from_wgs84(row, body.coordsys),
         status_code=201,
@@ -179,12 +182,13 @@ async def create_site(principal: WriteKeyDep, tx: TransactionDep, body: SiteCrea
 async def update_site(
     principal: WriteKeyDep,
     tx: TransactionDep,
+    vocabularies: VocabulariesDep,
     site_id: SiteId,
     body: SiteFields,
     if_match: Annotated[str | None, Header(description="The ETag read; a stale one gets 412")] = None,
 ) -> Response:
     """Change some fields of a site; `If-Match` is required, so concurrent edits never overwrite each other."""
-    row = await service.update(tx, principal, site_id, body, if_match)
+    row = await service.update(tx, principal, vocabularies, site_id, body, if_match)
     return JSON(geo.record_from_wgs84(row, body.coordsys), headers={"ETag": service.etag(row["id"], row["version"])})
 
 
@@ -192,9 +196,10 @@ async def update_site(
 async def delete_site(
     principal: WriteKeyDep,
     tx: TransactionDep,
+    vocabularies: VocabulariesDep,
     site_id: SiteId,
     if_match: Annotated[str | None, Header(description="The ETag read; a stale one gets 412")] = None,
 ) -> Response:
     """Soft-delete a site (kept, with its history; gone from reads and the change feed says so)."""
-    await service.delete(tx, principal, site_id, if_match)
+    await service.delete(tx, principal, vocabularies, site_id, if_match)
     return Response(status_code=204)

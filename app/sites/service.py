@@ -23,8 +23,7 @@ from app.problems import Forbidden, InvalidParameter, NotFound, PreconditionFail
 from app.problems.database import database_errors
 from app.sites import repository
 from app.sites.schemas import SiteCreate, SiteFields
-from app.vocabularies.service import amenities as amenity_vocabulary
-from app.vocabularies.service import site_kinds
+from app.vocabularies.service import Vocabularies
 
 
 def _found(row: asyncpg.Record | None, site_id: int) -> asyncpg.Record:
@@ -106,13 +105,17 @@ class Refusal:
 
 
 async def refusals(
-    conn: AsyncConnection, principal: Principal, writes: Sequence[Write], field_prefix: str = ""
+    conn: AsyncConnection,
+    principal: Principal,
+    vocabularies: Vocabularies,
+    writes: Sequence[Write],
+    field_prefix: str = "",
 ) -> list[list[Refusal]]:
     """The checks of every write, for many writes at once (a bulk import's rows, or one request's write): the key's
     region where the site is and where the fields put it, and the vocabularies. `field_prefix` names the fields as
     the request nested them ("site." in a report)."""
     reader = await reader_in(conn)
-    kinds, amenities = await site_kinds.codes(reader), await amenity_vocabulary.codes(reader)
+    kinds, amenities = await vocabularies.site_kinds.codes(reader), await vocabularies.amenities.codes(reader)
     # Where each moved site would be derived into, as the register's trigger will derive it.
     moved = [i for i, w in enumerate(writes) if "lat" in w.fields] if principal.region_prefix is not None else []
     regions = await repository.regions_of(conn, [(writes[i].fields["lon"], writes[i].fields["lat"]) for i in moved])
@@ -124,9 +127,9 @@ async def refusals(
             refused.append(outside_region(principal, "site", write.current_region))
         if i in new_region and not principal.may_write_in(new_region[i]):
             refused.append(outside_region(principal, f"{field_prefix}lat", new_region[i]))
-        if "kind" in write.fields and (problem := site_kinds.unknown(kinds, [write.fields["kind"]])):
+        if "kind" in write.fields and (problem := vocabularies.site_kinds.unknown(kinds, [write.fields["kind"]])):
             refused.append(Refusal(f"{field_prefix}kind", problem, False))
-        if problem := amenity_vocabulary.unknown(amenities, write.fields.get("amenities")):
+        if problem := vocabularies.amenities.unknown(amenities, write.fields.get("amenities")):
             refused.append(Refusal(f"{field_prefix}amenities", problem, False))
         found.append(refused)
     return found
@@ -137,18 +140,22 @@ def outside_region(principal: Principal, field: str, region: str | None) -> Refu
     return Refusal(field, f"in region {region}, outside this key's region {principal.region_prefix}*", True)
 
 
-async def check(conn: AsyncConnection, principal: Principal, write: Write, field_prefix: str = "") -> None:
+async def check(
+    conn: AsyncConnection, principal: Principal, vocabularies: Vocabularies, write: Write, field_prefix: str = ""
+) -> None:
     """The checks of one write: Forbidden for the key's region, InvalidParameter naming each bad field."""
-    [refused] = await refusals(conn, principal, [write], field_prefix)
+    [refused] = await refusals(conn, principal, vocabularies, [write], field_prefix)
     if forbidden := [r for r in refused if r.forbidden]:
         raise Forbidden("; ".join(r.reason() for r in forbidden))
     if refused:
         raise InvalidParameter.of([(r.field, r.message) for r in refused])
 
 
-async def create(conn: AsyncConnection, principal: Principal, body: SiteCreate) -> asyncpg.Record:
+async def create(
+    conn: AsyncConnection, principal: Principal, vocabularies: Vocabularies, body: SiteCreate
+) -> asyncpg.Record:
     fields = fields_of(body)
-    await check(conn, principal, Write(fields))
+    await check(conn, principal, vocabularies, Write(fields))
     await act_as(conn, principal.name)
     with database_errors():
         site_id = await repository.insert(conn, fields)
@@ -166,13 +173,14 @@ async def lock(conn: AsyncConnection, site_id: int) -> Any:
 async def change(
     conn: AsyncConnection,
     principal: Principal,
+    vocabularies: Vocabularies,
     site_id: int,
     current_region: str | None,
     fields: dict[str, Any],
     field_prefix: str = "",
 ) -> None:
     """Write `fields` (WGS-84) to a site locked with `lock`, after the checks of every write."""
-    await check(conn, principal, Write(fields, exists=True, current_region=current_region), field_prefix)
+    await check(conn, principal, vocabularies, Write(fields, exists=True, current_region=current_region), field_prefix)
     await act_as(conn, principal.name)
     with database_errors():
         await repository.apply(conn, site_id, fields)
@@ -189,14 +197,22 @@ async def _lock_version(conn: AsyncConnection, site_id: int, if_match: str | Non
 
 
 async def update(
-    conn: AsyncConnection, principal: Principal, site_id: int, body: SiteFields, if_match: str | None
+    conn: AsyncConnection,
+    principal: Principal,
+    vocabularies: Vocabularies,
+    site_id: int,
+    body: SiteFields,
+    if_match: str | None,
 ) -> asyncpg.Record:
     current = await _lock_version(conn, site_id, if_match)
-    await change(conn, principal, site_id, current.region_adcode, fields_of(body))
+    await change(conn, principal, vocabularies, site_id, current.region_adcode, fields_of(body))
     return await get(await reader_in(conn), site_id)
 
 
-async def delete(conn: AsyncConnection, principal: Principal, site_id: int, if_match: str | None) -> None:
+async def delete(
+    conn: AsyncConnection, principal: Principal, vocabularies: Vocabularies, site_id: int, if_match: str | None
+) -> None:
     """Soft delete: the row stays (and its history), marked deleted; reads and the nearest search skip it."""
     current = await _lock_version(conn, site_id, if_match)
-    await change(conn, principal, site_id, current.region_adcode, {"deleted_at": dt.datetime.now(dt.UTC)})
+    deleted = {"deleted_at": dt.datetime.now(dt.UTC)}
+    await change(conn, principal, vocabularies, site_id, current.region_adcode, deleted)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app import china_time
-from app.api.dependencies import ReaderDep
+from app.api.dependencies import ReaderDep, VocabulariesDep
 from app.api.parameters import VocabularyCode
 from app.api.query import ClosedQueryRoute
 from app.api.responses import JSON, conditional, public_base_url
@@ -20,7 +20,6 @@ from app.geo import CoordSys
 from app.problems import InvalidParameter
 from app.tiles import service
 from app.tiles.service import MEDIA_TYPE, Layer, Tile
-from app.vocabularies.service import site_kinds
 
 # A tile URL with a misspelt parameter would be drawn with the default and cached as if right: refused instead.
 router = APIRouter(prefix="/v1/tiles", tags=["tiles"], route_class=ClosedQueryRoute)
@@ -53,6 +52,7 @@ def tile_response(request: Request, body: bytes) -> Response:
 async def site_tile(
     request: Request,
     reader: ReaderDep,
+    vocabularies: VocabulariesDep,
     z: Zoom,
     x: Column,
     y: Row,
@@ -62,7 +62,7 @@ async def site_tile(
 ) -> Response:
     """Sites: one point each from zoom 9 on (id, name, kind, status, access, trust flags); below, counts per cell and
     kind."""
-    await site_kinds.check(reader, "kind", kind)
+    await vocabularies.site_kinds.check(reader, "kind", kind)
     day = as_of or china_time.today()
     body = await service.sites(reader, Tile.of(z, x, y, coordsys), kind, day, day == china_time.today())
     return tile_response(request, body)
@@ -129,6 +129,7 @@ DESCRIPTIONS = {
 async def tilejson(
     request: Request,
     reader: ReaderDep,
+    vocabularies: VocabulariesDep,
     layer: Layer,
     kind: Kinds = None,
     as_of: AsOf = None,
@@ -141,7 +142,7 @@ async def tilejson(
     `min_sites`."""
     query: list[tuple[str, str]] = [("kind", k) for k in kind or []]
     if layer == Layer.sites:
-        await site_kinds.check(reader, "kind", kind)
+        await vocabularies.site_kinds.check(reader, "kind", kind)
         for name, value in (("radius_m", radius_m), ("min_sites", min_sites)):
             if value is not None:
                 raise InvalidParameter(name, "a what-if of the coverage layers; the sites layer does not take it")
@@ -149,7 +150,7 @@ async def tilejson(
         if kind is not None and len(kind) > 1:
             raise InvalidParameter("kind", "one kind for a coverage layer")
         # The checks the layer's tiles make, so that the URL handed out is one they answer.
-        await evaluation(reader, kind[0] if kind else "legal_aid", as_of, radius_m, min_sites)
+        await evaluation(reader, vocabularies, kind[0] if kind else "legal_aid", as_of, radius_m, min_sites)
     if as_of is not None:
         query.append(("as_of", as_of.isoformat()))
     if radius_m is not None:

@@ -33,5 +33,10 @@ class Vocabulary:
             raise InvalidParameter(field, problem)
 
 
-site_kinds = Vocabulary("site_kinds")
-amenities = Vocabulary("amenities")
+class Vocabularies:
+    """The vocabularies requests and writes are checked against, each with its cache: one set per application
+    (create_app keeps it on app.state), so applications in one process do not share what they have read."""
+
+    def __init__(self) -> None:
+        self.site_kinds = Vocabulary("site_kinds")
+        self.amenities = Vocabulary("amenities")

@@ -9,14 +9,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import china_time, geo
-from app.api.dependencies import get_reader
+from app.api.dependencies import get_reader, get_vocabularies
 from app.api.query import LeanRoute, query_model
 from app.api.responses import JSON
 from app.roads import service as roads
 from app.sites import hours, worker_view
 from app.sites.nearest import service
 from app.sites.nearest.schemas import NearestQuery, NearestSites
-from app.sites.open_hours import open_hours_index
+from app.sites.open_hours import OpenHoursIndex
 
 PATH = "/v1/sites/nearest"
 SHORT_CACHE = {"Cache-Control": f"public, max-age={worker_view.MAX_AGE_S}"}
@@ -30,6 +30,9 @@ async def nearest_sites(request: Request) -> Response:
     `mode` by travel time on the road network there."""
     query = await parse_nearest_query(request)
     reader = await get_reader(request)
+    vocabularies = await get_vocabularies(request)
+    await vocabularies.site_kinds.check(reader, "kind", query.kind)
+    await vocabularies.amenities.check(reader, "amenity", query.amenity)
     at = china_time.local_time(query.at or china_time.now())
     status = worker_view.statuses_at(at)
     keep, hours_bits = None, None
@@ -40,7 +43,8 @@ async def nearest_sites(request: Request) -> Response:
             found = status(row)
             return found is not None and found.open_now == wanted
 
-        hours_bits = await open_hours_index.bits(reader, at, wanted)
+        open_hours: OpenHoursIndex = request.app.state.open_hours
+        hours_bits = await open_hours.bits(reader, at, wanted)
 
     lon, lat = geo.to_wgs84(query.lon, query.lat, query.coordsys)
 

@@ -14,8 +14,6 @@ from app import china_time, geo
 from app.database.read_pool import Reader
 from app.observability import metrics
 from app.sites.nearest import repository
-from app.vocabularies.service import amenities as amenity_vocabulary
-from app.vocabularies.service import site_kinds
 
 Keep = Callable[[asyncpg.Record], bool]
 # Past this many candidates a filtered search stops growing the KNN and takes everything within the bound instead.
@@ -54,7 +52,8 @@ async def nearest(
 ) -> Sequence[asyncpg.Record]:
     """The `limit` best-ranked sites within `radius_m` of (lon, lat), by geodesic distance on the spheroid.
 
-    Sites: those serving on `serving_on` (default today; app.sites.repository.serving_on).
+    Sites: those serving on `serving_on` (default today; app.sites.repository.serving_on), of one of `kinds` and
+    with all of `amenities`, codes the caller has checked against the vocabularies (app.vocabularies.service).
     Ranked with `trusted_first` by distance × trust (a site reported locked ranks after equally near trustworthy
     ones; distances are never changed), else by distance alone. `keep` drops candidates (open now …);
     `hours_bits` lets the database skip, by opening-hours id, sites `keep` would drop (app.sites.open_hours). The
@@ -62,8 +61,6 @@ async def nearest(
     beyond the candidates could rank higher.
     """
     amenities = amenities or []
-    await site_kinds.check(reader, "kind", kinds)
-    await amenity_vocabulary.check(reader, "amenity", amenities)
     rank = by_trust if trusted_first else by_distance
     today = china_time.today()
     serving = (serving_on or today, serving_on in (None, today))
