@@ -1,4 +1,5 @@
-"""Tests run on a real PostGIS: a throwaway database per session, migrated by Alembic, loaded with the demo data.
+"""Tests run on a real PostGIS: a throwaway database per session, migrated by Alembic, loaded with the demo data
+(a copy of a template database made once a session: tests.tools.template).
 
 Each test gets one connection inside a transaction that is rolled back afterwards. The `client` fixture hands the
 app that transaction where it keeps its database (app.state.db: the read pools and the write engine), as an
@@ -7,56 +8,39 @@ operator's deployment hands it pools, so tests may write freely without leaking 
 
 import asyncio
 import threading
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 import uvicorn
-from alembic import command
 from fastapi import FastAPI
-from pydantic import PostgresDsn
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app import demo
-from app.cli import alembic_config
 from app.config import Settings
 from app.database.connections import Database, create_engine, reader_in
 from app.database.read_pool import _init_connection
 from app.main import create_app
-from tests.tools import admin, database_url, free_port
+from tests.tools import database_from, drop_templates, free_port, throwaway_cluster
+
+
+@pytest.fixture(scope="session", autouse=True)
+def templates() -> Iterator[None]:
+    """The template databases the session's test databases are copied from (tests.tools.template), made when first
+    needed and dropped at the end."""
+    yield
+    drop_templates()
 
 
 @pytest.fixture(scope="session")
-def settings() -> Iterator[Settings]:
-    name = f"yizhan_test_{uuid.uuid4().hex[:8]}"
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+def settings(templates: None) -> Iterator[Settings]:
     # Limits off: the suite sends hundreds of requests a minute from one address (tests/api/test_ratelimit.py has its
     # own).
-    settings = Settings(
-        database_url=PostgresDsn(database_url(name)),
-        db_pool_min=1,
-        rate_limit_reads_per_minute=0,
-        rate_limit_writes_per_minute=0,
-        rate_limit_coverage_per_minute=0,
-    )
-    try:
-        command.upgrade(alembic_config(settings), "head")
-        asyncio.run(_load_demo(settings))
+    with database_from("demo", "test", db_pool_min=1) as settings:
         yield settings
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _load_demo(settings: Settings) -> None:
-    engine = create_engine(settings)
-    try:
-        await demo.load(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -163,6 +147,16 @@ async def client(
             yield http
     finally:
         app.state.db = pools
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[tuple[Path, str]]:
+    """A PostgreSQL cluster apart from the session's, for the tests that stop its server or stream it to a standby:
+    its data folder and the URL of its migrated `yizhan` database. tests/database/test_outage.py and
+    tests/database/test_replica.py each leave it running, with nothing committed that the other's assertions count,
+    so they share it."""
+    with throwaway_cluster("own") as found:
+        yield found
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 from alembic import command
 from pydantic import PostgresDsn
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import demo
 from app.cli import alembic_config
@@ -58,15 +59,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def demo_with_key(settings: Settings, key_name: str) -> str:
-    """Load the demo data into the database of `settings` and make a write key there (both committed)."""
+async def on_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[Any]]) -> None:
+    """`work` (demo.load …) with an engine on the database of `settings`, disposed of afterwards."""
     engine = create_engine(settings)
     try:
-        await demo.load(engine)
+        await work(engine)
+    finally:
+        await engine.dispose()
+
+
+async def write_key(settings: Settings, key_name: str) -> str:
+    """A write key made in the database of `settings` (committed)."""
+    engine = create_engine(settings)
+    try:
         async with engine.begin() as conn:
             return await keys.create(conn, key_name, ["write"], None)
     finally:
         await engine.dispose()
+
+
+async def demo_with_key(settings: Settings, key_name: str) -> str:
+    """Load the demo data into the database of `settings` and make a write key there (both committed)."""
+    await on_engine(settings, demo.load)
+    return await write_key(settings, key_name)
 
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:54329/postgres")
@@ -87,34 +102,70 @@ async def admin(sql: str) -> None:
         await conn.close()
 
 
+# What each template database holds: the template it starts from (None: an empty database, migrated) and what is
+# loaded on top.
+TEMPLATES: dict[str, tuple[str | None, Callable[[AsyncEngine], Awaitable[Any]]]] = {
+    "demo": (None, demo.load),  # the Binzhou demo data
+    "huangpu": ("demo", demo.load_huangpu),  # and 黄浦区: its boundary, generated register and road network
+}
+_templates: dict[str, str] = {}  # the session's template databases, made on first use, by what they hold
+
+
+def template(holding: str) -> str:
+    """The name of the session's template database `holding` (TEMPLATES), made the first time it is asked for.
+
+    Every test database is a copy of one (CREATE DATABASE … TEMPLATE), which takes a fraction of a second where
+    migrating and loading the demo data take seconds. Nothing connects to a template once it is made: PostgreSQL
+    copies only a database nobody is connected to."""
+    if holding not in _templates:
+        start_from, load = TEMPLATES[holding]
+        name = f"yizhan_template_{holding}_{uuid.uuid4().hex[:8]}"
+        copied = f' TEMPLATE "{template(start_from)}"' if start_from is not None else ""
+        asyncio.run(admin(f'CREATE DATABASE "{name}"{copied}'))
+        try:
+            settings = unlimited(database_url(name))
+            if start_from is None:
+                command.upgrade(alembic_config(settings), "head")
+            asyncio.run(on_engine(settings, load))
+        except BaseException:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            raise
+        _templates[holding] = name
+    return _templates[holding]
+
+
+def drop_templates() -> None:
+    """Drop the session's template databases (at its end)."""
+    while _templates:
+        _, name = _templates.popitem()
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @contextmanager
-def own_database(purpose: str) -> Iterator[tuple[Settings, str]]:
-    """A migrated database of its own on the test server with the demo data, for tests whose writes commit: its
-    settings (no rate limits) and a write key. Dropped afterwards."""
+def database_from(holding: str, purpose: str, **settings: Any) -> Iterator[Settings]:
+    """A database of its own on the test server, a copy of the template `holding`: its settings (no rate limits,
+    `settings` besides). Dropped afterwards."""
     name = f"yizhan_{purpose}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin(f'CREATE DATABASE "{name}" TEMPLATE "{template(holding)}"'))
     try:
-        settings = unlimited(database_url(name))
-        command.upgrade(alembic_config(settings), "head")
-        yield settings, asyncio.run(demo_with_key(settings, purpose))
+        yield unlimited(database_url(name), **settings)
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @contextmanager
+def own_database(purpose: str) -> Iterator[tuple[Settings, str]]:
+    """A migrated database of its own on the test server with the demo data, for tests whose writes commit: its
+    settings (no rate limits) and a write key. Dropped afterwards."""
+    with database_from("demo", purpose) as settings:
+        yield settings, asyncio.run(write_key(settings, purpose))
+
+
+@contextmanager
 def huangpu_database(purpose: str) -> Iterator[Settings]:
-    """own_database with the 黄浦区 demo on top: its boundary, generated register and road network."""
-    with own_database(purpose) as (settings, _):
-        asyncio.run(_load_huangpu(settings))
+    """own_database with the 黄浦区 demo on top: its boundary, generated register and road network (no key)."""
+    with database_from("huangpu", purpose) as settings:
         yield settings
-
-
-async def _load_huangpu(settings: Settings) -> None:
-    engine = create_engine(settings)
-    try:
-        await demo.load_huangpu(engine)
-    finally:
-        await engine.dispose()
 
 
 LOCALDB = str(PROJECT_ROOT / "scripts" / "localdb.sh")

@@ -6,21 +6,13 @@ once it is back, the same process answers again within seconds, its pools rebuil
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import httpx
-import pytest
 
 from app.main import create_app
-from tests.tools import demo_with_key, localdb, throwaway_cluster, unlimited
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[tuple[Path, str]]:
-    with throwaway_cluster("outage") as found:
-        yield found
+from tests.tools import demo_with_key, localdb, unlimited
 
 
 async def call(http: httpx.AsyncClient) -> list[httpx.Response]:

@@ -17,21 +17,21 @@ from pydantic import PostgresDsn
 
 from app.database.replica import ReplicaRouter
 from app.main import create_app
-from tests.tools import demo_with_key, localdb, throwaway_cluster, unlimited
+from tests.tools import demo_with_key, localdb, unlimited
 
 SITE = {"kind": "legal_aid", "name": "复制测试站", "lat": 37.38, "lon": 117.97}
 
 
 @pytest.fixture(scope="module")
-def clusters() -> Iterator[tuple[str, Path, str]]:
+def clusters(cluster: tuple[Path, str]) -> Iterator[tuple[str, Path, str]]:
     """The primary's URL, the standby's data folder and its URL (the demo data and a write key on both)."""
-    with throwaway_cluster("replica") as (primary_dir, primary_url):
-        standby_dir = primary_dir.parent / "standby"
-        localdb(primary_dir, "standby", str(standby_dir))
-        try:
-            yield primary_url, standby_dir, localdb(standby_dir, "url", "yizhan")
-        finally:
-            localdb(standby_dir, "stop")
+    primary_dir, primary_url = cluster
+    standby_dir = primary_dir.parent / "standby"
+    localdb(primary_dir, "standby", str(standby_dir))
+    try:
+        yield primary_url, standby_dir, localdb(standby_dir, "url", "yizhan")
+    finally:
+        localdb(standby_dir, "stop")
 
 
 @pytest.fixture(scope="module")
