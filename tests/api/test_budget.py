@@ -120,6 +120,13 @@ def test_light_requests_are_answered_while_the_heaviest_runs_and_it_ends_within_
         method, path = "POST", "/v1/sites/bulk?source=load-test&dry_run=true"
         headers = {"Authorization": f"Bearer {write_key}", "Content-Type": "text/csv; charset=utf-8"}
         request = {"content": _large_csv(BULK[name]), "headers": headers}
+    # The same light requests on the idle server just before, as the machine is now: the bounds below are the
+    # larger of a fixed one and a multiple of this, so a machine busy with other work does not fail the test while
+    # an event loop held for a CPU-heavy step (seconds) still does.
+    idle_done = threading.Event()
+    threading.Timer(1.0, idle_done.set).start()
+    idle = _light_latencies(base, idle_done)
+    idle_p99, idle_slowest = float(np.percentile(idle, 99)), max(idle)
     done = threading.Event()
     latencies: list[float] = []
     poller = threading.Thread(target=lambda: latencies.extend(_light_latencies(base, done)))
@@ -141,10 +148,14 @@ def test_light_requests_are_answered_while_the_heaviest_runs_and_it_ends_within_
         assert answer.json()["type"] == "/problems/over-budget"
     assert len(latencies) >= 10
     p99 = float(np.percentile(latencies, 99))
-    print(f"  light requests: {len(latencies)}, p99 {p99 * 1000:.0f} ms, slowest {max(latencies) * 1000:.0f} ms")
-    assert p99 <= 0.1, f"light requests' p99 {p99 * 1000:.0f} ms while {name} ran"
+    print(
+        f"  light requests: {len(latencies)}, p99 {p99 * 1000:.0f} ms, slowest {max(latencies) * 1000:.0f} ms "
+        f"(idle: p99 {idle_p99 * 1000:.0f} ms, slowest {idle_slowest * 1000:.0f} ms)"
+    )
+    assert p99 <= max(0.1, 5 * idle_p99), f"light requests' p99 {p99 * 1000:.0f} ms while {name} ran"
     # A stall of the loop shows in one or two answers only, which the p99 of a few hundred leaves out.
-    assert max(latencies) <= 0.25, f"a light request took {max(latencies) * 1000:.0f} ms while {name} ran"
+    slowest_allowed = max(0.25, 5 * idle_slowest)
+    assert max(latencies) <= slowest_allowed, f"a light request took {max(latencies) * 1000:.0f} ms while {name} ran"
 
 
 def _cpu_seconds(pid: int) -> float:
