@@ -27,10 +27,11 @@ from app.keys.service import Principal
 from app.paths import PROJECT_ROOT
 from app.regions import loader
 from app.regions import repository as regions_repository
+from app.regions.repository import Upserted
 from app.regions.urban import is_urban_district
 from app.roads import importer, osm
 from app.sites import bulk, export
-from app.vocabularies.closed import Scope
+from app.vocabularies.closed import RegionLevel, Scope
 
 cli = typer.Typer(help="Yizhan 驿站: register and nearest-site service.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -176,9 +177,10 @@ def regions_load(
     national root made from them, and the modelled population of each county; in one transaction (idempotent)."""
     if sum((city is not None, province is not None, all_of_china)) != 1:
         raise typer.BadParameter("give one of --city, --province or --all", param_hint="--city/--province/--all")
-    for value, hint in ((city, "--city"), (province, "--province")):
-        if value is not None and not (value.isdigit() and len(value) in ((6,) if hint == "--city" else (2, 6))):
-            raise typer.BadParameter("an adcode of six digits" + (" or two" if hint == "--province" else ""), param_hint=hint)
+    if city is not None and not (city.isdigit() and len(city) == 6):
+        raise typer.BadParameter("an adcode of six digits", param_hint="--city")
+    if province is not None and not (province.isdigit() and len(province) in (2, 6)):
+        raise typer.BadParameter("an adcode of six digits or its first two", param_hint="--province")
     try:
         counties = loader.select_counties(city=city, province=province)
     except loader.UnknownRegion as exc:
@@ -186,7 +188,8 @@ def regions_load(
     with Progress(console=console) as progress:
         summary = _on_primary(lambda conn: loader.load(conn, counties, _ProgressBar(progress)))
     table = Table("level", "added", "changed", "left alone")
-    for level, done in summary.levels.items():
+    for level in reversed(RegionLevel):
+        done = summary.levels.get(level, Upserted())
         table.add_row(level, f"{done.added:,}", f"{done.changed:,}", f"{done.unchanged:,}")
     console.print(table)
     console.print(f"modelled population made for {summary.population_modelled:,} counties")

@@ -111,14 +111,15 @@ class CensusSeatDecayModel:
         as it is, so only the squares the boundary crosses are clipped (most of a county's are inside)."""
         size = self.cell_size_m
         minx, miny, maxx, maxy = area.bounds
-        x, y = np.meshgrid(
+        grid_x, grid_y = np.meshgrid(
             np.arange(math.floor(minx / size) * size, maxx, size), np.arange(math.floor(miny / size) * size, maxy, size)
         )
-        x, y = x.ravel(), y.ravel()
+        x, y = grid_x.ravel(), grid_y.ravel()
         squares = shapely.box(x, y, x + size, y + size)
         shapely.prepare(area)
         whole = shapely.contains_properly(area, squares)
         pieces = np.empty(len(squares), dtype=object)
         pieces[whole] = shapely.multipolygons(squares[whole], indices=np.arange(int(whole.sum())))
         pieces[~whole] = [_polygons(piece) for piece in shapely.intersection(area, squares[~whole])]
-        return pieces[shapely.area(pieces) > 1.0]
+        kept: np.ndarray = pieces[shapely.area(pieces) > 1.0]
+        return kept

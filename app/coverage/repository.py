@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import geo
 from app.coverage.models import PopulationCell
 from app.coverage.population import Cell
-from app.database.connections import reader_in
+from app.database.connections import driver_connection, reader_in
 from app.database.params import Params
 from app.database.read_pool import Reader
 from app.sites.repository import serving_on
@@ -71,7 +71,7 @@ async def replace_population_bulk(conn: AsyncConnection, regions: list[Populatio
     China's counties are millions of cells)."""
     if not regions:
         return
-    raw = await reader_in(conn)
+    raw = await driver_connection(conn)
     await raw.execute(
         "CREATE TEMP TABLE IF NOT EXISTS population_cells_staged "
         "(region_adcode text, cell bytea, centroid bytea, population float8, source text) ON COMMIT DROP"

@@ -3,10 +3,11 @@ cities, provinces and the national root (全国 100000) made from them.
 
 A parent is made from its children as they stand in the database (`build_parents`): the union of their boundaries
 (they tile it) and the sum of its counties' census figures. Counties made or renumbered after the census have no
-figure (population null), nor has 金门县; a parent's population_source says how many of its counties it sums and how many it
-misses. A county whose city code is its own (东莞市, 仙桃市, 石河子市 …) or its province's (the municipalities'
-districts, 香港, 澳门, 台湾) has no prefecture-level city: its parent is the province. Loading is an upsert by
-adcode in one transaction: loading again changes nothing; an operator's urban-district override is kept.
+figure (population null), nor has 金门县; a parent's population_source says how many of its counties it sums and
+how many it misses. A county whose city code is its own (东莞市, 仙桃市, 石河子市 …) or its province's (the
+municipalities' districts, 香港, 台湾) has no prefecture-level city: its parent is the province. 澳门, one unit
+with its province's code, is loaded as the province. Loading is an upsert by adcode in one transaction: loading
+again changes nothing; an operator's urban-district override is kept.
 
 Modelled population (app.coverage.population, labelled as a model) is made in bulk, in worker processes (one per
 core), for every county whose row the load added or changed or which has no cells yet (the demo's Binzhou keeps its
@@ -66,14 +67,23 @@ class County:
     urban_share: float | None
 
     @property
+    def is_province(self) -> bool:
+        """澳门 is one county-level unit with its province's code: it is loaded once, as the province."""
+        return self.adcode == self.province_adcode
+
+    @property
+    def level(self) -> RegionLevel:
+        return RegionLevel.province if self.is_province else RegionLevel.county
+
+    @property
     def parent_adcode(self) -> str:
-        return self.city_adcode or self.province_adcode
+        return COUNTRY["adcode"] if self.is_province else self.city_adcode or self.province_adcode
 
     def row(self) -> dict[str, Any]:
         return {
             "adcode": self.adcode,
             "name": self.name,
-            "level": RegionLevel.county,
+            "level": self.level,
             "parent_adcode": self.parent_adcode,
             "is_urban_district": is_urban_district(self.name, in_a_city=self.city_adcode is not None),
             "boundary": f"SRID=4326;{self.boundary.wkt}",
@@ -176,13 +186,15 @@ async def load(
     counties = sorted(counties, key=lambda c: c.adcode)
     for start in range(0, len(counties), UPSERT_CHUNK):
         chunk = counties[start : start + UPSERT_CHUNK]
-        summary.add(RegionLevel.county, await repository.upsert(conn, [c.row() for c in chunk]))
+        for level in (RegionLevel.county, RegionLevel.province):
+            rows = [c.row() for c in chunk if c.level == level]
+            summary.add(level, await repository.upsert(conn, rows))
         progress.advance(len(chunk))
     for level, parents in _ancestors(counties):
         progress.step(f"{len(parents):,} {level} regions made from their children", len(parents))
         summary.add(level, await build_parents(conn, parents))
         progress.advance(len(parents))
-    written = summary.levels[RegionLevel.county].adcodes
+    written = summary.levels[RegionLevel.county].adcodes | summary.levels[RegionLevel.province].adcodes
     summary.population_modelled = await model_population(conn, counties, written, progress, workers)
     return summary
 
@@ -191,7 +203,7 @@ def _ancestors(counties: list[County]) -> list[tuple[RegionLevel, list[dict[str,
     """The cities, provinces and root above `counties`, a level at a time from the bottom, each with its name and
     parent."""
     cities = {c.city_adcode: (c.city_name, c.province_adcode) for c in counties if c.city_adcode}
-    provinces = {c.province_adcode: c.province_name for c in counties}
+    provinces = {c.province_adcode: c.province_name for c in counties if not c.is_province}
     return [
         (RegionLevel.city, [{"adcode": a, "name": n, "level": RegionLevel.city, "parent_adcode": p}
                             for a, (n, p) in sorted(cities.items())]),
@@ -207,14 +219,12 @@ async def build_parents(conn: AsyncConnection, parents: list[dict[str, Any]]) ->
     sums = await repository.county_population(conn, [p["adcode"] for p in parents])
     rows = []
     for parent in parents:
-        counted = sums.get(parent["adcode"])
-        counties = counted["counties"] if counted else 0
-        missing = counted["without_population"] if counted else 0
-        note = f"{CENSUS_SOURCE}: the sum of its {counties - missing:,} loaded counties' figures"
-        if missing:
-            note += f"; {missing:,} loaded counties without one are not in it"
-        population = counted["population"] if counted else None
-        rows.append({**parent, "population": population, "population_source": note})
+        counted = sums[parent["adcode"]]
+        summed = counted.counties - counted.without_population
+        note = f"{CENSUS_SOURCE}: the sum of its {summed:,} loaded counties' figures"
+        if counted.without_population:
+            note += f"; {counted.without_population:,} loaded counties without one are not in it"
+        rows.append({**parent, "population": counted.population, "population_source": note})
     return await repository.upsert_from_children(conn, rows)
 
 

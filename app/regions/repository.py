@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import Insert, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.database.connections import reader_in
 from app.database.read_pool import Reader
@@ -77,7 +78,7 @@ def _on_conflict(stmt: Insert, fields: list[str], overwrite: bool) -> ReturningI
     """Update a region only where a field differs (geometries compared as WKB), keeping an operator's
     urban-district override; `overwrite=False` leaves an existing region as it is. Returns whether each written row
     was added."""
-    returned = (_TABLE.c.adcode, literal_column("xmax = 0").label("added"))
+    returned: tuple[ColumnElement[Any], ...] = (_TABLE.c.adcode, literal_column("xmax = 0").label("added"))
     if not overwrite:
         return stmt.on_conflict_do_nothing(index_elements=[_TABLE.c.adcode]).returning(*returned)
     incoming = {
@@ -120,9 +121,9 @@ async def upsert_from_children(conn: AsyncConnection, parents: list[dict[str, An
     if not parents:
         return Upserted()
     given = ("adcode", "name", "level", "parent_adcode", "population", "population_source")
-    parent = values(
-        *(column(f, _TABLE.c[f].type) for f in given), name="parent"
-    ).data([tuple(p[f] for f in given) for p in parents])
+    parent = values(*(column(f, _TABLE.c[f].type) for f in given), name="parent").data(
+        [tuple(p[f] for f in given) for p in parents]
+    )
     child = _TABLE.alias("child")
     made = (
         select(
@@ -139,22 +140,36 @@ async def upsert_from_children(conn: AsyncConnection, parents: list[dict[str, An
     return await _counted(conn, _on_conflict(stmt, fields, overwrite=True), len(parents))
 
 
-COUNTY_POPULATION_SQL = """
-WITH RECURSIVE tree AS (
-    SELECT root, root AS adcode, NULL::text AS level, NULL::bigint AS population FROM unnest($1::text[]) AS root
-    UNION ALL
-    SELECT tree.root, r.adcode, r.level, r.population FROM tree JOIN regions r ON r.parent_adcode = tree.adcode
-)
-SELECT root AS adcode, count(*) AS counties, count(*) - count(population) AS without_population,
-       sum(population) AS population
-FROM tree WHERE level = 'county' GROUP BY root
-"""
+@dataclass(frozen=True)
+class CountySums:
+    """A region's counties in the database: how many, how many have no population figure, the others' sum."""
+
+    counties: int = 0
+    without_population: int = 0
+    population: int | None = None
 
 
-async def county_population(conn: AsyncConnection, adcodes: list[str]) -> dict[str, asyncpg.Record]:
-    """For each region (loaded or not yet), its counties in the database: how many, how many have no population figure, and the sum of the others'."""
+async def county_population(conn: AsyncConnection, adcodes: list[str]) -> dict[str, CountySums]:
+    """CountySums of each region (loaded or not yet), walking the tree of every region's parent in Python: a
+    recursive query over thousands of regions a transaction has just written was planned without statistics and
+    ran for minutes."""
     raw = await reader_in(conn)
-    return {r["adcode"]: r for r in await raw.fetch(COUNTY_POPULATION_SQL, adcodes)}
+    children: dict[str | None, list[asyncpg.Record]] = {}
+    for row in await raw.fetch("SELECT adcode, parent_adcode, level, population FROM regions"):
+        children.setdefault(row["parent_adcode"], []).append(row)
+
+    def counties_under(adcode: str) -> list[asyncpg.Record]:
+        found = []
+        for child in children.get(adcode, []):
+            found += [child] if child["level"] == "county" else counties_under(child["adcode"])
+        return found
+
+    sums = {}
+    for adcode in adcodes:
+        counties = counties_under(adcode)
+        known = [c["population"] for c in counties if c["population"] is not None]
+        sums[adcode] = CountySums(len(counties), len(counties) - len(known), sum(known) if known else None)
+    return sums
 
 
 async def set_urban_district(conn: AsyncConnection, adcode: str, urban: bool | None, by_data: bool) -> bool:
