@@ -71,7 +71,7 @@ def downgrade() -> None:
     op.execute(f"ALTER TABLE regions ALTER CONSTRAINT {PARENT_KEY} NOT DEFERRABLE")
     op.drop_column("regions", "urban_district_override")
     op.drop_column("regions", "area_km2")
-    op.execute("UPDATE regions SET parent_adcode = NULL WHERE parent_adcode IN (SELECT adcode FROM regions WHERE level = 'country')")
+    op.execute("UPDATE regions SET parent_adcode = NULL WHERE parent_adcode = '100000'")
     op.execute("DELETE FROM regions WHERE level = 'country'")
     op.execute(_region_of(LEVELS_BEFORE))
     _level_check(LEVELS_BEFORE)
