@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 LOCALDB := scripts/localdb.sh
 
-.PHONY: help run stop test lint bench bench-observer bench-coverage bench-bulk bench-tiles bench-soak bench-roads bench-ogc db
+.PHONY: help run stop test lint bench bench-observer bench-coverage bench-regions bench-bulk bench-tiles bench-soak bench-roads bench-ogc db
 
 help:
 	@echo "make run    serve the API with the Binzhou demo data on http://127.0.0.1:$(PORT)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  nearest-site benchmark (national-scale register, wrk)"
 	@echo "make bench-observer  what the request observer costs nearest, in instructions (valgrind; after make bench)"
 	@echo "make bench-coverage  coverage and siting benchmark (Binzhou, Shandong)"
+	@echo "make bench-regions   loading all of China's regions: time and database size"
 	@echo "make bench-bulk      100,000-row CSV import benchmark"
 	@echo "make bench-tiles     vector tiles and the map page on the national register (after make bench)"
 	@echo "make bench-soak      a minute of load per question: errors, p99, memory (after make bench)"
@@ -92,6 +93,11 @@ bench-tiles: $(BIN)/yizhan
 bench-soak: $(BIN)/yizhan
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.soak $(BENCH_ARGS)
+
+bench-regions: $(BIN)/yizhan
+	@$(LOCALDB) install
+	@$(LOCALDB) start
+	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.regions $(BENCH_ARGS)
 
 bench-bulk: $(BIN)/yizhan
 	@$(LOCALDB) install

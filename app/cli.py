@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from pydantic_core import PydanticCustomError
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,9 +25,13 @@ from app.formats.spreadsheets import XLSX_MEDIA_TYPE
 from app.keys import service as keys
 from app.keys.service import Principal
 from app.paths import PROJECT_ROOT
+from app.regions import loader
+from app.regions import repository as regions_repository
+from app.regions.repository import Upserted
+from app.regions.urban import is_urban_district
 from app.roads import importer, osm
 from app.sites import bulk, export
-from app.vocabularies.closed import Scope
+from app.vocabularies.closed import RegionLevel, Scope
 from app.vocabularies.service import Vocabularies
 
 cli = typer.Typer(help="Yizhan 驿站: register and nearest-site service.", no_args_is_help=True)
@@ -41,6 +45,8 @@ rules_cli = typer.Typer(
 )
 cli.add_typer(rules_cli, name="rules")
 cli.add_typer(keys_cli, name="keys")
+regions_cli = typer.Typer(help="Regions: all of China's counties, cities and provinces.", no_args_is_help=True)
+cli.add_typer(regions_cli, name="regions")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -143,6 +149,79 @@ def roads_import(
             f"network {done.name!r} {done.outcome}: {done.edges:,} edges, {done.nodes:,} nodes; "
             f"regions {', '.join(done.regions)}"
         )
+
+
+class _ProgressBar:
+    """A load's steps as rich progress bars (app.regions.loader.LoadProgress)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def step(self, description: str, total: int) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=self.progress.tasks[self.task].total)
+        self.task = self.progress.add_task(description, total=total)
+
+    def advance(self, count: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, count)
+
+
+@regions_cli.command("load")
+def regions_load(
+    city: str | None = typer.Option(None, help="A city's adcode, e.g. 370800 (济宁市)"),
+    province: str | None = typer.Option(None, help="A province's adcode or its two digits, e.g. 37 (山东省)"),
+    all_of_china: bool = typer.Option(False, "--all", help="All 2,891 counties of China"),
+) -> None:
+    """Load counties from the national set (seed/china) with their census population, the cities, provinces and the
+    national root made from them, and the modelled population of each county; in one transaction (idempotent)."""
+    if sum((city is not None, province is not None, all_of_china)) != 1:
+        raise typer.BadParameter("give one of --city, --province or --all", param_hint="--city/--province/--all")
+    if city is not None and not (city.isdigit() and len(city) == 6):
+        raise typer.BadParameter("an adcode of six digits", param_hint="--city")
+    if province is not None and not (province.isdigit() and len(province) in (2, 6)):
+        raise typer.BadParameter("an adcode of six digits or its first two", param_hint="--province")
+    try:
+        counties = loader.select_counties(city=city, province=province)
+    except loader.UnknownRegion as exc:
+        raise typer.BadParameter(str(exc), param_hint="--city" if city else "--province") from None
+    with Progress(console=console) as progress:
+        summary = _on_primary(lambda conn: loader.load(conn, counties, _ProgressBar(progress)))
+    table = Table("level", "added", "changed", "left alone")
+    for level in reversed(RegionLevel):
+        done = summary.levels.get(level, Upserted())
+        table.add_row(level, f"{done.added:,}", f"{done.changed:,}", f"{done.unchanged:,}")
+    console.print(table)
+    console.print(f"modelled population made for {summary.population_modelled:,} counties")
+
+
+@regions_cli.command("urban")
+def regions_urban(
+    adcode: str = typer.Argument(..., help="The region's adcode"),
+    urban: bool | None = typer.Option(
+        None, "--yes/--no", help="It is (or is not) an urban district (市辖区: the 2 km rule), whatever the data says"
+    ),
+    from_data: bool = typer.Option(False, "--from-data", help="Drop the override: the data's rule decides again"),
+) -> None:
+    """Override whether a region is an urban district (市辖区); a reload keeps the override."""
+    if (urban is None) == (not from_data):
+        raise typer.BadParameter("give one of --yes, --no or --from-data", param_hint="--yes/--no/--from-data")
+
+    async def run(conn: AsyncConnection) -> bool:
+        region = await regions_repository.get(await reader_in(conn), adcode)
+        if region is None:
+            return False
+        parent = await regions_repository.get(await reader_in(conn), region["parent_adcode"] or "")
+        by_data = region["level"] == "county" and is_urban_district(
+            region["name"], in_a_city=parent is not None and parent["level"] == "city"
+        )
+        return await regions_repository.set_urban_district(conn, adcode, urban, by_data)
+
+    if not _on_primary(run):
+        raise typer.BadParameter(f"no region with adcode {adcode}", param_hint="ADCODE")
+    said = "the data's rule" if urban is None else "an urban district" if urban else "not an urban district"
+    console.print(f"{adcode}: {said} (coverage answers follow within a minute)")
 
 
 @rules_cli.command("list")

@@ -19,13 +19,13 @@ from app.coverage.population import CensusSeatDecayModel, PopulationModel, Regio
 from app.database.connections import act_as
 from app.paths import SEED_DIR
 from app.regions import repository as regions
+from app.regions.loader import CENSUS_SOURCE
+from app.regions.urban import is_urban_district
 from app.sites import fields
 from app.sites import repository as sites
 from app.vocabularies.closed import RegionLevel
 
 CITY = {"adcode": "371600", "name": "滨州市"}
-URBAN_DISTRICTS = {"371602", "371603"}  # 滨城区, 沾化区 (市辖区)
-POPULATION_SOURCE = "2020 census, NBS county tabulation (via thebamboogrove/tudigong)"
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,11 @@ def read_regions(seed_dir: Path = SEED_DIR) -> list[dict[str, Any]]:
                 "name": p["name"],
                 "level": "county",
                 "parent_adcode": CITY["adcode"],
-                "is_urban_district": str(p["adcode"]) in URBAN_DISTRICTS,
+                "is_urban_district": is_urban_district(p["name"], in_a_city=True),
                 "boundary": MultiPolygon([boundary]) if boundary.geom_type == "Polygon" else boundary,
                 "seat": Point(p["seat_lon"], p["seat_lat"]),
                 "population": population[str(p["adcode"])],
-                "population_source": POPULATION_SOURCE,
+                "population_source": CENSUS_SOURCE,
             }
         )
     city_boundary = unary_union([c["boundary"] for c in counties])
@@ -79,7 +79,7 @@ def read_regions(seed_dir: Path = SEED_DIR) -> list[dict[str, Any]]:
         "boundary": MultiPolygon([city_boundary]) if city_boundary.geom_type == "Polygon" else city_boundary,
         "seat": next(c["seat"] for c in counties if c["adcode"] == "371602"),
         "population": sum(c["population"] for c in counties),
-        "population_source": POPULATION_SOURCE,
+        "population_source": CENSUS_SOURCE,
     }
     return [{**r, "boundary": _ewkt(r["boundary"]), "seat": _ewkt(r["seat"])} for r in [city, *counties]]
 
@@ -121,7 +121,7 @@ async def load(engine: AsyncEngine, seed_dir: Path = SEED_DIR, model: Population
         await act_as(conn, "seed:binzhou-demo")
         regions_changed = 0
         for level_rows in _by_level(read_regions(seed_dir)):
-            regions_changed += await regions.upsert(conn, level_rows)
+            regions_changed += (await _upsert_demo_regions(conn, level_rows)).written
         populated = 0
         for county in population_inputs(seed_dir):
             if regions_changed or not await coverage.has_population(conn, county.adcode, model.source):
@@ -130,6 +130,13 @@ async def load(engine: AsyncEngine, seed_dir: Path = SEED_DIR, model: Population
         register = [sites.staged_row(row) for row in read_register(seed_dir)]
         site_counts = sites.summarize(register, await sites.upsert_by_external_id(conn, register))
     return LoadSummary(regions_changed, populated, site_counts)
+
+
+async def _upsert_demo_regions(conn: AsyncConnection, rows: list[dict[str, Any]]) -> regions.Upserted:
+    """The demo's counties are the national set's (app.regions.loader), row for row; its city and 上海市 stand in
+    for the ones `yizhan regions load` makes from all their counties, so they are only added where missing, never
+    written over a loaded one."""
+    return await regions.upsert(conn, rows, overwrite=rows[0]["level"] == RegionLevel.county)
 
 
 def _by_level(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -175,7 +182,8 @@ def read_huangpu_regions(seed_dir: Path = SEED_DIR) -> list[dict[str, Any]]:
         {**SHANGHAI, "level": "province", "parent_adcode": None, "is_urban_district": False,
          "boundary": _ewkt(boundary), **municipality},
         {"adcode": HUANGPU["adcode"], "name": HUANGPU["name"], "level": "county", "parent_adcode": SHANGHAI["adcode"],
-         "is_urban_district": True, "boundary": _ewkt(boundary), **county},
+         "is_urban_district": is_urban_district(HUANGPU["name"], in_a_city=False), "boundary": _ewkt(boundary),
+         **county},
     ]  # fmt: skip
 
 
@@ -211,7 +219,7 @@ async def load_huangpu_in(
     await act_as(conn, "seed:huangpu-demo")
     changed = 0
     for level_rows in _by_level(read_huangpu_regions(seed_dir)):
-        changed += await regions.upsert(conn, level_rows)
+        changed += (await _upsert_demo_regions(conn, level_rows)).written
     feature = _huangpu_feature(seed_dir)
     county = RegionForModel(
         adcode=HUANGPU["adcode"],

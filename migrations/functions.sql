@@ -18,7 +18,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     -- the deepest region whose boundary covers the point (a county before its city)
     SELECT adcode FROM regions
     WHERE ST_Covers(boundary, point)
-    ORDER BY array_position(ARRAY['province', 'city', 'county'], level) DESC, adcode
+    ORDER BY array_position(ARRAY['country', 'province', 'city', 'county'], level) DESC, adcode
     LIMIT 1
 $$;
 

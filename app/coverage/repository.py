@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import geo
 from app.coverage.models import PopulationCell
 from app.coverage.population import Cell
+from app.database.connections import driver_connection, reader_in
 from app.database.params import Params
 from app.database.read_pool import Reader
 from app.sites.repository import serving_on
@@ -41,6 +42,57 @@ async def replace_population(conn: AsyncConnection, adcode: str, source: str, ce
                 for c in cells
             ],
         )
+
+
+@dataclass(frozen=True)
+class PopulationRows:
+    """One region's modelled cells as EWKB (WGS-84), for a bulk copy."""
+
+    adcode: str
+    source: str
+    cells: list[bytes]
+    centroids: list[bytes]
+    population: list[float]
+
+
+async def regions_with_population(conn: AsyncConnection, adcodes: list[str]) -> set[str]:
+    """Which of the regions have population cells, whatever their source."""
+    raw = await reader_in(conn)
+    rows = await raw.fetch(
+        "SELECT adcode FROM unnest($1::text[]) AS adcode "
+        "WHERE EXISTS (SELECT 1 FROM population_cells p WHERE p.region_adcode = adcode)",
+        adcodes,
+    )
+    return {row["adcode"] for row in rows}
+
+
+async def replace_population_bulk(conn: AsyncConnection, regions: list[PopulationRows]) -> None:
+    """replace_population for many regions at once: a binary COPY into a staging table, then one insert (all of
+    China's counties are millions of cells)."""
+    if not regions:
+        return
+    raw = await driver_connection(conn)
+    await raw.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS population_cells_staged "
+        "(region_adcode text, cell bytea, centroid bytea, population float8, source text) ON COMMIT DROP"
+    )
+    await raw.execute("TRUNCATE population_cells_staged")
+    await raw.copy_records_to_table(
+        "population_cells_staged",
+        records=(
+            (region.adcode, cell, centroid, people, region.source)
+            for region in regions
+            for cell, centroid, people in zip(region.cells, region.centroids, region.population, strict=True)
+        ),
+    )
+    await raw.execute(
+        "DELETE FROM population_cells WHERE region_adcode = ANY($1::text[])", [region.adcode for region in regions]
+    )
+    await raw.execute(
+        "INSERT INTO population_cells (region_adcode, cell, centroid, population, source) "
+        "SELECT region_adcode, ST_GeomFromEWKB(cell), ST_GeomFromEWKB(centroid), population, source "
+        "FROM population_cells_staged"
+    )
 
 
 # --- reads ----------------------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ class ReportStatus(Labelled):
 
 
 class RegionLevel(Labelled):
+    country = "country", "全国", "Country"
     province = "province", "省", "Province"
     city = "city", "市", "City"
     county = "county", "区县", "District or county"
