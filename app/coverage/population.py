@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 from pyproj import Transformer
-from shapely import MultiPolygon, box, transform
+from shapely import MultiPolygon, box, make_valid, transform
 from shapely.geometry.base import BaseGeometry
 
 from app.geo import local_equal_area
@@ -76,7 +76,8 @@ class CensusSeatDecayModel:
         proj = local_equal_area(*region.seat)
         to_plane = _array_transform(Transformer.from_crs("EPSG:4326", proj, always_xy=True))
         to_lonlat = _array_transform(Transformer.from_crs(proj, "EPSG:4326", always_xy=True))
-        area = transform(region.boundary, to_plane)
+        # A valid outline can come out of the projection invalid (vertices a few millimetres apart cross).
+        area = make_valid(transform(region.boundary, to_plane))
         minx, miny, maxx, maxy = area.bounds
         pieces = []
         y = math.floor(miny / CELL_SIZE_M) * CELL_SIZE_M
