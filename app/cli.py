@@ -19,14 +19,16 @@ from app.api import server
 from app.config import Settings
 from app.coverage import repository as coverage_repository
 from app.coverage.rules import MAX_MIN_SITES
-from app.database.connections import create_engine, reader_in
+from app.database.connections import act_as, create_engine, reader_in
 from app.formats import text
 from app.formats.spreadsheets import XLSX_MEDIA_TYPE
 from app.keys import service as keys
 from app.keys.service import Principal
 from app.paths import PROJECT_ROOT
+from app.regions import importer as regions_importer
 from app.regions import loader
 from app.regions import repository as regions_repository
+from app.regions import staged as regions_staged
 from app.regions.repository import Upserted
 from app.regions.urban import is_urban_district
 from app.roads import importer, osm
@@ -40,13 +42,16 @@ cli.add_typer(db_cli, name="db")
 keys_cli = typer.Typer(help="API keys for partner systems.", no_args_is_help=True)
 roads_cli = typer.Typer(help="Road networks (OpenStreetMap) for travel-time rules.", no_args_is_help=True)
 cli.add_typer(roads_cli, name="roads")
+regions_cli = typer.Typer(
+    help="Administrative regions: all of China's counties, cities and provinces, or a union's own boundaries.",
+    no_args_is_help=True,
+)
+cli.add_typer(regions_cli, name="regions")
 rules_cli = typer.Typer(
     help="Coverage rules: how far a site of a kind serves, and by how many sites.", no_args_is_help=True
 )
 cli.add_typer(rules_cli, name="rules")
 cli.add_typer(keys_cli, name="keys")
-regions_cli = typer.Typer(help="Regions: all of China's counties, cities and provinces.", no_args_is_help=True)
-cli.add_typer(regions_cli, name="regions")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -222,6 +227,61 @@ def regions_urban(
         raise typer.BadParameter(f"no region with adcode {adcode}", param_hint="ADCODE")
     said = "the data's rule" if urban is None else "an urban district" if urban else "not an urban district"
     console.print(f"{adcode}: {said} (coverage answers follow within a minute)")
+
+
+@regions_cli.command("import")
+def regions_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="GeoJSON, GeoPackage or Shapefile (.shp)"),
+    population: Path | None = typer.Option(
+        None,
+        exists=True,
+        dir_okay=False,
+        help="Census CSV: columns adcode, population (people), optionally urban_share (0-1) and source",
+    ),
+    coordsys: geo.CoordSys = typer.Option(
+        geo.CoordSys.wgs84, help="Datum of the file's coordinates (DataV and Amap: gcj02; Baidu: bd09)"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and report; write nothing"),
+    adcode_property: str = typer.Option("adcode", help="The property holding each feature's adcode"),
+    name_property: str = typer.Option("name", help="The property holding its name"),
+    parent_property: str = typer.Option(
+        "parent", help="Its parent's adcode, or an object with one (DataV); absent: from the adcode"
+    ),
+    level_property: str = typer.Option(
+        "level", help="province, city, county (or DataV's district); absent: from the adcode"
+    ),
+    actor: str = typer.Option("cli", help="Recorded as the author of every change"),
+) -> None:
+    """Load a union's own boundaries over the loaded ones, in one transaction (all or nothing): checked, converted
+    to WGS-84, kept in each region's history, the sites re-assigned to their regions."""
+    _visible(actor, "--actor")
+    names = regions_importer.Properties(adcode_property, name_property, parent_property, level_property)
+    try:
+        features = regions_importer.read(file, names, coordsys)
+        people = regions_importer.read_population(population) if population is not None else []
+
+        async def run(conn: AsyncConnection) -> regions_importer.Imported:
+            await act_as(conn, actor)
+            return await regions_staged.import_regions(
+                conn, features, people, check_datum=coordsys == geo.CoordSys.wgs84, dry_run=dry_run
+            )
+
+        with console.status(f"importing {len(features)} regions from {file.name}"):
+            done = _on_primary(run)
+    except regions_importer.ImportRefused as refused:
+        for problem in refused.problems:
+            console.print(f"  {problem}")
+        for warning in refused.warnings:
+            console.print(f"  [yellow]warning[/yellow] {warning}")
+        console.print(f"[red]not imported[/red]: {len(refused.problems)} problem(s); nothing written")
+        raise typer.Exit(1) from None
+    for warning in done.warnings:
+        console.print(f"  [yellow]warning[/yellow] {warning}")
+    console.print(
+        f"regions created {len(done.created)}, updated {len(done.updated)}, unchanged {len(done.unchanged)}; "
+        f"sites re-assigned {done.sites_reassigned}; population surfaces rebuilt {len(done.surfaces_rebuilt)}"
+        + (" — dry run, nothing written" if dry_run else "")
+    )
 
 
 @rules_cli.command("list")

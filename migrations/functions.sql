@@ -53,6 +53,54 @@ BEGIN
 END
 $$;
 
+-- A region as its history records it (before/after as JSON, the seat as GeoJSON); the outline is kept apart, and
+-- derived columns are left out.
+CREATE OR REPLACE FUNCTION region_document(r regions) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT (to_jsonb(r) - 'boundary' - 'seat' - 'equal_area_srid' - 'version')
+           || jsonb_build_object('seat', CASE WHEN r.seat IS NULL THEN NULL
+                                              ELSE ST_AsGeoJSON(r.seat, 6)::jsonb END)
+$$;
+
+-- A region's version goes up with every visible change, so answers kept for a region name the version they are for.
+CREATE OR REPLACE FUNCTION regions_count_version() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF region_document(NEW) IS DISTINCT FROM region_document(OLD)
+       OR ST_AsBinary(NEW.boundary) IS DISTINCT FROM ST_AsBinary(OLD.boundary) THEN
+        NEW.version := OLD.version + 1;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- Every insert, visible update or delete of a region writes a region_changes row (who: the yizhan.actor setting),
+-- with the outline it replaced when the outline changed (the current outline is the region's own).
+CREATE OR REPLACE FUNCTION regions_record_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    outline_changed boolean := false;
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF NEW.version = OLD.version THEN
+            RETURN NULL;  -- nothing anyone could see changed (regions_count_version)
+        END IF;
+        outline_changed := ST_AsBinary(NEW.boundary) IS DISTINCT FROM ST_AsBinary(OLD.boundary);
+    END IF;
+    INSERT INTO region_changes (adcode, action, version, actor, before, after, boundary_before)
+    VALUES (
+        coalesce(NEW.adcode, OLD.adcode),
+        CASE TG_OP WHEN 'INSERT' THEN 'created' WHEN 'DELETE' THEN 'deleted' ELSE 'updated' END,
+        coalesce(NEW.version, OLD.version),
+        coalesce(nullif(current_setting('yizhan.actor', true), ''), session_user),
+        CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE region_document(OLD) END,
+        CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE region_document(NEW) END,
+        CASE WHEN TG_OP = 'DELETE' OR outline_changed THEN OLD.boundary END
+    );
+    RETURN NULL;
+END
+$$;
+
 -- sites ------------------------------------------------------------------------------------------------------
 
 -- A site's region is derived from its location by the boundaries, by trigger, whenever the site is written or moves.
@@ -150,6 +198,12 @@ $$;
 
 CREATE TRIGGER regions_rederive_sites AFTER INSERT OR DELETE OR UPDATE OF boundary, level ON public.regions
     FOR EACH STATEMENT EXECUTE FUNCTION regions_rederive_sites();
+
+CREATE TRIGGER regions_count_version BEFORE UPDATE ON public.regions
+    FOR EACH ROW EXECUTE FUNCTION regions_count_version();
+
+CREATE TRIGGER regions_record_change AFTER INSERT OR DELETE OR UPDATE ON public.regions
+    FOR EACH ROW EXECUTE FUNCTION regions_record_change();
 
 CREATE TRIGGER regions_register_equal_area BEFORE INSERT OR UPDATE OF boundary ON public.regions
     FOR EACH ROW EXECUTE FUNCTION regions_register_equal_area();

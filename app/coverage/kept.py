@@ -1,9 +1,10 @@
 """A leaf region's coverage answers kept for a minute for the same state of the register: the map asks for the same
 counties' coverage through the table, the region, its gaps and the tiles at once.
 
-A site's change moves the state at once; a change of rules or boundaries (an operator's) is seen within
-KEPT_SECONDS. What-if questions make new keys without end: at most KEPT_ANSWERS answers and KEPT_BYTES of them are
-kept.
+A site's change moves the state at once; so does a change of a region (its outline, level, population: its
+`version`, kept by trigger, is in the key), for that region's answers only, even when another process made it
+(`yizhan regions import`); a change of rules is seen within KEPT_SECONDS. What-if questions make new keys without
+end: at most KEPT_ANSWERS answers and KEPT_BYTES of them are kept.
 """
 
 from collections.abc import Awaitable, Callable
@@ -45,4 +46,13 @@ class CoverageKept:
 def _key(what: str, region: asyncpg.Record, ev: Evaluation) -> tuple[Any, ...] | None:
     if ev.state is None:
         return None
-    return (what, region["adcode"], ev.kind, ev.as_of, ev.radius_override, ev.min_sites_override, ev.state)
+    return (
+        what,
+        region["adcode"],
+        region["version"],
+        ev.kind,
+        ev.as_of,
+        ev.radius_override,
+        ev.min_sites_override,
+        ev.state,
+    )

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 import shapely
 from pyproj import Transformer
-from shapely import MultiPolygon, transform
+from shapely import MultiPolygon, make_valid, transform
 from shapely.geometry.base import BaseGeometry
 
 from app.geo import local_equal_area
@@ -95,7 +95,8 @@ class CensusSeatDecayModel:
         proj = local_equal_area(*region.seat)
         to_plane = _array_transform(Transformer.from_crs("EPSG:4326", proj, always_xy=True))
         to_lonlat = _array_transform(Transformer.from_crs(proj, "EPSG:4326", always_xy=True))
-        pieces = self._pieces(transform(region.boundary, to_plane))
+        # A valid outline can come out of the projection invalid (vertices a few millimetres apart cross).
+        pieces = self._pieces(make_valid(transform(region.boundary, to_plane)))
         areas = shapely.area(pieces)
         centres = shapely.centroid(pieces)
         # The seat is the projection's origin, so its distance to a cell is the cell centre's norm.

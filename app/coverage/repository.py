@@ -99,7 +99,7 @@ async def replace_population_bulk(conn: AsyncConnection, regions: list[Populatio
 
 REGION_SQL = """
 SELECT r.adcode, r.name, r.level, r.parent_adcode, r.is_urban_district, r.population,
-       r.equal_area_srid,
+       r.equal_area_srid, r.version,
        (SELECT min(p.source) FROM population_cells p WHERE p.region_adcode = r.adcode) AS population_source,
        EXISTS (SELECT 1 FROM regions c WHERE c.parent_adcode = r.adcode) AS has_children
 FROM regions r

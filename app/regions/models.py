@@ -1,9 +1,28 @@
-"""Administrative regions (country / province / city / county) with their boundaries and census population."""
+"""Administrative regions (country / province / city / county) with their boundaries and census population, and the
+history of their changes."""
+
+import datetime as dt
+from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Computed, Double, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.changes.models import Xid8
 from app.database.orm import Base, one_of
 from app.regions.adcode import ADCODE_PATTERN
 from app.vocabularies.closed import RegionLevel
@@ -41,3 +60,24 @@ class Region(Base):
     population_source: Mapped[str | None] = mapped_column(Text)
     # Set by trigger: the SRID of an equal-area projection centred on the region (see migration 0002).
     equal_area_srid: Mapped[int | None] = mapped_column(Integer, unique=True)
+    # Goes up with every visible change (by trigger, migration 0013): answers kept for a region name it.
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class RegionChange(Base):
+    """One change to one region, written by trigger: who, when, before/after, and the outline it replaced."""
+
+    __tablename__ = "region_changes"
+    __table_args__ = (CheckConstraint("action IN ('created', 'updated', 'deleted')", name="action_known"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    adcode: Mapped[str] = mapped_column(String(6), index=True)
+    action: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    actor: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Only when the outline changed: the outline of each version is the next change's, or the region's own.
+    boundary_before: Mapped[str | None] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
+    txid: Mapped[int] = mapped_column(Xid8(), server_default=text("pg_current_xact_id()"))
