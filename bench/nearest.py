@@ -42,6 +42,11 @@ console = Console(width=150)
 
 async def prepare(n_sites: int, name: str = DB_NAME) -> int:
     await fresh_demo_database(name)
+    return await load_register(n_sites, name)
+
+
+async def load_register(n_sites: int, name: str) -> int:
+    """The generated national register of `n_sites` into database `name`; how many sites it then holds."""
     started = time.perf_counter()
     # Each with its GCJ-02 twin, as the service's own write paths store it (Site.gcj02_lon).
     rows = [

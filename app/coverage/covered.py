@@ -159,7 +159,8 @@ async def _isochrones(reader: Reader, srid: int, rule: Rule, points: list[tuple[
 async def worst_served(reader: Reader, of: repository.Catchments, rule: Rule) -> dict[str, Any] | None:
     """The place whose k-th serving site is farthest: on a network, the node of the region with the longest
     travel time to its k-th quickest site; otherwise, among the region's boundary vertices and population cell
-    centroids, the one farthest (in the plane) from its k-th nearest site. None when fewer than k sites serve."""
+    centroids, the one farthest (in the plane) from its k-th nearest site. None when fewer than k sites serve.
+    `searched_m`: how far around the region sites were looked for (none beyond could change the answer)."""
     k = rule.min_sites
     if rule.network is not None:
         return await _worst_on_network(reader, of, rule)
@@ -174,7 +175,7 @@ async def worst_served(reader: Reader, of: repository.Catchments, rule: Rule) ->
             # Proof as in the single-radius search: a site beyond the search is farther than this from the region.
             if distance <= (1 - geo.PLANAR_MARGIN) * search:
                 spot = candidates[worst]
-                return {"lon": spot["lon"], "lat": spot["lat"], "travel_time_s": None,
+                return {"lon": spot["lon"], "lat": spot["lat"], "travel_time_s": None, "searched_m": search,
                         "method": f"sampled: the region's boundary vertices and population cell centroids, by "
                                   f"distance to the {_ordinal(k)} nearest site"}  # fmt: skip
         if search >= geo.FARTHEST_M:
@@ -221,6 +222,7 @@ async def _worst_on_network(reader: Reader, of: repository.Catchments, rule: Rul
         "travel_time_s": round(seconds, 1) if reached else None,
         # The site the time is to; when none is reached in time, the k-th nearest is named (by the caller).
         "site": (by["id"], by["lon"], by["lat"]) if reached else None,
+        "searched_m": reach_m,
         "method": f"the region's road network nodes, by travel time to the {_ordinal(k)} quickest site"
         + ("" if reached else f" (null: not reached within {ahead_s / 60:.0f} min)"),
     }

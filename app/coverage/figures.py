@@ -2,6 +2,7 @@
 worst-served spot; a parent region's figures are its children's, each under its own rule."""
 
 import copy
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,10 +41,17 @@ async def leaf_figures(
     return await repository.covered_figures(reader, of, found.wkb)
 
 
-async def _worst_served(reader: Reader, region: asyncpg.Record, rule: Rule, ev: Evaluation) -> dict[str, Any] | None:
+async def _worst_served(
+    reader: Reader, region: asyncpg.Record, rule: Rule, ev: Evaluation
+) -> tuple[dict[str, Any] | None, float]:
+    """The worst-served spot, and how far around the region the sites it was found among were looked for (no site
+    beyond that could change it)."""
     if not rule.is_single_radius:
         found = await covered.worst_served(reader, ev.catchments(region, covered.search_m(rule)), rule)
-        return await _with_kth_site(reader, ev, found, rule.min_sites) if found is not None else None
+        if found is None:
+            return None, geo.FARTHEST_M
+        searched_m = found.pop("searched_m")
+        return await _with_kth_site(reader, ev, found, rule.min_sites), searched_m
     search = covered.WORST_SERVED_FIRST_SEARCH_M
     while True:
         spot = await repository.worst_served(reader, ev.catchments(region, search))
@@ -52,10 +60,10 @@ async def _worst_served(reader: Reader, region: asyncpg.Record, rule: Rule, ev: 
             break
         search *= 2
     if spot is None:
-        return None  # no site of the kind anywhere
+        return None, search  # no site of the kind anywhere
     # The Voronoi search is planar in the local projection; the distance reported is the geodesic one.
     method = "exact: the farthest point from every site (Voronoi vertices within the region)"
-    return await _with_kth_site(reader, ev, {"lon": spot["lon"], "lat": spot["lat"], "method": method}, 1)
+    return await _with_kth_site(reader, ev, {"lon": spot["lon"], "lat": spot["lat"], "method": method}, 1), search
 
 
 async def _with_kth_site(reader: Reader, ev: Evaluation, spot: dict[str, Any], k: int) -> dict[str, Any] | None:
@@ -79,23 +87,59 @@ async def _with_kth_site(reader: Reader, ev: Evaluation, spot: dict[str, Any], k
     }
 
 
-def _row_bytes(row: dict[str, Any]) -> int:
-    return 4 * len(orjson.dumps(row))
-
-
 async def _leaf_row(reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation) -> dict[str, Any]:
-    row: dict[str, Any] = await kept.get(
-        "row", region, ev, lambda: _compute_leaf_row(reader, kept, region, ev), _row_bytes
-    )
-    return copy.deepcopy(row)  # callers convert coordinates in place
+    return (await _leaf_rows(reader, kept, [region], ev))[region["adcode"]]
+
+
+async def _leaf_rows(
+    reader: Reader, kept: CoverageKept, leaves: list[asyncpg.Record], ev: Evaluation
+) -> dict[str, dict[str, Any]]:
+    """Each leaf's row, kept while nothing within its reach changes (app.coverage.kept): the sites around every leaf
+    are fingerprinted in one statement, and only the leaves whose fingerprint moved are computed again."""
+    first_reach = max(covered.WORST_SERVED_FIRST_SEARCH_M, (ev.radius_override or 0) * (1 + geo.PLANAR_MARGIN))
+    reaches = {leaf["adcode"]: kept.reach(leaf, ev) or first_reach for leaf in leaves}
+    fingerprints = await repository.leaf_fingerprints(reader, ev.kind, reaches) if ev.state is not None else {}
+
+    async def one(leaf: asyncpg.Record) -> dict[str, Any]:
+        reach, fingerprint = reaches[leaf["adcode"]], fingerprints.get(leaf["adcode"])
+        while True:
+            row, depends_within = await kept.row(
+                leaf, ev, (reach, fingerprint), lambda: _fresh_leaf_row(reader, kept, leaf, ev), _row_bytes
+            )
+            if depends_within <= reach:
+                return copy.deepcopy(row)  # callers convert coordinates in place
+            # The row depends on sites beyond the fingerprinted reach (a sparse region's worst-served spot): it is
+            # computed again under a fingerprint that holds them, which every later question reads.
+            kept.reached(leaf, ev, depends_within)
+            reach = depends_within
+            if ev.state is not None:
+                fingerprint = (await repository.leaf_fingerprints(reader, ev.kind, {leaf["adcode"]: reach}))[
+                    leaf["adcode"]
+                ]
+
+    rows = await each_region(reader, leaves, one)
+    return {leaf["adcode"]: row for leaf, row in zip(leaves, rows, strict=True)}
+
+
+def _row_bytes(found: tuple[dict[str, Any], float]) -> int:
+    return 4 * len(orjson.dumps(found[0]))
+
+
+async def _fresh_leaf_row(
+    reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation
+) -> tuple[dict[str, Any], float]:
+    async with kept.computing:
+        return await _compute_leaf_row(reader, kept, region, ev)
 
 
 async def _compute_leaf_row(
     reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], float]:
+    """The leaf's row, and how far around it (metres) the sites it depends on may be."""
     rule = await resolve_rule(reader, region["adcode"], ev)
     found = await leaf_figures(reader, kept, region, rule, ev)
-    return {
+    worst_served, searched_m = await _worst_served(reader, region, rule, ev)
+    row = {
         "adcode": region["adcode"],
         "name": region["name"],
         "is_urban_district": region["is_urban_district"],
@@ -110,8 +154,9 @@ async def _compute_leaf_row(
         "covered_population": round(found["covered_population"]) if region["population_source"] else None,
         "covered_population_share": share(found["covered_population"], found["cells_population"]),
         "site_count": found["site_count"],
-        "worst_served": await _worst_served(reader, region, rule, ev),
+        "worst_served": worst_served,
     }
+    return row, max(covered.search_m(rule) * (1 + geo.PLANAR_MARGIN), searched_m)
 
 
 def _aggregate(region: asyncpg.Record, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -140,23 +185,37 @@ def _aggregate(region: asyncpg.Record, rows: list[dict[str, Any]]) -> dict[str, 
     }
 
 
-async def _row(reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation) -> dict[str, Any]:
-    if not region["has_children"]:
-        return await _leaf_row(reader, kept, region, ev)
-    # A parent's figures are its children's, each under its own rule (a city's urban districts at 2 km, its
-    # counties at half an hour).
-    return _aggregate(region, await child_rows(reader, kept, region["adcode"], ev))
-
-
 async def region_coverage(reader: Reader, kept: CoverageKept, adcode: str, ev: Evaluation) -> dict[str, Any]:
-    row = await _row(reader, kept, await find_region(reader, adcode), ev)
+    region = await find_region(reader, adcode)
+    if region["has_children"]:
+        # A parent's figures are its children's, each under its own rule (a city's urban districts at 2 km, its
+        # counties at half an hour).
+        row = _aggregate(region, await _rows_below(reader, kept, adcode, ev))
+    else:
+        row = await _leaf_row(reader, kept, region, ev)
     return {"kind": ev.kind, "as_of": ev.as_of.isoformat(), **row}
 
 
 async def child_rows(reader: Reader, kept: CoverageKept, adcode: str, ev: Evaluation) -> list[dict[str, Any]]:
     await find_region(reader, adcode)
-    children = await repository.children(reader, adcode)
-    return await each_region(children, lambda child: _row(reader, kept, child, ev))
+    return await _rows_below(reader, kept, adcode, ev)
+
+
+async def _rows_below(reader: Reader, kept: CoverageKept, adcode: str, ev: Evaluation) -> list[dict[str, Any]]:
+    """A row for each child of the region: a leaf's own, a parent's the aggregate of its children's, down to the
+    leaves (a country's provinces from its counties), every leaf looked up or computed at once."""
+    tree = await repository.descendants(reader, adcode)
+    leaf_rows = await _leaf_rows(reader, kept, [r for r in tree if not r["has_children"]], ev)
+    below: dict[str, list[asyncpg.Record]] = defaultdict(list)
+    for region in tree:
+        below[region["parent_adcode"]].append(region)
+
+    def row(region: asyncpg.Record) -> dict[str, Any]:
+        if not region["has_children"]:
+            return leaf_rows[region["adcode"]]
+        return _aggregate(region, [row(child) for child in below[region["adcode"]]])
+
+    return [row(child) for child in below[adcode]]
 
 
 @dataclass(frozen=True)

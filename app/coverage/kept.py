@@ -1,13 +1,23 @@
-"""A leaf region's coverage answers kept for a minute for the same state of the register: the map asks for the same
-counties' coverage through the table, the region, its gaps and the tiles at once.
+"""Coverage answers kept per application for the same state of what they were computed from.
 
-A site's change moves the state at once; so does a change of a region (its outline, level, population: its
+A leaf region's figures (its row of a table) are kept by the state of the sites within their reach (a
+fingerprint of the sites of the kind around the region, read from the database at each question: app.coverage.
+repository.leaf_fingerprints), so a site's change recomputes only the regions it can touch, and a write by another
+process (a CLI import, another worker) is seen at once. A row also depends on its region's rule and boundary, which
+the fingerprint holds too; the population cells are not in it, so a new population model is seen within
+ROW_SECONDS.
+
+Other answers (a covered area, the gaps) are kept for KEPT_SECONDS for the register's state as a whole (its last
+change): a site's change moves it at once; so does a change of a region (its outline, level, population: its
 `version`, kept by trigger, is in the key), for that region's answers only, even when another process made it
-(`yizhan regions import`); a change of rules is seen within KEPT_SECONDS. What-if questions make new keys without
-end: at most KEPT_ANSWERS answers and KEPT_BYTES of them are kept.
+(`yizhan regions import`); a change of rules is seen within KEPT_SECONDS.
+
+What-if questions make new keys without end: the stores are bounded in answers and bytes.
 """
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -19,16 +29,28 @@ T = TypeVar("T")
 KEPT_SECONDS = 60.0
 KEPT_ANSWERS = 2_000
 KEPT_BYTES = 16 * 1024 * 1024
+# Every county of China under a few kinds and dates.
+ROW_SECONDS = 3600.0
+KEPT_ROWS = 20_000
+KEPT_ROW_BYTES = 64 * 1024 * 1024
+# Leaf figures computed at once by one application, whatever the number of questions asking: the database does the
+# work on both cores, and the read pool keeps connections for the hot path (nearest) while a country is computed.
+LEAVES_AT_ONCE = 3
 
 
 class CoverageKept:
-    """One application's kept coverage answers (create_app puts them on app.state.coverage_kept)."""
+    """One application's kept coverage answers (create_app puts them on app.state.coverage_kept), and the bound on
+    the leaf figures it computes at once."""
 
     def __init__(self) -> None:
         self._kept = Kept("coverage", KEPT_SECONDS, KEPT_ANSWERS, KEPT_BYTES)
+        self._rows = Kept("coverage_rows", ROW_SECONDS, KEPT_ROWS, KEPT_ROW_BYTES)
+        # How far around each leaf its last figures depended on sites (metres): where its fingerprint is read.
+        self._reaches: OrderedDict[Hashable, float] = OrderedDict()
+        self.computing = asyncio.Semaphore(LEAVES_AT_ONCE)
 
     def __len__(self) -> int:
-        return len(self._kept)
+        return len(self._kept) + len(self._rows)
 
     async def get(
         self,
@@ -42,17 +64,37 @@ class CoverageKept:
         and not kept)."""
         return await self._kept.get(_key(what, region, ev), compute, weigh)
 
+    async def row(
+        self,
+        region: asyncpg.Record,
+        ev: Evaluation,
+        fingerprint: Hashable,
+        compute: Callable[[], Awaitable[T]],
+        weigh: Callable[[T], int],
+    ) -> T:
+        """The leaf `region`'s row for `ev`, kept for the state `fingerprint` of the sites within its reach
+        (ev without a state: computed and not kept). A transaction that has written keeps its own rows: its
+        uncommitted changes are its own."""
+        key = None if ev.state is None else (*_question(region, ev), fingerprint, ev.state[1])
+        return await self._rows.get(key, compute, weigh)
+
+    def reach(self, region: asyncpg.Record, ev: Evaluation) -> float | None:
+        """How far around the leaf its figures last depended on sites (None: not computed yet)."""
+        return self._reaches.get(_question(region, ev))
+
+    def reached(self, region: asyncpg.Record, ev: Evaluation, metres: float) -> None:
+        key = _question(region, ev)
+        self._reaches[key] = metres
+        self._reaches.move_to_end(key)
+        while len(self._reaches) > KEPT_ROWS:
+            self._reaches.popitem(last=False)
+
+
+def _question(region: asyncpg.Record, ev: Evaluation) -> tuple[Any, ...]:
+    return (region["adcode"], ev.kind, ev.as_of, ev.radius_override, ev.min_sites_override)
+
 
 def _key(what: str, region: asyncpg.Record, ev: Evaluation) -> tuple[Any, ...] | None:
     if ev.state is None:
         return None
-    return (
-        what,
-        region["adcode"],
-        region["version"],
-        ev.kind,
-        ev.as_of,
-        ev.radius_override,
-        ev.min_sites_override,
-        ev.state,
-    )
+    return (what, *_question(region, ev), region["version"], ev.state)

@@ -114,6 +114,58 @@ async def children(reader: Reader, adcode: str) -> list[asyncpg.Record]:
     return await reader.fetch(REGION_SQL + " WHERE r.parent_adcode = $1 ORDER BY r.adcode", adcode)
 
 
+async def descendants(reader: Reader, adcode: str) -> list[asyncpg.Record]:
+    """Every region under `adcode`, at every depth, in adcode order."""
+    return await reader.fetch(
+        f"""
+WITH RECURSIVE tree AS (
+    SELECT adcode FROM regions WHERE parent_adcode = $1
+    UNION ALL
+    SELECT c.adcode FROM regions c JOIN tree t ON c.parent_adcode = t.adcode
+)
+{REGION_SQL} WHERE r.adcode IN (SELECT adcode FROM tree) ORDER BY r.adcode
+""",
+        adcode,
+    )
+
+
+def _fingerprints_sql() -> str:
+    search_lon, search_lat = geo.degrees_around_sql(
+        "l.reach_m", "GREATEST(abs(ST_YMin(r.boundary)), abs(ST_YMax(r.boundary)))"
+    )
+    return f"""
+WITH rules AS (
+    -- What every leaf's rule is made of: the kind's rules and the road networks they may be travelled on.
+    SELECT (SELECT md5(coalesce(string_agg(c::text, ',' ORDER BY c.id), '')) FROM coverage_rules c WHERE c.kind = $1)
+           || (SELECT md5(coalesce(string_agg(n.id || ':' || n.xmin, ',' ORDER BY n.id), '')) FROM road_networks n)
+           AS version
+)
+SELECT l.adcode, (SELECT version FROM rules) AS rules, r.xmin::text AS region,
+       count(s.id) AS sites,
+       coalesce(sum(hashtextextended(
+           ROW(s.id, s.version, s.geom, s.status, s.opened_on, s.closed_on, s.deleted_at)::text, 0)), 0)::text
+       AS versions
+FROM unnest($2::text[], $3::float8[]) AS l(adcode, reach_m)
+JOIN regions r ON r.adcode = l.adcode
+LEFT JOIN sites s ON s.kind = $1 AND s.geom && ST_Expand(r.boundary, {search_lon}, {search_lat})
+GROUP BY l.adcode, r.xmin
+"""
+
+
+LEAF_FINGERPRINTS_SQL = _fingerprints_sql()
+
+
+async def leaf_fingerprints(reader: Reader, kind: str, reaches: dict[str, float]) -> dict[str, tuple[str, ...]]:
+    """The state of what each leaf region's figures for `kind` are computed from: the kind's rules and the road
+    networks, the region's row (its boundary, its class), and every site of the kind within the leaf's reach
+    (metres around its boundary's box), whatever its status or dates: their number and a sum of a hash of what
+    coverage reads of each (id, version, point, status, dates). A write through the service raises the version, a
+    plain SQL one changes what is hashed; a site that leaves the reach changes the number or the sum, one that comes
+    in brings its own hash."""
+    rows = await reader.fetch(LEAF_FINGERPRINTS_SQL, kind, list(reaches), list(reaches.values()))
+    return {row["adcode"]: (row["rules"], row["region"], str(row["sites"]), row["versions"]) for row in rows}
+
+
 async def region_of_point(reader: Reader, lon: float, lat: float) -> str | None:
     value = await reader.fetchval(f"SELECT region_of({geo.point_sql('$1', '$2')})", lon, lat)
     return str(value) if value is not None else None
