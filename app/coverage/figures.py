@@ -117,7 +117,7 @@ async def _leaf_rows(
                     leaf["adcode"]
                 ]
 
-    rows = await each_region(reader, leaves, one)
+    rows: list[dict[str, Any]] = await each_region(leaves, one)
     return {leaf["adcode"]: row for leaf, row in zip(leaves, rows, strict=True)}
 
 
