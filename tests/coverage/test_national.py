@@ -15,6 +15,7 @@ from app.china_time import today
 from app.coverage import figures, repository
 from app.coverage.evaluation import Evaluation
 from app.coverage.kept import CoverageKept
+from app.database.read_pool import Reader
 from bench import china
 from tests.coverage.test_coverage import geodesic_area_km2, geodesic_circle, serving_sites
 
@@ -110,7 +111,7 @@ async def test_regions_list_each_level_by_parent(client: httpx.AsyncClient, chin
 
 
 async def test_after_one_site_moves_only_the_counties_it_can_reach_are_computed_again(
-    conn: asyncpg.Connection, china_part: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    conn: asyncpg.Connection, reader: Reader, china_part: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     computed: list[str] = []
     compute = figures._compute_leaf_row
@@ -124,7 +125,7 @@ async def test_after_one_site_moves_only_the_counties_it_can_reach_are_computed_
 
     async def national() -> list[dict[str, Any]]:
         ev = Evaluation("legal_aid", today(), None, state=await repository.register_state(conn))
-        return await figures.child_rows(conn, kept, "100000", ev)
+        return await figures.child_rows(reader, kept, "100000", ev)
 
     await national()
     assert set(computed) == set(china_part)  # every county once (a sparse one's twice: its reach grew)
@@ -151,5 +152,7 @@ async def test_after_one_site_moves_only_the_counties_it_can_reach_are_computed_
             assert geod.inv(lon, lat, moved["lon"], moved["lat"])[2] < 100_000, adcode
     assert {a for a in china_part if a.startswith("3716")}.isdisjoint(computed)
     # What is kept after the change is what a fresh computation gives.
-    fresh = await figures.child_rows(conn, CoverageKept(), "100000", Evaluation("legal_aid", today(), None, state=None))
+    fresh = await figures.child_rows(
+        reader, CoverageKept(), "100000", Evaluation("legal_aid", today(), None, state=None)
+    )
     assert after == fresh
