@@ -34,21 +34,24 @@ END
 $$;
 
 -- Each region gets a spatial_ref_sys entry for a Lambert azimuthal equal-area projection centred on it (the same
--- PROJ string as app.geo.local_equal_area): PostGIS caches projections by SRID, not by PROJ string.
+-- PROJ string as app.geo.local_equal_area): PostGIS caches projections by SRID, not by PROJ string. The plane is
+-- also written as WKT, with no authority code: PostGIS readies it in milliseconds (migration 0014).
 CREATE OR REPLACE FUNCTION regions_register_equal_area() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    lat text := to_char(ST_Y(ST_Centroid(NEW.boundary)), 'FM990.000000');
+    lon text := to_char(ST_X(ST_Centroid(NEW.boundary)), 'FM990.000000');
 BEGIN
     IF NEW.equal_area_srid IS NULL THEN
         NEW.equal_area_srid := nextval('region_equal_area_srid');
     END IF;
-    INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, proj4text)
+    INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text)
     VALUES (
-        NEW.equal_area_srid, 'yizhan', NEW.equal_area_srid,
-        format('+proj=laea +lat_0=%s +lon_0=%s +datum=WGS84 +units=m +no_defs',
-               to_char(ST_Y(ST_Centroid(NEW.boundary)), 'FM990.000000'),
-               to_char(ST_X(ST_Centroid(NEW.boundary)), 'FM990.000000'))
+        NEW.equal_area_srid, 'yizhan', NULL, format('PROJCS["yizhan region plane",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]],PROJECTION["Lambert_Azimuthal_Equal_Area"],PARAMETER["latitude_of_center",%s],PARAMETER["longitude_of_center",%s],PARAMETER["false_easting",0],PARAMETER["false_northing",0],UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],AXIS["Northing",NORTH]]', lat, lon),
+        format('+proj=laea +lat_0=%s +lon_0=%s +datum=WGS84 +units=m +no_defs', lat, lon)
     )
-    ON CONFLICT (srid) DO UPDATE SET proj4text = EXCLUDED.proj4text;
+    ON CONFLICT (srid) DO UPDATE
+        SET auth_srid = EXCLUDED.auth_srid, srtext = EXCLUDED.srtext, proj4text = EXCLUDED.proj4text;
     RETURN NEW;
 END
 $$;
