@@ -95,10 +95,12 @@ async def _leaf_rows(
     reader: Reader, kept: CoverageKept, leaves: list[asyncpg.Record], ev: Evaluation
 ) -> dict[str, dict[str, Any]]:
     """Each leaf's row, kept while nothing within its reach changes (app.coverage.kept): the sites around every leaf
-    are fingerprinted in one statement, and only the leaves whose fingerprint moved are computed again."""
+    are fingerprinted in one statement when the kind's state has moved, and only the leaves whose fingerprint moved
+    are computed again."""
     first_reach = max(covered.WORST_SERVED_FIRST_SEARCH_M, (ev.radius_override or 0) * (1 + geo.PLANAR_MARGIN))
     reaches = {leaf["adcode"]: kept.reach(leaf, ev) or first_reach for leaf in leaves}
-    fingerprints = await repository.leaf_fingerprints(reader, ev.kind, reaches) if ev.state is not None else {}
+    state = await repository.kind_state(reader, ev.kind) if ev.state is not None else None
+    fingerprints = await kept.fingerprints(reader, ev.kind, state, reaches) if ev.state is not None else {}
 
     async def one(leaf: asyncpg.Record) -> dict[str, Any]:
         reach, fingerprint = reaches[leaf["adcode"]], fingerprints.get(leaf["adcode"])
@@ -113,9 +115,7 @@ async def _leaf_rows(
             kept.reached(leaf, ev, depends_within)
             reach = depends_within
             if ev.state is not None:
-                fingerprint = (await repository.leaf_fingerprints(reader, ev.kind, {leaf["adcode"]: reach}))[
-                    leaf["adcode"]
-                ]
+                fingerprint = (await kept.fingerprints(reader, ev.kind, state, {leaf["adcode"]: reach}))[leaf["adcode"]]
 
     rows: list[dict[str, Any]] = await each_region(leaves, one)
     return {leaf["adcode"]: row for leaf, row in zip(leaves, rows, strict=True)}

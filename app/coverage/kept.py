@@ -1,11 +1,13 @@
 """Coverage answers kept per application for the same state of what they were computed from.
 
 A leaf region's figures (its row of a table) are kept by the state of the sites within their reach (a
-fingerprint of the sites of the kind around the region, read from the database at each question: app.coverage.
-repository.leaf_fingerprints), so a site's change recomputes only the regions it can touch, and a write by another
-process (a CLI import, another worker) is seen at once. A row also depends on its region's rule and boundary, which
-the fingerprint holds too; the population cells are not in it, so a new population model is seen within
-ROW_SECONDS.
+fingerprint of the sites of the kind around the region: app.coverage.repository.leaf_fingerprints), so a site's
+change recomputes only the regions it can touch. The state of the kind as a whole (its sites, rules and the regions:
+repository.kind_state) is read from the database at each question, one pass over the kind's sites; the leaves'
+fingerprints are read again only when it has moved. So a write by another process (a CLI import, another worker) is
+seen at once, and a country's 2,891 leaves cost one statement while nothing changes. A row also depends on its
+region's rule and boundary, which the fingerprint holds too; the population cells are not in it, so a new
+population model is seen within ROW_SECONDS.
 
 Other answers (a covered area, the gaps) are kept for KEPT_SECONDS for the register's state as a whole (its last
 change): a site's change moves it at once; so does a change of a region (its outline, level, population: its
@@ -23,7 +25,9 @@ from typing import Any, TypeVar
 import asyncpg
 
 from app.compute.kept import Kept
+from app.coverage import repository
 from app.coverage.evaluation import Evaluation
+from app.database.read_pool import Reader
 
 T = TypeVar("T")
 KEPT_SECONDS = 60.0
@@ -48,6 +52,8 @@ class CoverageKept:
         # How far around each leaf its last figures depended on sites (metres): where its fingerprint is read.
         self._reaches: OrderedDict[Hashable, float] = OrderedDict()
         self.computing = asyncio.Semaphore(LEAVES_AT_ONCE)
+        # Per kind: the kind's state the leaves' fingerprints were read in, and each leaf's (reach, fingerprint).
+        self._fingerprints: dict[str, tuple[Hashable, dict[str, tuple[float, Hashable]]]] = {}
 
     def __len__(self) -> int:
         return len(self._kept) + len(self._rows)
@@ -77,6 +83,23 @@ class CoverageKept:
         uncommitted changes are its own."""
         key = None if ev.state is None else (*_question(region, ev), fingerprint, ev.state[1])
         return await self._rows.get(key, compute, weigh)
+
+    async def fingerprints(
+        self, reader: Reader, kind: str, state: Hashable, reaches: dict[str, float]
+    ) -> dict[str, Hashable]:
+        """Each leaf's fingerprint for `kind` within its reach (adcode: metres), read again only for the leaves
+        whose reach is new, or for all of them when the kind's `state` (repository.kind_state) has moved since
+        they were read."""
+        known_state, known = self._fingerprints.get(kind, (None, {}))
+        if known_state != state:
+            known = {}
+        missing = {adcode: reach for adcode, reach in reaches.items() if known.get(adcode, (None,))[0] != reach}
+        if missing:
+            fresh = await repository.leaf_fingerprints(reader, kind, missing)
+            known = {**known, **{adcode: (missing[adcode], fresh[adcode]) for adcode in fresh}}
+            if len(known) <= KEPT_ROWS:
+                self._fingerprints[kind] = (state, known)
+        return {adcode: known[adcode][1] for adcode in reaches if adcode in known}
 
     def reach(self, region: asyncpg.Record, ev: Evaluation) -> float | None:
         """How far around the leaf its figures last depended on sites (None: not computed yet)."""

@@ -129,41 +129,58 @@ WITH RECURSIVE tree AS (
     )
 
 
+# What every leaf's rule is made of: the kind's rules and the road networks they may be travelled on.
+RULES_VERSION_SQL = """
+(SELECT md5(coalesce(string_agg(c::text, ',' ORDER BY c.id), '')) FROM coverage_rules c WHERE c.kind = $1)
+|| (SELECT md5(coalesce(string_agg(n.id || ':' || n.xmin, ',' ORDER BY n.id), '')) FROM road_networks n)
+"""
+# A row's version as the database keeps it: every write of the row, through the service or plain SQL, makes a new
+# version, stamped with the writing transaction (xmin) and its command within it (cmin: a transaction that writes a
+# row twice), so (key, xmin, cmin) names what coverage could read of it.
+ROW_STATE_SQL = "hashtextextended({row}.{key}::text || ':' || {row}.xmin::text || ':' || {row}.cmin::text, 0)"
+SITE_STATE = ROW_STATE_SQL.format(row="s", key="id")
+
+
 def _fingerprints_sql() -> str:
     search_lon, search_lat = geo.degrees_around_sql(
         "l.reach_m", "GREATEST(abs(ST_YMin(r.boundary)), abs(ST_YMax(r.boundary)))"
     )
     return f"""
-WITH rules AS (
-    -- What every leaf's rule is made of: the kind's rules and the road networks they may be travelled on.
-    SELECT (SELECT md5(coalesce(string_agg(c::text, ',' ORDER BY c.id), '')) FROM coverage_rules c WHERE c.kind = $1)
-           || (SELECT md5(coalesce(string_agg(n.id || ':' || n.xmin, ',' ORDER BY n.id), '')) FROM road_networks n)
-           AS version
-)
-SELECT l.adcode, (SELECT version FROM rules) AS rules, r.xmin::text AS region,
-       count(s.id) AS sites,
-       coalesce(sum(hashtextextended(
-           ROW(s.id, s.version, s.geom, s.status, s.opened_on, s.closed_on, s.deleted_at)::text, 0)), 0)::text
-       AS versions
+SELECT l.adcode, {RULES_VERSION_SQL} AS rules, {ROW_STATE_SQL.format(row="r", key="adcode")}::text AS region,
+       count(s.id) AS sites, coalesce(sum({SITE_STATE}), 0)::text AS versions
 FROM unnest($2::text[], $3::float8[]) AS l(adcode, reach_m)
 JOIN regions r ON r.adcode = l.adcode
 LEFT JOIN sites s ON s.kind = $1 AND s.geom && ST_Expand(r.boundary, {search_lon}, {search_lat})
-GROUP BY l.adcode, r.xmin
+GROUP BY l.adcode, r.adcode, r.xmin, r.cmin
 """
 
 
 LEAF_FINGERPRINTS_SQL = _fingerprints_sql()
 
+KIND_STATE_SQL = f"""
+SELECT {RULES_VERSION_SQL} AS rules,
+       (SELECT coalesce(sum({ROW_STATE_SQL.format(row="r", key="adcode")}), 0) FROM regions r)::text AS regions,
+       count(*) AS sites, coalesce(sum({SITE_STATE}), 0)::text AS versions
+FROM sites s WHERE s.kind = $1
+"""
+
 
 async def leaf_fingerprints(reader: Reader, kind: str, reaches: dict[str, float]) -> dict[str, tuple[str, ...]]:
     """The state of what each leaf region's figures for `kind` are computed from: the kind's rules and the road
     networks, the region's row (its boundary, its class), and every site of the kind within the leaf's reach
-    (metres around its boundary's box), whatever its status or dates: their number and a sum of a hash of what
-    coverage reads of each (id, version, point, status, dates). A write through the service raises the version, a
-    plain SQL one changes what is hashed; a site that leaves the reach changes the number or the sum, one that comes
-    in brings its own hash."""
+    (metres around its boundary's box), whatever its status or dates: their number and a sum of a hash of each
+    one's row version. A site that leaves the reach changes the number or the sum, one that comes in brings its own
+    hash."""
     rows = await reader.fetch(LEAF_FINGERPRINTS_SQL, kind, list(reaches), list(reaches.values()))
     return {row["adcode"]: (row["rules"], row["region"], str(row["sites"]), row["versions"]) for row in rows}
+
+
+async def kind_state(reader: Reader, kind: str) -> tuple[str, ...]:
+    """The state of everything any leaf's figures for `kind` are computed from, read at once (one pass over the
+    kind's sites, none over the regions' outlines): while it stands, so does every leaf's fingerprint."""
+    row = await reader.fetchrow(KIND_STATE_SQL, kind)
+    assert row is not None
+    return (row["rules"], row["regions"], str(row["sites"]), row["versions"])
 
 
 async def region_of_point(reader: Reader, lon: float, lat: float) -> str | None:
