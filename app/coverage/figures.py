@@ -1,7 +1,6 @@
 """Coverage figures of regions (SPEC §6): who is within reach of a site of a kind, by area and by people, and the
 worst-served spot; a parent region's figures are its children's, each under its own rule."""
 
-import copy
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +108,7 @@ async def _leaf_rows(
                 leaf, ev, (reach, fingerprint), lambda: _fresh_leaf_row(reader, kept, leaf, ev), _row_bytes
             )
             if depends_within <= reach:
-                return copy.deepcopy(row)  # callers convert coordinates in place
+                return row  # shared with every later question: callers copy what they change
             # The row depends on sites beyond the fingerprinted reach (a sparse region's worst-served spot): it is
             # computed again under a fingerprint that holds them, which every later question reads.
             kept.reached(leaf, ev, depends_within)

@@ -121,6 +121,7 @@ async def suggest_sites(
 
 
 def _worst_served_in(row: dict[str, Any], coordsys: str) -> dict[str, Any]:
-    if row["worst_served"] is not None:
-        row["worst_served"] = geo.record_from_wgs84(row["worst_served"], coordsys)
-    return row
+    """The row with its worst-served spot in `coordsys` (a copy: the row itself may be kept)."""
+    if row["worst_served"] is None:
+        return row
+    return {**row, "worst_served": geo.record_from_wgs84(row["worst_served"], coordsys)}
