@@ -77,8 +77,17 @@ const escape = (text) => String(text ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&
 // Answers asked for before the page needs them (prefetch), taken once by api().
 const asked = new Map();
 
-async function fetchJson(path, options) {
+// A GET stopped by the service's request budget (503) may be asked again: the coverage of every county it finished is
+// kept, so the next try goes further (the country's table cold on a small machine).
+const RETRIES_AFTER_BUDGET = 3;
+
+async function fetchJson(path, options, retries = RETRIES_AFTER_BUDGET) {
   const response = await fetch(path, options);
+  if (response.status === 503 && !options && retries > 0) {
+    const seconds = Math.min(Number(response.headers.get("Retry-After")) || 5, 30);
+    await new Promise((resume) => setTimeout(resume, seconds * 1000));
+    return fetchJson(path, options, retries - 1);
+  }
   if (!response.ok) {
     // A problem's detail says what was wrong (application/problem+json); else the status.
     const problem = await response.json().catch(() => null);
@@ -367,6 +376,8 @@ async function loadGapsOnRequest() {
     if (view !== state.view) return;
     drawGaps(gaps);
     $("gaps-on-request").hidden = true;
+  } catch (error) {
+    if (view === state.view) $("gaps").innerHTML = `<li class="muted">${escape(error.message)}</li>`;
   } finally {
     $("gaps-load").disabled = false;
   }
