@@ -44,6 +44,15 @@ async def test_the_page_loads_offline_and_draws_the_map(visit: Visit, live_serve
     await visit.page.screenshot(path=str(OUTPUT_DIR / "map.png"), full_page=True)
 
 
+async def test_without_a_region_the_page_opens_on_the_largest_loaded_one(visit: Visit, live_server: str) -> None:
+    # The demo has no country: its city, Binzhou (上海市 stands for 黄浦区 alone, where the 黄浦区 demo is loaded).
+    await visit.page.goto(f"{live_server}/map")
+    await wait_ready(visit.page)
+    assert "region=371600" in visit.page.url
+    assert len(await table(visit)) == 7
+    assert await visit.page.text_content('[data-testid="breadcrumb"]') == "滨州市"
+
+
 async def test_the_table_shows_the_apis_figures(visit: Visit, live_server: str) -> None:
     await visit.page.goto(f"{live_server}/map?region=371600&kind=legal_aid")
     await wait_ready(visit.page)

@@ -4,8 +4,8 @@ import { LngLatBounds, Map as MapLibreMap, Marker, NavigationControl, Popup, Sca
 const TEXT = {
   zh: {
     title: "工会服务阵地覆盖一张图", region: "区划", kind: "类型", asOf: "截至", print: "打印 A4", legend: "图例",
-    legendShare: "区县按面积覆盖率着色", legendGap: "未覆盖区域", legendRing: "服务半径", legendWorst: "最远点",
-    table: "分区县覆盖情况", colName: "名称", colArea: "面积覆盖率", colPeople: "人口覆盖率", colSites: "站点数",
+    legendGap: "未覆盖区域", legendRing: "服务半径", legendWorst: "最远点",
+    colName: "名称", colArea: "面积覆盖率", colPeople: "人口覆盖率", colSites: "站点数",
     colWorst: "最远点(m)", exportGaps: "缺口 GeoJSON", selected: "所选区划", gaps: "覆盖缺口", suggest: "下一步选址",
     suggestCount: "新增数量", suggestRun: "计算", here: "点击地图", clickHint: "点击地图任意位置：是否覆盖、最近站点",
     site: "站点详情", sources: "数据来源：驿站站点登记库；区划边界：天地图（WGS-84）；人口：2020 年第七次人口普查（按格网建模）。",
@@ -16,11 +16,15 @@ const TEXT = {
     worst: "最远点距最近站点", area: "面积", sitesCount: "站点",
     populationShare: "人口覆盖率", areaShare: "面积覆盖率", none: "无", lang: "English",
     method: "计算方式", compareRadius: "对比半径圈", legendRadius: "半径圈（对比）", travelTime: "用时",
+    table_province: "分省覆盖情况", table_city: "分市覆盖情况", table_county: "分区县覆盖情况", table_mixed: "分下级区划覆盖情况",
+    share_province: "各省按面积覆盖率着色", share_city: "各市按面积覆盖率着色", share_county: "区县按面积覆盖率着色",
+    share_mixed: "下级区划按面积覆盖率着色", breadcrumb: "上级区划", gapsOnRequest: "省级、全国的缺口汇总其全部区县，按需计算",
+    gapsLoad: "计算缺口",
   },
   en: {
     title: "Union service coverage map", region: "Region", kind: "Kind", asOf: "As of", print: "Print A4", legend: "Legend",
-    legendShare: "Counties shaded by covered share of area", legendGap: "Not covered", legendRing: "Catchment",
-    legendWorst: "Worst-served spot", table: "Coverage by county", colName: "Name", colArea: "Area covered",
+    legendGap: "Not covered", legendRing: "Catchment",
+    legendWorst: "Worst-served spot", colName: "Name", colArea: "Area covered",
     colPeople: "People covered", colSites: "Sites", colWorst: "Worst (m)", exportGaps: "Gaps GeoJSON",
     selected: "Selected region", gaps: "Gaps", suggest: "Where the next sites go", suggestCount: "How many",
     suggestRun: "Suggest", here: "Click the map", clickHint: "Click anywhere: covered here? nearest sites",
@@ -32,6 +36,11 @@ const TEXT = {
     people: "people", worst: "Worst-served spot",
     area: "Area", sitesCount: "Sites", populationShare: "People covered", areaShare: "Area covered", none: "none", lang: "中文",
     method: "Method", compareRadius: "Compare with the radius", legendRadius: "Radius circle (comparison)", travelTime: "travel time",
+    table_province: "Coverage by province", table_city: "Coverage by city", table_county: "Coverage by county",
+    table_mixed: "Coverage by region", share_province: "Provinces shaded by covered share of area",
+    share_city: "Cities shaded by covered share of area", share_county: "Counties shaded by covered share of area",
+    share_mixed: "Regions shaded by covered share of area", breadcrumb: "Regions above",
+    gapsOnRequest: "A province's or the country's gaps gather all its counties': computed on request", gapsLoad: "Compute gaps",
   },
 };
 const KIND_COLOURS = { outdoor_station: "#e66101", legal_aid: "#2c7fb8", service_centre: "#5e3c99" };
@@ -42,10 +51,17 @@ const params = new URLSearchParams(location.search);
 // The datum everything is drawn in: the base map's (GCJ-02 for Amap and Tencent), else WGS-84.
 const COORDSYS = document.body.dataset.coordsys === "gcj02" ? "gcj02" : "wgs84";
 const DATUM = COORDSYS === "wgs84" ? {} : { coordsys: COORDSYS };
+// Every region above a county is listed when the page starts (about 370 for all of China): the breadcrumb's names
+// and the children's levels come from them. A county is read when it is selected.
+const LEVELS_ABOVE_COUNTY = ["country", "province", "city"];
+// A province's or the country's gaps are all of its counties' (megabytes, and minutes cold for all of China): asked
+// for on request, so that their view does not wait on them.
+const GAPS_ON_REQUEST = new Set(["country", "province"]);
 const state = {
   region: params.get("region"), kind: params.get("kind") || "legal_aid", asOf: params.get("as_of"),
   site: params.get("site"), lang: params.get("lang") === "en" ? "en" : "zh",
-  vocabularies: null, regions: {}, table: [], tableParent: null, sort: { key: "name", descending: false },
+  vocabularies: null, regions: {}, details: new Map(), level: null, tableParent: null, childLevel: "county",
+  view: 0, table: [], sort: { key: "name", descending: false },
   gaps: null, markers: [], suggestionMarkers: [], clickMarker: null,
 };
 const $ = (id) => document.getElementById(id);
@@ -61,9 +77,22 @@ const escape = (text) => String(text ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&
 // Answers asked for before the page needs them (prefetch), taken once by api().
 const asked = new Map();
 
-async function fetchJson(path, options) {
+// A GET stopped by the service's request budget (503) may be asked again: the coverage of every county it finished is
+// kept, so the next try goes further (the country's table cold on a small machine).
+const RETRIES_AFTER_BUDGET = 3;
+
+async function fetchJson(path, options, retries = RETRIES_AFTER_BUDGET) {
   const response = await fetch(path, options);
-  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  if (response.status === 503 && !options && retries > 0) {
+    const seconds = Math.min(Number(response.headers.get("Retry-After")) || 5, 30);
+    await new Promise((resume) => setTimeout(resume, seconds * 1000));
+    return fetchJson(path, options, retries - 1);
+  }
+  if (!response.ok) {
+    // A problem's detail says what was wrong (application/problem+json); else the status.
+    const problem = await response.json().catch(() => null);
+    throw new Error(problem?.detail ?? `${path}: ${response.status}`);
+  }
   return response.json();
 }
 
@@ -85,14 +114,20 @@ function query(extra = {}) {
   return q.toString();
 }
 
-function writeUrl() {
+function viewUrl(region) {
   const q = new URLSearchParams();
-  if (state.region) q.set("region", state.region);
+  if (region) q.set("region", region);
   q.set("kind", state.kind);
   if (state.asOf) q.set("as_of", state.asOf);
   if (state.site) q.set("site", state.site);
   if (state.lang === "en") q.set("lang", "en");
-  history.replaceState(null, "", `${location.pathname}?${q}`);
+  return `${location.pathname}?${q}`;
+}
+
+// A region selected is a step in the browser's history (back goes up again); other changes of the view replace it.
+function writeUrl(history = "replace") {
+  if (history === "push") window.history.pushState(null, "", viewUrl(state.region));
+  else if (history === "replace") window.history.replaceState(null, "", viewUrl(state.region));
 }
 
 function todayInChina() {
@@ -103,8 +138,10 @@ function translate() {
   document.documentElement.lang = state.lang === "en" ? "en" : "zh-CN";
   for (const element of document.querySelectorAll("[data-i18n]")) element.textContent = t(element.dataset.i18n);
   $("lang").textContent = t("lang");
+  $("breadcrumb").setAttribute("aria-label", t("breadcrumb"));
   fillKinds();
   fillRegions();
+  drawLevelTexts();
 }
 
 function fillKinds() {
@@ -113,19 +150,50 @@ function fillKinds() {
     .join("");
 }
 
-function fillRegions() {
-  const options = [];
-  // Cities, and municipalities (直辖市: a province whose counties are its own children), each with its counties.
-  const all = Object.values(state.regions);
-  const parents = all.filter((r) => r.level !== "county" && all.some((c) => c.level === "county" && c.parent_adcode === r.adcode));
-  for (const city of parents) {
-    options.push(`<option value="${city.adcode}">${escape(city.name)}</option>`);
-    for (const county of Object.values(state.regions).filter((r) => r.parent_adcode === city.adcode)) {
-      options.push(`<option value="${county.adcode}">　${escape(county.name)}</option>`);
-    }
+function remember(region) {
+  const { adcode, name, level, parent_adcode, area_km2 } = region;
+  state.regions[adcode] = { adcode, name, level, parent_adcode, area_km2 };
+}
+
+// The regions from the top down to `adcode` (as far up as they are loaded).
+function pathTo(adcode) {
+  const path = [];
+  for (let at = adcode; at && state.regions[at] && !path.includes(state.regions[at]); at = state.regions[at].parent_adcode) {
+    path.unshift(state.regions[at]);
   }
+  return path;
+}
+
+// The table lists the selected region's children; a county's table is its parent's, the county marked in it.
+function tableParentOf(region) {
+  return region.level === "county" ? region.parent_adcode : region.adcode;
+}
+
+function levelOf(adcode) {
+  return state.regions[adcode]?.level ?? "county";
+}
+
+function drawBreadcrumb() {
+  const path = pathTo(state.region);
+  $("breadcrumb").innerHTML = path
+    .map((r, i) => (i === path.length - 1
+      ? `<b data-adcode="${r.adcode}">${escape(r.name)}</b>`
+      : `<a href="${escape(viewUrl(r.adcode))}" data-adcode="${r.adcode}">${escape(r.name)}</a>`))
+    .join(" › ");
+}
+
+// The select: the regions above the table, then the table's regions, to jump to one.
+function fillRegions() {
+  const above = pathTo(state.tableParent);
+  const options = above.map((r, depth) => `<option value="${r.adcode}">${"　".repeat(depth)}${escape(r.name)}</option>`);
+  for (const row of state.table) options.push(`<option value="${row.adcode}">${"　".repeat(above.length)}${escape(row.name)}</option>`);
   $("region").innerHTML = options.join("");
   $("region").value = state.region;
+}
+
+function drawLevelTexts() {
+  $("table-title").textContent = t(`table_${state.childLevel}`);
+  $("legend-share").textContent = t(`share_${state.childLevel}`);
 }
 
 const map = new MapLibreMap({
@@ -173,14 +241,22 @@ function sitesTileUrl() {
   return `${location.origin}/v1/tiles/sites/{z}/{x}/{y}.mvt?${q}`;
 }
 
+const NOTHING = ["==", ["get", "adcode"], ""];
+
 function addLayers() {
   map.addSource("regions", { type: "vector", tiles: [tileUrl("regions")], promoteId: "adcode", attribution: "驿站 Yizhan; 天地图 Tianditu" });
-  map.addLayer({ id: "region-fill", type: "fill", source: "regions", "source-layer": "regions", filter: ["==", ["get", "level"], "county"],
+  // The tiles carry every level: the table's regions (the children of its parent) are shaded, their parent and its
+  // peers outlined around them.
+  map.addLayer({ id: "region-fill", type: "fill", source: "regions", "source-layer": "regions", filter: NOTHING,
     paint: { "fill-color": SHARE_RAMP, "fill-opacity": 0.45 } });
-  map.addLayer({ id: "region-line", type: "line", source: "regions", "source-layer": "regions",
-    paint: { "line-color": ["match", ["get", "level"], "city", "#333", "#777"], "line-width": ["match", ["get", "level"], "city", 2, 1] } });
+  map.addLayer({ id: "region-peers", type: "line", source: "regions", "source-layer": "regions", filter: NOTHING,
+    paint: { "line-color": "#999", "line-width": 0.8 } });
+  map.addLayer({ id: "region-line", type: "line", source: "regions", "source-layer": "regions", filter: NOTHING,
+    paint: { "line-color": "#777", "line-width": 1 } });
+  map.addLayer({ id: "region-parent", type: "line", source: "regions", "source-layer": "regions", filter: NOTHING,
+    paint: { "line-color": "#333", "line-width": 2 } });
   map.addLayer({ id: "region-selected", type: "line", source: "regions", "source-layer": "regions",
-    filter: ["==", ["get", "adcode"], ""], paint: { "line-color": "#ffb000", "line-width": 3 } });
+    filter: NOTHING, paint: { "line-color": "#ffb000", "line-width": 3 } });
   map.addSource("catchments", { type: "vector", tiles: [tileUrl("catchments")], minzoom: 7 });
   map.addLayer({ id: "catchments", type: "line", source: "catchments", "source-layer": "catchments",
     paint: { "line-color": "#2c7fb8", "line-width": 1, "line-opacity": 0.6 } });
@@ -202,7 +278,18 @@ function addLayers() {
   map.addSource("suggestions", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
 }
 
+function shadeTable() {
+  const parent = state.tableParent ?? "";
+  map.setFilter("region-fill", ["==", ["get", "parent_adcode"], parent]);
+  map.setFilter("region-line", ["==", ["get", "parent_adcode"], parent]);
+  map.setFilter("region-parent", ["==", ["get", "adcode"], parent]);
+  map.setFilter("region-peers", parent
+    ? ["all", ["==", ["get", "level"], levelOf(parent)], ["!=", ["get", "adcode"], parent]] : NOTHING);
+  map.setFilter("region-selected", ["==", ["get", "adcode"], state.region]);
+}
+
 function refreshTiles() {
+  if (!map.getSource("regions")) return; // the first view is not drawn yet
   map.getSource("regions").setTiles([tileUrl("regions")]);
   map.getSource("catchments").setTiles([tileUrl("catchments")]);
   showRadiusComparison(null);
@@ -210,23 +297,32 @@ function refreshTiles() {
   map.setPaintProperty("sites", "circle-radius", ["case", ["==", ["get", "kind"], ["literal", state.kind]], 6, 3.5]);
 }
 
-function cityOf(adcode) {
-  const region = state.regions[adcode];
-  return region?.level === "city" ? adcode : region?.parent_adcode;
+// The selected region with its boundary, read once a page.
+function regionDetail(adcode) {
+  if (!state.details.has(adcode)) {
+    const asking = api(`/v1/regions/${adcode}?${new URLSearchParams(DATUM)}`);
+    asking.catch(() => state.details.delete(adcode));
+    state.details.set(adcode, asking);
+  }
+  return state.details.get(adcode);
 }
 
-async function loadTable() {
-  const city = cityOf(state.region);
-  if (!city) return;
-  const body = await api(`/v1/coverage/regions/${city}/children?${query()}`);
+async function loadTable(view) {
+  const parent = state.tableParent;
+  if (!parent) return;
+  const body = await api(`/v1/coverage/regions/${parent}/children?${query()}`);
+  if (view !== state.view) return;
   state.table = body.items;
-  state.tableParent = city;
-  $("table-region").textContent = `${state.regions[city].name} · ${body.as_of}`;
-  $("export-csv").href = `/v1/coverage/regions/${city}/children?${query({ f: "csv" })}`;
-  $("export-xlsx").href = `/v1/coverage/regions/${city}/children?${query({ f: "xlsx" })}`;
+  const levels = new Set(body.items.map((row) => levelOf(row.adcode)));
+  state.childLevel = levels.size === 1 ? [...levels][0] : "mixed";
+  drawLevelTexts();
+  $("table-region").textContent = `${state.regions[parent].name} · ${body.as_of}`;
+  $("export-csv").href = `/v1/coverage/regions/${parent}/children?${query({ f: "csv" })}`;
+  $("export-xlsx").href = `/v1/coverage/regions/${parent}/children?${query({ f: "xlsx" })}`;
   drawTable();
+  fillRegions();
   const rules = [...new Set(body.items.map((row) => row.rule_label))];
-  const methods = [...new Set(body.items.map((row) => row.method).filter((m) => m !== "radius"))];
+  const methods = [...new Set(body.items.map((row) => row.method).filter((m) => m !== "radius" && !rules.includes(m)))];
   const networks = [...new Set(body.items.map((row) => row.rule?.network?.attribution).filter(Boolean))];
   $("legend-rule").textContent = [`${t("rule")}: ${rules.join("; ")}`, ...methods, ...networks].join(" · ");
   $("legend-date").textContent = `${t("date")}: ${body.as_of}`;
@@ -251,26 +347,46 @@ function drawTable() {
     .join("");
 }
 
-async function loadRegion() {
-  const adcode = state.region;
-  const coverage = api(`/v1/coverage/regions/${adcode}?${query()}`);
-  const gaps = api(`/v1/coverage/regions/${adcode}/gaps?${query()}`);
-  // The boundary first: the map moves there (and asks for its tiles) while coverage is being worked out.
-  const region = await api(`/v1/regions/${adcode}?${new URLSearchParams(DATUM)}`);
+function fit(region) {
   const bounds = new LngLatBounds();
   const visit = (coords) => (typeof coords[0] === "number" ? bounds.extend(coords) : coords.forEach(visit));
   visit(region.boundary.coordinates);
-  await mapReady;
   map.fitBounds(bounds, { padding: 30, duration: 0 });
-  map.setFilter("region-selected", ["==", ["get", "adcode"], adcode]);
-  $("export-gaps").href = `/v1/coverage/regions/${adcode}/gaps?${query()}`;
-  await Promise.all([drawGaps(await gaps), drawSummary(region, await coverage)]);
 }
 
-function drawGaps(gaps) {
+async function loadRegion(region, view) {
+  const { adcode } = region;
+  const coverage = api(`/v1/coverage/regions/${adcode}?${query()}`);
+  const onRequest = GAPS_ON_REQUEST.has(region.level);
+  const gaps = onRequest ? null : api(`/v1/coverage/regions/${adcode}/gaps?${query()}`);
+  $("export-gaps").href = `/v1/coverage/regions/${adcode}/gaps?${query()}`;
+  $("gaps-on-request").hidden = !onRequest;
+  if (onRequest) drawGaps({ type: "FeatureCollection", features: [] }, "—");
+  const [gapsFound, coverageFound] = await Promise.all([gaps, coverage]);
+  if (view !== state.view) return;
+  if (gapsFound) drawGaps(gapsFound);
+  drawSummary(region, coverageFound);
+}
+
+async function loadGapsOnRequest() {
+  const view = state.view;
+  $("gaps-load").disabled = true;
+  try {
+    const gaps = await api(`/v1/coverage/regions/${state.region}/gaps?${query()}`);
+    if (view !== state.view) return;
+    drawGaps(gaps);
+    $("gaps-on-request").hidden = true;
+  } catch (error) {
+    if (view === state.view) $("gaps").innerHTML = `<li class="muted">${escape(error.message)}</li>`;
+  } finally {
+    $("gaps-load").disabled = false;
+  }
+}
+
+function drawGaps(gaps, count = gaps.features.length) {
   state.gaps = gaps;
   map.getSource("gaps").setData(gaps);
-  $("gap-count").textContent = gaps.features.length;
+  $("gap-count").textContent = count;
   $("gaps").innerHTML = gaps.features
     .slice(0, 30)
     .map((f) => `<li>${f.properties.area_km2.toFixed(2)} km²${f.properties.population !== null ? ` · ${f.properties.population.toLocaleString()} ${t("people")}` : ""}</li>`)
@@ -297,18 +413,48 @@ function drawSummary(region, coverage) {
   }
 }
 
-async function refresh() {
-  writeUrl();
+async function refresh(history = "replace") {
+  const view = ++state.view;
+  writeUrl(history);
+  const region = await regionDetail(state.region);
+  if (view !== state.view) return;
+  remember(region);
+  state.level = region.level;
+  if (tableParentOf(region) !== state.tableParent) {
+    state.tableParent = tableParentOf(region);
+    state.table = [];
+  }
+  drawBreadcrumb();
+  fillRegions();
   drawTable();
-  await Promise.all([loadTable().then(() => performance.mark("table")), loadRegion().then(() => performance.mark("region"))]);
-  document.body.dataset.ready = "true";
+  await mapReady;
+  fit(region);
+  // Our layers from the first region on: tiles asked for before it is in view would be thrown away.
+  if (!map.getSource("regions")) {
+    addLayers();
+    // Marks for people and benchmarks who time the page (bench/tiles.py): its first idle drawn, the table filled.
+    map.once("idle", () => performance.mark("map-idle"));
+  }
+  shadeTable();
+  await Promise.all([
+    loadTable(view).then(() => performance.mark("table")),
+    loadRegion(region, view).then(() => performance.mark("region")),
+  ]);
+  if (view === state.view) document.body.dataset.ready = "true";
 }
 
-function changed() {
+function changed(history = "replace") {
   document.body.dataset.ready = "false";
   clearSuggestions();
   refreshTiles();
-  return refresh();
+  return refresh(history);
+}
+
+// Down (a row, a shape), up (the breadcrumb) or across (the select) to another region: a step back can undo.
+function select(adcode) {
+  if (adcode === state.region) return;
+  state.region = adcode;
+  changed("push");
 }
 
 function monthStep(iso, months) {
@@ -330,9 +476,15 @@ async function suggest() {
   clearSuggestions();
   const body = { region: state.region, kind: state.kind, count: Number($("suggest-count").value), ...DATUM };
   if (state.asOf) body.as_of = state.asOf;
-  const result = await api("/v1/coverage/suggest", {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-  });
+  let result;
+  try {
+    result = await api("/v1/coverage/suggest", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+  } catch (error) {
+    $("suggest-summary").textContent = error.message;
+    return;
+  }
   for (const s of result.suggestions) {
     const element = document.createElement("div");
     element.className = "marker-rank";
@@ -399,13 +551,15 @@ $("coverage-table").addEventListener("click", (event) => {
     return;
   }
   const row = event.target.closest("tr[data-adcode]");
-  if (row) {
-    state.region = row.dataset.adcode;
-    $("region").value = state.region;
-    changed();
-  }
+  if (row) select(row.dataset.adcode);
 });
-$("region").addEventListener("change", () => { state.region = $("region").value; changed(); });
+$("breadcrumb").addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-adcode]");
+  if (!link) return;
+  event.preventDefault();
+  select(link.dataset.adcode);
+});
+$("region").addEventListener("change", () => select($("region").value));
 $("kind").addEventListener("change", () => { state.kind = $("kind").value; changed(); });
 $("compare-radius").addEventListener("change", () =>
   map.setLayoutProperty("catchments-radius", "visibility", $("compare-radius").checked ? "visible" : "none"));
@@ -417,13 +571,34 @@ for (const [id, months] of [["month-back", -1], ["month-next", 1]]) {
     changed();
   });
 }
+$("gaps-load").addEventListener("click", loadGapsOnRequest);
 $("suggest-button").addEventListener("click", suggest);
 $("print").addEventListener("click", () => window.print());
-$("lang").addEventListener("click", () => { state.lang = state.lang === "zh" ? "en" : "zh"; translate(); writeUrl(); refresh(); });
+$("lang").addEventListener("click", () => { state.lang = state.lang === "zh" ? "en" : "zh"; translate(); refresh(); });
+// Back and forward: the view the URL holds (it is written already).
+window.addEventListener("popstate", () => {
+  const view = new URLSearchParams(location.search);
+  state.region = view.get("region") || state.region;
+  state.kind = view.get("kind") || "legal_aid";
+  state.asOf = view.get("as_of");
+  $("kind").value = state.kind;
+  $("as-of").value = state.asOf || todayInChina();
+  changed("kept");
+});
+
+// Above a county, a click on one of the shaded regions selects it; in a county, a click asks what is near.
+function childAt(point) {
+  if (state.level === "county") return null;
+  const [child] = map.queryRenderedFeatures(point, { layers: ["region-fill"] });
+  return child?.properties.adcode ?? null;
+}
+
 map.on("click", (event) => {
   const [site] = map.queryRenderedFeatures(event.point, { layers: ["sites"] });
   const [cell] = map.queryRenderedFeatures(event.point, { layers: ["site-counts"] });
+  const child = childAt(event.point);
   if (site) showSite(site.id ?? site.properties.id);
+  else if (child) select(child);
   else if (cell) map.easeTo({ center: event.lngLat, zoom: map.getZoom() + 2 });
   else clickedAt(event.lngLat);
 });
@@ -435,32 +610,44 @@ let hover;
 map.on("mousemove", "region-fill", (event) => {
   const region = event.features[0]?.properties;
   if (!region) return;
+  map.getCanvas().style.cursor = state.level === "county" ? "" : "pointer";
   hover?.remove();
   hover = new Popup({ closeButton: false, closeOnClick: false }).setLngLat(event.lngLat)
     .setHTML(`${escape(region.name)} · ${percent(region.covered_area_share)}`).addTo(map);
 });
-map.on("mouseleave", "region-fill", () => hover?.remove());
+map.on("mouseleave", "region-fill", () => { hover?.remove(); map.getCanvas().style.cursor = ""; });
 
-// The region in the URL is known before anything else: ask for its answers while the page starts.
+// The region in the URL is known before anything else: ask for its answers while the page starts (a province's or
+// the country's gaps only on request; a city or above has children).
 if (state.region) {
   prefetch(`/v1/regions/${state.region}?${new URLSearchParams(DATUM)}`);
   prefetch(`/v1/coverage/regions/${state.region}?${query()}`);
-  prefetch(`/v1/coverage/regions/${state.region}/gaps?${query()}`);
+  if (!state.region.endsWith("0000")) prefetch(`/v1/coverage/regions/${state.region}/gaps?${query()}`);
   if (state.region.endsWith("00")) prefetch(`/v1/coverage/regions/${state.region}/children?${query()}`);
 }
 
-// The map's style loaded and our layers added: what drawing on it waits for.
-const mapReady = new Promise((resolve) => map.once("load", () => { performance.mark("map-load"); addLayers(); resolve(); }));
-// Marks for people and benchmarks who time the page (bench/tiles.py): its first idle, the table filled.
-map.once("idle", () => performance.mark("map-idle"));
+// The map's style loaded: what drawing on it waits for.
+const mapReady = new Promise((resolve) => map.once("load", () => { performance.mark("map-load"); resolve(); }));
+
+// Where the page opens without a region in its URL: the largest region at the top of what is loaded — China when
+// the country is, else e.g. the demo's city.
+async function topRegion() {
+  let tops = Object.values(state.regions).filter((r) => !r.parent_adcode);
+  if (!tops.length) {
+    for (const county of (await api("/v1/regions?level=county")).items) remember(county);
+    tops = Object.values(state.regions).filter((r) => !r.parent_adcode);
+  }
+  return tops.sort((a, b) => b.area_km2 - a.area_km2)[0]?.adcode ?? null;
+}
 
 async function start() {
-  const [vocabularies, regions] = await Promise.all([api("/v1/vocabularies"), api("/v1/regions")]);
+  const [vocabularies, ...levels] = await Promise.all([
+    api("/v1/vocabularies"), ...LEVELS_ABOVE_COUNTY.map((level) => api(`/v1/regions?level=${level}`)),
+  ]);
   state.vocabularies = vocabularies;
-  for (const region of regions.items) state.regions[region.adcode] = region;
-  state.region = state.region && state.regions[state.region]
-    ? state.region
-    : (regions.items.find((r) => r.adcode === "371600") || regions.items.find((r) => r.level === "city") || regions.items[0]).adcode;
+  for (const region of levels.flatMap((level) => level.items)) remember(region);
+  if (state.region) await regionDetail(state.region).catch(() => { state.region = null; });
+  state.region ??= await topRegion();
   // The date shown is the one evaluated: today in China unless the URL names one (which then stays in the URL).
   $("as-of").value = state.asOf || todayInChina();
   translate();
