@@ -395,9 +395,11 @@ def _worst_served_sql(c: PlacedCatchments) -> str:
     FROM serving HAVING count(*) > 1
 ), touching AS MATERIALIZED (
     -- Only the cells that reach into the region matter; finding them first keeps the join below small.
-    SELECT v.cell, ST_Intersection(v.cell, r.g) AS piece FROM voronoi v, region r WHERE ST_Intersects(v.cell, r.g)
+    SELECT v.cell, ST_Intersection(v.cell, r.g) AS piece FROM voronoi v, region r
+    WHERE v.cell && r.g AND ST_Intersects(v.cell, r.g)
 ), pieces AS (
-    SELECT s.g AS site, t.piece FROM touching t JOIN serving s ON ST_Intersects(t.cell, s.g)
+    -- Boxes first: most (cell, site) pairs are far apart, and the box test costs a tenth of the exact one.
+    SELECT s.g AS site, t.piece FROM touching t JOIN serving s ON t.cell && s.g AND ST_Intersects(t.cell, s.g)
     UNION ALL
     SELECT s.g, r.g FROM serving s, region r WHERE (SELECT count(*) FROM serving) = 1
 ), corners AS (
