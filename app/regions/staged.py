@@ -10,9 +10,9 @@ A feature that `replaces` a loaded region (a county made a district under a new 
 沾化区 371603) is a new region taking the old one's place: it inherits the old one's seat, census figure (unless
 the census file gives one), population cells (the model's urban share, rebuilt on its outline) and own coverage
 rules; the old code is recorded as replaced (region_replacements: questions about it answer 410 naming the new
-one) and the old region deleted, which its history records as `replaced`. Only these two regions change: the sites
-in them take the new code, and no other region's row, so no other region's kept coverage figures are computed
-again.
+one), a key limited to it is limited to the new one, and the old region is deleted, which its history records as
+`replaced`. Only these two regions change: the sites in them take the new code, and no other region's row does,
+so no other region's kept coverage figures are computed again.
 """
 
 import shapely
@@ -23,6 +23,7 @@ from sqlalchemy.types import String
 
 from app.coverage import repository as coverage
 from app.coverage.population import CensusSeatDecayModel, RegionForModel
+from app.keys import repository as keys
 from app.regions.importer import (
     OUTSIDE_PARENT_SHARE,
     OVERLAP_SHARE,
@@ -297,6 +298,9 @@ async def _import(
     if done.replaced:
         for statement in RETIRE:
             await conn.execute(text(statement))
+        for old, new in done.replaced.items():
+            for key in await keys.move_region(conn, old, new):
+                done.warnings.append(f"{old}: the key {key}, limited to it, is now limited to {new}")
     for adcode, figure in people.items():
         if adcode not in by_adcode:
             await conn.execute(

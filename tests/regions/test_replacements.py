@@ -22,6 +22,7 @@ from app.coverage import figures, repository
 from app.coverage.evaluation import Evaluation
 from app.coverage.kept import CoverageKept
 from app.database.read_pool import Reader
+from app.keys import service as keys
 from app.regions import importer
 from tests.coverage.test_coverage import geodesic_area_km2, geodesic_circle, serving_sites
 from tests.regions.test_import import TIANDITU, counts, import_file, write_geojson
@@ -74,10 +75,16 @@ async def test_a_county_made_a_district_under_a_new_code_takes_its_place(
     county = await conn.fetchrow("SELECT * FROM regions WHERE adcode = $1", HUIMIN_COUNTY)
     its_sites = {r["id"] for r in await conn.fetch("SELECT id FROM sites WHERE region_adcode = $1", HUIMIN_COUNTY)}
     assert its_sites
+    await keys.create(sa_conn, "惠民县总工会", ["write"], HUIMIN_COUNTY)
+    await keys.create(sa_conn, "滨州市总工会", ["write"], "3716")
 
     done = await import_file(sa_conn, district_file(tmp_path))
     assert done.created == [HUIMIN_DISTRICT] and done.replaced == {HUIMIN_COUNTY: HUIMIN_DISTRICT}
     assert done.surfaces_rebuilt == [HUIMIN_DISTRICT] and done.sites_reassigned >= len(its_sites)
+    # The county union's key writes in its district; the city's key is left as it was.
+    limits = {r["name"]: r["region_prefix"] for r in await conn.fetch("SELECT name, region_prefix FROM api_keys")}
+    assert limits["惠民县总工会"] == HUIMIN_DISTRICT and limits["滨州市总工会"] == "3716"
+    assert any("is now limited to 371604" in w for w in done.warnings)
 
     # The old code's history says it was replaced, by what, and keeps its row and outline.
     change = await conn.fetchrow(
