@@ -210,7 +210,7 @@ WHERE txid = pg_current_xact_id()
        OR before -> 'population' IS DISTINCT FROM after -> 'population')
 """
 SITES_REASSIGNED = """
-SELECT count(*) FROM site_changes
+SELECT count(DISTINCT site_id) FROM site_changes
 WHERE txid = pg_current_xact_id() AND before IS NOT NULL
   AND before ->> 'region_adcode' IS DISTINCT FROM after ->> 'region_adcode'
 """

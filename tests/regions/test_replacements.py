@@ -144,13 +144,19 @@ async def test_a_county_made_a_district_under_a_new_code_takes_its_place(
 
 
 async def test_the_same_file_again_changes_nothing_and_a_second_replacement_is_followed(
-    sa_conn: AsyncConnection, client: httpx.AsyncClient, tmp_path: Path
+    sa_conn: AsyncConnection, conn: asyncpg.Connection, client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     await import_file(sa_conn, district_file(tmp_path))
     again = await import_file(sa_conn, district_file(tmp_path))
     assert again.replaced == {} and again.unchanged == [HUIMIN_DISTRICT] and not again.created
-    # Renumbered once more: the first code names the region that stands now.
-    await import_file(sa_conn, district_file(tmp_path, adcode="371605", replaces=HUIMIN_DISTRICT))
+    # Renumbered once more, to a code after the old one (a site's region is the covering region first in code
+    # order, so its sites keep the old code until the old region goes): the first code names the region that
+    # stands now.
+    its_sites = {r["id"] for r in await conn.fetch("SELECT id FROM sites WHERE region_adcode = $1", HUIMIN_DISTRICT)}
+    renumbered = await import_file(sa_conn, district_file(tmp_path, adcode="371605", replaces=HUIMIN_DISTRICT))
+    assert renumbered.sites_reassigned == len(its_sites)
+    moved = await conn.fetch("SELECT id FROM sites WHERE region_adcode = '371605'")
+    assert {r["id"] for r in moved} == its_sites
     for retired in (HUIMIN_COUNTY, HUIMIN_DISTRICT):
         gone = await client.get(f"/v1/regions/{retired}")
         assert gone.status_code == 410 and gone.json()["replaced_by"] == "371605"
