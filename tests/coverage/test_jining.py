@@ -65,20 +65,25 @@ async def jining(client: httpx.AsyncClient, sa_conn: AsyncConnection) -> dict[st
     return jining_counties()
 
 
-async def test_the_sample_lies_in_jining_and_a_key_for_another_city_may_not_import_it(
+async def test_the_sample_lies_in_jining_imports_once_and_a_key_for_another_city_may_not_import_it(
     client: httpx.AsyncClient, sa_conn: AsyncConnection, jining: dict[str, dict[str, Any]]
 ) -> None:
     points = the_csvs_points()
     counties = unary_union([c["area"] for c in jining.values()])
     assert all(counties.contains(Point(p)) for p in points)
     assert all(any(c["area"].contains(Point(p)) for p in points) for c in jining.values())  # every county has some
-    binzhou = await keys.create(sa_conn, "滨州市总工会", ["write"], "3716")
-    refused = await client.post(
-        "/v1/sites/bulk",
-        params={"source": "elsewhere"},
-        content=SITES_CSV.read_bytes(),
-        headers={"Authorization": f"Bearer {binzhou}", "Content-Type": "text/csv"},
-    )
+
+    async def imported(key: str, source: str) -> httpx.Response:
+        return await client.post(
+            "/v1/sites/bulk",
+            params={"source": source},
+            content=SITES_CSV.read_bytes(),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"},
+        )
+
+    again = await imported(await keys.create(sa_conn, "济宁市总工会", ["write"], "3708"), SOURCE)
+    assert again.json()["summary"] == {"created": 0, "updated": 0, "unchanged": len(points), "rejected": 0}
+    refused = await imported(await keys.create(sa_conn, "滨州市总工会", ["write"], "3716"), "elsewhere")
     assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
 
 
