@@ -250,12 +250,19 @@ def regions_import(
     level_property: str = typer.Option(
         "level", help="province, city, county (or DataV's district); absent: from the adcode"
     ),
+    replaces_property: str = typer.Option(
+        "replaces",
+        help="The loaded region's adcode a feature takes the place of under its own new code (撤县设区); the old "
+        "code is retired",
+    ),
     actor: str = typer.Option("cli", help="Recorded as the author of every change"),
 ) -> None:
     """Load a union's own boundaries over the loaded ones, in one transaction (all or nothing): checked, converted
     to WGS-84, kept in each region's history, the sites re-assigned to their regions."""
     _visible(actor, "--actor")
-    names = regions_importer.Properties(adcode_property, name_property, parent_property, level_property)
+    names = regions_importer.Properties(
+        adcode_property, name_property, parent_property, level_property, replaces_property
+    )
     try:
         features = regions_importer.read(file, names, coordsys)
         people = regions_importer.read_population(population) if population is not None else []
@@ -277,6 +284,8 @@ def regions_import(
         raise typer.Exit(1) from None
     for warning in done.warnings:
         console.print(f"  [yellow]warning[/yellow] {warning}")
+    for old, new in done.replaced.items():
+        console.print(f"  {old} replaced by {new} (the old code retired: its questions answer 410 naming {new})")
     console.print(
         f"regions created {len(done.created)}, updated {len(done.updated)}, unchanged {len(done.unchanged)}; "
         f"sites re-assigned {done.sites_reassigned}; population surfaces rebuilt {len(done.surfaces_rebuilt)}"

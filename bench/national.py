@@ -2,7 +2,8 @@
 
     make bench-national          # or: python -m bench.national --help
 
-All of China loaded (2,891 counties from seed/china, their cities and provinces as unions, the root 100000) with
+All of China loaded as `yizhan regions load --all` loads it (app.regions.loader: the 2,891 counties of seed/china
+with their census figures and modelled population, their cities and provinces made from them, the root 100000) with
 the generated national register (~200,000 sites by census population, as `make bench` makes it), legal aid:
 1. the national table (`100000/children`: the provinces, from every county) cold, while nearest is asked
    continuously at a few connections: its p50/p99 during the computation beside the same without it, and the
@@ -27,12 +28,14 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench import china
+from app.database.connections import create_engine
+from app.regions import loader
 from bench.database import db_url, fresh_demo_database
 from bench.nearest import load_register
 from bench.server import cpu_seconds, running
 
 DB_NAME = "yizhan_bench_national"
+COUNTRY = loader.COUNTRY["adcode"]
 PORT = 8107
 KIND = "legal_aid"
 NEAREST_CONNECTIONS = 4
@@ -40,13 +43,14 @@ console = Console(width=150)
 
 
 async def prepare(n_sites: int) -> None:
-    await fresh_demo_database(DB_NAME)
-    conn = await asyncpg.connect(db_url(DB_NAME))
+    engine = create_engine(await fresh_demo_database(DB_NAME))
     started = time.perf_counter()
-    async with conn.transaction():
-        await china.load(conn)
+    try:
+        async with engine.begin() as conn:
+            await loader.load(conn, loader.select_counties())
+    finally:
+        await engine.dispose()
     console.print(f"regions of China loaded in {time.perf_counter() - started:.0f} s")
-    await conn.close()
     await load_register(n_sites, DB_NAME)
 
 
@@ -144,15 +148,15 @@ def main() -> None:
         # The server's CPU only: PostgreSQL's is every postgres process on the machine, other clusters' too.
         server_cpu = cpu_seconds(server.pid)[0]
         with NearestLoad(server.base) as during:
-            cold, rows = table_seconds(client, china.ROOT)
+            cold, rows = table_seconds(client, COUNTRY)
         cores = f"server process: {(cpu_seconds(server.pid)[0] - server_cpu) / cold:.2f} cores"
         table.add_row(f"national table cold ({rows} rows)", f"{cold:.1f}", "≤ 60", cores)
         table.add_row("  nearest meanwhile", "", "", during.figures())
         table.add_row("  nearest alone, 10 s", "", "", quiet.figures())
-        warm = statistics.median(table_seconds(client, china.ROOT)[0] for _ in range(3))
+        warm = statistics.median(table_seconds(client, COUNTRY)[0] for _ in range(3))
         table.add_row("national table warm", f"{warm:.3f}", "≤ 1", "median of 3")
         county = asyncio.run(move_one_site())
-        again, _ = table_seconds(client, china.ROOT)
+        again, _ = table_seconds(client, COUNTRY)
         table.add_row("national table after one site moved", f"{again:.3f}", "≤ 3", f"in {county}, by SQL")
         # Cold for each run: a date the register stood the same on (the generated sites have no opening date).
         shandong = []

@@ -78,27 +78,35 @@ END
 $$;
 
 -- Every insert, visible update or delete of a region writes a region_changes row (who: the yizhan.actor setting),
--- with the outline it replaced when the outline changed (the current outline is the region's own).
+-- with the outline it replaced when the outline changed (the current outline is the region's own); a deletion
+-- whose code a replacement in the same transaction retires (region_replacements) is written as `replaced`, naming
+-- the successor.
 CREATE OR REPLACE FUNCTION regions_record_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     outline_changed boolean := false;
+    successor varchar(6);
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         IF NEW.version = OLD.version THEN
             RETURN NULL;  -- nothing anyone could see changed (regions_count_version)
         END IF;
         outline_changed := ST_AsBinary(NEW.boundary) IS DISTINCT FROM ST_AsBinary(OLD.boundary);
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT replaced_by INTO successor FROM region_replacements
+        WHERE adcode = OLD.adcode AND txid = pg_current_xact_id();
     END IF;
-    INSERT INTO region_changes (adcode, action, version, actor, before, after, boundary_before)
+    INSERT INTO region_changes (adcode, action, version, actor, before, after, boundary_before, replaced_by)
     VALUES (
         coalesce(NEW.adcode, OLD.adcode),
-        CASE TG_OP WHEN 'INSERT' THEN 'created' WHEN 'DELETE' THEN 'deleted' ELSE 'updated' END,
+        CASE WHEN successor IS NOT NULL THEN 'replaced'
+             ELSE CASE TG_OP WHEN 'INSERT' THEN 'created' WHEN 'DELETE' THEN 'deleted' ELSE 'updated' END END,
         coalesce(NEW.version, OLD.version),
         coalesce(nullif(current_setting('yizhan.actor', true), ''), session_user),
         CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE region_document(OLD) END,
         CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE region_document(NEW) END,
-        CASE WHEN TG_OP = 'DELETE' OR outline_changed THEN OLD.boundary END
+        CASE WHEN TG_OP = 'DELETE' OR outline_changed THEN OLD.boundary END,
+        successor
     );
     RETURN NULL;
 END

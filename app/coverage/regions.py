@@ -9,7 +9,7 @@ import asyncpg
 
 from app.coverage import repository
 from app.database.read_pool import Reader
-from app.problems import NotFound
+from app.regions import service
 
 T = TypeVar("T")
 
@@ -17,7 +17,7 @@ T = TypeVar("T")
 async def find_region(reader: Reader, adcode: str) -> asyncpg.Record:
     row = await repository.region(reader, adcode)
     if row is None:
-        raise NotFound(f"no region with adcode {adcode}")
+        raise await service.absent(reader, adcode)
     return row
 
 

@@ -26,6 +26,7 @@ TABLE_FORMATS = {"json": "application/json", "csv": CSV_MEDIA_TYPE, "xlsx": XLSX
 
 PROBLEMS: dict[int | str, dict[str, object]] = {
     404: {"description": "No such region"},
+    410: {"description": "A retired region code: `replaced_by` names the region that took its place"},
     422: {"description": "A parameter is invalid; `errors` names each field"},
 }
 

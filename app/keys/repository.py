@@ -34,6 +34,15 @@ async def revoke(conn: AsyncConnection, prefix: str) -> bool:
     return bool(result.rowcount)
 
 
+async def move_region(conn: AsyncConnection, retired: str, successor: str) -> list[str]:
+    """Keys limited to exactly a retired region's code now limited to the region that replaced it (a county's union
+    keeps writing in its county made a district); their prefixes."""
+    result = await conn.execute(
+        update(ApiKey).where(ApiKey.region_prefix == retired).values(region_prefix=successor).returning(ApiKey.prefix)
+    )
+    return list(result.scalars())
+
+
 FIND_SQL = "SELECT name, scopes, region_prefix FROM api_keys WHERE secret_sha256 = $1 AND revoked_at IS NULL"
 
 

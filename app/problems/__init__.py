@@ -99,6 +99,14 @@ class NotFound(YizhanError):
     title = "Not Found"
 
 
+class Gone(YizhanError):
+    """A code that named something once and names nothing now (a region whose code was retired for another's)."""
+
+    status = 410
+    type = "/problems/gone"
+    title = "Gone"
+
+
 class RequestTimeout(YizhanError):
     """A request's head or body stopped arriving; the connection is closed."""
 

@@ -68,12 +68,14 @@ class ImportRefused(ValueError):
 @dataclass(frozen=True)
 class Properties:
     """The names of the properties a file's features carry their adcode, name, parent and level in (DataV's by
-    default: its parent is an object `{"adcode": …}`, which a plain adcode may replace)."""
+    default: its parent is an object `{"adcode": …}`, which a plain adcode may replace), and the code a feature
+    replaces (a county made a district under a new code, 撤县设区: the old region is retired, app.regions.staged)."""
 
     adcode: str = "adcode"
     name: str = "name"
     parent: str = "parent"
     level: str = "level"
+    replaces: str = "replaces"
 
 
 @dataclass
@@ -84,6 +86,7 @@ class Feature:
     level: str
     parent: str | None  # None: inferred from the adcode (its city's, its province's code)
     boundary: MultiPolygon  # WGS-84
+    replaces: str | None = None  # the loaded region whose place it takes, under its own new code
 
     def label(self) -> str:
         return f"feature {self.number} ({self.adcode})"
@@ -104,6 +107,7 @@ class Imported:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    replaced: dict[str, str] = field(default_factory=dict)  # retired code → the region that replaced it
     sites_reassigned: int = 0
     surfaces_rebuilt: list[str] = field(default_factory=list)
 
@@ -146,10 +150,12 @@ def read(path: Path, properties: Properties, coordsys: geo.CoordSys) -> list[Fea
         name = _name(value(properties.name), f"{label}: {properties.name}", problems)
         level = _level(value(properties.level), adcode, f"{label}: {properties.level}", problems)
         parent = _parent(value(properties.parent), f"{label}: {properties.parent}", problems)
+        replaces = _replaces(value(properties.replaces), adcode, f"{label}: {properties.replaces}", problems)
         boundary = _boundary(wkb, f"{label}: geometry", problems)
         if len(problems) == before:
             assert adcode is not None and name is not None and level is not None and boundary is not None
-            features.append(Feature(number, adcode, name, level, parent, _to_wgs84(boundary, to_wgs84, coordsys)))
+            outline = _to_wgs84(boundary, to_wgs84, coordsys)
+            features.append(Feature(number, adcode, name, level, parent, outline, replaces))
     if problems:
         raise ImportRefused(problems)
     if not features:
@@ -208,6 +214,19 @@ def _parent(raw_value: Any, where: str, problems: list[str]) -> str | None:
         problems.append(f"{where}: {parent!r} is not a six-digit administrative code")
         return None
     return parent
+
+
+def _replaces(raw_value: Any, adcode: str | None, where: str, problems: list[str]) -> str | None:
+    replaced = _adcode(raw_value)
+    if replaced is None:
+        return None
+    if not re.match(ADCODE_PATTERN, replaced):
+        problems.append(f"{where}: {replaced!r} is not a six-digit administrative code")
+        return None
+    if replaced == adcode:
+        problems.append(f"{where}: {replaced} is the feature's own adcode")
+        return None
+    return replaced
 
 
 def _boundary(wkb: bytes | None, where: str, problems: list[str]) -> MultiPolygon | None:

@@ -68,7 +68,7 @@ class RegionChange(Base):
     """One change to one region, written by trigger: who, when, before/after, and the outline it replaced."""
 
     __tablename__ = "region_changes"
-    __table_args__ = (CheckConstraint("action IN ('created', 'updated', 'deleted')", name="action_known"),)
+    __table_args__ = (CheckConstraint("action IN ('created', 'updated', 'deleted', 'replaced')", name="action_known"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     adcode: Mapped[str] = mapped_column(String(6), index=True)
@@ -80,4 +80,20 @@ class RegionChange(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # Only when the outline changed: the outline of each version is the next change's, or the region's own.
     boundary_before: Mapped[str | None] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
+    txid: Mapped[int] = mapped_column(Xid8(), server_default=text("pg_current_xact_id()"))
+    # Only when `replaced`: the region that took this one's place under a new code.
+    replaced_by: Mapped[str | None] = mapped_column(String(6))
+
+
+class RegionReplacement(Base):
+    """A retired code and the region that replaced it (撤县设区 with a new adcode): answers for the old code name the
+    new one (migration 0014)."""
+
+    __tablename__ = "region_replacements"
+    __table_args__ = (CheckConstraint("replaced_by <> adcode", name="not_itself"),)
+
+    adcode: Mapped[str] = mapped_column(String(6), primary_key=True)
+    # No foreign key: the successor may be replaced in its turn (a chain), and a retired code outlives its region.
+    replaced_by: Mapped[str] = mapped_column(String(6))
+    replaced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
     txid: Mapped[int] = mapped_column(Xid8(), server_default=text("pg_current_xact_id()"))

@@ -48,6 +48,25 @@ async def get(reader: Reader, adcode: str) -> asyncpg.Record | None:
     return await reader.fetchrow(GET_SQL, adcode)
 
 
+# The end of the chain of replacements from a retired code: the code that replaced it, or the one that replaced
+# that (a code retired twice), up to the first that names a region (or the last there is).
+SUCCESSOR_SQL = """
+WITH RECURSIVE chain(adcode, depth) AS (
+    SELECT replaced_by, 1 FROM region_replacements WHERE adcode = $1
+    UNION ALL
+    SELECT x.replaced_by, c.depth + 1 FROM chain c JOIN region_replacements x ON x.adcode = c.adcode
+    WHERE c.depth < 32 AND NOT EXISTS (SELECT 1 FROM regions r WHERE r.adcode = c.adcode)
+)
+SELECT adcode FROM chain ORDER BY depth DESC LIMIT 1
+"""
+
+
+async def successor(reader: Reader, adcode: str) -> str | None:
+    """The region that took the place of a retired code (None: the code was never replaced)."""
+    found = await reader.fetchval(SUCCESSOR_SQL, adcode)
+    return str(found) if found is not None else None
+
+
 @dataclass(frozen=True)
 class Upserted:
     """What an upsert did to the regions it was given."""

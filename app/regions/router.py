@@ -10,8 +10,7 @@ from app.api.dependencies import ReaderDep
 from app.api.parameters import CoordSysQuery
 from app.api.query import StrictQueryRoute
 from app.api.responses import cached
-from app.problems import NotFound
-from app.regions import repository
+from app.regions import repository, service
 from app.regions.adcode import ADCODE_PATTERN, Adcode
 from app.regions.schemas import RegionDetail, RegionList
 from app.vocabularies.closed import RegionLevel
@@ -36,14 +35,21 @@ async def list_regions(
     return cached(request, {"items": [_round_area(dict(r)) for r in rows]}, max_age=3600)
 
 
-@router.get("/{adcode}", response_model=RegionDetail, responses={404: {"description": "No such region"}})
+@router.get(
+    "/{adcode}",
+    response_model=RegionDetail,
+    responses={
+        404: {"description": "No such region"},
+        410: {"description": "A retired code: `replaced_by` names the region that took its place"},
+    },
+)
 async def get_region(
     request: Request, reader: ReaderDep, adcode: Adcode, coordsys: CoordSysQuery = geo.CoordSys.wgs84
 ) -> Response:
     """One region with its boundary as GeoJSON."""
     row = await repository.get(reader, adcode)
     if row is None:
-        raise NotFound(f"no region with adcode {adcode}")
+        raise await service.absent(reader, adcode)
     region = _round_area(dict(row))
     region["boundary"] = geo.geometry_from_wgs84(region["boundary"], coordsys)
     if region["seat"] is not None:

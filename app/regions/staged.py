@@ -5,6 +5,14 @@ What follows a write is the schema's own: sites take their region from the bound
 (regions_rederive_sites: region_of, the rule every site write uses), every change is kept in region_changes by
 trigger, and each region's `version` goes up, which is what the coverage answers kept for it are keyed by. A
 region whose outline or people changed gets its population surface built again here.
+
+A feature that `replaces` a loaded region (a county made a district under a new code, 撤县设区: 沾化县 371624 became
+沾化区 371603) is a new region taking the old one's place: it inherits the old one's seat, census figure (unless
+the census file gives one), population cells (the model's urban share, rebuilt on its outline) and own coverage
+rules; the old code is recorded as replaced (region_replacements: questions about it answer 410 naming the new
+one), a key limited to it is limited to the new one, and the old region is deleted, which its history records as
+`replaced`. Only these two regions change: the sites in them take the new code, and no other region's row does,
+so no other region's kept coverage figures are computed again.
 """
 
 import shapely
@@ -15,6 +23,7 @@ from sqlalchemy.types import String
 
 from app.coverage import repository as coverage
 from app.coverage.population import CensusSeatDecayModel, RegionForModel
+from app.keys import repository as keys
 from app.regions.importer import (
     OUTSIDE_PARENT_SHARE,
     OVERLAP_SHARE,
@@ -38,6 +47,8 @@ CREATE TEMPORARY TABLE region_import (
     level text NOT NULL,
     parent_adcode varchar(6),
     boundary geometry NOT NULL,
+    replaces varchar(6),
+    seat geometry,
     refused boolean NOT NULL DEFAULT false,
     is_urban_district boolean,
     population bigint,
@@ -75,13 +86,13 @@ UPDATE region_import i SET parent_adcode = (
 WHERE i.parent_adcode IS NULL AND i.level <> :top
 """
 
-# Each feature's parent as the import would leave it: the file's, else the loaded one.
+# Each feature's parent as the import would leave it: the file's, else the loaded one (a replaced region is gone).
 PARENTS = """
 WITH after AS (
     SELECT adcode, level, boundary, refused FROM region_import
     UNION ALL
     SELECT adcode, level, boundary, false FROM regions r
-    WHERE NOT EXISTS (SELECT 1 FROM region_import i WHERE i.adcode = r.adcode)
+    WHERE NOT EXISTS (SELECT 1 FROM region_import i WHERE r.adcode IN (i.adcode, i.replaces))
 )
 SELECT i.number, i.adcode, i.parent_adcode AS parent, p.level AS parent_level, i.level,
        CASE WHEN p.refused OR i.refused OR p.boundary IS NULL OR ST_CoveredBy(i.boundary, p.boundary) THEN 0
@@ -92,14 +103,14 @@ WHERE i.parent_adcode IS NOT NULL
 ORDER BY i.number
 """
 
-# Pairs of siblings (the file's, and the loaded ones the file leaves as they are) of which the file draws at least
-# one, that overlap by more than the tolerance.
+# Pairs of siblings (the file's, and the loaded ones the file neither draws nor replaces) of which the file draws
+# at least one, that overlap by more than the tolerance.
 OVERLAPS = """
 WITH outlines AS (
     SELECT number, adcode, parent_adcode, boundary FROM region_import WHERE NOT refused
     UNION ALL
     SELECT NULL, r.adcode, r.parent_adcode, r.boundary FROM regions r
-    WHERE NOT EXISTS (SELECT 1 FROM region_import i WHERE i.adcode = r.adcode)
+    WHERE NOT EXISTS (SELECT 1 FROM region_import i WHERE r.adcode IN (i.adcode, i.replaces))
       AND EXISTS (SELECT 1 FROM region_import i WHERE i.parent_adcode IS NOT DISTINCT FROM r.parent_adcode)
 ),
 pairs AS (
@@ -117,9 +128,48 @@ SELECT * FROM pairs WHERE overlap_m2 > :share * smaller_m2 ORDER BY number, othe
 CENTROIDS = """
 SELECT i.number, i.adcode, ST_X(ST_Centroid(i.boundary)) AS lon, ST_Y(ST_Centroid(i.boundary)) AS lat,
        ST_X(ST_Centroid(r.boundary)) AS loaded_lon, ST_Y(ST_Centroid(r.boundary)) AS loaded_lat
-FROM region_import i JOIN regions r USING (adcode)
+FROM region_import i JOIN regions r ON r.adcode = coalesce(i.replaces, i.adcode)
 ORDER BY i.number
 """
+
+# Each replacement with what decides whether it may be made: the old region loaded, the new code not (a new
+# region takes the old one's place), the old one not in the file too, and no region left under it; or made already
+# (importing the same file again).
+REPLACEMENTS = """
+SELECT i.number, i.adcode, i.replaces,
+       EXISTS (SELECT 1 FROM regions r WHERE r.adcode = i.replaces) AS old_loaded,
+       EXISTS (SELECT 1 FROM regions r WHERE r.adcode = i.adcode) AS new_loaded,
+       (SELECT x.replaced_by FROM region_replacements x WHERE x.adcode = i.replaces) AS replaced_by,
+       (SELECT f.number FROM region_import f WHERE f.adcode = i.replaces) AS in_file,
+       (SELECT string_agg(c.adcode, ', ' ORDER BY c.adcode) FROM regions c
+        WHERE c.parent_adcode = i.replaces
+          AND NOT EXISTS (SELECT 1 FROM region_import f
+                          WHERE f.adcode = c.adcode AND f.parent_adcode IS DISTINCT FROM i.replaces)) AS children
+FROM region_import i
+WHERE i.replaces IS NOT NULL
+ORDER BY i.number
+"""
+# What a new region takes of the one it replaces, besides what the file gives.
+INHERIT = """
+UPDATE region_import i
+SET seat = r.seat, population = coalesce(i.population, r.population),
+    population_source = CASE WHEN i.population IS NULL THEN r.population_source ELSE i.population_source END
+FROM regions r WHERE r.adcode = i.replaces
+"""
+# The old regions retired, after the new ones are written: their population cells and own rules move to the new
+# region, the replacement is recorded (which the history trigger reads) and the old row deleted (its sites then
+# take the new code, by trigger).
+RETIRE = (
+    "UPDATE population_cells p SET region_adcode = i.adcode FROM region_import i WHERE p.region_adcode = i.replaces",
+    "UPDATE coverage_rules c SET region_adcode = i.adcode FROM region_import i WHERE c.region_adcode = i.replaces",
+    """
+    INSERT INTO region_replacements (adcode, replaced_by)
+    SELECT replaces, adcode FROM region_import WHERE replaces IS NOT NULL
+    ON CONFLICT (adcode) DO UPDATE
+    SET replaced_by = excluded.replaced_by, replaced_at = now(), txid = pg_current_xact_id()
+    """,
+    "DELETE FROM regions r USING region_import i WHERE r.adcode = i.replaces",
+)
 
 # The urban-district flag follows the name when the file names a region anew (a county renamed 区 is 撤县设区); an
 # outline alone leaves it, and any operator's choice, as it is.
@@ -130,9 +180,10 @@ WHERE adcode = :adcode
 """
 
 WRITE = """
-INSERT INTO regions AS r (adcode, name, level, parent_adcode, is_urban_district, boundary, population,
+INSERT INTO regions AS r (adcode, name, level, parent_adcode, is_urban_district, boundary, seat, population,
                           population_source)
-SELECT adcode, name, level, parent_adcode, is_urban_district, ST_Multi(boundary), population, population_source
+SELECT adcode, name, level, parent_adcode, is_urban_district, ST_Multi(boundary), seat, population,
+       population_source
 FROM region_import WHERE level = :level
 ON CONFLICT (adcode) DO UPDATE SET
     name = excluded.name, level = excluded.level, parent_adcode = excluded.parent_adcode,
@@ -159,7 +210,7 @@ WHERE txid = pg_current_xact_id()
        OR before -> 'population' IS DISTINCT FROM after -> 'population')
 """
 SITES_REASSIGNED = """
-SELECT count(*) FROM site_changes
+SELECT count(DISTINCT site_id) FROM site_changes
 WHERE txid = pg_current_xact_id() AND before IS NOT NULL
   AND before ->> 'region_adcode' IS DISTINCT FROM after ->> 'region_adcode'
 """
@@ -210,8 +261,8 @@ async def _import(
     await conn.execute(text(STAGE))
     await conn.execute(
         text(
-            "INSERT INTO region_import (number, adcode, name, level, parent_adcode, boundary) "
-            "VALUES (:number, :adcode, :name, :level, :parent, ST_GeomFromWKB(:wkb, 4326))"
+            "INSERT INTO region_import (number, adcode, name, level, parent_adcode, boundary, replaces) "
+            "VALUES (:number, :adcode, :name, :level, :parent, ST_GeomFromWKB(:wkb, 4326), :replaces)"
         ),
         [
             {
@@ -221,6 +272,7 @@ async def _import(
                 "level": f.level,
                 "parent": f.parent,
                 "wkb": shapely.to_wkb(f.boundary),
+                "replaces": f.replaces,
             }
             for f in features
         ],
@@ -230,6 +282,7 @@ async def _import(
     done = Imported()
     await _check_validity(conn, problems, done)
     await conn.execute(text(INFER_PARENTS), {"top": LEVELS[0]})
+    await _check_replacements(conn, by_adcode, problems, done)
     await _check_parents(conn, by_adcode, problems)
     await _check_overlaps(conn, by_adcode, problems)
     people = await _check_population(conn, population, by_adcode, problems)
@@ -238,9 +291,16 @@ async def _import(
     if problems:
         raise ImportRefused(problems, done.warnings)
     await _stage_attributes(conn, features, people)
+    await conn.execute(text(INHERIT))
     for level in LEVELS:
         for row in (await conn.execute(text(WRITE), {"level": level})).mappings():
             (done.created if row["created"] else done.updated).append(row["adcode"])
+    if done.replaced:
+        for statement in RETIRE:
+            await conn.execute(text(statement))
+        for old, new in done.replaced.items():
+            for key in await keys.move_region(conn, old, new):
+                done.warnings.append(f"{old}: the key {key}, limited to it, is now limited to {new}")
     for adcode, figure in people.items():
         if adcode not in by_adcode:
             await conn.execute(
@@ -271,6 +331,36 @@ async def _check_validity(conn: AsyncConnection, problems: list[str], done: Impo
         await conn.execute(text(REPAIR), {"adcodes": repaired})
     if refused:
         await conn.execute(text("UPDATE region_import SET refused = true WHERE adcode = ANY(:a)"), {"a": refused})
+
+
+async def _check_replacements(
+    conn: AsyncConnection, by_adcode: dict[str, Feature], problems: list[str], done: Imported
+) -> None:
+    """The replacements the import makes (done.replaced), each checked; one made already (the same file imported
+    again) is an ordinary update of the new region."""
+    replacing: dict[str, str] = {}
+    for row in (await conn.execute(text(REPLACEMENTS))).mappings():
+        label, old = by_adcode[row["adcode"]].label(), row["replaces"]
+        where = f"{label}: replaces"
+        if old in replacing:
+            problems.append(f"{where}: {old} is replaced by {by_adcode[replacing[old]].label()} too")
+        elif row["in_file"] is not None:
+            problems.append(f"{where}: {old} is feature {row['in_file']} too: a region is either drawn or replaced")
+        elif not row["old_loaded"]:
+            if row["replaced_by"] == row["adcode"]:
+                await conn.execute(
+                    text("UPDATE region_import SET replaces = NULL WHERE adcode = :adcode"), {"adcode": row["adcode"]}
+                )
+                continue  # replaced by this file before
+            problems.append(f"{where}: {old} is not loaded")
+        elif row["new_loaded"]:
+            problems.append(
+                f"{label}: adcode: {row['adcode']} is loaded already; a region replaces another under a new code"
+            )
+        elif row["children"]:
+            problems.append(f"{where}: {old} has regions under it the file does not move ({row['children']})")
+        replacing[old] = row["adcode"]
+    done.replaced = replacing
 
 
 async def _check_parents(conn: AsyncConnection, by_adcode: dict[str, Feature], problems: list[str]) -> None:

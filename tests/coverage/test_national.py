@@ -10,14 +10,16 @@ import pytest
 from pyproj import Geod
 from shapely import Point, contains_xy, unary_union
 from shapely.geometry import shape
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.china_time import today
 from app.coverage import figures, repository
 from app.coverage.evaluation import Evaluation
 from app.coverage.kept import CoverageKept
 from app.database.read_pool import Reader
-from bench import china
+from app.regions import loader
 from tests.coverage.test_coverage import geodesic_area_km2, geodesic_circle, serving_sites
+from tests.regions.test_loader import features
 
 # 济宁市 and 滨州市 under 山东省, and 上海市 (a municipality: its districts directly under it), under 全国.
 PREFIXES = ("3708", "3716", "31")
@@ -26,10 +28,17 @@ JINING, BINZHOU, SHANDONG, SHANGHAI = "370800", "371600", "370000", "310000"
 
 
 @pytest.fixture
-async def china_part(conn: asyncpg.Connection) -> dict[str, Any]:
-    """The loaded counties by adcode, with legal-aid points scattered in Jining's (Binzhou and 黄浦区 have the
-    demo's)."""
-    loaded = {c["adcode"]: c for c in await china.load(conn, PREFIXES)}
+async def china_part(sa_conn: AsyncConnection, conn: asyncpg.Connection) -> dict[str, Any]:
+    """The counties of PREFIXES loaded as `yizhan regions load` loads them, by adcode as the national set's file has
+    them (name and GeoJSON geometry, read without the loader), with legal-aid points scattered in Jining's (Binzhou
+    and 黄浦区 have the demo's)."""
+    cities = [county for city in (JINING, BINZHOU) for county in loader.select_counties(city=city)]
+    await loader.load(sa_conn, [*cities, *loader.select_counties(province=SHANGHAI)], workers=1)
+    loaded = {
+        str(f["properties"]["adcode"]): {"name": f["properties"]["name"], "geometry": f["geometry"]}
+        for f in features()
+        if str(f["properties"]["adcode"]).startswith(PREFIXES)
+    }
     rng = np.random.default_rng(22)
     for adcode, county in loaded.items():
         if not adcode.startswith("3708"):
