@@ -134,11 +134,11 @@ RULES_VERSION_SQL = """
 (SELECT md5(coalesce(string_agg(c::text, ',' ORDER BY c.id), '')) FROM coverage_rules c WHERE c.kind = $1)
 || (SELECT md5(coalesce(string_agg(n.id || ':' || n.xmin, ',' ORDER BY n.id), '')) FROM road_networks n)
 """
-# A row's version as the database keeps it: every write of the row, through the service or plain SQL, makes a new
-# version, stamped with the writing transaction (xmin) and its command within it (cmin: a transaction that writes a
-# row twice), so (key, xmin, cmin) names what coverage could read of it.
-ROW_STATE_SQL = "hashtextextended({row}.{key}::text || ':' || {row}.xmin::text || ':' || {row}.cmin::text, 0)"
-SITE_STATE = ROW_STATE_SQL.format(row="s", key="id")
+# What coverage reads of a site, hashed: a write through the service raises the version, a plain SQL one changes
+# what is hashed; a change coverage does not read (a name, the region the site is filed under) changes nothing.
+SITE_STATE = "hashtextextended(ROW(s.id, s.version, s.geom, s.status, s.opened_on, s.closed_on, s.deleted_at)::text, 0)"
+# A region's version goes up with every visible change (its outline, its class: migration 0013).
+REGION_STATE = "hashtextextended(r.adcode || ':' || r.version, 0)"
 
 
 def _fingerprints_sql() -> str:
@@ -146,12 +146,12 @@ def _fingerprints_sql() -> str:
         "l.reach_m", "GREATEST(abs(ST_YMin(r.boundary)), abs(ST_YMax(r.boundary)))"
     )
     return f"""
-SELECT l.adcode, {RULES_VERSION_SQL} AS rules, {ROW_STATE_SQL.format(row="r", key="adcode")}::text AS region,
+SELECT l.adcode, {RULES_VERSION_SQL} AS rules, r.version::text AS region,
        count(s.id) AS sites, coalesce(sum({SITE_STATE}), 0)::text AS versions
 FROM unnest($2::text[], $3::float8[]) AS l(adcode, reach_m)
 JOIN regions r ON r.adcode = l.adcode
 LEFT JOIN sites s ON s.kind = $1 AND s.geom && ST_Expand(r.boundary, {search_lon}, {search_lat})
-GROUP BY l.adcode, r.adcode, r.xmin, r.cmin
+GROUP BY l.adcode, r.version
 """
 
 
@@ -159,7 +159,7 @@ LEAF_FINGERPRINTS_SQL = _fingerprints_sql()
 
 KIND_STATE_SQL = f"""
 SELECT {RULES_VERSION_SQL} AS rules,
-       (SELECT coalesce(sum({ROW_STATE_SQL.format(row="r", key="adcode")}), 0) FROM regions r)::text AS regions,
+       (SELECT coalesce(sum({REGION_STATE}), 0) FROM regions r)::text AS regions,
        count(*) AS sites, coalesce(sum({SITE_STATE}), 0)::text AS versions
 FROM sites s WHERE s.kind = $1
 """
@@ -168,9 +168,9 @@ FROM sites s WHERE s.kind = $1
 async def leaf_fingerprints(reader: Reader, kind: str, reaches: dict[str, float]) -> dict[str, tuple[str, ...]]:
     """The state of what each leaf region's figures for `kind` are computed from: the kind's rules and the road
     networks, the region's row (its boundary, its class), and every site of the kind within the leaf's reach
-    (metres around its boundary's box), whatever its status or dates: their number and a sum of a hash of each
-    one's row version. A site that leaves the reach changes the number or the sum, one that comes in brings its own
-    hash."""
+    (metres around its boundary's box), whatever its status or dates: their number and a sum of a hash of what
+    coverage reads of each (id, version, point, status, dates). A site that leaves the reach changes the number or
+    the sum, one that comes in brings its own hash."""
     rows = await reader.fetch(LEAF_FINGERPRINTS_SQL, kind, list(reaches), list(reaches.values()))
     return {row["adcode"]: (row["rules"], row["region"], str(row["sites"]), row["versions"]) for row in rows}
 
@@ -321,16 +321,17 @@ def cells_cte(c: PlacedCatchments) -> str:
     """The region's population cells, each covered or not.
 
     A cell is covered when its centroid is within the radius of a serving site (the rule itself, not the polygon
-    approximation of the catchment; also ~50× faster than point-in-polygon tests). MATERIALIZED: referenced once
+    approximation of the catchment; also ~50× faster than point-in-polygon tests), measured against the serving
+    sites collected into one geometry: one call a cell, not one a (cell, site) pair. MATERIALIZED: referenced once
     (gaps), PostgreSQL would inline it and redo the test for every (part, cell) pair.
     """
-    centroid = f"ST_Transform(p.centroid, {c.srid}::int)"
     return f"""
+, serving_points AS (SELECT ST_Collect(g) AS g FROM serving)
 , cells AS MATERIALIZED (
-    SELECT p.population, p.centroid, p.cell, {centroid} AS g,
-           EXISTS (SELECT 1 FROM serving s WHERE ST_DWithin(s.g, {centroid}, {c.radius_m})) AS covered
-    FROM population_cells p
-    WHERE p.region_adcode = {c.adcode}
+    SELECT p.population, p.centroid, p.cell, p.g, coalesce(ST_DWithin(p.g, sp.g, {c.radius_m}), false) AS covered
+    FROM (SELECT population, centroid, cell, ST_Transform(centroid, {c.srid}::int) AS g
+          FROM population_cells WHERE region_adcode = {c.adcode}) AS p,
+         serving_points sp
 )
 """
 
