@@ -57,11 +57,13 @@ class PopulationCell(Base):
     __tablename__ = "population_cells"
     __table_args__ = (
         Index("ix_population_cells_centroid", "centroid", postgresql_using="gist"),
+        # A region's source is the first entry of its range (migration 0016).
+        Index("ix_population_cells_region_adcode_source", "region_adcode", "source"),
         CheckConstraint("population >= 0", name="population_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    region_adcode: Mapped[str] = mapped_column(String(6), ForeignKey("regions.adcode", ondelete="CASCADE"), index=True)
+    region_adcode: Mapped[str] = mapped_column(String(6), ForeignKey("regions.adcode", ondelete="CASCADE"))
     cell: Mapped[str] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
     centroid: Mapped[str] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
     population: Mapped[float] = mapped_column(Double)

@@ -1,7 +1,7 @@
 """region replacements: a region whose code is retired for another's (撤县设区 with a new adcode)
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 22:30:00.000000
 
 A county made a district usually gets a new code (沾化县 371624 became 沾化区 371603 in 2014): the new region takes
@@ -18,8 +18,8 @@ from alembic import op
 
 from app.changes.models import Xid8
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
