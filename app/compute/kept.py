@@ -68,6 +68,16 @@ class Kept:
         finally:
             entry.waiters -= 1
 
+    def put(self, key: Hashable, value: T, weigh: Callable[[T], int]) -> None:
+        """Keep `value` for `key` as if it had just been computed."""
+        if key in self._entries:
+            self._drop(key)
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        done.set_result(value)
+        entry = _Entry(time.monotonic(), done, weigh)
+        self._entries[key] = entry
+        self._weighed(key, entry)
+
     def _usable(self, entry: _Entry[Any]) -> bool:
         if time.monotonic() - entry.made > self.seconds:
             return False

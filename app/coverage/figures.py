@@ -95,29 +95,30 @@ async def _leaf_rows(
 ) -> dict[str, dict[str, Any]]:
     """Each leaf's row, kept while nothing within its reach changes (app.coverage.kept): the sites around every leaf
     are fingerprinted in one statement when the kind's state has moved, and only the leaves whose fingerprint moved
-    are computed again."""
+    are computed, each once."""
     first_reach = max(covered.WORST_SERVED_FIRST_SEARCH_M, (ev.radius_override or 0) * (1 + geo.PLANAR_MARGIN))
     reaches = {leaf["adcode"]: kept.reach(leaf, ev) or first_reach for leaf in leaves}
     state = await repository.kind_state(reader, ev.kind) if ev.state is not None else None
     fingerprints = await kept.fingerprints(reader, ev.kind, state, reaches) if ev.state is not None else {}
 
-    async def one(leaf: asyncpg.Record) -> dict[str, Any]:
-        reach, fingerprint = reaches[leaf["adcode"]], fingerprints.get(leaf["adcode"])
-        while True:
-            row, depends_within = await kept.row(
-                leaf, ev, (reach, fingerprint), lambda: _fresh_leaf_row(reader, kept, leaf, ev), _row_bytes
-            )
-            if depends_within <= reach:
-                return row  # shared with every later question: callers copy what they change
-            # The row depends on sites beyond the fingerprinted reach (a sparse region's worst-served spot): it is
-            # computed again under a fingerprint that holds them, which every later question reads.
-            kept.reached(leaf, ev, depends_within)
-            reach = depends_within
-            if ev.state is not None:
-                fingerprint = (await kept.fingerprints(reader, ev.kind, state, {leaf["adcode"]: reach}))[leaf["adcode"]]
+    async def one(leaf: asyncpg.Record) -> tuple[dict[str, Any], float]:
+        fingerprint = (reaches[leaf["adcode"]], fingerprints.get(leaf["adcode"]))
+        return await kept.row(leaf, ev, fingerprint, lambda: _fresh_leaf_row(reader, kept, leaf, ev), _row_bytes)
 
-    rows: list[dict[str, Any]] = await each_region(leaves, one)
-    return {leaf["adcode"]: row for leaf, row in zip(leaves, rows, strict=True)}
+    computed = await each_region(leaves, one)
+    rows = {leaf["adcode"]: row for leaf, (row, _) in zip(leaves, computed, strict=True)}
+    # A row that depends on sites beyond the reach fingerprinted (a sparse region's worst-served spot) is kept
+    # under a fingerprint that holds them, which every later question reads: the same row, when nothing of the
+    # kind has changed since this question began (else the next question computes it again).
+    grown = [(leaf, row, within) for leaf, (row, within) in zip(leaves, computed, strict=True)
+             if within > reaches[leaf["adcode"]]]  # fmt: skip
+    for leaf, _, within in grown:
+        kept.reached(leaf, ev, within)
+    if grown and state is not None and await repository.kind_state(reader, ev.kind) == state:
+        wider = await kept.fingerprints(reader, ev.kind, state, {leaf["adcode"]: within for leaf, _, within in grown})
+        for leaf, row, within in grown:
+            kept.keep_row(leaf, ev, (within, wider[leaf["adcode"]]), (row, within), _row_bytes)
+    return rows  # shared with every later question: callers copy what they change
 
 
 def _row_bytes(found: tuple[dict[str, Any], float]) -> int:

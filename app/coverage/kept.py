@@ -81,8 +81,15 @@ class CoverageKept:
         """The leaf `region`'s row for `ev`, kept for the state `fingerprint` of the sites within its reach
         (ev without a state: computed and not kept). A transaction that has written keeps its own rows: its
         uncommitted changes are its own."""
-        key = None if ev.state is None else (*_question(region, ev), fingerprint, ev.state[1])
-        return await self._rows.get(key, compute, weigh)
+        return await self._rows.get(_row_key(region, ev, fingerprint), compute, weigh)
+
+    def keep_row(
+        self, region: asyncpg.Record, ev: Evaluation, fingerprint: Hashable, row: T, weigh: Callable[[T], int]
+    ) -> None:
+        """Keep a row computed for `ev` under another `fingerprint` of the sites around it (read in the same state
+        of the kind as the row was computed in)."""
+        if ev.state is not None:
+            self._rows.put(_row_key(region, ev, fingerprint), row, weigh)
 
     async def fingerprints(
         self, reader: Reader, kind: str, state: Hashable, reaches: dict[str, float]
@@ -115,6 +122,10 @@ class CoverageKept:
 
 def _question(region: asyncpg.Record, ev: Evaluation) -> tuple[Any, ...]:
     return (region["adcode"], ev.kind, ev.as_of, ev.radius_override, ev.min_sites_override)
+
+
+def _row_key(region: asyncpg.Record, ev: Evaluation, fingerprint: Hashable) -> tuple[Any, ...] | None:
+    return None if ev.state is None else (*_question(region, ev), fingerprint, ev.state[1])
 
 
 def _key(what: str, region: asyncpg.Record, ev: Evaluation) -> tuple[Any, ...] | None:

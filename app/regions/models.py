@@ -87,7 +87,7 @@ class RegionChange(Base):
 
 class RegionReplacement(Base):
     """A retired code and the region that replaced it (撤县设区 with a new adcode): answers for the old code name the
-    new one (migration 0014)."""
+    new one (migration 0015)."""
 
     __tablename__ = "region_replacements"
     __table_args__ = (CheckConstraint("replaced_by <> adcode", name="not_itself"),)

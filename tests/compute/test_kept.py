@@ -25,6 +25,17 @@ async def test_the_least_recently_used_answers_go_first_past_the_bounds() -> Non
     assert await kept.get(3, lambda: answer(-3), lambda _: 10) == -3  # pushed out, computed afresh
 
 
+async def test_an_answer_put_is_kept_as_one_computed_and_replaces_the_one_before() -> None:
+    kept = Kept("test", seconds=60, max_entries=2, max_bytes=1_000)
+    await kept.get("a", lambda: asyncio.sleep(0, "computed"), lambda _: 10)
+    kept.put("a", "put", lambda _: 20)
+    kept.put("b", "put too", lambda _: 30)
+    assert len(kept) == 2 and kept.bytes == 50
+    assert await kept.get("a", lambda: asyncio.sleep(0, "again"), lambda _: 10) == "put"
+    kept.put("c", "newest", lambda _: 10)  # past the bound: the least recently used ("b") goes
+    assert await kept.get("b", lambda: asyncio.sleep(0, "again"), lambda _: 10) == "again"
+
+
 @pytest.mark.parametrize("size", [1_000 // LARGEST_SHARE + 1, 999, 5_000])
 async def test_an_answer_too_large_to_keep_is_handed_out_and_pushes_nothing_out(size: int) -> None:
     kept = Kept("test", seconds=60, max_entries=100, max_bytes=1_000)
