@@ -7,6 +7,9 @@ process (a CLI import, another worker) is seen at once. A row also depends on it
 the fingerprint holds too; the population cells are not in it, so a new population model is seen within
 ROW_SECONDS.
 
+A region's covered share of the area (a map's shading, at any level) is kept the same way, in a store of its own
+that holds every region of China: a national map asks for all of them.
+
 Other answers (a covered area, the gaps) are kept for KEPT_SECONDS for the register's state as a whole (its last
 change): a site's change moves it at once; so does a change of a region (its outline, level, population: its
 `version`, kept by trigger, is in the key), for that region's answers only, even when another process made it
@@ -33,6 +36,8 @@ KEPT_BYTES = 16 * 1024 * 1024
 ROW_SECONDS = 3600.0
 KEPT_ROWS = 20_000
 KEPT_ROW_BYTES = 64 * 1024 * 1024
+KEPT_SHARES = 20_000
+KEPT_SHARE_BYTES = 8 * 1024 * 1024
 # Leaf figures computed at once by one application, whatever the number of questions asking: the database does the
 # work on both cores, and the read pool keeps connections for the hot path (nearest) while a country is computed.
 LEAVES_AT_ONCE = 3
@@ -45,12 +50,13 @@ class CoverageKept:
     def __init__(self) -> None:
         self._kept = Kept("coverage", KEPT_SECONDS, KEPT_ANSWERS, KEPT_BYTES)
         self._rows = Kept("coverage_rows", ROW_SECONDS, KEPT_ROWS, KEPT_ROW_BYTES)
+        self._shares = Kept("coverage_shares", KEPT_SECONDS, KEPT_SHARES, KEPT_SHARE_BYTES)
         # How far around each leaf its last figures depended on sites (metres): where its fingerprint is read.
         self._reaches: OrderedDict[Hashable, float] = OrderedDict()
         self.computing = asyncio.Semaphore(LEAVES_AT_ONCE)
 
     def __len__(self) -> int:
-        return len(self._kept) + len(self._rows)
+        return len(self._kept) + len(self._rows) + len(self._shares)
 
     async def get(
         self,
@@ -63,6 +69,12 @@ class CoverageKept:
         """`what` of the leaf `region` for `ev`, kept for the register's state `ev` is for (without one: computed
         and not kept)."""
         return await self._kept.get(_key(what, region, ev), compute, weigh)
+
+    async def share(
+        self, region: asyncpg.Record, ev: Evaluation, compute: Callable[[], Awaitable[T]], weigh: Callable[[T], int]
+    ) -> T:
+        """The `region`'s (any level) covered share for `ev`, kept as `get` keeps answers."""
+        return await self._shares.get(_key("share", region, ev), compute, weigh)
 
     async def row(
         self,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     text,
@@ -81,3 +82,16 @@ class RegionChange(Base):
     # Only when the outline changed: the outline of each version is the next change's, or the region's own.
     boundary_before: Mapped[str | None] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
     txid: Mapped[int] = mapped_column(Xid8(), server_default=text("pg_current_xact_id()"))
+
+
+class RegionOutline(Base):
+    """A region's boundary in Web Mercator simplified for one zoom of the map (app.tiles), written by trigger
+    whenever the boundary is (migration 0014)."""
+
+    __tablename__ = "region_outlines"
+
+    adcode: Mapped[str] = mapped_column(
+        String(6), ForeignKey("regions.adcode", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    zoom: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    outline: Mapped[str] = mapped_column(Geometry("MULTIPOLYGON", srid=3857, spatial_index=False))
