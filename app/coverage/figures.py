@@ -250,9 +250,11 @@ async def covered_area_shares(
     reader: Reader, kept: CoverageKept, adcodes: list[str], ev: Evaluation
 ) -> dict[str, tuple[float | None, str]]:
     """Each region's covered share of its area and its rule's label, the figures region_coverage gives (a parent's
-    aggregated from its leaves' kept rows), kept per region for the register's state: what a map shades regions
-    by, at any level. A region where a leaf has no rule for the kind is left out (drawn, not shaded)."""
+    aggregated from its leaves' kept rows), kept per region for the register's, the rules' and the regions' state:
+    what a map shades regions by, at any level. A region where a leaf has no rule for the kind is left out (drawn,
+    not shaded)."""
     regions = await repository.regions(reader, adcodes)
+    state = await repository.shares_state(reader, ev.kind)
 
     async def compute(region: asyncpg.Record) -> tuple[float | None, str] | None:
         try:
@@ -262,7 +264,7 @@ async def covered_area_shares(
         return row["covered_area_share"], row["rule_label"]
 
     async def one(region: asyncpg.Record) -> tuple[float | None, str] | None:
-        return await kept.share(region, ev, lambda: compute(region), lambda _: SHARE_BYTES)
+        return await kept.share(region, ev, state, lambda: compute(region), lambda _: SHARE_BYTES)
 
     found = await each_region(regions, one)
     return {region["adcode"]: share for region, share in zip(regions, found, strict=True) if share is not None}

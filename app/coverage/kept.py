@@ -7,8 +7,10 @@ process (a CLI import, another worker) is seen at once. A row also depends on it
 the fingerprint holds too; the population cells are not in it, so a new population model is seen within
 ROW_SECONDS.
 
-A region's covered share of the area (a map's shading, at any level) is kept the same way, in a store of its own
-that holds every region of China: a national map asks for all of them.
+A region's covered share of the area (a map's shading, at any level) is kept for the register's state, the kind's
+rules and the regions' last change (each read at every question: app.coverage.repository.shares_state), for
+ROW_SECONDS, in a store of its own that holds every region of China: a national map asks for all of them, and a
+national share computed again costs the fingerprints of every county (seconds).
 
 Other answers (a covered area, the gaps) are kept for KEPT_SECONDS for the register's state as a whole (its last
 change): a site's change moves it at once; so does a change of a region (its outline, level, population: its
@@ -50,7 +52,7 @@ class CoverageKept:
     def __init__(self) -> None:
         self._kept = Kept("coverage", KEPT_SECONDS, KEPT_ANSWERS, KEPT_BYTES)
         self._rows = Kept("coverage_rows", ROW_SECONDS, KEPT_ROWS, KEPT_ROW_BYTES)
-        self._shares = Kept("coverage_shares", KEPT_SECONDS, KEPT_SHARES, KEPT_SHARE_BYTES)
+        self._shares = Kept("coverage_shares", ROW_SECONDS, KEPT_SHARES, KEPT_SHARE_BYTES)
         # How far around each leaf its last figures depended on sites (metres): where its fingerprint is read.
         self._reaches: OrderedDict[Hashable, float] = OrderedDict()
         self.computing = asyncio.Semaphore(LEAVES_AT_ONCE)
@@ -71,10 +73,17 @@ class CoverageKept:
         return await self._kept.get(_key(what, region, ev), compute, weigh)
 
     async def share(
-        self, region: asyncpg.Record, ev: Evaluation, compute: Callable[[], Awaitable[T]], weigh: Callable[[T], int]
+        self,
+        region: asyncpg.Record,
+        ev: Evaluation,
+        state: Hashable,
+        compute: Callable[[], Awaitable[T]],
+        weigh: Callable[[T], int],
     ) -> T:
-        """The `region`'s (any level) covered share for `ev`, kept as `get` keeps answers."""
-        return await self._shares.get(_key("share", region, ev), compute, weigh)
+        """The `region`'s (any level) covered share for `ev`, kept for the register's state and the rules' and
+        regions' `state` (ev without a register state: computed and not kept)."""
+        key = None if ev.state is None else (*_question(region, ev), ev.state, state)
+        return await self._shares.get(key, compute, weigh)
 
     async def row(
         self,

@@ -133,17 +133,29 @@ WITH RECURSIVE tree AS (
     )
 
 
+# What every leaf's rule is made of: the kind's ($1) rules and the road networks they may be travelled on.
+RULES_VERSION_SQL = """
+    (SELECT md5(coalesce(string_agg(c::text, ',' ORDER BY c.id), '')) FROM coverage_rules c WHERE c.kind = $1)
+    || (SELECT md5(coalesce(string_agg(n.id || ':' || n.xmin, ',' ORDER BY n.id), '')) FROM road_networks n)
+"""
+
+
+async def shares_state(reader: Reader, kind: str) -> tuple[str, int]:
+    """What a region's kept share depends on beside the register: the kind's rules, and the regions (their last
+    change: a county made a district changes its rule, and so its parents' shares)."""
+    row = await reader.fetchrow(
+        f"SELECT {RULES_VERSION_SQL} AS rules, (SELECT coalesce(max(id), 0) FROM region_changes) AS regions", kind
+    )
+    assert row is not None
+    return row["rules"], int(row["regions"])
+
+
 def _fingerprints_sql() -> str:
     search_lon, search_lat = geo.degrees_around_sql(
         "l.reach_m", "GREATEST(abs(ST_YMin(r.boundary)), abs(ST_YMax(r.boundary)))"
     )
     return f"""
-WITH rules AS (
-    -- What every leaf's rule is made of: the kind's rules and the road networks they may be travelled on.
-    SELECT (SELECT md5(coalesce(string_agg(c::text, ',' ORDER BY c.id), '')) FROM coverage_rules c WHERE c.kind = $1)
-           || (SELECT md5(coalesce(string_agg(n.id || ':' || n.xmin, ',' ORDER BY n.id), '')) FROM road_networks n)
-           AS version
-)
+WITH rules AS (SELECT {RULES_VERSION_SQL} AS version)
 SELECT l.adcode, (SELECT version FROM rules) AS rules, r.xmin::text AS region,
        count(s.id) AS sites,
        coalesce(sum(hashtextextended(

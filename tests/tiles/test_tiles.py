@@ -148,6 +148,33 @@ async def test_the_regions_layer_shares_are_the_apis_at_every_level(
             assert properties["rule_label"] == coverage["rule_label"]
 
 
+async def test_kept_shares_follow_a_rule_and_a_county_made_a_district(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    """A tile's shares are kept for the register's state; a new rule for the kind, or a county made an urban
+    district (its rule, so its city's share, changes; the city's row does not), is drawn at the next tile."""
+    z, (x, y) = 5, tile_of(117.9, 37.4, 5)
+
+    async def shares() -> tuple[float, float]:
+        layer = decode((await client.get(f"/v1/tiles/regions/{z}/{x}/{y}.mvt", params={"kind": "legal_aid"})).content)
+        drawn = {f["properties"]["adcode"]: f["properties"]["covered_area_share"] for f in layer["regions"]["features"]}
+        coverage = (await client.get("/v1/coverage/regions/371600", params={"kind": "legal_aid"})).json()
+        return drawn["371600"], coverage["covered_area_share"]
+
+    first, api = await shares()
+    assert first == pytest.approx(api, abs=1e-9)
+    await conn.execute(
+        "INSERT INTO coverage_rules (kind, region_adcode, radius_m, note) VALUES ('legal_aid', '371621', 40000, 'test')"
+    )
+    wider, api = await shares()
+    assert wider == pytest.approx(api, abs=1e-9) and wider > first
+    await conn.execute(
+        "UPDATE regions SET is_urban_district = true, urban_district_override = true WHERE adcode = '371625'"
+    )
+    urban, api = await shares()
+    assert urban == pytest.approx(api, abs=1e-9) and urban != wider
+
+
 def _levels_in(body: bytes) -> dict[str, str]:
     return {f["properties"]["adcode"]: f["properties"]["level"] for f in decode(body)["regions"]["features"]}
 
