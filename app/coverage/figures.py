@@ -253,18 +253,17 @@ async def covered_area_shares(
     aggregated from its leaves' kept rows), kept per region for the register's, the rules' and the regions' state:
     what a map shades regions by, at any level. A region where a leaf has no rule for the kind is left out (drawn,
     not shaded)."""
-    regions = await repository.regions(reader, adcodes)
     state = await repository.shares_state(reader, ev.kind)
 
-    async def compute(region: asyncpg.Record) -> tuple[float | None, str] | None:
+    async def compute(adcode: str) -> tuple[float | None, str] | None:
         try:
-            row = await region_coverage(reader, kept, region["adcode"], ev)
+            row = await region_coverage(reader, kept, adcode, ev)
         except NoRule:
             return None
         return row["covered_area_share"], row["rule_label"]
 
-    async def one(region: asyncpg.Record) -> tuple[float | None, str] | None:
-        return await kept.share(region, ev, state, lambda: compute(region), lambda _: SHARE_BYTES)
+    async def one(adcode: str) -> tuple[float | None, str] | None:
+        return await kept.share(adcode, ev, state, lambda: compute(adcode), lambda _: SHARE_BYTES)
 
-    found = await each_region(regions, one)
-    return {region["adcode"]: share for region, share in zip(regions, found, strict=True) if share is not None}
+    found = await each_region(adcodes, one)
+    return {adcode: share for adcode, share in zip(adcodes, found, strict=True) if share is not None}

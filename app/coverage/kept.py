@@ -22,7 +22,7 @@ What-if questions make new keys without end: the stores are bounded in answers a
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 import asyncpg
@@ -74,15 +74,15 @@ class CoverageKept:
 
     async def share(
         self,
-        region: asyncpg.Record,
+        adcode: str,
         ev: Evaluation,
         state: Hashable,
         compute: Callable[[], Awaitable[T]],
         weigh: Callable[[T], int],
     ) -> T:
-        """The `region`'s (any level) covered share for `ev`, kept for the register's state and the rules' and
+        """The region's (any level) covered share for `ev`, kept for the register's state and the rules' and
         regions' `state` (ev without a register state: computed and not kept)."""
-        key = None if ev.state is None else (*_question(region, ev), ev.state, state)
+        key = None if ev.state is None else (*_question({"adcode": adcode}, ev), ev.state, state)
         return await self._shares.get(key, compute, weigh)
 
     async def row(
@@ -111,7 +111,7 @@ class CoverageKept:
             self._reaches.popitem(last=False)
 
 
-def _question(region: asyncpg.Record, ev: Evaluation) -> tuple[Any, ...]:
+def _question(region: asyncpg.Record | Mapping[str, Any], ev: Evaluation) -> tuple[Any, ...]:
     return (region["adcode"], ev.kind, ev.as_of, ev.radius_override, ev.min_sites_override)
 
 

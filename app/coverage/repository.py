@@ -110,10 +110,6 @@ async def region(reader: Reader, adcode: str) -> asyncpg.Record | None:
     return await reader.fetchrow(REGION_SQL + " WHERE r.adcode = $1", adcode)
 
 
-async def regions(reader: Reader, adcodes: list[str]) -> list[asyncpg.Record]:
-    return await reader.fetch(REGION_SQL + " WHERE r.adcode = ANY($1::text[]) ORDER BY r.adcode", adcodes)
-
-
 async def children(reader: Reader, adcode: str) -> list[asyncpg.Record]:
     return await reader.fetch(REGION_SQL + " WHERE r.parent_adcode = $1 ORDER BY r.adcode", adcode)
 
