@@ -140,9 +140,15 @@ def main() -> None:
         console.print(f"loaded in {asyncio.run(load_china(args.database)):.0f} s")
     tiles = asyncio.run(china_tiles(url))
     console.print(f"{len(tiles):,} tiles cover China at zooms {ZOOMS.start}–{ZOOMS.stop - 1}")
-    limits_off = {"RATE_LIMIT_READS_PER_MINUTE": "0", "RATE_LIMIT_COVERAGE_PER_MINUTE": "0"}
     # The national table cold takes minutes (issue 22's national figures): more than a request's default budget.
-    with running("app.main:app", PORT, url, REQUEST_BUDGET_S="3600", **limits_off) as server:
+    with running(
+        "app.main:app",
+        PORT,
+        url,
+        REQUEST_BUDGET_S="3600",
+        RATE_LIMIT_READS_PER_MINUTE="0",
+        RATE_LIMIT_COVERAGE_PER_MINUTE="0",
+    ) as server:
         asyncio.run(fetch_tiles(server.base, tiles, {}))  # warms the connections and PostgreSQL's cache
         boundaries = asyncio.run(fetch_tiles(server.base, tiles, {}))
         console.print(table_of("Regions tiles over all of China, boundaries only", boundaries))
