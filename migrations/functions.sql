@@ -112,6 +112,25 @@ BEGIN
 END
 $$;
 
+-- Half a Web Mercator pixel (of a 256-pixel tile) at a zoom: how far a region's outline for that zoom may stray from
+-- its boundary (migration 0017).
+CREATE OR REPLACE FUNCTION outline_tolerance_m(zoom integer) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT 0.5 * 2 * pi() * 6378137 / 256 / 2 ^ zoom
+$$;
+
+-- A region's outlines for the map's zooms 0 to 8 (region_outlines), written again whenever its boundary is.
+CREATE OR REPLACE FUNCTION regions_write_outlines() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM region_outlines WHERE adcode = NEW.adcode;
+    INSERT INTO region_outlines (adcode, zoom, outline)
+    SELECT NEW.adcode, z, ST_Multi(ST_Simplify(m.outline, outline_tolerance_m(z), true))
+    FROM (SELECT ST_Transform(NEW.boundary, 3857) AS outline) AS m, generate_series(0, 8) AS z;
+    RETURN NULL;
+END
+$$;
+
 -- sites ------------------------------------------------------------------------------------------------------
 
 -- A site's region is derived from its location by the boundaries, by trigger, whenever the site is written or moves.
@@ -218,6 +237,13 @@ CREATE TRIGGER regions_record_change AFTER INSERT OR DELETE OR UPDATE ON public.
 
 CREATE TRIGGER regions_register_equal_area BEFORE INSERT OR UPDATE OF boundary ON public.regions
     FOR EACH ROW EXECUTE FUNCTION regions_register_equal_area();
+
+CREATE TRIGGER regions_outlines_inserted AFTER INSERT ON public.regions
+    FOR EACH ROW EXECUTE FUNCTION regions_write_outlines();
+
+CREATE TRIGGER regions_outlines_updated AFTER UPDATE OF boundary ON public.regions
+    FOR EACH ROW WHEN ((st_asbinary(old.boundary) IS DISTINCT FROM st_asbinary(new.boundary)))
+    EXECUTE FUNCTION regions_write_outlines();
 
 -- sites ------------------------------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from app.coverage import covered, repository
 from app.coverage.evaluation import Evaluation
 from app.coverage.kept import CoverageKept
 from app.coverage.regions import each_region, find_region
-from app.coverage.rules import Rule, resolve_rule
+from app.coverage.rules import NoRule, Rule, resolve_rule
 from app.coverage.serving import serving_near
 from app.database.read_pool import Reader
 
@@ -241,3 +241,29 @@ class CoveredArea:
 async def leaf_covered_area(reader: Reader, kept: CoverageKept, leaf: asyncpg.Record, ev: Evaluation) -> CoveredArea:
     row = await _leaf_row(reader, kept, leaf, ev)
     return CoveredArea(row["covered_area_km2"], row["area_km2"], row["rule_label"])
+
+
+SHARE_BYTES = 200  # a kept share and its rule's label
+
+
+async def covered_area_shares(
+    reader: Reader, kept: CoverageKept, adcodes: list[str], ev: Evaluation
+) -> dict[str, tuple[float | None, str]]:
+    """Each region's covered share of its area and its rule's label, the figures region_coverage gives (a parent's
+    aggregated from its leaves' kept rows), kept per region for the register's, the rules' and the regions' state:
+    what a map shades regions by, at any level. A region where a leaf has no rule for the kind is left out (drawn,
+    not shaded)."""
+    state = await repository.shares_state(reader, ev.kind)
+
+    async def compute(adcode: str) -> tuple[float | None, str] | None:
+        try:
+            row = await region_coverage(reader, kept, adcode, ev)
+        except NoRule:
+            return None
+        return row["covered_area_share"], row["rule_label"]
+
+    async def one(adcode: str) -> tuple[float | None, str] | None:
+        return await kept.share(adcode, ev, state, lambda: compute(adcode), lambda _: SHARE_BYTES)
+
+    found = await each_region(adcodes, one)
+    return {adcode: share for adcode, share in zip(adcodes, found, strict=True) if share is not None}

@@ -9,6 +9,11 @@ seen at once, and a country's 2,891 leaves cost one statement while nothing chan
 region's rule and boundary, which the fingerprint holds too; the population cells are not in it, so a new
 population model is seen within ROW_SECONDS.
 
+A region's covered share of the area (a map's shading, at any level) is kept for the register's state, the kind's
+rules and the regions' last change (each read at every question: app.coverage.repository.shares_state), for
+ROW_SECONDS, in a store of its own that holds every region of China: a national map asks for all of them, and a
+national share computed again costs the fingerprints of every county (seconds).
+
 Other answers (a covered area, the gaps) are kept for KEPT_SECONDS for the register's state as a whole (its last
 change): a site's change moves it at once; so does a change of a region (its outline, level, population: its
 `version`, kept by trigger, is in the key), for that region's answers only, even when another process made it
@@ -19,7 +24,7 @@ What-if questions make new keys without end: the stores are bounded in answers a
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 import asyncpg
@@ -37,6 +42,8 @@ KEPT_BYTES = 16 * 1024 * 1024
 ROW_SECONDS = 3600.0
 KEPT_ROWS = 20_000
 KEPT_ROW_BYTES = 64 * 1024 * 1024
+KEPT_SHARES = 20_000
+KEPT_SHARE_BYTES = 8 * 1024 * 1024
 # Leaf figures computed at once by one application, whatever the number of questions asking: the database does the
 # work on both cores, and the read pool keeps connections for the hot path (nearest) while a country is computed.
 LEAVES_AT_ONCE = 3
@@ -49,6 +56,7 @@ class CoverageKept:
     def __init__(self) -> None:
         self._kept = Kept("coverage", KEPT_SECONDS, KEPT_ANSWERS, KEPT_BYTES)
         self._rows = Kept("coverage_rows", ROW_SECONDS, KEPT_ROWS, KEPT_ROW_BYTES)
+        self._shares = Kept("coverage_shares", ROW_SECONDS, KEPT_SHARES, KEPT_SHARE_BYTES)
         # How far around each leaf its last figures depended on sites (metres): where its fingerprint is read.
         self._reaches: OrderedDict[Hashable, float] = OrderedDict()
         self.computing = asyncio.Semaphore(LEAVES_AT_ONCE)
@@ -56,7 +64,7 @@ class CoverageKept:
         self._fingerprints: dict[str, tuple[Hashable, dict[str, tuple[float, Hashable]]]] = {}
 
     def __len__(self) -> int:
-        return len(self._kept) + len(self._rows)
+        return len(self._kept) + len(self._rows) + len(self._shares)
 
     async def get(
         self,
@@ -69,6 +77,19 @@ class CoverageKept:
         """`what` of the leaf `region` for `ev`, kept for the register's state `ev` is for (without one: computed
         and not kept)."""
         return await self._kept.get(_key(what, region, ev), compute, weigh)
+
+    async def share(
+        self,
+        adcode: str,
+        ev: Evaluation,
+        state: Hashable,
+        compute: Callable[[], Awaitable[T]],
+        weigh: Callable[[T], int],
+    ) -> T:
+        """The region's (any level) covered share for `ev`, kept for the register's state and the rules' and
+        regions' `state` (ev without a register state: computed and not kept)."""
+        key = None if ev.state is None else (*_question({"adcode": adcode}, ev), ev.state, state)
+        return await self._shares.get(key, compute, weigh)
 
     async def row(
         self,
@@ -120,7 +141,7 @@ class CoverageKept:
             self._reaches.popitem(last=False)
 
 
-def _question(region: asyncpg.Record, ev: Evaluation) -> tuple[Any, ...]:
+def _question(region: asyncpg.Record | Mapping[str, Any], ev: Evaluation) -> tuple[Any, ...]:
     return (region["adcode"], ev.kind, ev.as_of, ev.radius_override, ev.min_sites_override)
 
 

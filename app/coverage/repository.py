@@ -141,6 +141,16 @@ SITE_STATE = "hashtextextended(ROW(s.id, s.version, s.geom, s.status, s.opened_o
 REGION_STATE = "hashtextextended(r.adcode || ':' || r.version, 0)"
 
 
+async def shares_state(reader: Reader, kind: str) -> tuple[str, int]:
+    """What a region's kept share depends on beside the register: the kind's rules, and the regions (their last
+    change: a county made a district changes its rule, and so its parents' shares)."""
+    row = await reader.fetchrow(
+        f"SELECT {RULES_VERSION_SQL} AS rules, (SELECT coalesce(max(id), 0) FROM region_changes) AS regions", kind
+    )
+    assert row is not None
+    return row["rules"], int(row["regions"])
+
+
 def _fingerprints_sql() -> str:
     search_lon, search_lat = geo.degrees_around_sql(
         "l.reach_m", "GREATEST(abs(ST_YMin(r.boundary)), abs(ST_YMax(r.boundary)))"

@@ -1,4 +1,5 @@
-"""SQL for OGC API - Features: sites of one kind as features (the register's live rows, deleted ones excluded).
+"""SQL for OGC API - Features: sites of one kind as features (the register's live rows, deleted ones excluded), and
+the regions (every level, with their boundaries) as one more collection.
 
 A collection is a kind of the site_kinds vocabulary: whether one exists is known without reading a site. Its count
 and extent take a scan of the whole register, so they are kept (app.compute.kept) rather than counted per request.
@@ -58,6 +59,21 @@ LIMIT $2 OFFSET $3
 ITEM_SQL = f"SELECT {_PROPERTIES} FROM sites s WHERE s.kind = $1 AND s.id = $2 AND s.deleted_at IS NULL"
 
 
+# The regions' collection: their count, and their extent from each boundary's box (the bbox PostGIS keeps in a
+# large geometry's header, so no outline is read whole).
+REGION_FIGURES_SQL = """
+SELECT count(*) AS features,
+       ST_XMin(ST_Extent(r.boundary)) AS xmin, ST_YMin(ST_Extent(r.boundary)) AS ymin,
+       ST_XMax(ST_Extent(r.boundary)) AS xmax, ST_YMax(ST_Extent(r.boundary)) AS ymax
+FROM regions r
+"""
+
+REGION_PROPERTIES = """
+    r.adcode, r.name, r.level, r.parent_adcode, r.is_urban_district, r.population, round(r.area_km2::numeric, 3)::float8
+    AS area_km2, ST_AsGeoJSON(r.boundary, 6)::jsonb AS geometry
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Figures:
     """A collection's count and extent (CRS84; None when it has no features)."""
@@ -93,9 +109,19 @@ class CollectionFigures(Kept):
         return found
 
 
+REGIONS = "regions"  # the regions' collection, kept among the kinds' figures (no site kind is named so)
+
+
+def _figures(row: asyncpg.Record) -> Figures:
+    if not row["features"]:
+        return NO_FEATURES
+    return Figures(row["features"], (row["xmin"], row["ymin"], row["xmax"], row["ymax"]))
+
+
 async def _count(reader: Reader) -> dict[str, Figures]:
-    rows = await reader.fetch(FIGURES_SQL)
-    return {r["kind"]: Figures(r["features"], (r["xmin"], r["ymin"], r["xmax"], r["ymax"])) for r in rows}
+    found = {r["kind"]: _figures(r) for r in await reader.fetch(FIGURES_SQL)}
+    found[REGIONS] = _figures(await reader.fetchrow(REGION_FIGURES_SQL))
+    return found
 
 
 async def kinds(reader: Reader) -> list[asyncpg.Record]:
@@ -125,3 +151,31 @@ async def items(
 
 async def item(reader: Reader, kind: str, site_id: int) -> asyncpg.Record | None:
     return await reader.fetchrow(ITEM_SQL, kind, site_id)
+
+
+async def regions(
+    reader: Reader, bbox: BBox | None, level: str | None, parent: str | None, limit: int, offset: int
+) -> Page:
+    """Regions in adcode order; each filter written in only when asked for (a generic plan cannot serve
+    `$n IS NULL OR …` from an index). They are a few thousand: the count is exact."""
+    clauses: list[str] = []
+    args: list[object] = []
+    if bbox is not None:
+        args += [bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat]
+        clauses.append("ST_Intersects(r.boundary, ST_MakeEnvelope($1, $2, $3, $4, 4326))")
+    if level is not None:
+        args.append(level)
+        clauses.append(f"r.level = ${len(args)}")
+    if parent is not None:
+        args.append(parent)
+        clauses.append(f"r.parent_adcode = ${len(args)}")
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    matched = int(await reader.fetchval(f"SELECT count(*) FROM regions r {where}", *args))
+    page = f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
+    sql = f"SELECT {REGION_PROPERTIES} FROM regions r {where} ORDER BY r.adcode {page}"
+    rows = await reader.fetch(sql, *args, limit, offset) if offset < matched else []
+    return Page(rows, matched, offset + len(rows) < matched)
+
+
+async def region(reader: Reader, adcode: str) -> asyncpg.Record | None:
+    return await reader.fetchrow(f"SELECT {REGION_PROPERTIES} FROM regions r WHERE r.adcode = $1", adcode)

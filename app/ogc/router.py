@@ -1,10 +1,13 @@
-"""OGC API - Features Part 1 (Core, GeoJSON, OpenAPI 3.0) at /ogc: one collection per site kind, CRS84.
+"""OGC API - Features Part 1 (Core, GeoJSON, OpenAPI 3.0) at /ogc: one collection per site kind, and `regions` (the
+administrative regions at every level, with their boundaries), CRS84.
 
 What GIS desktops (QGIS, GDAL's OAPIF driver) need to read the register with no glue code.
 """
 
+import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,8 +24,10 @@ from app.ogc import repository
 from app.ogc.schemas import Collection, Collections, Conformance, Feature, FeatureCollection, Landing
 from app.problems import BadRequest, InvalidParameter, NotFound
 from app.problems.http import field_errors
+from app.regions.adcode import ADCODE_PATTERN
 from app.tiles import service as tiles
 from app.tiles.router import tile_response
+from app.vocabularies.closed import RegionLevel
 
 
 class OGCRoute(StrictQueryRoute):
@@ -87,7 +92,8 @@ async def landing(request: Request) -> Response:
     return JSON(
         {
             "title": "Yizhan 驿站 — union worker stations, legal-aid points and service centres",
-            "description": "The register as OGC API - Features: one collection per site kind, WGS-84 (CRS84).",
+            "description": "The register as OGC API - Features: one collection per site kind, and the regions, "
+            "WGS-84 (CRS84).",
             "links": [
                 _link(base, "self", "application/json", "this document"),
                 _link(f"{base}/api", "service-desc", OPENAPI_30, "the API definition"),
@@ -107,37 +113,60 @@ async def conformance(request: Request) -> Response:
     return JSON({"conformsTo": CONFORMANCE})
 
 
-def _collection(base: str, kind: Any, figures: repository.Figures) -> dict[str, Any]:
+def _collection(base: str, id_: str, title: str, description: str, figures: repository.Figures) -> dict[str, Any]:
     extent = list(figures.bbox) if figures.bbox else [-180, -90, 180, 90]
     return {
-        "id": kind["code"],
-        "title": f"{kind['label_zh']} / {kind['label_en']}",
-        "description": f"{kind['label_en']} in the register ({figures.features} features)",
+        "id": id_,
+        "title": title,
+        "description": f"{description} ({figures.features} features)",
         "itemType": "feature",
         "crs": [CRS84],
         "storageCrs": CRS84,
         "extent": {"spatial": {"bbox": [extent], "crs": CRS84}},
         "links": [
-            _link(f"{base}/collections/{kind['code']}", "self", "application/json"),
-            _link(f"{base}/collections/{kind['code']}/items", "items", "application/geo+json", "the features"),
-            _link(f"{base}/collections/{kind['code']}/tiles", TILESETS_REL, "application/json", "vector tiles"),
+            _link(f"{base}/collections/{id_}", "self", "application/json"),
+            _link(f"{base}/collections/{id_}/items", "items", "application/geo+json", "the features"),
+            _link(f"{base}/collections/{id_}/tiles", TILESETS_REL, "application/json", "vector tiles"),
         ],
     }
 
 
+REGIONS_TITLE = "行政区划 / Administrative regions"
+REGIONS_DESCRIPTION = (
+    "Regions at every level (country, province, city, county) with their boundaries; the id is the adcode; "
+    "filter by `level` and `parent_adcode`"
+)
+
+
 async def _collections(request: Request, reader: ReaderDep, only: str | None = None) -> list[dict[str, Any]]:
-    """The collections (the site kinds), with their kept counts and extents (repository.CollectionFigures)."""
+    """The collections (the site kinds, then the regions), with their kept counts and extents
+    (repository.CollectionFigures)."""
     kinds = [k for k in await repository.kinds(reader) if only is None or k["code"] == only]
-    if not kinds:
+    with_regions = only in (None, REGIONS)
+    if not kinds and not with_regions:
         raise NotFound(f"no collection {only}")
     figures = await request.app.state.collection_figures.of(reader)
     base = _base(request)
-    return [_collection(base, k, figures.get(k["code"], repository.NO_FEATURES)) for k in kinds]
+    found = [
+        _collection(
+            base,
+            k["code"],
+            f"{k['label_zh']} / {k['label_en']}",
+            f"{k['label_en']} in the register",
+            figures.get(k["code"], repository.NO_FEATURES),
+        )
+        for k in kinds
+    ]
+    if with_regions:
+        found.append(
+            _collection(base, REGIONS, REGIONS_TITLE, REGIONS_DESCRIPTION, figures.get(REGIONS, repository.NO_FEATURES))
+        )
+    return found
 
 
 @router.get("/collections", response_model=Collections)
 async def collections(request: Request, reader: ReaderDep) -> Response:
-    """One collection per site kind."""
+    """One collection per site kind, and the regions."""
     _only(request, {"f"})
     return JSON(
         {
@@ -148,7 +177,9 @@ async def collections(request: Request, reader: ReaderDep) -> Response:
 
 
 async def _known(request: Request, reader: ReaderDep, collection_id: str) -> None:
-    """404 unless the collection is a kind of the vocabulary; no site is read."""
+    """404 unless the collection is the regions or a kind of the vocabulary; no site is read."""
+    if collection_id == REGIONS:
+        return
     vocabularies = await get_vocabularies(request)
     if collection_id not in await vocabularies.site_kinds.codes(reader):
         raise NotFound(f"no collection {collection_id}")
@@ -165,6 +196,16 @@ def _feature(row: Any) -> dict[str, Any]:
     return geojson.point_feature(row, hidden=("id", "matched"))
 
 
+def _region_feature(row: Any) -> dict[str, Any]:
+    properties = {k: v for k, v in row.items() if k != "geometry"}
+    return geojson.feature(row["geometry"], properties, row["adcode"])
+
+
+REGIONS = repository.REGIONS
+SITE_ITEM_PARAMETERS = {"f", "bbox", "limit", "offset"}
+REGION_ITEM_PARAMETERS = {*SITE_ITEM_PARAMETERS, "level", "parent_adcode"}
+
+
 @router.get("/collections/{collection_id}/items", response_model=FeatureCollection, response_class=GeoJSON)
 async def items(
     request: Request,
@@ -175,15 +216,30 @@ async def items(
         DEFAULT_LIMIT
     ),
     offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
+    level: Annotated[RegionLevel | None, Query(description="The regions collection only: this level")] = None,
+    parent_adcode: Annotated[
+        str | None, Query(pattern=ADCODE_PATTERN, description="The regions collection only: children of this region")
+    ] = None,
 ) -> Response:
-    """Features of a collection: bbox (CRS84), limit (≤ 10,000) and offset, with next/prev links."""
-    _only(request, {"f", "bbox", "limit", "offset"})
+    """Features of a collection: bbox (CRS84), limit (≤ 10,000) and offset, with next/prev links; the regions also
+    by `level` and `parent_adcode`."""
+    _only(request, REGION_ITEM_PARAMETERS if collection_id == REGIONS else SITE_ITEM_PARAMETERS)
     await _known(request, reader, collection_id)
     limit = min(limit, MAX_LIMIT)
-    page = await repository.items(reader, request.app.state.collection_figures, collection_id, bbox, limit, offset)
-    rows = page.rows
+    if collection_id == REGIONS:
+        page = await repository.regions(reader, bbox, level and level.value, parent_adcode, limit, offset)
+        features = [_region_feature(r) for r in page.rows]
+    else:
+        page = await repository.items(reader, request.app.state.collection_figures, collection_id, bbox, limit, offset)
+        features = [_feature(r) for r in page.rows]
     base = f"{_base(request)}/collections/{collection_id}/items"
-    query = f"&bbox={request.query_params['bbox']}" if bbox else ""
+    # The filters the page was asked with, carried into its links as given.
+    kept = [
+        (name, request.query_params[name])
+        for name in ("bbox", "level", "parent_adcode")
+        if name in request.query_params
+    ]
+    query = "".join(f"&{name}={quote(value, safe=',')}" for name, value in kept)
     links = [_link(f"{base}?limit={limit}&offset={offset}{query}", "self", "application/geo+json")]
     if page.more:
         links.append(_link(f"{base}?limit={limit}&offset={offset + limit}{query}", "next", "application/geo+json"))
@@ -194,9 +250,9 @@ async def items(
     return GeoJSON(
         {
             "type": "FeatureCollection",
-            "features": [_feature(r) for r in rows],
+            "features": features,
             "numberMatched": page.matched,
-            "numberReturned": len(rows),
+            "numberReturned": len(features),
             "links": links,
         }
     )
@@ -206,12 +262,15 @@ async def items(
 async def item(request: Request, reader: ReaderDep, collection_id: str, feature_id: str) -> Response:
     """One feature."""
     _only(request, {"f"})
-    found = feature_id.isascii() and feature_id.isdigit() and 0 < int(feature_id) <= MAX_BIGINT
-    row = await repository.item(reader, collection_id, int(feature_id)) if found else None
+    if collection_id == REGIONS:
+        row = await repository.region(reader, feature_id) if re.fullmatch(ADCODE_PATTERN, feature_id) else None
+    else:
+        found = feature_id.isascii() and feature_id.isdigit() and 0 < int(feature_id) <= MAX_BIGINT
+        row = await repository.item(reader, collection_id, int(feature_id)) if found else None
     if row is None:
         raise NotFound(f"no feature {feature_id} in {collection_id}")
     base = f"{_base(request)}/collections/{collection_id}"
-    feature = _feature(row)
+    feature = _region_feature(row) if collection_id == REGIONS else _feature(row)
     feature["links"] = [
         _link(f"{base}/items/{feature_id}", "self", "application/geo+json"),
         _link(base, "collection", "application/json"),
@@ -219,7 +278,7 @@ async def item(request: Request, reader: ReaderDep, collection_id: str, feature_
     return GeoJSON(feature)
 
 
-# --- OGC API - Tiles: the site collections as vector tiles (the `sites` layer of app.tiles) ----------------------
+# --- OGC API - Tiles: the collections as vector tiles (the `sites` and `regions` layers of app.tiles) ------------
 
 TILESETS_REL = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 TMS_REL = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
@@ -292,7 +351,11 @@ def _tileset(request: Request, kind: str) -> dict[str, Any]:
             _link(f"{_base(request)}/tileMatrixSets/WebMercatorQuad", SCHEME_REL, "application/json"),
             {**_link(f"{base}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}", "item", tiles.MEDIA_TYPE), "templated": True},
         ],
-        "layers": [{"id": "sites", "dataType": "vector", "geometryDimension": 0, "minTileMatrix": "0"}],
+        "layers": [
+            {"id": "regions", "dataType": "vector", "geometryDimension": 2, "minTileMatrix": "0"}
+            if kind == REGIONS
+            else {"id": "sites", "dataType": "vector", "geometryDimension": 0, "minTileMatrix": "0"}
+        ],
     }
 
 
@@ -332,12 +395,15 @@ async def collection_tile(
     tile_row: Annotated[int, Path(ge=0, description="From the north")],
     tile_col: Annotated[int, Path(ge=0, description="From the west")],
 ) -> Response:
-    """One vector tile of a collection (layer `sites`): the same tile as /v1/tiles/sites/{z}/{x}/{y}.mvt?kind=."""
+    """One vector tile of a collection: the same tile as /v1/tiles/sites/{z}/{x}/{y}.mvt?kind= (layer `sites`), or
+    for the regions /v1/tiles/regions/{z}/{x}/{y}.mvt (layer `regions`, boundaries)."""
     _only(request, {"f"})
     await _known(request, reader, collection_id)
     if tile_matrix_set != "WebMercatorQuad":
         raise NotFound(f"no tileset in {tile_matrix_set}; WebMercatorQuad is offered")
     tile = tiles.Tile.of(tile_matrix, tile_col, tile_row)
+    if collection_id == REGIONS:
+        return tile_response(request, await tiles.regions(reader, request.app.state.coverage_kept, tile, None))
     today = china_time.today()
     return tile_response(request, await tiles.sites(reader, tile, [collection_id], today, True))
 
@@ -380,6 +446,18 @@ def openapi_30(base: str) -> dict[str, Any]:
                             "style": "form",
                             "explode": False,
                             "schema": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
+                        },
+                        {
+                            "name": "level",
+                            "in": "query",
+                            "description": "The regions collection only",
+                            "schema": {"type": "string", "enum": [level.value for level in RegionLevel]},
+                        },
+                        {
+                            "name": "parent_adcode",
+                            "in": "query",
+                            "description": "The regions collection only",
+                            "schema": {"type": "string", "pattern": ADCODE_PATTERN},
                         },
                     ],
                     "responses": ok,

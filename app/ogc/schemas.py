@@ -52,10 +52,15 @@ class PointGeometry(BaseModel):
     coordinates: tuple[float, float] = Field(description="[lon, lat], CRS84")
 
 
+class MultiPolygonGeometry(BaseModel):
+    type: Literal["MultiPolygon"]
+    coordinates: list[list[list[tuple[float, float]]]] = Field(description="Polygons of rings of [lon, lat], CRS84")
+
+
 class Feature(BaseModel):
     type: Literal["Feature"]
-    id: int
-    geometry: PointGeometry
+    id: int | str = Field(description="A site's id; a region's adcode")
+    geometry: PointGeometry | MultiPolygonGeometry
     properties: dict[str, Any]
     links: list[Link] | None = None
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     text,
@@ -97,3 +98,16 @@ class RegionReplacement(Base):
     replaced_by: Mapped[str] = mapped_column(String(6))
     replaced_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
     txid: Mapped[int] = mapped_column(Xid8(), server_default=text("pg_current_xact_id()"))
+
+
+class RegionOutline(Base):
+    """A region's boundary in Web Mercator simplified for one zoom of the map (app.tiles), written by trigger
+    whenever the boundary is (migration 0017)."""
+
+    __tablename__ = "region_outlines"
+
+    adcode: Mapped[str] = mapped_column(
+        String(6), ForeignKey("regions.adcode", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    zoom: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    outline: Mapped[str] = mapped_column(Geometry("MULTIPOLYGON", srid=3857, spatial_index=False))

@@ -25,6 +25,7 @@ class _PlacedTile:
 
     def __init__(self, p: Params, tile: TileKey) -> None:
         z, x, y, shift_x, shift_y = (p.add(value) for value in tile)
+        self.zoom = z
         self.envelope = f"ST_TileEnvelope({z}, {x}, {y})"
         self.shift = (shift_x, shift_y)
         buffered = f"ST_TileEnvelope({z}, {x}, {y}, margin => {BUFFER / EXTENT})"
@@ -33,8 +34,12 @@ class _PlacedTile:
 
     def geometry(self, expression_4326: str) -> str:
         """A WGS-84 geometry drawn in the tile, moved to its datum."""
+        return self.mercator_geometry(f"ST_Transform({expression_4326}, 3857)")
+
+    def mercator_geometry(self, expression_3857: str) -> str:
+        """A Web Mercator geometry drawn in the tile, moved to its datum."""
         shift_x, shift_y = self.shift
-        shifted = f"ST_Translate(ST_Transform({expression_4326}, 3857), {shift_x}::float8, {shift_y}::float8)"
+        shifted = f"ST_Translate({expression_3857}, {shift_x}::float8, {shift_y}::float8)"
         return f"ST_AsMVTGeom({shifted}, {self.envelope}, {EXTENT}, {BUFFER}, true)"
 
 
@@ -102,35 +107,38 @@ SELECT ST_AsMVT(t, 'sites', {EXTENT}, 'geom') FROM (
     return found
 
 
-async def regions_in(reader: Reader, tile: TileKey) -> list[str]:
-    """The regions in the tile, for the service to look up their coverage."""
+async def regions_in(reader: Reader, tile: TileKey, levels: list[str] | None = None) -> list[str]:
+    """The regions in the tile (of `levels`, or all), for the service to look up their coverage."""
     p = Params()
-    sql = f"SELECT adcode FROM regions WHERE boundary && {_PlacedTile(p, tile).search}"
+    of_levels = f"AND level = ANY({p.add(levels)}::text[])" if levels is not None else ""
+    sql = f"SELECT adcode FROM regions WHERE boundary && {_PlacedTile(p, tile).search} {of_levels}"
     return [r["adcode"] for r in await reader.fetch(sql, *p.values)]
 
 
 async def regions(
-    reader: Reader,
-    tile: TileKey,
-    tolerance_degrees: float,
-    figures: list[tuple[str, float | None, str]],
+    reader: Reader, tile: TileKey, levels: list[str], figures: list[tuple[str, float | None, str]]
 ) -> bytes:
-    """Boundaries, simplified to `tolerance_degrees`, with the coverage `figures` the service looked up (adcode,
-    covered share, rule label). The feature id is the adcode as a number (MVT ids are integers)."""
+    """Boundaries of the regions of `levels`: the outlines kept for the tile's zoom (migration 0017), or above the
+    zooms kept the part of the boundary in the tile, simplified as those are (`outline_tolerance_m`). With the
+    coverage `figures` the service looked up (adcode, covered share, rule label). The feature id is the adcode as a
+    number (MVT ids are integers)."""
     adcodes, shares, labels = (list(column) for column in zip(*figures, strict=True)) if figures else ([], [], [])
     p = Params()
     t = _PlacedTile(p, tile)
-    simplified = t.geometry(f"ST_SimplifyPreserveTopology(r.boundary, {p.add(tolerance_degrees)})")
+    in_tile = f"ST_Transform(ST_ClipByBox2D(r.boundary, {t.search}), 3857)"
+    # COALESCE evaluates its second argument only where no outline is kept.
+    outline = f"coalesce(o.outline, ST_Simplify({in_tile}, outline_tolerance_m({t.zoom}), true))"
     figures_sql = f"unnest({p.add(adcodes)}::text[], {p.add(shares)}::float8[], {p.add(labels)}::text[])"
     sql = f"""
 SELECT ST_AsMVT(t, 'regions', {EXTENT}, 'geom', 'id') FROM (
     SELECT r.adcode::int AS id, r.adcode, r.name, r.level, r.is_urban_district, r.parent_adcode,
            f.covered_area_share, f.rule_label,
-           {simplified} AS geom
+           {t.mercator_geometry(outline)} AS geom
     FROM regions r
+    LEFT JOIN region_outlines o ON o.adcode = r.adcode AND o.zoom = {t.zoom}
     LEFT JOIN {figures_sql} AS f(adcode, covered_area_share, rule_label)
            ON f.adcode = r.adcode
-    WHERE r.boundary && {t.search}
+    WHERE r.boundary && {t.search} AND r.level = ANY({p.add(levels)}::text[])
 ) AS t WHERE t.geom IS NOT NULL
 """
     found: bytes = await reader.fetchval(sql, *p.values)

@@ -6,7 +6,7 @@ An empty tile is answered 204 No Content (MapLibre, OpenLayers, QGIS and GDAL re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from app import china_time
@@ -14,7 +14,7 @@ from app.api.dependencies import ReaderDep, VocabulariesDep
 from app.api.parameters import VocabularyCode
 from app.api.query import ClosedQueryRoute
 from app.api.responses import JSON, conditional, public_base_url
-from app.coverage.evaluation import evaluation
+from app.coverage.evaluation import Evaluation, evaluation
 from app.coverage.parameters import AsOf, CoverageKeptDep, EvaluationDep, MinSitesOverride, RadiusOverride
 from app.geo import CoordSys
 from app.problems import InvalidParameter
@@ -68,6 +68,26 @@ async def site_tile(
     return tile_response(request, body)
 
 
+async def shading(
+    reader: ReaderDep,
+    vocabularies: VocabulariesDep,
+    kind: Annotated[
+        VocabularyCode | None, Query(description="Shade by this kind's coverage; none: boundaries only")
+    ] = (None),
+    as_of: AsOf = None,
+    radius_m: RadiusOverride = None,
+    min_sites: MinSitesOverride = None,
+) -> Evaluation | None:
+    """What the regions are shaded by: a kind's coverage, on a date, with a what-if; without a kind, nothing (the
+    date and the what-ifs are about a kind's coverage: refused without one)."""
+    if kind is None:
+        for name, value in (("as_of", as_of), ("radius_m", radius_m), ("min_sites", min_sites)):
+            if value is not None:
+                raise InvalidParameter(name, "about a kind's coverage: give `kind` too")
+        return None
+    return await evaluation(reader, vocabularies, kind, as_of, radius_m, min_sites)
+
+
 @router.get("/regions/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
 async def region_tile(
     request: Request,
@@ -76,10 +96,12 @@ async def region_tile(
     z: Zoom,
     x: Column,
     y: Row,
-    ev: EvaluationDep,
+    ev: Annotated[Evaluation | None, Depends(shading)],
     coordsys: Datum = CoordSys.wgs84,
 ) -> Response:
-    """Region boundaries with the covered share of the area for `kind`, under each region's rule."""
+    """Region boundaries (the country and provinces; cities from zoom 5, counties from zoom 7), simplified to about
+    a pixel; with `kind`, each with the covered share of its area under its rule, as
+    /v1/coverage/regions/{adcode} gives it."""
     return tile_response(request, await service.regions(reader, kept, Tile.of(z, x, y, coordsys), ev))
 
 
@@ -150,7 +172,10 @@ async def tilejson(
         if kind is not None and len(kind) > 1:
             raise InvalidParameter("kind", "one kind for a coverage layer")
         # The checks the layer's tiles make, so that the URL handed out is one they answer.
-        await evaluation(reader, vocabularies, kind[0] if kind else "legal_aid", as_of, radius_m, min_sites)
+        if layer == Layer.regions:
+            await shading(reader, vocabularies, kind[0] if kind else None, as_of, radius_m, min_sites)
+        else:
+            await evaluation(reader, vocabularies, kind[0] if kind else "legal_aid", as_of, radius_m, min_sites)
     if as_of is not None:
         query.append(("as_of", as_of.isoformat()))
     if radius_m is not None:

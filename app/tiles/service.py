@@ -17,20 +17,30 @@ import shapely
 from app import geo
 from app.coverage import covered
 from app.coverage.evaluation import Evaluation, srid_of
-from app.coverage.figures import CoveredArea, leaf_covered_area
+from app.coverage.figures import covered_area_shares
 from app.coverage.gaps import leaf_gaps
 from app.coverage.kept import CoverageKept
-from app.coverage.regions import find_region, leaves
+from app.coverage.regions import find_region
 from app.coverage.rules import NoRule, resolve_rule
 from app.database.read_pool import Reader
 from app.geo import CoordSys
 from app.problems import InvalidParameter, NotFound
 from app.tiles import repository
+from app.vocabularies.closed import RegionLevel
 
 MAX_ZOOM = 22
 SITE_POINTS_FROM = 9  # below this zoom a tile would carry tens of thousands of points: counts per cell instead
 CELL_PIXELS = 32  # a count cell is this many (256 px tile) pixels square
 COVERAGE_FROM = 7  # catchments and gaps: regional detail, not drawn at national zooms
+# The levels a regions tile carries from each zoom: the country and its provinces on a map of China, their cities
+# from zoom 5 (a province fills the screen), the counties from zoom 7 (a city does). A map drilling down filters
+# the fill by parent_adcode.
+REGION_LEVELS_FROM = {
+    RegionLevel.country: 0,
+    RegionLevel.province: 0,
+    RegionLevel.city: 5,
+    RegionLevel.county: COVERAGE_FROM,
+}
 MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 
 
@@ -56,11 +66,11 @@ FIELDS = {
     Layer.regions: {
         "adcode": "String",
         "name": "String",
-        "level": "String: province, city, county",
+        "level": "String: country (from zoom 0), province (0), city (5), county (7)",
         "is_urban_district": "Boolean",
         "parent_adcode": "String",
-        "covered_area_share": "Number 0–1: covered share of the area under the region's rule",
-        "rule_label": "String: the rule applied",
+        "covered_area_share": "Number 0–1: covered share of the area under the region's rule (with `kind` only)",
+        "rule_label": "String: the rule applied (with `kind` only)",
     },
     Layer.catchments: {
         "id": "Number: the site",
@@ -152,25 +162,19 @@ async def sites(reader: Reader, tile: Tile, kinds: list[str] | None, as_of: dt.d
     return await repository.site_counts(reader, tile.key, cell, kinds, as_of, is_today)
 
 
-async def _covered_area(reader: Reader, kept: CoverageKept, region: Any, ev: Evaluation) -> CoveredArea | None:
-    """A region's covered area (a parent's from its children's); None where no rule for the kind applies."""
-    if region["has_children"]:
-        parts = [await _covered_area(reader, kept, child, ev) for child in await leaves(reader, region)]
-        found = [p for p in parts if p is not None]
-        return CoveredArea.of_children(found) if found else None
-    try:
-        return await leaf_covered_area(reader, kept, region, ev)
-    except NoRule:  # no rule for the kind there: drawn, not shaded
-        return None
+def region_levels(z: int) -> list[str]:
+    return [level.value for level, from_zoom in REGION_LEVELS_FROM.items() if z >= from_zoom]
 
 
-async def regions(reader: Reader, kept: CoverageKept, tile: Tile, ev: Evaluation) -> bytes:
+async def regions(reader: Reader, kept: CoverageKept, tile: Tile, ev: Evaluation | None) -> bytes:
+    """The boundaries of the levels the tile's zoom carries; with `ev`, each shaded by its covered share of the
+    area as /v1/coverage/regions/{adcode} gives it (kept figures: a national tile computes no geometry)."""
+    levels = region_levels(tile.z)
     figures: list[tuple[str, float | None, str]] = []
-    for adcode in await repository.regions_in(reader, tile.key):
-        found = await _covered_area(reader, kept, await find_region(reader, adcode), ev)
-        figures.append((adcode, found.share, found.rule_label) if found else (adcode, None, ""))
-    tolerance = tile.degrees() / 256  # a pixel
-    return await repository.regions(reader, tile.key, tolerance, figures)
+    if ev is not None:
+        shares = await covered_area_shares(reader, kept, await repository.regions_in(reader, tile.key, levels), ev)
+        figures = [(adcode, share, label) for adcode, (share, label) in shares.items()]
+    return await repository.regions(reader, tile.key, levels, figures)
 
 
 async def catchments(reader: Reader, kept: CoverageKept, tile: Tile, ev: Evaluation) -> bytes:

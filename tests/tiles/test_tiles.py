@@ -1,16 +1,23 @@
 """Vector tiles decoded with an independent MVT decoder (mapbox-vector-tile) and checked against the API and the
-database: which sites a tile holds and where (within a tile pixel), the counts at low zooms, the coverage shares
-of the regions layer, the catchment rings' radius (pyproj Geod), gaps, TileJSON, OGC API - Tiles, GDAL."""
+database: which sites a tile holds and where (within a tile pixel), the counts at low zooms, the regions layer's
+levels by zoom, its outlines against the true boundaries (shapely, in tile pixels) and its coverage shares, the
+catchment rings' radius (pyproj Geod), gaps, TileJSON, OGC API - Tiles, GDAL."""
 
 import math
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import mapbox_vector_tile
+import numpy as np
 import pytest
+import shapely
+from shapely import MultiPolygon
+from shapely.geometry import box, shape
 
 from app import geo
+from app.regions.loader import national_counties
 from tests.reference import GEOD
 from tests.tools import run
 
@@ -113,6 +120,177 @@ async def test_the_regions_layer_carries_the_apis_coverage_shares(client: httpx.
     }
     for row in table:
         assert shares[row["adcode"]] == pytest.approx(row["covered_area_share"], abs=1e-9), row["name"]
+
+
+async def _under_a_province(conn: asyncpg.Connection) -> None:
+    """The demo's 滨州市 under a 山东省 made of it alone."""
+    await conn.execute(
+        "INSERT INTO regions (adcode, name, level, boundary) "
+        "SELECT '370000', '山东省', 'province', boundary FROM regions WHERE adcode = '371600'"
+    )
+    await conn.execute("UPDATE regions SET parent_adcode = '370000' WHERE adcode = '371600'")
+
+
+async def test_the_regions_layer_shares_are_the_apis_at_every_level(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    """The province at zoom 4, the city at zoom 5 and the counties at zoom 7 carry the share and the rule
+    /v1/coverage/regions/{adcode} gives."""
+    await _under_a_province(conn)
+    for z in (4, 5, 7):
+        x, y = tile_of(117.9, 37.4, z)
+        layer = decode((await client.get(f"/v1/tiles/regions/{z}/{x}/{y}.mvt", params={"kind": "legal_aid"})).content)
+        drawn = {f["properties"]["adcode"]: f["properties"] for f in layer["regions"]["features"]}
+        assert len(drawn) == {4: 1, 5: 2, 7: 9}[z]
+        for adcode, properties in drawn.items():
+            coverage = (await client.get(f"/v1/coverage/regions/{adcode}", params={"kind": "legal_aid"})).json()
+            assert properties["covered_area_share"] == pytest.approx(coverage["covered_area_share"], abs=1e-9)
+            assert properties["rule_label"] == coverage["rule_label"]
+
+
+async def test_kept_shares_follow_a_rule_and_a_county_made_a_district(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    """A tile's shares are kept for the register's state; a new rule for the kind, or a county made an urban
+    district (its rule, so its city's share, changes; the city's row does not), is drawn at the next tile."""
+    z, (x, y) = 5, tile_of(117.9, 37.4, 5)
+
+    async def shares() -> tuple[float, float]:
+        layer = decode((await client.get(f"/v1/tiles/regions/{z}/{x}/{y}.mvt", params={"kind": "legal_aid"})).content)
+        drawn = {f["properties"]["adcode"]: f["properties"]["covered_area_share"] for f in layer["regions"]["features"]}
+        coverage = (await client.get("/v1/coverage/regions/371600", params={"kind": "legal_aid"})).json()
+        return drawn["371600"], coverage["covered_area_share"]
+
+    first, api = await shares()
+    assert first == pytest.approx(api, abs=1e-9)
+    await conn.execute(
+        "INSERT INTO coverage_rules (kind, region_adcode, radius_m, note) VALUES ('legal_aid', '371621', 40000, 'test')"
+    )
+    wider, api = await shares()
+    assert wider == pytest.approx(api, abs=1e-9) and wider > first
+    await conn.execute(
+        "UPDATE regions SET is_urban_district = true, urban_district_override = true WHERE adcode = '371625'"
+    )
+    urban, api = await shares()
+    assert urban == pytest.approx(api, abs=1e-9) and urban != wider
+
+
+def _levels_in(body: bytes) -> dict[str, str]:
+    return {f["properties"]["adcode"]: f["properties"]["level"] for f in decode(body)["regions"]["features"]}
+
+
+async def test_a_regions_tile_carries_the_levels_of_its_zoom_and_no_shares_without_a_kind(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    await _under_a_province(conn)
+    expected = {
+        3: {"370000": "province"},
+        4: {"370000": "province"},
+        5: {"370000": "province", "371600": "city"},
+        6: {"370000": "province", "371600": "city"},
+    }
+    for z, levels in expected.items():
+        x, y = tile_of(117.9, 37.4, z)
+        assert _levels_in((await client.get(f"/v1/tiles/regions/{z}/{x}/{y}.mvt")).content) == levels
+    x, y = tile_of(117.9, 37.4, 7)
+    body = (await client.get(f"/v1/tiles/regions/7/{x}/{y}.mvt")).content
+    levels = _levels_in(body)
+    assert levels.pop("370000") == "province" and levels.pop("371600") == "city"
+    assert len(levels) == 7 and set(levels.values()) == {"county"}
+    for feature in decode(body)["regions"]["features"]:
+        assert "covered_area_share" not in feature["properties"] and "rule_label" not in feature["properties"]
+    for name, value in (("as_of", "2026-06-30"), ("radius_m", "3000"), ("min_sites", "2")):
+        refused = await client.get(f"/v1/tiles/regions/7/{x}/{y}.mvt", params={name: value})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == name
+
+
+ZHOUSHAN = ("330902", "330903", "330921", "330922")  # 舟山市: islands from a few km² to a few hundred m²
+
+
+def _in_pixels(geometry: shapely.Geometry, z: int, x: int, y: int) -> shapely.Geometry:
+    """A lon/lat geometry in the pixels (256 a side, y down) of tile z/x/y: Web Mercator by its formula."""
+
+    n = 2**z
+
+    def to_pixels(lonlat: np.ndarray) -> np.ndarray:
+        column = (lonlat[:, 0] + 180) / 360 * n
+        row = (1 - np.arcsinh(np.tan(np.radians(lonlat[:, 1]))) / np.pi) / 2 * n
+        return np.column_stack(((column - x) * 256, (row - y) * 256))
+
+    return shapely.transform(geometry, to_pixels)
+
+
+def _drawn(feature: dict[str, Any], window: shapely.Geometry) -> shapely.Geometry:
+    """A decoded MVT polygon in pixels (16 tile units a pixel), within the tile."""
+    pixels = shapely.transform(shape(feature["geometry"]), lambda units: units / (EXTENT / 256))
+    return shapely.make_valid(pixels).intersection(window)
+
+
+def _farthest(lines: shapely.Geometry, other: shapely.Geometry) -> float:
+    """How far from `other` the farthest point of `lines` is (pixels; points every quarter pixel)."""
+    if lines.is_empty:
+        return 0.0
+    points = shapely.points(shapely.get_coordinates(lines.segmentize(0.25)))
+    return float(shapely.distance(points, other).max())
+
+
+def _without_specks(geometry: shapely.Geometry) -> shapely.Geometry:
+    """Less the parts of under a square pixel, which a tile need not draw."""
+    return shapely.union_all([p for p in shapely.get_parts(geometry) if p.area >= 1.0])
+
+
+async def test_region_outlines_stay_within_a_pixel_of_the_boundary_at_every_zoom(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    """舟山市's counties (the national set's, islands and all) as counties of a city and a province made of them,
+    written shifted and then moved to their true place (the outlines follow inserts and boundary updates alike):
+    every outline a tile draws, zoom 3 to 12, is within a pixel of the true boundary both ways (Hausdorff, shapely,
+    in the tile's pixels), bar specks of under a pixel."""
+    counties = {adcode: national_counties()[adcode].boundary for adcode in ZHOUSHAN}
+    whole = shapely.union_all(list(counties.values()))
+    truth = {**counties, "330900": whole, "330000": whole}
+    await conn.execute(
+        "INSERT INTO regions (adcode, name, level, parent_adcode, boundary) VALUES "
+        "('330000', '浙江省', 'province', NULL, ST_Multi(ST_Translate(ST_GeomFromText($1, 4326), 0.5, 0))), "
+        "('330900', '舟山市', 'city', '330000', ST_Multi(ST_Translate(ST_GeomFromText($1, 4326), 0.5, 0)))",
+        whole.wkt,
+    )
+    for adcode, boundary in counties.items():
+        await conn.execute(
+            "INSERT INTO regions (adcode, name, level, parent_adcode, boundary) "
+            "VALUES ($1::varchar, $1::text, 'county', '330900', ST_Translate(ST_GeomFromText($2, 4326), 0.5, 0))",
+            adcode,
+            MultiPolygon(boundary.geoms).wkt,
+        )
+    for adcode, boundary in truth.items():
+        await conn.execute(
+            "UPDATE regions SET boundary = ST_Multi(ST_GeomFromText($2, 4326)) WHERE adcode = $1", adcode, boundary.wkt
+        )
+    west, south, east, north = whole.bounds
+    tiles = []
+    for z in range(3, 13):
+        (x0, y0), (x1, y1) = tile_of(west, north, z), tile_of(east, south, z)
+        found = [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+        # From zoom 9 a few tiles on 定海's coast, every level in them.
+        tiles += found if z < 9 else [(z, *tile_of(122.1 + dx, 30.0 + dy, z)) for dx in (0, 0.02) for dy in (0, 0.02)]
+    window = box(0, 0, 256, 256)
+    drawn_features = 0
+    for z, x, y in sorted(set(tiles)):
+        answer = await client.get(f"/v1/tiles/regions/{z}/{x}/{y}.mvt")
+        if answer.status_code == 204:
+            continue
+        for feature in decode(answer.content)["regions"]["features"]:
+            adcode = feature["properties"]["adcode"]
+            true = _in_pixels(truth.get(adcode, shapely.Point()), z, x, y).intersection(window)
+            if true.is_empty:
+                continue  # not one of these, or only in the tile's buffer
+            drawn_features += 1
+            drawn = _drawn(feature, window)
+            # Every drawn line near a true one, and every true part larger than a speck near a drawn line.
+            outward = _farthest(drawn.boundary, true.boundary)
+            inward = _farthest(_without_specks(true).boundary, drawn.boundary)
+            assert max(outward, inward) <= 1.0, (z, x, y, adcode, outward, inward)
+    assert drawn_features >= 40, drawn_features
 
 
 async def test_catchment_rings_have_the_rules_radius(client: httpx.AsyncClient, conn: asyncpg.Connection) -> None:
