@@ -14,7 +14,7 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import demo, geo
+from app import demo, geo, national_register
 from app.api import server
 from app.config import Settings
 from app.coverage import repository as coverage_repository
@@ -84,8 +84,25 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 
 
 @cli.command("seed")
-def seed() -> None:
-    """Load the demo data (idempotent): Binzhou, and Shanghai 黄浦区 with its road network."""
+def seed(
+    national: bool = typer.Option(
+        False,
+        "--national-register",
+        help="Instead of the demo: the generated national register, sites over all of China by census population, "
+        "labelled generated (source generated-national); replaces those of an earlier run. Load the regions first "
+        "(yizhan regions load --all): a site outside them gets no region",
+    ),
+    sites: int | None = typer.Option(
+        None, min=1, help=f"Sites of the generated national register (default {national_register.DEFAULT_SITES:,})"
+    ),
+) -> None:
+    """Load the demo data (idempotent): Binzhou, and Shanghai 黄浦区 with its road network; or the generated
+    national register."""
+    if sites is not None and not national:
+        raise typer.BadParameter("only with --national-register", param_hint="--sites")
+    if national:
+        _seed_national_register(sites or national_register.DEFAULT_SITES)
+        return
 
     async def run() -> tuple[demo.LoadSummary, demo.HuangpuSummary]:
         engine = create_engine(Settings())
@@ -107,6 +124,24 @@ def seed() -> None:
         f"[bold]黄浦区[/bold]: regions changed {huangpu.regions_changed}; sites created {h['created']}, updated "
         f"{h['updated']}, unchanged {h['unchanged']}; road network {huangpu.network}"
     )
+
+
+def _seed_national_register(sites: int) -> None:
+    with Progress(console=console) as progress:
+        done = _on_primary(lambda conn: national_register.load(conn, sites, progress=_ProgressBar(progress)))
+    table = Table("kind", "generated sites")
+    for kind, count in done.by_kind.items():
+        table.add_row(kind, f"{count:,}")
+    console.print(table)
+    console.print(
+        f"[bold]generated national register[/bold] (source {national_register.SOURCE}): {done.written:,} sites "
+        f"written, the {done.replaced:,} of the earlier run replaced"
+    )
+    if done.without_region:
+        console.print(
+            f"[yellow]{done.without_region:,} sites lie outside the loaded regions and have no region[/yellow]: "
+            "load them first (yizhan regions load --all), then run this again"
+        )
 
 
 def _on_primary(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:

@@ -3,7 +3,7 @@
     make bench-bulk           # or: python -m bench.bulk --rows 100000
 
 Loads the demo into its own database, creates a write key, generates a CSV of N sites over China (by census
-population, bench/national_register.py) and uploads it to a uvicorn server: first import (all created), then the
+population, app/national_register.py) and uploads it to a uvicorn server: first import (all created), then the
 same file again (all unchanged), then a dry run. Prints seconds, rows/s and the ratio to the limit.
 """
 
@@ -11,22 +11,18 @@ import argparse
 import asyncio
 import csv
 import io
-import os
 import time
-from pathlib import Path
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
+from app import national_register
 from app.database.connections import create_engine
 from app.keys import service as keys
-from bench import national_register
 from bench.database import db_url, fresh_demo_database
 from bench.server import running
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("YIZHAN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 DB_NAME = "yizhan_bench_bulk"
 PORT = 8104
 LIMIT_S = 60.0
@@ -46,8 +42,9 @@ def csv_body(rows: int) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["external_id", "name", "kind", "lat", "lon", "amenities", "address"])
-    for kind, name, lon, lat, amenities in national_register.generate(SHARED, rows):
-        writer.writerow([name, f"驿站{name}", kind, f"{lat:.6f}", f"{lon:.6f}", ";".join(amenities), f"地址{name}"])
+    for site in national_register.generate(rows):
+        name, lat, lon = site.external_id, f"{site.lat:.6f}", f"{site.lon:.6f}"
+        writer.writerow([name, f"驿站{name}", site.kind, lat, lon, ";".join(site.amenities), f"地址{name}"])
     return out.getvalue().encode()
 
 

@@ -7,7 +7,7 @@ data) into its own database `yizhan_bench`, serves the real app and bench/refere
 settings, drives each with wrk (32 connections, random points) and prints requests/s, p50, p99 and the ratios.
 Then what watching costs: the service with and without its request observer (and a second observed server, the
 control), in many short runs in turn.
-Needs wrk (Debian package `wrk`) and the reference data in ../shared/data (YIZHAN_SHARED_DATA to override).
+Needs wrk (Debian package `wrk`).
 """
 
 import argparse
@@ -23,11 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
+from pydantic import PostgresDsn
 from rich.console import Console
 from rich.table import Table
 
-from app import geo
-from bench import national_register
+from app import national_register
+from app.config import Settings
+from app.database.connections import create_engine
 from bench.database import db_url, fresh_demo_database
 from bench.server import Server, cpu_seconds, running
 
@@ -46,31 +48,20 @@ async def prepare(n_sites: int, name: str = DB_NAME) -> int:
 
 
 async def load_register(n_sites: int, name: str) -> int:
-    """The generated national register of `n_sites` into database `name`; how many sites it then holds."""
+    """The generated national register of `n_sites` into database `name`, as `yizhan seed --national-register`
+    loads it; how many sites the database then holds."""
     started = time.perf_counter()
-    # Each with its GCJ-02 twin, as the service's own write paths store it (Site.gcj02_lon).
-    rows = [
-        (*row, *geo.from_wgs84(row[2], row[3], geo.CoordSys.gcj02))
-        for row in national_register.generate_full(SHARED, n_sites)
-    ]
+    engine = create_engine(Settings(database_url=PostgresDsn(db_url(name))))
+    try:
+        async with engine.begin() as conn:
+            loaded = await national_register.load(conn, n_sites)
+    finally:
+        await engine.dispose()
     conn = await asyncpg.connect(db_url(name))
-    # Binary COPY has no geography encoder: stage lon/lat, then build the points in SQL.
-    await conn.execute(
-        "CREATE TEMP TABLE staged (kind text, name text, lon float8, lat float8, amenities text[], "
-        "opening_hours text, verified_days_ago int, gcj02_lon float8, gcj02_lat float8)"
-    )
-    await conn.copy_records_to_table("staged", records=rows)
-    await conn.execute(
-        "INSERT INTO sites (kind, name, location, gcj02_lon, gcj02_lat, amenities, source, external_id, "
-        "opening_hours, last_verified_at, verified_by) "
-        "SELECT kind, name, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, gcj02_lon, gcj02_lat, amenities, "
-        "'bench-national', name, opening_hours, now() - make_interval(days => verified_days_ago), 'inspection' "
-        "FROM staged"
-    )
     await conn.execute("VACUUM ANALYZE sites")
     total = await conn.fetchval("SELECT count(*) FROM sites")
     await conn.close()
-    console.print(f"loaded {len(rows):,} generated sites (+447 Binzhou) in {time.perf_counter() - started:.1f} s")
+    console.print(f"loaded {loaded.written:,} generated sites (+447 Binzhou) in {time.perf_counter() - started:.1f} s")
     return int(total)
 
 
