@@ -15,11 +15,13 @@
 -- The region a point lies in, from which each site's region is derived (the deepest region covering it).
 CREATE OR REPLACE FUNCTION region_of(point geometry) RETURNS varchar(6)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    -- the deepest region whose boundary covers the point (a county before its city)
-    SELECT adcode FROM regions
-    WHERE ST_Covers(boundary, point)
-    ORDER BY array_position(ARRAY['country', 'province', 'city', 'county'], level) DESC, adcode
-    LIMIT 1
+    -- the deepest region whose boundary covers the point (a county before its city), deepest level asked first
+    SELECT coalesce(
+        (SELECT adcode FROM regions WHERE level = 'county' AND ST_Covers(boundary, point) ORDER BY adcode LIMIT 1),
+        (SELECT adcode FROM regions WHERE level = 'city' AND ST_Covers(boundary, point) ORDER BY adcode LIMIT 1),
+        (SELECT adcode FROM regions WHERE level = 'province' AND ST_Covers(boundary, point) ORDER BY adcode LIMIT 1),
+        (SELECT adcode FROM regions WHERE level = 'country' AND ST_Covers(boundary, point) ORDER BY adcode LIMIT 1)
+    )
 $$;
 
 -- Sites' regions are kept in step when a boundary changes (or a region is added or removed).
