@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import asyncpg
 
 from app.compute.kept import Kept
+from app.database.params import Params
 from app.database.read_pool import Reader
 from app.geo import BBox
+from app.regions.repository import level_and_parent
 from app.sites import fields
 
 KINDS_SQL = "SELECT code, label_zh, label_en FROM site_kinds ORDER BY sort_order, code"
@@ -158,22 +160,17 @@ async def regions(
 ) -> Page:
     """Regions in adcode order; each filter written in only when asked for (a generic plan cannot serve
     `$n IS NULL OR …` from an index). They are a few thousand: the count is exact."""
-    clauses: list[str] = []
-    args: list[object] = []
+    p = Params()
+    clauses = []
     if bbox is not None:
-        args += [bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat]
-        clauses.append("ST_Intersects(r.boundary, ST_MakeEnvelope($1, $2, $3, $4, 4326))")
-    if level is not None:
-        args.append(level)
-        clauses.append(f"r.level = ${len(args)}")
-    if parent is not None:
-        args.append(parent)
-        clauses.append(f"r.parent_adcode = ${len(args)}")
+        corners = ", ".join(p.add(v) for v in (bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat))
+        clauses.append(f"ST_Intersects(r.boundary, ST_MakeEnvelope({corners}, 4326))")
+    clauses += level_and_parent(p, level, parent)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    matched = int(await reader.fetchval(f"SELECT count(*) FROM regions r {where}", *args))
-    page = f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
+    matched = int(await reader.fetchval(f"SELECT count(*) FROM regions r {where}", *p.values))
+    page = f"LIMIT {p.add(limit)} OFFSET {p.add(offset)}"
     sql = f"SELECT {REGION_PROPERTIES} FROM regions r {where} ORDER BY r.adcode {page}"
-    rows = await reader.fetch(sql, *args, limit, offset) if offset < matched else []
+    rows = await reader.fetch(sql, *p.values) if offset < matched else []
     return Page(rows, matched, offset + len(rows) < matched)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.database.connections import reader_in
+from app.database.params import Params
 from app.database.read_pool import Reader
 from app.regions.models import Region
 
@@ -30,18 +31,23 @@ FROM regions r WHERE r.adcode = $1
 """
 
 
-async def list_regions(reader: Reader, level: str | None, parent: str | None) -> list[asyncpg.Record]:
-    """Regions of a level, children of a parent, or both; each filter written in only when asked for (never as
-    `$n IS NULL OR …`, which a generic plan cannot serve from an index)."""
-    clauses, args = [], []
+def level_and_parent(p: Params, level: str | None, parent: str | None) -> list[str]:
+    """The conditions on regions `r` of a level, children of a parent, or both; each written in only when asked for
+    (never as `$n IS NULL OR …`, which a generic plan cannot serve from an index)."""
+    clauses = []
     if level is not None:
-        args.append(level)
-        clauses.append(f"r.level = ${len(args)}")
+        clauses.append(f"r.level = {p.add(level)}")
     if parent is not None:
-        args.append(parent)
-        clauses.append(f"r.parent_adcode = ${len(args)}")
+        clauses.append(f"r.parent_adcode = {p.add(parent)}")
+    return clauses
+
+
+async def list_regions(reader: Reader, level: str | None, parent: str | None) -> list[asyncpg.Record]:
+    """Regions of a level, children of a parent, or both."""
+    p = Params()
+    clauses = level_and_parent(p, level, parent)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    return await reader.fetch(f"SELECT {_FIELDS} FROM regions r {where} ORDER BY r.adcode", *args)
+    return await reader.fetch(f"SELECT {_FIELDS} FROM regions r {where} ORDER BY r.adcode", *p.values)
 
 
 async def get(reader: Reader, adcode: str) -> asyncpg.Record | None:
