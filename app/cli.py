@@ -135,7 +135,7 @@ def _seed_national_register(sites: int) -> None:
     console.print(table)
     console.print(
         f"[bold]generated national register[/bold] (source {national_register.SOURCE}): {done.written:,} sites "
-        f"written, the {done.replaced:,} of the earlier run replaced"
+        f"written, {done.replaced:,} of the earlier run deleted (not generated again)"
     )
     if done.without_region:
         console.print(

@@ -5,9 +5,11 @@ Points scatter around each county seat and are kept only inside the county's bou
 app.regions.loader), so the density follows where people live: dense in the east, sparse in the west. The same N
 and seed give the same sites. GENERATED, not real stations: every site has the source `generated-national` and a
 name saying so (生成站点 370102-17: generated site 17, in county 370102). Loading replaces the generated sites of an
-earlier load and touches no other site.
+earlier load (those it does not generate again are deleted, as a partner's full upload would delete them) and touches
+no other site.
 """
 
+import datetime as dt
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,12 +17,12 @@ from typing import NamedTuple
 
 import numpy as np
 import shapely
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import geo
 from app.database.connections import act_as, driver_connection
 from app.regions import loader
+from app.sites import fields as sites_fields
+from app.sites import repository
 
 SOURCE = "generated-national"
 DEFAULT_SITES = 200_000
@@ -37,7 +39,8 @@ HOURS = [
 AMENITIES = ["drinking_water", "seating", "phone_charging", "microwave", "ebike_charging", "toilet", "wifi"]
 # A county without a census figure (made after 2020, or 金门县) gets sites as a small county would.
 NO_CENSUS_POPULATION = 50_000
-INSERT_CHUNK = 10_000  # staged rows an INSERT writes: each row fires the region trigger, so progress is shown by chunk
+INSERT_CHUNK = 10_000  # rows an upsert writes: each row fires the region trigger, so progress is shown by chunk
+EXTERNAL_ID = list(repository.STAGE_COLUMNS).index("external_id")
 
 
 class GeneratedSite(NamedTuple):
@@ -88,7 +91,8 @@ def generate(n: int, seed: int = SEED) -> Iterator[GeneratedSite]:
 
 @dataclass
 class Loaded:
-    """What a load did: the generated sites it removed and wrote, by kind, and how many lie in no loaded region."""
+    """What a load did: the earlier run's generated sites it deleted (not generated again), the sites it wrote, by
+    kind, and how many lie in no loaded region."""
 
     replaced: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
@@ -99,59 +103,41 @@ class Loaded:
         return sum(self.by_kind.values())
 
 
-STAGED_COLUMNS = (
-    "kind", "external_id", "name", "lon", "lat", "gcj02_lon", "gcj02_lat", "amenities", "opening_hours",
-    "verified_days_ago",
-)  # fmt: skip
-
-
 async def load(
     conn: AsyncConnection, n: int = DEFAULT_SITES, seed: int = SEED, progress: loader.LoadProgress | None = None
 ) -> Loaded:
-    """Replace the generated sites with `n` new ones, in the caller's transaction. Each site's region is derived
-    from the loaded boundaries as it is written (the sites trigger): load the regions first."""
+    """Replace the generated sites with `n` new ones, in the caller's transaction, as a partner's full upload would:
+    sites are upserted by external id and the earlier run's sites not among them are deleted, so the change feed
+    tells partners what went. Each site's region is derived from the loaded boundaries as it is written (the sites
+    trigger): load the regions first."""
     done = Loaded()
     if progress is not None:
         progress.step(f"generating {n:,} sites", n)
+    now = dt.datetime.now(dt.UTC)
     rows = []
     for site in generate(n, seed):
-        # Each with its GCJ-02 twin, as the service's own write paths store it (Site.gcj02_lon).
-        gcj02 = geo.from_wgs84(site.lon, site.lat, geo.CoordSys.gcj02)
-        rows.append((site.kind, site.external_id, site.name, site.lon, site.lat, *gcj02, site.amenities,
-                     site.opening_hours, site.verified_days_ago))  # fmt: skip
+        fields = sites_fields.DEFAULTS | {
+            "kind": site.kind, "external_id": site.external_id, "name": site.name, "lon": site.lon, "lat": site.lat,
+            "amenities": site.amenities, "opening_hours": site.opening_hours, "source": SOURCE,
+            "last_verified_at": now - dt.timedelta(days=site.verified_days_ago), "verified_by": "inspection",
+        }  # fmt: skip
+        rows.append(repository.staged_row(fields))
         if progress is not None and len(rows) % INSERT_CHUNK == 0:
             progress.advance(INSERT_CHUNK)
     if progress is not None:
         progress.advance(len(rows) % INSERT_CHUNK)
-    await act_as(conn, "yizhan seed --national-register")
-    deleted = await conn.execute(text("DELETE FROM sites WHERE source = :source"), {"source": SOURCE})
-    done.replaced = deleted.rowcount
-    driver = await driver_connection(conn)
-    # Binary COPY has no geography encoder: stage lon/lat, then build the points in SQL.
-    await driver.execute(
-        "CREATE TEMP TABLE national_register_stage (n bigserial, kind text, external_id text, name text, "
-        "lon float8, lat float8, gcj02_lon float8, gcj02_lat float8, amenities text[], opening_hours text, "
-        "verified_days_ago int) ON COMMIT DROP"
-    )
-    await driver.copy_records_to_table("national_register_stage", records=rows, columns=list(STAGED_COLUMNS))
-    if progress is not None:
         progress.step(f"writing {len(rows):,} sites, each into its region", len(rows))
+    await act_as(conn, "yizhan seed --national-register")
     for start in range(0, len(rows), INSERT_CHUNK):
-        await driver.execute(
-            "INSERT INTO sites (kind, name, location, gcj02_lon, gcj02_lat, amenities, source, external_id, "
-            "opening_hours, last_verified_at, verified_by) "
-            "SELECT kind, name, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, gcj02_lon, gcj02_lat, "
-            "amenities, $1, external_id, opening_hours, now() - make_interval(days => verified_days_ago), "
-            "'inspection' FROM national_register_stage WHERE n > $2 AND n <= $3",
-            SOURCE,
-            start,
-            start + INSERT_CHUNK,
-        )
+        await repository.upsert_by_external_id(conn, rows[start : start + INSERT_CHUNK])
         if progress is not None:
             progress.advance(min(INSERT_CHUNK, len(rows) - start))
+    kept = [row[EXTERNAL_ID] for row in rows]
+    done.replaced = await repository.delete_missing(conn, SOURCE, kept)
+    driver = await driver_connection(conn)
     counts = await driver.fetch(
         "SELECT kind, count(*) AS sites, count(*) FILTER (WHERE region_adcode IS NULL) AS without_region "
-        "FROM sites WHERE source = $1 GROUP BY kind ORDER BY kind",
+        "FROM sites WHERE source = $1 AND deleted_at IS NULL GROUP BY kind ORDER BY kind",
         SOURCE,
     )
     done.by_kind = {r["kind"]: r["sites"] for r in counts}

@@ -1,7 +1,7 @@
 """`yizhan seed --national-register` into a database of its own with 北京 and 天津 loaded besides the demo's 滨州市:
 every site labelled generated, the kinds in the README's proportions, each inside its county's boundary (shapely,
 the national set read without the loader) and in a loaded county's where it has a region; a second run replaces
-the generated sites and leaves the demo's alone."""
+the generated sites (the feed tells what it deleted) and leaves the demo's alone."""
 
 import asyncio
 import math
@@ -46,7 +46,7 @@ async def fetch(settings: Settings, query: str, *args: object) -> list[asyncpg.R
 
 GENERATED = (
     "SELECT id, kind, name, external_id, ST_X(geom) AS lon, ST_Y(geom) AS lat, region_adcode "
-    "FROM sites WHERE source = 'generated-national'"
+    "FROM sites WHERE source = 'generated-national' AND deleted_at IS NULL"
 )
 OTHERS = "SELECT id, version, updated_at, region_adcode FROM sites WHERE source <> 'generated-national' ORDER BY id"
 
@@ -93,12 +93,19 @@ def test_the_generated_national_register_loads_labelled_inside_its_counties_and_
         in_regions = [s for s in sites if s["region_adcode"] is not None]
         assert len(in_regions) > 20  # about 2.5 % of 2,000 in 北京 and 天津, a few in 滨州市
 
-        second = runner.invoke(cli, ["seed", "--national-register", "--sites", str(SITES)])
+        # A smaller register: the sites it generates again are upserted (same id), the others deleted, each with its
+        # deletion in the change feed a partner syncs from.
+        second = runner.invoke(cli, ["seed", "--national-register", "--sites", str(SITES // 2)])
         assert second.exit_code == 0, second.output
-        assert f"the {SITES:,} of the earlier run replaced" in " ".join(second.output.split())
         again = asyncio.run(fetch(settings, GENERATED))
-        assert len(again) == SITES
-        assert {s["id"] for s in again}.isdisjoint(s["id"] for s in sites)
-        key = ("external_id", "kind", "lon", "lat", "region_adcode")
-        assert sorted(tuple(s[k] for k in key) for s in again) == sorted(tuple(s[k] for k in key) for s in sites)
+        assert len(again) == SITES // 2
+        generated_again = {s["external_id"] for s in again}
+        ids = {s["external_id"]: s["id"] for s in sites}
+        assert all(s["id"] == ids[s["external_id"]] for s in again if s["external_id"] in ids)
+        gone = {s["id"] for s in sites if s["external_id"] not in generated_again}
+        assert f"{len(gone):,} of the earlier run deleted" in " ".join(second.output.split())
+        deletions = asyncio.run(
+            fetch(settings, "SELECT site_id FROM site_changes WHERE action = 'deleted' AND actor LIKE 'yizhan seed%'")
+        )
+        assert {d["site_id"] for d in deletions} == gone and len(gone) > 0
         assert asyncio.run(fetch(settings, OTHERS)) == others

@@ -262,6 +262,19 @@ async def upsert_by_external_id(
     return Upserted(written, outside)
 
 
+async def delete_missing(conn: AsyncConnection, source: str, external_ids: list[str]) -> int:
+    """Soft-delete the live sites of `source` whose external id is not among `external_ids` (a full upload's
+    sites that it no longer holds), each a deletion in its history and the change feed; returns how many."""
+    result = await conn.execute(
+        text(
+            "UPDATE sites SET deleted_at = now(), version = version + 1, updated_at = now() "
+            "WHERE source = :source AND deleted_at IS NULL AND NOT (external_id = ANY(CAST(:kept AS text[])))"
+        ),
+        {"source": source, "kept": external_ids},
+    )
+    return int(result.rowcount)
+
+
 def summarize(rows: list[tuple[Any, ...]], upserted: Upserted) -> dict[str, int]:
     outcomes = upserted.written
     created = sum(1 for _, outcome in outcomes.values() if outcome == "created")
