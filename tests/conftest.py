@@ -7,6 +7,8 @@ operator's deployment hands it pools, so tests may write freely without leaking 
 """
 
 import asyncio
+import fcntl
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -25,6 +27,46 @@ from app.database.connections import Database, create_engine, reader_in
 from app.database.read_pool import _init_connection
 from app.main import create_app
 from tests.tools import database_from, drop_templates, free_port, throwaway_cluster
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "alone: the test times the service against the machine's pace, or starts clusters of its own; with the "
+        "suite spread over processes (pytest-xdist), it runs while no other test does",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """With the suite spread over processes, every test holds a shared claim on the machine for its setup, call
+    and teardown (its module's fixtures too, when it is the first to need them); a test marked `alone` holds it
+    exclusively, so nothing else runs beside it."""
+    workerinput = getattr(item.config, "workerinput", None)
+    if workerinput is None:
+        return (yield)
+    with _machine(workerinput["testrunuid"], exclusive=item.get_closest_marker("alone") is not None):
+        return (yield)
+
+
+@contextmanager
+def _machine(run: str, *, exclusive: bool) -> Iterator[None]:
+    """A readers-writer lock between the suite's processes (flock): a turnstile taken first, held by a test that
+    waits to run alone, so that tests starting meanwhile queue behind it rather than keep it waiting."""
+    folder = Path(tempfile.gettempdir())
+    with (
+        open(folder / f"yizhan-tests-{run}.turnstile", "a") as turnstile,
+        open(folder / f"yizhan-tests-{run}.lock", "a") as lock,
+    ):
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        if not exclusive:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -20,6 +20,8 @@ from app.database.connections import create_engine
 from app.keys import service as keys
 from tests.tools import start_server
 
+pytestmark = pytest.mark.alone  # light requests timed beside the heaviest
+
 BUDGET_S = 3.0
 # The heaviest question of each kind: a what-if tile of counties asking five sites within 100 km of every place (refused
 # at once: too many overlaps), a province's tile and a city's coverage with cross coverage at 35 km (seconds of

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from app.main import create_app
 from tests.tools import demo_with_key, localdb, unlimited
+
+pytestmark = pytest.mark.alone  # stops and starts a cluster of its own
 
 
 async def call(http: httpx.AsyncClient) -> list[httpx.Response]:

@@ -19,6 +19,8 @@ from app.database.replica import ReplicaRouter
 from app.main import create_app
 from tests.tools import demo_with_key, localdb, unlimited
 
+pytestmark = pytest.mark.alone  # streams a cluster of its own to a standby
+
 SITE = {"kind": "legal_aid", "name": "复制测试站", "lat": 37.38, "lon": 117.97}
 
 

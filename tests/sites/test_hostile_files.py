@@ -22,6 +22,8 @@ from app.keys import service as keys
 from app.problems import PayloadTooLarge
 from app.sites import bulk
 
+pytestmark = pytest.mark.alone  # parsing stops are timed
+
 HEADER = ["external_id", "name", "kind", "lat", "lon"]
 
 

@@ -19,6 +19,8 @@ from app.config import Settings
 from tests.conftest import serving
 from tests.tools import own_database, unlimited
 
+pytestmark = pytest.mark.alone  # requests timed beside slow uploads
+
 STALLED = 16
 BODY_TIMEOUT_S = 1.5
 POOL_TIMEOUT_S = 1.0
