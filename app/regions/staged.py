@@ -156,12 +156,18 @@ SET seat = r.seat, population = coalesce(i.population, r.population),
     population_source = CASE WHEN i.population IS NULL THEN r.population_source ELSE i.population_source END
 FROM regions r WHERE r.adcode = i.replaces
 """
-# The old regions retired, after the new ones are written: their population cells and own rules move to the new
-# region, the replacement is recorded (which the history trigger reads) and the old row deleted (its sites then
-# take the new code, by trigger).
+# The old regions retired, after the new ones are written: their population cells, own rules and an operator's
+# word on whether it is an urban district move to the new region (as a reload keeps that word), the replacement is
+# recorded (which the history trigger reads) and the old row deleted (its sites then take the new code, by trigger).
 RETIRE = (
     "UPDATE population_cells p SET region_adcode = i.adcode FROM region_import i WHERE p.region_adcode = i.replaces",
     "UPDATE coverage_rules c SET region_adcode = i.adcode FROM region_import i WHERE c.region_adcode = i.replaces",
+    """
+    UPDATE regions n SET urban_district_override = o.urban_district_override,
+                         is_urban_district = o.urban_district_override
+    FROM region_import i JOIN regions o ON o.adcode = i.replaces
+    WHERE n.adcode = i.adcode AND o.urban_district_override IS NOT NULL
+    """,
     """
     INSERT INTO region_replacements (adcode, replaced_by)
     SELECT replaces, adcode FROM region_import WHERE replaces IS NOT NULL

@@ -24,6 +24,7 @@ from app.coverage.kept import CoverageKept
 from app.database.read_pool import Reader
 from app.keys import service as keys
 from app.regions import importer
+from app.regions import repository as regions
 from tests.coverage.test_coverage import geodesic_area_km2, geodesic_circle, serving_sites
 from tests.regions.test_import import TIANDITU, counts, import_file, write_geojson
 
@@ -141,6 +142,21 @@ async def test_a_county_made_a_district_under_a_new_code_takes_its_place(
     city = (await client.get(f"/v1/coverage/regions/{BINZHOU}", params={"kind": "legal_aid"})).json()
     assert city["covered_area_km2"] == pytest.approx(sum(r["covered_area_km2"] for r in after.values()), abs=0.01)
     assert city["rule"]["children"][HUIMIN_DISTRICT] == "2000 m" and HUIMIN_COUNTY not in city["rule"]["children"]
+
+
+async def test_an_operators_word_on_the_urban_rule_goes_with_the_code(
+    sa_conn: AsyncConnection, conn: asyncpg.Connection, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """An operator who ruled 惠民县 not an urban district keeps that word for 惠民区, whose name alone would make it
+    one; with no word, the name decides (the test above)."""
+    assert await regions.set_urban_district(sa_conn, HUIMIN_COUNTY, False, by_data=False)
+    await import_file(sa_conn, district_file(tmp_path))
+    district = await conn.fetchrow(
+        "SELECT is_urban_district, urban_district_override FROM regions WHERE adcode = $1", HUIMIN_DISTRICT
+    )
+    assert district["urban_district_override"] is False and district["is_urban_district"] is False
+    row = (await client.get(f"/v1/coverage/regions/{HUIMIN_DISTRICT}", params={"kind": "legal_aid"})).json()
+    assert row["rule"]["radius_m"] == 7500
 
 
 async def test_the_same_file_again_changes_nothing_and_a_second_replacement_is_followed(
