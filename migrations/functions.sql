@@ -24,12 +24,30 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     )
 $$;
 
--- Sites' regions are kept in step when a boundary changes (or a region is added or removed).
+-- Sites' regions are kept in step when a boundary changes (or a region is added or removed): only the sites inside
+-- the box of an outline that came, went or moved, before or after, can change region.
 CREATE OR REPLACE FUNCTION regions_rederive_sites() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    boxes geometry[];
 BEGIN
+    -- Each branch reads its own trigger's transition tables (PL/pgSQL plans a statement when it first runs it).
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(ST_Envelope(boundary)) INTO boxes FROM added_regions;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(ST_Envelope(boundary)) INTO boxes FROM removed_regions;
+    ELSE
+        SELECT array_agg(box) INTO boxes
+        FROM old_regions o JOIN new_regions n ON n.adcode = o.adcode,
+             LATERAL (VALUES (ST_Envelope(o.boundary)), (ST_Envelope(n.boundary))) AS b(box)
+        WHERE ST_AsBinary(o.boundary) IS DISTINCT FROM ST_AsBinary(n.boundary) OR o.level IS DISTINCT FROM n.level;
+    END IF;
+    IF boxes IS NULL THEN
+        RETURN NULL;
+    END IF;
     UPDATE sites SET region_adcode = derived.adcode
-    FROM (SELECT id, region_of(geom) AS adcode FROM sites) AS derived
+    FROM (SELECT s.id, region_of(s.geom) AS adcode FROM sites s
+          WHERE s.id IN (SELECT n.id FROM unnest(boxes) AS b(box) JOIN sites n ON n.geom && b.box)) AS derived
     WHERE sites.id = derived.id AND sites.region_adcode IS DISTINCT FROM derived.adcode;
     RETURN NULL;
 END
@@ -228,7 +246,14 @@ $$;
 
 -- regions ----------------------------------------------------------------------------------------------------
 
-CREATE TRIGGER regions_rederive_sites AFTER INSERT OR DELETE OR UPDATE OF boundary, level ON public.regions
+CREATE TRIGGER regions_rederive_sites_inserted AFTER INSERT ON public.regions
+    REFERENCING NEW TABLE AS added_regions FOR EACH STATEMENT EXECUTE FUNCTION regions_rederive_sites();
+
+CREATE TRIGGER regions_rederive_sites_deleted AFTER DELETE ON public.regions
+    REFERENCING OLD TABLE AS removed_regions FOR EACH STATEMENT EXECUTE FUNCTION regions_rederive_sites();
+
+CREATE TRIGGER regions_rederive_sites_updated AFTER UPDATE ON public.regions
+    REFERENCING OLD TABLE AS old_regions NEW TABLE AS new_regions
     FOR EACH STATEMENT EXECUTE FUNCTION regions_rederive_sites();
 
 CREATE TRIGGER regions_count_version BEFORE UPDATE ON public.regions

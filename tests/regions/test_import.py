@@ -241,9 +241,20 @@ async def test_a_county_made_a_district_keeps_its_history_and_its_sites_follow_t
         tmp_path / "chexian.geojson",
         [feature(371621, "惠民区", new_huimin), feature(371622, "阳信县", new_yangxin)],
     )
+    # A site outside every box the statement redraws (old and new outlines) is not derived again: written here with
+    # a region it does not lie in (the triggers off), it keeps it.
+    boxes = [shapely.box(*outline.bounds) for outline in (huimin, yangxin, new_huimin, new_yangxin)]
+    far = await conn.fetchrow(
+        "SELECT id FROM sites WHERE NOT (geom && ANY($1::geometry[])) ORDER BY id LIMIT 1",
+        [f"SRID=4326;{box.wkt}" for box in boxes],
+    )
+    await conn.execute("SET LOCAL session_replication_role = replica")
+    await conn.execute("UPDATE sites SET region_adcode = '371621' WHERE id = $1", far["id"])
+    await conn.execute("SET LOCAL session_replication_role = origin")
     population = [importer.Population(2, "371621", 650_000, 0.4, "test census")]
     done = await import_file(sa_conn, path, population=population)
     assert sorted(done.updated) == ["371621", "371622"]
+    assert await conn.fetchval("SELECT region_adcode FROM sites WHERE id = $1", far["id"]) == "371621"
     assert done.sites_reassigned >= 1 and sorted(done.surfaces_rebuilt) == ["371621", "371622"]
 
     region = await conn.fetchrow("SELECT * FROM regions WHERE adcode = '371621'")
@@ -260,8 +271,9 @@ async def test_a_county_made_a_district_keeps_its_history_and_its_sites_follow_t
     # Every site of the two counties is where shapely puts it on the new outlines.
     moved = await conn.fetch(
         "SELECT id, ST_X(geom) AS lon, ST_Y(geom) AS lat, region_adcode FROM sites "
-        "WHERE region_adcode IN ('371621', '371622') OR id = $1",
+        "WHERE (region_adcode IN ('371621', '371622') OR id = $1) AND id <> $2",
         nearest["id"],
+        far["id"],
     )
     for site in moved:
         point = Point(site["lon"], site["lat"])
