@@ -33,6 +33,7 @@ from app.roads.router import router as roads_router
 from app.sites.nearest.router import mount_nearest
 from app.sites.open_hours import OpenHoursIndex
 from app.sites.router import router as sites_router
+from app.targets.router import router as targets_router
 from app.tiles.router import router as tiles_router
 from app.vocabularies.router import router as vocabularies_router
 from app.vocabularies.service import Vocabularies
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Service:
     app.include_router(roads_router)
     app.include_router(ogc_router)
     app.include_router(reports_router)
+    app.include_router(targets_router)
     app.include_router(vocabularies_router)
     app.include_router(health.router)
     app.add_api_route("/metrics", metrics.metrics, include_in_schema=False)
