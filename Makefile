@@ -50,9 +50,11 @@ stop:
 	@$(LOCALDB) stop
 
 # What the tests drive besides the database: GDAL (a real OGC API and MVT client), Debian's Chromium and a CJK font
-# (the map page), poppler (the printed PDF), prometheus (promtool checks /metrics). Installed when missing and run
-# as root, as PostGIS is.
-TEST_PACKAGES := gdal-bin chromium fonts-noto-cjk poppler-utils prometheus
+# (the map page and the monthly report), poppler (the printed PDF, the report read back), prometheus (promtool checks
+# /metrics), Pango and HarfBuzz's subsetter (WeasyPrint lays the monthly report out with them). Installed when
+# missing and run as root, as PostGIS is.
+TEST_PACKAGES := gdal-bin chromium fonts-noto-cjk poppler-utils prometheus libpango-1.0-0 libpangoft2-1.0-0 \
+	libharfbuzz-subset0
 
 # Tests create (and drop) their own database on the local cluster, or on TEST_DATABASE_ADMIN_URL's server.
 test: $(BIN)/yizhan

@@ -1,19 +1,21 @@
 """HTTP shape of progress: the series against targets, per child ranked behind first, closing a month, and the
 monthly report."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from app import china_time
 from app.api.dependencies import PlanKeyDep, PrimaryReaderDep, ReaderDep, TransactionDep, VocabulariesDep
-from app.api.parameters import IsoDate, VocabularyCode
+from app.api.parameters import IsoDate, VocabularyCode, output_format
 from app.api.query import StrictQueryRoute
 from app.api.responses import JSON
+from app.compute import offload
 from app.coverage.evaluation import Evaluation, evaluation
 from app.coverage.parameters import CoverageKeptDep
-from app.progress import months, series
+from app.formats.spreadsheets import XLSX_MEDIA_TYPE
+from app.progress import months, report, report_pdf, report_xlsx, series
 from app.progress.periods import MONTH_PATTERN, By, Period, default_from, month_of, periods
 from app.regions.adcode import Adcode
 
@@ -89,3 +91,38 @@ async def close_month(
     at the month's end are published and kept as they are."""
     closed = await months.close(tx, primary, principal, kept, adcode, month_of(month), ev)
     return JSON(closed, status_code=201)
+
+
+REPORT_FORMATS = {"pdf": report_pdf.MEDIA_TYPE, "xlsx": XLSX_MEDIA_TYPE}
+
+
+@router.get(
+    "/{adcode}/report",
+    responses={**PROBLEMS, 200: {"content": {report_pdf.MEDIA_TYPE: {}, XLSX_MEDIA_TYPE: {}}}},
+    response_class=Response,
+)
+async def monthly_report(
+    request: Request,
+    reader: ReaderDep,
+    kept: CoverageKeptDep,
+    adcode: Adcode,
+    ev: KindDep,
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="The month reported, YYYY-MM (an ended one)")],
+    f: Annotated[Literal["pdf", "xlsx"] | None, Query(description="Output format (else by Accept; PDF)")] = None,
+    lang: Annotated[Literal["zh", "en"], Query(description="Chinese (default) or English")] = "zh",
+) -> Response:
+    """The monthly report (月调度) a county or city union hands in: the figures against each target and the change
+    since last month, the sites opened, closed and suspended, the children ranked behind first, the largest gaps,
+    the workers' reports, a map; an A4 PDF, or an XLSX of the same tables."""
+    answer_in = output_format(request, f, REPORT_FORMATS)
+    found = await report.gather(reader, kept, adcode, month_of(month), ev)
+    filename = f"report_{adcode}_{ev.kind}_{month}_{lang}.{answer_in}"
+    if answer_in == "xlsx":
+        body = await offload.run(report_xlsx.xlsx, found, lang)
+    else:
+        body = await offload.run(report_pdf.pdf, report_pdf.html(found, lang))
+    return Response(
+        body,
+        media_type=REPORT_FORMATS[answer_in],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

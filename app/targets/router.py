@@ -34,6 +34,7 @@ def _answer(target: dict[str, Any], status_code: int = 200) -> Response:
 @router.post("/targets", status_code=201, response_model=Target, responses={**PROBLEMS, 401: {}, 403: {}})
 async def create_target(
     principal: PlanKeyDep,
+    reader: ReaderDep,
     tx: TransactionDep,
     vocabularies: VocabulariesDep,
     kept: CoverageKeptDep,
@@ -42,7 +43,7 @@ async def create_target(
     """Set a target for a region and kind (key with the `plan` scope, within the key's region): a count of active
     sites, or a covered share of the area or of the people, to reach by `due_on`. Its line runs from `start_value`
     on `starts_on` (default: the region's figure today) to `value` on `due_on`."""
-    return _answer(await service.create(tx, principal, vocabularies, kept, body), 201)
+    return _answer(await service.create(tx, reader, principal, vocabularies, kept, body), 201)
 
 
 async def _page(

@@ -86,8 +86,15 @@ async def _start_value(reader: Reader, kept: CoverageKept, vocabularies: Vocabul
 
 
 async def create(
-    conn: AsyncConnection, principal: Principal, vocabularies: Vocabularies, kept: CoverageKept, body: TargetCreate
+    conn: AsyncConnection,
+    figures_reader: Reader,
+    principal: Principal,
+    vocabularies: Vocabularies,
+    kept: CoverageKept,
+    body: TargetCreate,
 ) -> dict[str, Any]:
+    """Set a target. A line without a start value starts from the region's figure, computed on `figures_reader` (a
+    pool: a city's children are computed side by side, which the transaction's one connection cannot)."""
     reader = await reader_in(conn)
     today = china_time.today()
     target = body.model_dump()
@@ -103,7 +110,7 @@ async def create(
         raise InvalidParameter.of(problems)
     _allowed(principal, body.region)
     if target["start_value"] is None:
-        target["start_value"] = await _start_value(reader, kept, vocabularies, target)
+        target["start_value"] = await _start_value(figures_reader, kept, vocabularies, target)
     with database_errors():
         target_id = await repository.insert(conn, target, principal.name)
     return await get(reader, target_id)

@@ -1,0 +1,111 @@
+"""The report's small map as SVG: the regions shaded by covered share, the gaps hatched, the sites as dots — drawn
+from the geometries the API serves (boundaries, /gaps, the register), in a plane true to scale at the region."""
+
+import math
+from collections.abc import Iterable
+from html import escape
+from typing import Any
+
+WIDTH, HEIGHT, MARGIN = 520.0, 360.0, 8.0
+# Covered share → fill: the map page's ramp, pale (little covered) to deep green (all covered).
+RAMP = ["#f7fcf5", "#c7e9c0", "#74c476", "#31a354", "#006d2c"]
+NO_SHARE = "#eeeeee"
+
+
+def fill_of(share: float | None) -> str:
+    if share is None:
+        return NO_SHARE
+    return RAMP[min(len(RAMP) - 1, int(share * len(RAMP)))]
+
+
+def _rings(geometry: dict[str, Any]) -> Iterable[list[list[float]]]:
+    polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+    for polygon in polygons:
+        yield from polygon
+
+
+class Plane:
+    """Longitude and latitude to SVG points: equirectangular at the region's middle latitude (true to scale at the
+    size of a county or a city), fitted into the frame."""
+
+    def __init__(self, geometries: list[dict[str, Any]]) -> None:
+        lons = [p[0] for g in geometries for ring in _rings(g) for p in ring]
+        lats = [p[1] for g in geometries for ring in _rings(g) for p in ring]
+        self.west, self.north = min(lons), max(lats)
+        self.squeeze = math.cos(math.radians((min(lats) + max(lats)) / 2))
+        span_x = (max(lons) - self.west) * self.squeeze or 1e-9
+        span_y = (self.north - min(lats)) or 1e-9
+        self.scale = min((WIDTH - 2 * MARGIN) / span_x, (HEIGHT - 2 * MARGIN) / span_y)
+        self.offset_x = (WIDTH - span_x * self.scale) / 2
+        self.offset_y = (HEIGHT - span_y * self.scale) / 2
+
+    def xy(self, lon: float, lat: float) -> tuple[float, float]:
+        return (
+            self.offset_x + (lon - self.west) * self.squeeze * self.scale,
+            self.offset_y + (self.north - lat) * self.scale,
+        )
+
+    def path(self, geometry: dict[str, Any]) -> str:
+        parts = []
+        for ring in _rings(geometry):
+            points = []
+            last = None
+            for lon, lat, *_ in ring:
+                x, y = self.xy(lon, lat)
+                point = f"{x:.1f},{y:.1f}"
+                if point != last:  # vertices closer than a tenth of a point add nothing to the drawing
+                    points.append(point)
+                    last = point
+            parts.append("M" + "L".join(points) + "Z")
+        return "".join(parts)
+
+
+def svg(
+    outlines: list[dict[str, Any]],
+    shares: dict[str, float | None],
+    sites: list[tuple[float, float]],
+    gaps: list[dict[str, Any]],
+    legend: tuple[str, str, str],
+) -> str:
+    """The map; `legend`: the labels of the covered share, a gap and a site."""
+    plane = Plane([o["boundary"] for o in outlines])
+    shapes = [
+        f'<path d="{plane.path(o["boundary"])}" fill="{fill_of(shares.get(o["adcode"]))}" stroke="#555" '
+        f'stroke-width="0.8" fill-rule="evenodd"><title>{escape(o["name"])}</title></path>'
+        for o in outlines
+    ]
+    holes = [
+        f'<path class="gap" d="{plane.path(g)}" fill="url(#gap)" stroke="#c0392b" stroke-width="0.4" '
+        'fill-rule="evenodd"/>'
+        for g in gaps
+    ]
+    dots = [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="1.6" fill="#1f4e9c"/>' for x, y in (plane.xy(*p) for p in sites)]
+    labels = []
+    for o in outlines:
+        longest = max(_rings(o["boundary"]), key=len)
+        lon = sum(p[0] for p in longest) / len(longest)
+        lat = sum(p[1] for p in longest) / len(longest)
+        x, y = plane.xy(lon, lat)
+        labels.append(f'<text x="{x:.1f}" y="{y:.1f}" class="label">{escape(o["name"])}</text>')
+    share_label, gap_label, site_label = (escape(t) for t in legend)
+    ramp = "".join(
+        f'<rect x="{10 + 18 * i}" y="{HEIGHT + 8}" width="18" height="10" fill="{c}" stroke="#999" stroke-width="0.3"/>'
+        for i, c in enumerate(RAMP)
+    )
+    key = (
+        f'{ramp}<text x="{16 + 18 * len(RAMP)}" y="{HEIGHT + 17}" class="key">{share_label} 0–100 %</text>'
+        f'<rect x="230" y="{HEIGHT + 8}" width="14" height="10" fill="url(#gap)" stroke="#c0392b" stroke-width="0.4"/>'
+        f'<text x="250" y="{HEIGHT + 17}" class="key">{gap_label}</text>'
+        f'<circle cx="337" cy="{HEIGHT + 13}" r="2.2" fill="#1f4e9c"/>'
+        f'<text x="344" y="{HEIGHT + 17}" class="key">{site_label}</text>'
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH:.0f} {HEIGHT + 26:.0f}" '
+        f'width="{WIDTH:.0f}" height="{HEIGHT + 26:.0f}">'
+        '<defs><pattern id="gap" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+        '<rect width="4" height="4" fill="#fdecea"/><line x1="0" y1="0" x2="0" y2="4" stroke="#c0392b" '
+        'stroke-width="1"/></pattern>'
+        "<style>.label{font-size:9px;font-weight:bold;text-anchor:middle;fill:#111}"
+        ".key{font-size:9px;fill:#333}</style></defs>"
+        f"{''.join(shapes)}{''.join(holes)}{''.join(dots)}{''.join(labels)}{key}</svg>"
+    )
