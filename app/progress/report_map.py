@@ -6,10 +6,15 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
+from shapely import LineString
+
 WIDTH, HEIGHT, MARGIN = 520.0, 360.0, 8.0
+SHOWN_WITHIN = 0.5  # points: what a vertex may move when the map is simplified for drawing
 # Covered share → fill: the map page's ramp, pale (little covered) to deep green (all covered).
 RAMP = ["#f7fcf5", "#c7e9c0", "#74c476", "#31a354", "#006d2c"]
 NO_SHARE = "#eeeeee"
+# Gaps as the map page draws them: translucent red over the shading (a hatch pattern took WeasyPrint seconds).
+GAP_FILL = "#d7301f"
 
 
 def fill_of(share: float | None) -> str:
@@ -46,17 +51,16 @@ class Plane:
         )
 
     def path(self, geometry: dict[str, Any]) -> str:
+        """The geometry as an SVG path, without the vertices the drawing cannot show: each ring simplified to
+        within half a point (a boundary of thousands of vertices is a few hundred at this size, and the PDF lays
+        out in a fraction of the time)."""
         parts = []
         for ring in _rings(geometry):
-            points = []
-            last = None
-            for lon, lat, *_ in ring:
-                x, y = self.xy(lon, lat)
-                point = f"{x:.1f},{y:.1f}"
-                if point != last:  # vertices closer than a tenth of a point add nothing to the drawing
-                    points.append(point)
-                    last = point
-            parts.append("M" + "L".join(points) + "Z")
+            drawn = LineString([self.xy(lon, lat) for lon, lat, *_ in ring]).simplify(SHOWN_WITHIN)
+            points = list(drawn.coords)
+            if len(points) < 3:
+                continue  # smaller than a point at this scale
+            parts.append("M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in points) + "Z")
         return "".join(parts)
 
 
@@ -75,8 +79,8 @@ def svg(
         for o in outlines
     ]
     holes = [
-        f'<path class="gap" d="{plane.path(g)}" fill="url(#gap)" stroke="#c0392b" stroke-width="0.4" '
-        'fill-rule="evenodd"/>'
+        f'<path class="gap" d="{plane.path(g)}" fill="{GAP_FILL}" fill-opacity="0.45" stroke="#c0392b" '
+        'stroke-width="0.4" fill-rule="evenodd"/>'
         for g in gaps
     ]
     dots = [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="1.6" fill="#1f4e9c"/>' for x, y in (plane.xy(*p) for p in sites)]
@@ -94,7 +98,8 @@ def svg(
     )
     key = (
         f'{ramp}<text x="{16 + 18 * len(RAMP)}" y="{HEIGHT + 17}" class="key">{share_label} 0–100 %</text>'
-        f'<rect x="230" y="{HEIGHT + 8}" width="14" height="10" fill="url(#gap)" stroke="#c0392b" stroke-width="0.4"/>'
+        f'<rect x="230" y="{HEIGHT + 8}" width="14" height="10" fill="{GAP_FILL}" fill-opacity="0.45" '
+        'stroke="#c0392b" stroke-width="0.4"/>'
         f'<text x="250" y="{HEIGHT + 17}" class="key">{gap_label}</text>'
         f'<circle cx="337" cy="{HEIGHT + 13}" r="2.2" fill="#1f4e9c"/>'
         f'<text x="344" y="{HEIGHT + 17}" class="key">{site_label}</text>'
@@ -102,10 +107,8 @@ def svg(
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH:.0f} {HEIGHT + 26:.0f}" '
         f'width="{WIDTH:.0f}" height="{HEIGHT + 26:.0f}">'
-        '<defs><pattern id="gap" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
-        '<rect width="4" height="4" fill="#fdecea"/><line x1="0" y1="0" x2="0" y2="4" stroke="#c0392b" '
-        'stroke-width="1"/></pattern>'
-        "<style>.label{font-size:9px;font-weight:bold;text-anchor:middle;fill:#111}"
+        "<defs>"
+        "<style>.label{font-size:9px;text-anchor:middle;fill:#111}"
         ".key{font-size:9px;fill:#333}</style></defs>"
         f"{''.join(shapes)}{''.join(holes)}{''.join(dots)}{''.join(labels)}{key}</svg>"
     )

@@ -15,14 +15,16 @@ STYLE = """
 @page { size: A4; margin: 14mm 13mm 16mm;
         @bottom-center { content: counter(page) " / " counter(pages); font-size: 8pt; color: #666; } }
 html { font-family: "Noto Sans CJK SC", "Noto Sans CJK", sans-serif; font-size: 9pt; color: #222; }
-h1 { font-size: 15pt; margin: 0 0 2mm; }
+/* One weight of the CJK font: each weight embedded is another subset of a 20 MB font to make. */
+h1, h2, h3, b, strong { font-weight: normal; }
+h1 { font-size: 16pt; margin: 0 0 2mm; color: #8e1b10; }
 h2 { font-size: 11pt; margin: 5mm 0 2mm; border-bottom: 0.6pt solid #1f4e9c; color: #1f4e9c; }
 .meta { color: #555; margin-bottom: 2mm; }
 table { border-collapse: collapse; width: 100%; }
 th, td { border: 0.4pt solid #bbb; padding: 1mm 1.5mm; text-align: left; }
-th { background: #eef3fb; font-weight: bold; }
+th { background: #eef3fb; font-weight: normal; color: #1f4e9c; }
 td.n { text-align: right; white-space: nowrap; }
-.behind { color: #b03a2e; font-weight: bold; } .on_track { color: #1e7b34; } .met { color: #1f4e9c; }
+.behind { color: #b03a2e; } .on_track { color: #1e7b34; } .met { color: #1f4e9c; }
 .map { text-align: center; margin: 2mm 0; } .map svg { width: 150mm; height: auto; }
 .sources { font-size: 7.5pt; color: #555; } .sources li { margin: 0.5mm 0; }
 .revised { color: #b03a2e; font-size: 8pt; }
