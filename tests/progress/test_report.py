@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from openpyxl import load_workbook
@@ -121,3 +122,64 @@ async def test_a_report_is_made_for_an_ended_month(client: httpx.AsyncClient, mo
     r = await client.get(f"/v1/progress/{BINZHOU}/report", params={"month": month})
     assert r.status_code == status
     assert r.json()["errors"][0]["field"] == "month"
+
+
+async def test_the_months_sites_and_workers_reports(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, writer: dict[str, str], moved: list[dict[str, Any]]
+) -> None:
+    """The sites opened, closed and suspended in November, and the workers' reports opened, resolved and overdue,
+    dated as the register and the review queue date them."""
+    opened = await add_site(
+        client, writer, name="惠民县何坊街道职工法律援助站", lon=117.5, lat=37.45, opened_on="2026-11-03"
+    )
+    closing = await add_site(
+        client, writer, name="惠民县姜楼镇职工法律援助站", lon=117.55, lat=37.35, opened_on="2026-02-01"
+    )
+    r = await client.patch(
+        f"/v1/sites/{closing['id']}",
+        json={"status": "closed", "closed_on": "2026-11-20"},
+        headers={**writer, "If-Match": closing["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    pausing = await add_site(
+        client, writer, name="惠民县大年陈镇职工法律援助站", lon=117.6, lat=37.3, opened_on="2026-03-01"
+    )
+    r = await client.patch(
+        f"/v1/sites/{pausing['id']}", json={"status": "suspended"}, headers={**writer, "If-Match": pausing["etag"]}
+    )
+    assert r.status_code == 200, r.text
+    # The suspension happened in November: its history row says when.
+    await conn.execute(
+        "UPDATE site_changes SET changed_at = '2026-11-15 10:00+08' WHERE site_id = $1 AND after->>'status' = "
+        "'suspended'",
+        pausing["id"],
+    )
+    # Workers' reports: (filed, resolved) in China time; overdue = open at the month's end after 7 days.
+    filed = [
+        ("2026-11-05 09:00+08", None),  # opened in November, overdue
+        ("2026-11-28 09:00+08", None),  # opened in November, not yet overdue
+        ("2026-10-20 09:00+08", "2026-11-10 09:00+08"),  # resolved in November
+        ("2026-10-01 09:00+08", "2026-12-02 09:00+08"),  # open at November's end: overdue
+        ("2026-12-01 09:00+08", None),  # December's
+    ]
+    types = ["other", "locked", "wrong_location", "amenity_missing", "moved"]  # one client's reports of a type merge
+    for (created, resolved), report_type in zip(filed, types, strict=True):
+        r = await client.post(f"/v1/sites/{opened['id']}/reports", json={"type": report_type})
+        assert r.status_code == 201, r.text
+        await conn.execute(
+            "UPDATE site_reports SET created_at = $2::text::timestamptz, resolved_at = $3::text::timestamptz, "
+            "status = CASE WHEN $3::text IS NULL THEN 'open' ELSE 'accepted' END WHERE id = $1",
+            r.json()["id"],
+            created,
+            resolved,
+        )
+    r = await client.get(f"/v1/progress/{BINZHOU}/report", params={**NOVEMBER, "f": "xlsx"})
+    assert r.status_code == 200, r.text
+    book = load_workbook(io.BytesIO(r.content))
+    sites = {(row[0], row[2], str(row[5])) for row in book["六、本月站点变动"].iter_rows(min_row=2, values_only=True)}
+    assert ("新建", "惠民县何坊街道职工法律援助站", "2026-11-03") in sites
+    assert ("关闭", "惠民县姜楼镇职工法律援助站", "2026-11-20") in sites
+    assert ("暂停", "惠民县大年陈镇职工法律援助站", "2026-11-15") in sites
+    assert not any(name == "惠民县姜楼镇职工法律援助站" and change == "新建" for change, name, _ in sites)
+    reports = dict(book["八、职工反映"].iter_rows(min_row=2, values_only=True))
+    assert reports == {"本月新收": 2, "本月办结": 1, "超期未办（超过7天）": 2}
