@@ -10,6 +10,7 @@ from app.problems import InvalidParameter
 
 MAX_PERIODS = 156  # three years of weeks, thirteen of months
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+FIRST_YEAR = 1900  # no register goes back further; before year 1 there are no dates to count months back to
 
 
 class By(StrEnum):
@@ -32,9 +33,15 @@ class Period:
 
 def month_of(text: str, field: str = "month") -> dt.date:
     """The first day of a month written YYYY-MM."""
-    if not re.fullmatch(MONTH_PATTERN, text):
-        raise InvalidParameter(field, "a month written YYYY-MM")
+    if not re.fullmatch(MONTH_PATTERN, text) or int(text[:4]) < FIRST_YEAR:
+        raise InvalidParameter(field, f"a month written YYYY-MM, from {FIRST_YEAR}")
     return dt.date(int(text[:4]), int(text[5:]), 1)
+
+
+def check_year(day: dt.date, field: str) -> dt.date:
+    if day.year < FIRST_YEAR:
+        raise InvalidParameter(field, f"a date from {FIRST_YEAR}")
+    return day
 
 
 def month_end(first: dt.date) -> dt.date:

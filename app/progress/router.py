@@ -16,7 +16,7 @@ from app.coverage.evaluation import Evaluation, evaluation
 from app.coverage.parameters import CoverageKeptDep
 from app.formats.spreadsheets import XLSX_MEDIA_TYPE
 from app.progress import months, report, report_pdf, report_xlsx, series
-from app.progress.periods import MONTH_PATTERN, By, Period, default_from, month_of, periods
+from app.progress.periods import MONTH_PATTERN, By, Period, check_year, default_from, month_of, periods
 from app.regions.adcode import Adcode
 
 router = APIRouter(prefix="/v1/progress", tags=["progress"], route_class=StrictQueryRoute)
@@ -44,8 +44,9 @@ def period_query(
     by: Annotated[By, Query(description="month (月调度) or week (周汇报, Monday–Sunday)")] = By.month,
 ) -> list[Period]:
     today = china_time.today()
-    to = to or today
-    return periods(start or default_from(to, by), to, by, today)
+    to = check_year(to, "to") if to is not None else today
+    start = check_year(start, "from") if start is not None else default_from(to, by)
+    return periods(start, to, by, today)
 
 
 PeriodsDep = Annotated[list[Period], Depends(period_query)]

@@ -135,6 +135,7 @@ async def test_children_are_ranked_behind_first(
         ({"to": "2099-01-01"}, "to"),
         ({"by": "day"}, "by"),
         ({"from": "1990-01-01", "to": "2026-11-30"}, "from"),
+        ({"to": "0001-02-01"}, "to"),
     ],
 )
 async def test_bad_progress_questions_name_the_field(

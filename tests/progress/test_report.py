@@ -117,7 +117,9 @@ async def test_the_xlsx_has_the_same_tables_with_chinese_headers(
     assert "/v1/coverage/regions/371600?kind=legal_aid&as_of=2026-11-30" in str(sheets["数据来源"])
 
 
-@pytest.mark.parametrize(("month", "status"), [("2099-01", 422), ("2026-13", 422), ("11-2026", 422)])
+@pytest.mark.parametrize(
+    ("month", "status"), [("2099-01", 422), ("2026-13", 422), ("11-2026", 422), ("0000-01", 422), ("0001-01", 422)]
+)
 async def test_a_report_is_made_for_an_ended_month(client: httpx.AsyncClient, month: str, status: int) -> None:
     r = await client.get(f"/v1/progress/{BINZHOU}/report", params={"month": month})
     assert r.status_code == status
