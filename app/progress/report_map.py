@@ -13,8 +13,8 @@ SHOWN_WITHIN = 0.5  # points: what a vertex may move when the map is simplified 
 # Covered share → fill: the map page's ramp, pale (little covered) to deep green (all covered).
 RAMP = ["#f7fcf5", "#c7e9c0", "#74c476", "#31a354", "#006d2c"]
 NO_SHARE = "#eeeeee"
-# Gaps as the map page draws them: translucent red over the shading (a hatch pattern took WeasyPrint seconds).
-GAP_FILL = "#d7301f"
+# Gaps in pale red over the shading, outlined: what is left uncovered (a hatch pattern took WeasyPrint seconds).
+GAP_FILL = "#fbe0dc"
 
 
 def fill_of(share: float | None) -> str:
@@ -79,7 +79,7 @@ def svg(
         for o in outlines
     ]
     holes = [
-        f'<path class="gap" d="{plane.path(g)}" fill="{GAP_FILL}" fill-opacity="0.45" stroke="#c0392b" '
+        f'<path class="gap" d="{plane.path(g)}" fill="{GAP_FILL}" stroke="#c0392b" '
         'stroke-width="0.4" fill-rule="evenodd"/>'
         for g in gaps
     ]
@@ -98,7 +98,7 @@ def svg(
     )
     key = (
         f'{ramp}<text x="{16 + 18 * len(RAMP)}" y="{HEIGHT + 17}" class="key">{share_label} 0–100 %</text>'
-        f'<rect x="230" y="{HEIGHT + 8}" width="14" height="10" fill="{GAP_FILL}" fill-opacity="0.45" '
+        f'<rect x="230" y="{HEIGHT + 8}" width="14" height="10" fill="{GAP_FILL}" '
         'stroke="#c0392b" stroke-width="0.4"/>'
         f'<text x="250" y="{HEIGHT + 17}" class="key">{gap_label}</text>'
         f'<circle cx="337" cy="{HEIGHT + 13}" r="2.2" fill="#1f4e9c"/>'
