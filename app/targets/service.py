@@ -132,6 +132,8 @@ async def update(
 ) -> dict[str, Any]:
     current = await _locked(conn, principal, target_id, if_match)
     changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        return await get(await reader_in(conn), target_id)  # nothing to change: no new version, no history row
     for required in ("value", "due_on", "starts_on", "start_value"):
         if required in changes and changes[required] is None:
             raise InvalidParameter(required, "may not be cleared")

@@ -51,6 +51,8 @@ async def test_a_target_is_set_read_changed_and_withdrawn_with_its_history(
     stale = {**planner, "If-Match": f'"target-{target["id"]}-0"'}
     assert (await client.patch(url, json={"value": 45}, headers=stale)).status_code == 412
     read = await client.get(url)
+    unchanged = await client.patch(url, json={}, headers={**planner, "If-Match": read.headers["etag"]})
+    assert (unchanged.status_code, unchanged.headers["etag"]) == (200, read.headers["etag"])
     changed = await client.patch(url, json={"value": 45}, headers={**planner, "If-Match": read.headers["etag"]})
     assert changed.status_code == 200, changed.text
     assert (changed.json()["value"], changed.json()["version"]) == (45, 2)
