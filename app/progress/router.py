@@ -17,6 +17,7 @@ from app.coverage.parameters import CoverageKeptDep
 from app.formats.spreadsheets import XLSX_MEDIA_TYPE
 from app.progress import months, report, report_pdf, report_xlsx, series
 from app.progress.periods import MONTH_PATTERN, By, Period, check_year, default_from, month_of, periods
+from app.progress.schemas import ChildrenProgress, ClosedMonth, RegionProgress
 from app.regions.adcode import Adcode
 
 router = APIRouter(prefix="/v1/progress", tags=["progress"], route_class=StrictQueryRoute)
@@ -52,7 +53,7 @@ def period_query(
 PeriodsDep = Annotated[list[Period], Depends(period_query)]
 
 
-@router.get("/{adcode}", responses=PROBLEMS)
+@router.get("/{adcode}", response_model=RegionProgress, responses=PROBLEMS)
 async def region_progress(
     reader: ReaderDep, kept: CoverageKeptDep, adcode: Adcode, ev: KindDep, chosen: PeriodsDep
 ) -> Response:
@@ -63,7 +64,7 @@ async def region_progress(
     return JSON(await series.progress(reader, kept, adcode, ev, chosen))
 
 
-@router.get("/{adcode}/children", responses=PROBLEMS)
+@router.get("/{adcode}/children", response_model=ChildrenProgress, responses=PROBLEMS)
 async def children_progress(
     reader: ReaderDep, kept: CoverageKeptDep, adcode: Adcode, ev: KindDep, chosen: PeriodsDep
 ) -> Response:
@@ -77,7 +78,8 @@ Month = Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")]
 @router.post(
     "/{adcode}/months/{month}",
     status_code=201,
-    responses={**PROBLEMS, 401: {}, 403: {}, 409: {"description": "Closed"}},
+    response_model=ClosedMonth,
+    responses={**PROBLEMS, 401: {}, 403: {}, 409: {"description": "Closed already"}},
 )
 async def close_month(
     principal: PlanKeyDep,
@@ -99,7 +101,13 @@ REPORT_FORMATS = {"pdf": report_pdf.MEDIA_TYPE, "xlsx": XLSX_MEDIA_TYPE}
 
 @router.get(
     "/{adcode}/report",
-    responses={**PROBLEMS, 200: {"content": {report_pdf.MEDIA_TYPE: {}, XLSX_MEDIA_TYPE: {}}}},
+    responses={
+        **PROBLEMS,
+        200: {
+            "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in REPORT_FORMATS.values()},
+            "description": "An A4 PDF, or an XLSX of the same tables",
+        },
+    },
     response_class=Response,
 )
 async def monthly_report(
