@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 _pool: ProcessPool | None = None
 _workers = os.cpu_count() or 1
-PRELOADED = ["numpy", "shapely", "app.coverage.planar", "app.sites.bulk", "app.progress.pdf_ready"]
+PRELOADED = ["numpy", "shapely", "app.coverage.planar", "app.sites.bulk"]
 
 
 # A worker hands the memory of a step's large shapes back to the system when the step is done (glibc keeps freed
