@@ -86,6 +86,21 @@ async def test_the_series_is_the_coverage_answers_as_of_each_month_end(
     assert body["standing"]["status"] == body["periods"][-1]["targets"][0]["status"]
 
 
+async def test_the_citys_series_is_its_coverage_as_of_each_month_end(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, moved: list[dict[str, Any]]
+) -> None:
+    body = (await client.get(f"/v1/progress/{BINZHOU}", params=SECOND_HALF)).json()
+    for period, month_end in zip(body["periods"], MONTH_ENDS, strict=True):
+        as_of = (
+            await client.get(f"/v1/coverage/regions/{BINZHOU}", params={"kind": "legal_aid", "as_of": str(month_end)})
+        ).json()
+        for field in ("site_count", "covered_area_share", "covered_population_share"):
+            assert period[field] == as_of[field], (field, month_end)
+        assert period["site_count"] == await serving_count(conn, BINZHOU, "legal_aid", month_end)
+    # A city without a target of its own: figures, no standing.
+    assert body["targets"] == [] and body["standing"] is None
+
+
 async def test_weeks_end_on_sundays_and_the_running_one_is_partial(client: httpx.AsyncClient) -> None:
     body = (
         await client.get(f"/v1/progress/{HUIMIN}", params={"by": "week", "from": "2026-11-02", "to": "2026-11-18"})
