@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 LOCALDB := scripts/localdb.sh
 
-.PHONY: help run stop test lint bench bench-observer bench-coverage bench-regions bench-bulk bench-tiles bench-region-tiles bench-soak bench-roads bench-ogc db
+.PHONY: help run stop test lint bench bench-observer bench-coverage bench-regions bench-bulk bench-tiles bench-region-tiles bench-soak bench-roads bench-ogc bench-report db
 
 help:
 	@echo "make run    serve the API with the Binzhou demo data on http://127.0.0.1:$(PORT)"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-soak      a minute of load per question: errors, p99, memory (after make bench)"
 	@echo "make bench-roads     road networks: import, isochrones beside pgRouting, nearest by walking time"
 	@echo "make bench-ogc       OGC items in a bbox, single items and tiles beside tipg (its own .venv-tipg)"
+	@echo "make bench-report    the monthly report of a city (7 counties, 12 months), PDF and XLSX, against 3 s"
 
 $(BIN)/yizhan: pyproject.toml
 	@echo "[make] creating $(VENV) and installing the project"
@@ -50,9 +51,11 @@ stop:
 	@$(LOCALDB) stop
 
 # What the tests drive besides the database: GDAL (a real OGC API and MVT client), Debian's Chromium and a CJK font
-# (the map page), poppler (the printed PDF), prometheus (promtool checks /metrics). Installed when missing and run
-# as root, as PostGIS is.
-TEST_PACKAGES := gdal-bin chromium fonts-noto-cjk poppler-utils prometheus
+# (the map page and the monthly report), poppler (the printed PDF, the report read back), prometheus (promtool checks
+# /metrics), Pango and HarfBuzz's subsetter (WeasyPrint lays the monthly report out with them). Installed when
+# missing and run as root, as PostGIS is.
+TEST_PACKAGES := gdal-bin chromium fonts-noto-cjk poppler-utils prometheus libpango-1.0-0 libpangoft2-1.0-0 \
+	libharfbuzz-subset0
 
 # Tests create (and drop) their own database on the local cluster, or on TEST_DATABASE_ADMIN_URL's server.
 test: $(BIN)/yizhan
@@ -80,6 +83,11 @@ bench-observer: $(BIN)/yizhan
 	@command -v valgrind >/dev/null || { echo "[make] installing valgrind"; apt-get update -q >/dev/null && apt-get install -y -q valgrind >/dev/null; }
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.observer $(BENCH_ARGS)
+
+bench-report: $(BIN)/yizhan
+	@$(LOCALDB) install
+	@$(LOCALDB) start
+	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.report $(BENCH_ARGS)
 
 bench-coverage: $(BIN)/yizhan
 	@$(LOCALDB) install

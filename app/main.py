@@ -27,12 +27,14 @@ from app.ogc.repository import CollectionFigures
 from app.ogc.router import router as ogc_router
 from app.problems.http import install_error_handlers
 from app.problems.openapi import document_problems
+from app.progress.router import router as progress_router
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
 from app.roads.router import router as roads_router
 from app.sites.nearest.router import mount_nearest
 from app.sites.open_hours import OpenHoursIndex
 from app.sites.router import router as sites_router
+from app.targets.router import router as targets_router
 from app.tiles.router import router as tiles_router
 from app.vocabularies.router import router as vocabularies_router
 from app.vocabularies.service import Vocabularies
@@ -125,6 +127,8 @@ def create_app(settings: Settings | None = None) -> Service:
     app.include_router(roads_router)
     app.include_router(ogc_router)
     app.include_router(reports_router)
+    app.include_router(targets_router)
+    app.include_router(progress_router)
     app.include_router(vocabularies_router)
     app.include_router(health.router)
     app.add_api_route("/metrics", metrics.metrics, include_in_schema=False)

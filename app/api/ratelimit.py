@@ -24,7 +24,8 @@ WINDOW_S = 60
 now = time.time  # the clock the windows are cut from (tests pin it, so a window never turns mid-test)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LIMITED_PREFIXES = ("/v1/", "/ogc")
-COVERAGE_PREFIX = "/v1/coverage/"
+# Coverage questions: each computes coverage (progress: at every period's end; the monthly report besides a PDF).
+COVERAGE_PREFIXES = ("/v1/coverage/", "/v1/progress/")
 TILES_PREFIX = "/v1/tiles/"
 # A tile asked with these is a coverage question computed afresh (a what-if), not a read of kept figures.
 WHAT_IF_PARAMETERS = frozenset({"radius_m", "min_sites"})
@@ -116,7 +117,7 @@ class RateLimitMiddleware:
         # Which budget the request spends: coverage questions (a siting request is a POST, and a question; a tile
         # with a what-if is one too), writes, or reads.
         path = scope["path"]
-        if path.startswith(COVERAGE_PREFIX) or (
+        if path.startswith(COVERAGE_PREFIXES) or (
             path.startswith(TILES_PREFIX) and _asks_what_if(scope.get("query_string", b""))
         ):
             budget, limit, what = "c", self.coverage, "coverage questions"

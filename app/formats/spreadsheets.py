@@ -83,10 +83,16 @@ def _xlsx_value(sheet: WriteOnlyWorksheet, value: Any) -> Any:
 
 
 def to_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], title: str) -> bytes:
+    return to_xlsx_sheets([(title, header, rows)])
+
+
+def to_xlsx_sheets(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> bytes:
+    """A workbook of several tables, one sheet each: (title, header, rows)."""
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(title[:31])  # Excel's limit for a sheet name
-    for row in itertools.chain([header], rows):
-        sheet.append([_xlsx_value(sheet, v) for v in row])
+    for title, header, rows in sheets:
+        sheet = book.create_sheet(title[:31])  # Excel's limit for a sheet name
+        for row in itertools.chain([header], rows):
+            sheet.append([_xlsx_value(sheet, v) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

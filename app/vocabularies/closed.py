@@ -79,4 +79,26 @@ class Scope(Labelled):
 
     read = "read", "读取", "Read"
     write = "write", "写入", "Write"
+    plan = "plan", "目标与进度", "Set targets and publish progress"
     admin = "admin", "管理", "Administer"
+
+
+class TargetMeasure(Labelled):
+    """What a target counts: active sites of the kind, or a covered share as the coverage answers give it."""
+
+    active_sites = "count", "站点数", "Active sites"
+    area_share = "area_share", "面积覆盖率", "Covered share of the area"
+    population_share = "population_share", "人口覆盖率", "Covered share of the people"
+
+
+class TargetStatus(Labelled):
+    active = "active", "执行中", "Active"
+    withdrawn = "withdrawn", "已撤回", "Withdrawn"
+
+
+class Progress(Labelled):
+    """Where a figure stands against a target's line (app.targets.progress.standing)."""
+
+    met = "met", "已完成", "Met"
+    on_track = "on_track", "按计划推进", "On track"
+    behind = "behind", "滞后", "Behind"

@@ -14,6 +14,8 @@ from app.vocabularies.closed import (
     ReportType,
     Scope,
     SiteStatus,
+    TargetMeasure,
+    TargetStatus,
     VerificationMethod,
 )
 from app.vocabularies.schemas import Vocabularies
@@ -36,6 +38,8 @@ async def vocabularies(request: Request, reader: ReaderDep) -> Response:
             "report_statuses": ReportStatus.labelled(),
             "region_levels": RegionLevel.labelled(),
             "key_scopes": Scope.labelled(),
+            "target_measures": TargetMeasure.labelled(),
+            "target_statuses": TargetStatus.labelled(),
         },
         max_age=3600,
     )

@@ -19,3 +19,5 @@ class Vocabularies(BaseModel):
     report_statuses: list[Term]
     region_levels: list[Term]
     key_scopes: list[Term]
+    target_measures: list[Term]
+    target_statuses: list[Term]

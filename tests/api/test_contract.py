@@ -44,6 +44,14 @@ async def samples(client: httpx.AsyncClient, conn: asyncpg.Connection, key: str)
     report = await client.post(f"/v1/sites/{site}/reports", json={"type": "locked"})
     resolved = await client.patch(f"/v1/reports/{report.json()['id']}", json={"status": "rejected"}, headers=auth)
     await client.post(f"/v1/sites/{site}/reports", json={"type": "closed"})
+    target = {"region": "371621", "kind": "legal_aid", "measure": "count", "value": 40, "due_on": "2099-12-31"}
+    set_target = await client.post("/v1/targets", json=target, headers=auth)
+    target_url = f"/v1/targets/{set_target.json()['id']}"
+    changed = await client.patch(
+        target_url, json={"value": 41}, headers={**auth, "If-Match": set_target.headers["etag"]}
+    )
+    closed = await client.post("/v1/progress/371600/months/2026-10", headers=auth)
+    months = {"from": "2026-10-01", "to": "2026-11-30"}
     near = {"lat": 37.38, "lon": 117.97}
     huangpu = {"lat": 31.23, "lon": 121.474}
     get = client.get
@@ -72,6 +80,15 @@ async def samples(client: httpx.AsyncClient, conn: asyncpg.Connection, key: str)
         ("GET", "/v1/reports", await get("/v1/reports", headers=auth)),
         ("PATCH", "/v1/reports/{report_id}", resolved),
         ("GET", "/v1/vocabularies", await get("/v1/vocabularies")),
+        ("POST", "/v1/targets", set_target),
+        ("PATCH", "/v1/targets/{target_id}", changed),
+        ("GET", "/v1/targets", await get("/v1/targets")),
+        ("GET", "/v1/regions/{adcode}/targets", await get("/v1/regions/371600/targets")),
+        ("GET", "/v1/targets/{target_id}", await get(target_url)),
+        ("GET", "/v1/targets/{target_id}/history", await get(f"{target_url}/history")),
+        ("GET", "/v1/progress/{adcode}", await get("/v1/progress/371621", params=months)),
+        ("GET", "/v1/progress/{adcode}/children", await get("/v1/progress/371600/children", params=months)),
+        ("POST", "/v1/progress/{adcode}/months/{month}", closed),
         ("GET", "/ogc", await get("/ogc")),
         ("GET", "/ogc/conformance", await get("/ogc/conformance")),
         ("GET", "/ogc/collections", await get("/ogc/collections")),
@@ -111,7 +128,7 @@ def undeclared(sent: Any, declared: Any, where: str = "") -> list[str]:
 
 @pytest.fixture
 async def key(sa_conn: AsyncConnection) -> str:
-    return await keys.create(sa_conn, "契约测试", ["write"], None)
+    return await keys.create(sa_conn, "契约测试", ["write", "plan"], None)
 
 
 async def test_every_json_endpoint_answers_what_its_model_declares(
@@ -147,5 +164,7 @@ async def test_the_openapi_document_names_a_schema_for_each_json_answer(client: 
             media = ok.get("content", {})
             if "application/vnd.mapbox-vector-tile" in media:
                 continue  # a tile, described by its TileJSON
+            if media and all(m.get("schema", {}).get("format") == "binary" for m in media.values()):
+                continue  # a file (the monthly report's PDF or XLSX)
             json_media = media.get("application/json") or media.get("application/geo+json")
             assert json_media and json_media.get("schema"), f"{method.upper()} {path} documents no answer"

@@ -125,6 +125,8 @@ async def test_coverage_questions_have_a_budget_of_their_own(settings: Settings)
         assert asked == [200, 200, 429]
         siting = await client.post("/v1/coverage/suggest", json={"region": "371602", "count": 1})
         assert siting.status_code == 429 and "coverage" in siting.json()["detail"]
+        # Progress computes coverage at every period's end: the same budget.
+        assert (await client.get("/v1/progress/371602")).status_code == 429
         assert (await client.get("/v1/regions")).status_code == 200  # reads are not spent by coverage
 
 

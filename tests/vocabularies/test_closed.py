@@ -18,6 +18,8 @@ from app.vocabularies.closed import (
     ReportType,
     Scope,
     SiteStatus,
+    TargetMeasure,
+    TargetStatus,
     VerificationMethod,
 )
 
@@ -29,6 +31,8 @@ CONSTRAINTS: list[tuple[str, type[StrEnum]]] = [
     ("ck_site_reports_status_known", ReportStatus),
     ("ck_regions_level_known", RegionLevel),
     ("ck_api_keys_scopes_known", Scope),
+    ("ck_targets_measure_known", TargetMeasure),
+    ("ck_targets_status_known", TargetStatus),
 ]
 
 
@@ -53,6 +57,8 @@ async def test_every_labelled_vocabulary_is_served_with_its_labels(client: httpx
         "report_statuses": ReportStatus,
         "region_levels": RegionLevel,
         "key_scopes": Scope,
+        "target_measures": TargetMeasure,
+        "target_statuses": TargetStatus,
     }
     assert set(served) | {"kinds", "amenities"} == set(body)
     for name, vocabulary in served.items():

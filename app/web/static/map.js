@@ -19,7 +19,9 @@ const TEXT = {
     table_province: "分省覆盖情况", table_city: "分市覆盖情况", table_county: "分区县覆盖情况", table_mixed: "分下级区划覆盖情况",
     share_province: "各省按面积覆盖率着色", share_city: "各市按面积覆盖率着色", share_county: "区县按面积覆盖率着色",
     share_mixed: "下级区划按面积覆盖率着色", breadcrumb: "上级区划", gapsOnRequest: "省级、全国的缺口汇总其全部区县，按需计算",
-    gapsLoad: "计算缺口",
+    gapsLoad: "计算缺口", progress: "目标与进度", reportPdf: "月报 PDF", reportXlsx: "月报 XLSX", reportMonth: "月份",
+    noTarget: "尚未设定目标", targetLine: "目标线", status_met: "已完成", status_on_track: "按计划推进",
+    status_behind: "滞后", needed: "每月需增",
   },
   en: {
     title: "Union service coverage map", region: "Region", kind: "Kind", asOf: "As of", print: "Print A4", legend: "Legend",
@@ -41,6 +43,9 @@ const TEXT = {
     share_city: "Cities shaded by covered share of area", share_county: "Counties shaded by covered share of area",
     share_mixed: "Regions shaded by covered share of area", breadcrumb: "Regions above",
     gapsOnRequest: "A province's or the country's gaps gather all its counties': computed on request", gapsLoad: "Compute gaps",
+    progress: "Targets and progress", reportPdf: "Monthly report (PDF)", reportXlsx: "Monthly report (XLSX)",
+    reportMonth: "month", noTarget: "No target set", targetLine: "Target line", status_met: "Met",
+    status_on_track: "On track", status_behind: "Behind", needed: "needed a month",
   },
 };
 const KIND_COLOURS = { outdoor_station: "#e66101", legal_aid: "#2c7fb8", service_centre: "#5e3c99" };
@@ -347,11 +352,11 @@ function drawTable() {
     .join("");
 }
 
-function fit(region) {
+function fit(region, padding = 30) {
   const bounds = new LngLatBounds();
   const visit = (coords) => (typeof coords[0] === "number" ? bounds.extend(coords) : coords.forEach(visit));
   visit(region.boundary.coordinates);
-  map.fitBounds(bounds, { padding: 30, duration: 0 });
+  map.fitBounds(bounds, { padding, duration: 0 });
 }
 
 async function loadRegion(region, view) {
@@ -366,6 +371,83 @@ async function loadRegion(region, view) {
   if (view !== state.view) return;
   if (gapsFound) drawGaps(gapsFound);
   drawSummary(region, coverageFound);
+}
+
+// The last month that has ended on the date evaluated: the one whose report can be made.
+function lastEndedMonth() {
+  const [year, month] = (state.asOf || todayInChina()).split("-").map(Number);
+  const previous = new Date(Date.UTC(year, month - 2, 1));
+  return previous.toISOString().slice(0, 7);
+}
+
+// The region's progress, twelve months to the date evaluated, as the progress API answers it.
+async function loadProgress(region, view) {
+  const q = new URLSearchParams({ kind: state.kind, by: "month" });
+  if (state.asOf) q.set("to", state.asOf);
+  const month = lastEndedMonth();
+  const report = new URLSearchParams({ kind: state.kind, month, lang: state.lang });
+  $("report-pdf").href = `/v1/progress/${region.adcode}/report?${report}&f=pdf`;
+  $("report-xlsx").href = `/v1/progress/${region.adcode}/report?${report}&f=xlsx`;
+  $("report-month").textContent = `${t("reportMonth")} ${month}`;
+  $("progress-region").textContent = region.name;
+  try {
+    const progress = await api(`/v1/progress/${region.adcode}?${q}`);
+    if (view !== state.view) return;
+    drawProgress(progress);
+  } catch (error) {
+    if (view === state.view) $("progress-chart").innerHTML = `<p class="muted">${escape(error.message)}</p>`;
+  }
+}
+
+const CHART = { width: 400, height: 170, left: 34, right: 40, top: 10, bottom: 22 };
+const TARGET_COLOURS = ["#5e3c99", "#e66101", "#2c7fb8"];
+
+// The count (left axis) and the covered share of the area (right axis, 0–100 %) per month, each target's line
+// dashed; every point carries the figures it is drawn from.
+function drawProgress(progress) {
+  const points = progress.periods;
+  const { width, height, left, right, top, bottom } = CHART;
+  const counts = points.map((p) => p.site_count);
+  const countTargets = progress.targets.filter((target) => target.measure === "count").map((target) => target.value);
+  const most = Math.max(1, ...counts, ...countTargets);
+  const x = (i) => left + (points.length > 1 ? (i * (width - left - right)) / (points.length - 1) : 0);
+  const yCount = (v) => top + (height - top - bottom) * (1 - v / most);
+  const yShare = (v) => top + (height - top - bottom) * (1 - v);
+  const line = (values, y) => values.map((v, i) => (v === null || v === undefined ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`))
+    .filter(Boolean).join(" ");
+  const shares = points.map((p) => p.covered_area_share);
+  const targetLines = progress.targets.map((target, n) => {
+    const values = points.map((p) => p.targets.find((s) => s.target_id === target.id)?.line ?? null);
+    const y = target.measure === "count" ? yCount : yShare;
+    return `<polyline class="target" data-testid="progress-target" data-target="${target.id}" stroke="${TARGET_COLOURS[n % 3]}" points="${line(values, y)}"><title>${escape(t("targetLine"))} ${escape(label("target_measures", target.measure))} ${target.value} · ${target.due_on}</title></polyline>`;
+  });
+  const dots = points.map((p, i) => `<g data-testid="progress-point" data-period="${p.period}" data-count="${p.site_count}" data-share="${p.covered_area_share ?? ""}">
+    <circle cx="${x(i).toFixed(1)}" cy="${yCount(p.site_count).toFixed(1)}" r="2.5" fill="#8e1b10"/>
+    ${p.covered_area_share === null ? "" : `<circle cx="${x(i).toFixed(1)}" cy="${yShare(p.covered_area_share).toFixed(1)}" r="2.5" fill="#1a9850"/>`}
+    <title>${p.period}: ${t("sitesCount")} ${p.site_count} · ${t("areaShare")} ${percent(p.covered_area_share)}</title></g>`);
+  const ticks = points.map((p, i) => (i % 3 === points.length % 3 || i === points.length - 1
+    ? `<text class="axis" x="${x(i).toFixed(1)}" y="${height - 6}" text-anchor="middle">${p.period.slice(2)}</text>` : ""));
+  $("progress-chart").innerHTML = `<svg viewBox="0 0 ${width} ${height + 14}" role="img" aria-label="${escape(t("progress"))}">
+    <line x1="${left}" y1="${top}" x2="${left}" y2="${height - bottom}" stroke="#999"/>
+    <line x1="${width - right}" y1="${top}" x2="${width - right}" y2="${height - bottom}" stroke="#999"/>
+    <line x1="${left}" y1="${height - bottom}" x2="${width - right}" y2="${height - bottom}" stroke="#999"/>
+    <text class="axis" x="${left - 4}" y="${top + 8}" text-anchor="end">${most}</text>
+    <text class="axis" x="${left - 4}" y="${height - bottom}" text-anchor="end">0</text>
+    <text class="axis" x="${width - right + 4}" y="${top + 8}">100 %</text>
+    <text class="axis" x="${width - right + 4}" y="${height - bottom}">0 %</text>
+    <polyline class="count" points="${line(counts, yCount)}"/><polyline class="share" points="${line(shares, yShare)}"/>
+    ${targetLines.join("")}${dots.join("")}${ticks.join("")}
+    <text class="key" x="${left}" y="${height + 10}" fill="#8e1b10">● ${escape(t("sitesCount"))}</text>
+    <text class="key" x="${left + 70}" y="${height + 10}" fill="#1a9850">● ${escape(t("areaShare"))}</text>
+    <text class="key" x="${left + 160}" y="${height + 10}" fill="#5e3c99">- - ${escape(t("targetLine"))}</text>
+  </svg>`;
+  const standing = progress.standing;
+  $("progress-status").innerHTML = standing
+    ? `<span class="status-${standing.status}" data-testid="progress-standing">${escape(t(`status_${standing.status}`))}</span>
+       · ${escape(label("target_measures", standing.measure))} ${standing.measure === "count" ? standing.actual : percent(standing.actual)}
+       / ${standing.measure === "count" ? standing.line?.toFixed(1) : percent(standing.line)}
+       ${standing.needed_per_month ? ` · ${escape(t("needed"))} ${standing.measure === "count" ? standing.needed_per_month.toFixed(1) : percent(standing.needed_per_month)}` : ""}`
+    : `<span class="muted">${escape(t("noTarget"))}</span>`;
 }
 
 async function loadGapsOnRequest() {
@@ -419,6 +501,7 @@ async function refresh(history = "replace") {
   const region = await regionDetail(state.region);
   if (view !== state.view) return;
   remember(region);
+  state.current = region;
   state.level = region.level;
   if (tableParentOf(region) !== state.tableParent) {
     state.tableParent = tableParentOf(region);
@@ -439,6 +522,7 @@ async function refresh(history = "replace") {
   await Promise.all([
     loadTable(view).then(() => performance.mark("table")),
     loadRegion(region, view).then(() => performance.mark("region")),
+    loadProgress(region, view),
   ]);
   if (view === state.view) document.body.dataset.ready = "true";
 }
@@ -573,6 +657,28 @@ for (const [id, months] of [["month-back", -1], ["month-next", 1]]) {
 }
 $("gaps-load").addEventListener("click", loadGapsOnRequest);
 $("suggest-button").addEventListener("click", suggest);
+// Printing: the map's printed box (map.css) is not the screen's, so the view is fitted to the region again in it
+// before the page is printed, and put back after. A print from the browser's menu fires beforeprint; a print
+// preview or emulation (Playwright) switches the print media query.
+let screenView = null;
+function fitForPrint() {
+  if (screenView || !state.current) return;
+  screenView = { center: map.getCenter(), zoom: map.getZoom() };
+  map.resize();
+  fit(state.current, 10);
+  map.redraw();
+  map.once("idle", () => { document.body.dataset.printReady = "true"; });
+}
+function backFromPrint() {
+  if (!screenView) return;
+  document.body.dataset.printReady = "false";
+  map.resize();
+  map.jumpTo(screenView);
+  screenView = null;
+}
+window.addEventListener("beforeprint", fitForPrint);
+window.addEventListener("afterprint", backFromPrint);
+window.matchMedia("print").addEventListener("change", (event) => (event.matches ? fitForPrint() : backFromPrint()));
 $("print").addEventListener("click", () => window.print());
 $("lang").addEventListener("click", () => { state.lang = state.lang === "zh" ? "en" : "zh"; translate(); refresh(); });
 // Back and forward: the view the URL holds (it is written already).
