@@ -50,9 +50,9 @@ stop:
 	@$(LOCALDB) stop
 
 # What the tests drive besides the database: GDAL (a real OGC API and MVT client), Debian's Chromium and a CJK font
-# (the map page), poppler (the printed PDF), prometheus (promtool checks /metrics). Installed when missing and run
-# as root, as PostGIS is.
-TEST_PACKAGES := gdal-bin chromium fonts-noto-cjk poppler-utils prometheus
+# (the map page), poppler (the printed PDF), prometheus (promtool checks /metrics), zbar (reads the door's QR codes
+# back). Installed when missing and run as root, as PostGIS is.
+TEST_PACKAGES := gdal-bin chromium fonts-noto-cjk poppler-utils prometheus zbar-tools
 
 # Tests create (and drop) their own database on the local cluster, or on TEST_DATABASE_ADMIN_URL's server.
 test: $(BIN)/yizhan

@@ -20,6 +20,7 @@ from app.config import Settings
 from app.coverage.kept import CoverageKept
 from app.coverage.router import router as coverage_router
 from app.database.connections import open_database
+from app.door.router import router as door_router
 from app.observability import metrics
 from app.observability import requests as observability
 from app.observability.requests import RequestObserver
@@ -34,6 +35,9 @@ from app.sites.nearest.router import mount_nearest
 from app.sites.open_hours import OpenHoursIndex
 from app.sites.router import router as sites_router
 from app.tiles.router import router as tiles_router
+from app.visits.router import mount_visits
+from app.visits.router import router as visits_router
+from app.visits.service import VisitDesk
 from app.vocabularies.router import router as vocabularies_router
 from app.vocabularies.service import Vocabularies
 from app.web.router import mount_pages
@@ -82,8 +86,9 @@ def create_app(settings: Settings | None = None) -> Service:
             gc.set_threshold(GC_YOUNG_THRESHOLD)
             yield
             offload.close()
-            if isinstance(counter, RedisCounter):
-                await counter.close()
+            for used in (counter, visit_counter):
+                if isinstance(used, RedisCounter):
+                    await used.close()
 
     app = Service(
         title="Yizhan 驿站",
@@ -109,6 +114,13 @@ def create_app(settings: Settings | None = None) -> Service:
     install_error_handlers(app)
     counter = RedisCounter(settings.redis_url, settings.rate_limit_prefix) if settings.redis_url else MemoryCounter()
     app.add_middleware(RateLimitMiddleware, settings=settings, counter=counter)
+    # Visits have limits of their own, per client and per site, on counters of their own.
+    visit_counter = (
+        RedisCounter(settings.redis_url, f"{settings.rate_limit_prefix}:visits")
+        if settings.redis_url
+        else MemoryCounter()
+    )
+    app.state.visit_desk = VisitDesk(visit_counter)
     # Phones on metered connections: compress what is worth compressing (lists, boundaries, gaps).
     app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
     app.add_middleware(BodyLimit, max_bytes=MAX_JSON_BODY_BYTES, exempt=(BULK_PATH,))
@@ -117,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Service:
     observability.configure(settings.request_record_seconds)
     # Routes are matched in order: the mobile app's nearest query comes first.
     mount_nearest(app.router)
+    mount_visits(app.router)
     app.include_router(sites_router)
     app.include_router(regions_router)
     app.include_router(coverage_router)
@@ -125,6 +138,8 @@ def create_app(settings: Settings | None = None) -> Service:
     app.include_router(roads_router)
     app.include_router(ogc_router)
     app.include_router(reports_router)
+    app.include_router(door_router)
+    app.include_router(visits_router)
     app.include_router(vocabularies_router)
     app.include_router(health.router)
     app.add_api_route("/metrics", metrics.metrics, include_in_schema=False)

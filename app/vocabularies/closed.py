@@ -67,6 +67,19 @@ class ReportStatus(Labelled):
     rejected = "rejected", "已驳回", "Rejected"
 
 
+class WorkerGroup(Labelled):
+    """Who a visit says they are (optional): the occupations stations serve (SPEC §2), for the usage mix."""
+
+    sanitation = "sanitation", "环卫工人", "Sanitation worker"
+    courier = "courier", "快递员", "Courier"
+    delivery_rider = "delivery_rider", "外卖骑手", "Delivery rider"
+    taxi_driver = "taxi_driver", "出租车/网约车司机", "Taxi or ride-hailing driver"
+    truck_driver = "truck_driver", "货车司机", "Truck driver"
+    traffic_auxiliary = "traffic_auxiliary", "交通协管员", "Traffic auxiliary"
+    construction = "construction", "建筑工人", "Construction worker"
+    other = "other", "其他", "Other"
+
+
 class RegionLevel(Labelled):
     country = "country", "全国", "Country"
     province = "province", "省", "Province"

@@ -15,6 +15,7 @@ from app.vocabularies.closed import (
     Scope,
     SiteStatus,
     VerificationMethod,
+    WorkerGroup,
 )
 from app.vocabularies.schemas import Vocabularies
 
@@ -36,6 +37,7 @@ async def vocabularies(request: Request, reader: ReaderDep) -> Response:
             "report_statuses": ReportStatus.labelled(),
             "region_levels": RegionLevel.labelled(),
             "key_scopes": Scope.labelled(),
+            "worker_groups": WorkerGroup.labelled(),
         },
         max_age=3600,
     )

@@ -19,3 +19,4 @@ class Vocabularies(BaseModel):
     report_statuses: list[Term]
     region_levels: list[Term]
     key_scopes: list[Term]
+    worker_groups: list[Term]

@@ -19,6 +19,7 @@ from app.vocabularies.closed import (
     Scope,
     SiteStatus,
     VerificationMethod,
+    WorkerGroup,
 )
 
 CONSTRAINTS: list[tuple[str, type[StrEnum]]] = [
@@ -29,6 +30,8 @@ CONSTRAINTS: list[tuple[str, type[StrEnum]]] = [
     ("ck_site_reports_status_known", ReportStatus),
     ("ck_regions_level_known", RegionLevel),
     ("ck_api_keys_scopes_known", Scope),
+    ("ck_site_visits_worker_group_known", WorkerGroup),
+    ("ck_site_visit_days_worker_group_known", WorkerGroup),
 ]
 
 
@@ -53,6 +56,7 @@ async def test_every_labelled_vocabulary_is_served_with_its_labels(client: httpx
         "report_statuses": ReportStatus,
         "region_levels": RegionLevel,
         "key_scopes": Scope,
+        "worker_groups": WorkerGroup,
     }
     assert set(served) | {"kinds", "amenities"} == set(body)
     for name, vocabulary in served.items():
@@ -63,7 +67,16 @@ async def test_every_labelled_vocabulary_is_served_with_its_labels(client: httpx
 
 async def test_the_openapi_document_lists_each_vocabulary_once_by_name(client: httpx.AsyncClient) -> None:
     schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
-    for vocabulary in (AccessMode, SiteStatus, VerificationMethod, ReportType, ReportStatus, RegionLevel, CoordSys):
+    for vocabulary in (
+        AccessMode,
+        SiteStatus,
+        VerificationMethod,
+        ReportType,
+        ReportStatus,
+        RegionLevel,
+        CoordSys,
+        WorkerGroup,
+    ):
         assert schemas[vocabulary.__name__]["enum"] == [m.value for m in vocabulary]
 
 
