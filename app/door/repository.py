@@ -20,6 +20,8 @@ SELECT token, issued_at FROM site_door_tokens WHERE site_id = :site_id
 LIMIT 1
 """)
 
+CURRENT_SQL = text("SELECT token, issued_at FROM site_door_tokens WHERE site_id = :site_id")
+
 ROTATE_SQL = text("""
 INSERT INTO site_door_tokens (site_id, token) VALUES (:site_id, :token)
 ON CONFLICT (site_id) DO UPDATE SET token = EXCLUDED.token, issued_at = now()
@@ -35,7 +37,11 @@ WHERE t.token = $1
 
 async def issue(conn: AsyncConnection, site_id: int, token: str) -> Any:
     """The site's token: its current one, else `token`, issued now."""
-    return (await conn.execute(ISSUE_SQL, {"site_id": site_id, "token": token})).one()
+    found = (await conn.execute(ISSUE_SQL, {"site_id": site_id, "token": token})).one_or_none()
+    if found is None:
+        # Issued by another transaction while this statement ran: its snapshot cannot see it, the next can.
+        found = (await conn.execute(CURRENT_SQL, {"site_id": site_id})).one()
+    return found
 
 
 async def rotate(conn: AsyncConnection, site_id: int, token: str) -> Any:

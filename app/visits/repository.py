@@ -73,7 +73,11 @@ SELECT salt FROM made UNION ALL SELECT salt FROM visit_salts WHERE day = $1 LIMI
 
 
 async def salt(conn: Reader, day: dt.date, fresh: bytes) -> bytes:
-    found: bytes = await conn.fetchval(SALT_SQL, day, fresh)
+    found: bytes | None = await conn.fetchval(SALT_SQL, day, fresh)
+    if found is None:
+        # Another transaction made the day's salt while this statement ran: its snapshot cannot see it, the next can.
+        found = await conn.fetchval("SELECT salt FROM visit_salts WHERE day = $1", day)
+    assert found is not None
     return found
 
 

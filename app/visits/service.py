@@ -141,7 +141,7 @@ async def record(desk: VisitDesk, engine: AsyncEngine, visit: Visit, moment: flo
         )
     if row["site_id"] is None:
         raise InvalidParameter("token", "not a current door token (forged, or rotated since it was printed)")
-    return {"site_id": row["site_id"], "counted": row["counted"], "hour": hour}
+    return {"site_id": row["site_id"], "counted": row["counted"], "hour": hour.astimezone(china_time.CHINA)}
 
 
 # Usage ------------------------------------------------------------------------------------------------------------
