@@ -28,6 +28,7 @@ from app.ogc.repository import CollectionFigures
 from app.ogc.router import router as ogc_router
 from app.problems.http import install_error_handlers
 from app.problems.openapi import document_problems
+from app.ratings.router import router as ratings_router
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
 from app.roads.router import router as roads_router
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Service:
     app.include_router(reports_router)
     app.include_router(door_router)
     app.include_router(visits_router)
+    app.include_router(ratings_router)
     app.include_router(vocabularies_router)
     app.include_router(health.router)
     app.add_api_route("/metrics", metrics.metrics, include_in_schema=False)

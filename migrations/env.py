@@ -11,6 +11,7 @@ import app.changes.models
 import app.coverage.models
 import app.door.models
 import app.keys.models
+import app.ratings.models
 import app.regions.models
 import app.reports.models
 import app.roads.models

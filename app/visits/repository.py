@@ -11,8 +11,14 @@ from app.sites.repository import region_tree_sql
 # counted at this site this hour), and, only for a visit counted, its day's count and the site's hour-of-day profile.
 # The profile weighs each visit down by exp(-age / tau): a visit older than the profile's latest (one arriving late)
 # adds its weight at the profile's time instead of moving it back.
+# The statement is its own transaction, committed without waiting for the WAL to reach the disk (synchronous_commit
+# off for this transaction alone): a crash of the database can lose the visits of its last fraction of a second
+# (wal_writer_delay × 3 at most), never half of one (a visit and its counts commit together). A visit is a count, not
+# a record anyone depends on; waiting for the disk cost a third of the throughput (bench/NOTES.md).
 VISIT_SQL = """
-WITH site AS (
+WITH asynchronous_commit AS (
+    SELECT set_config('synchronous_commit', 'off', true)
+), site AS (
     SELECT t.site_id FROM site_door_tokens t JOIN sites s ON s.id = t.site_id AND s.deleted_at IS NULL
     WHERE t.token = $1
 ), counted AS (
@@ -33,7 +39,8 @@ WITH site AS (
             ELSE p.weight + exp(-extract(epoch FROM p.updated_at - EXCLUDED.updated_at) / $7) END,
         updated_at = greatest(p.updated_at, EXCLUDED.updated_at)
 )
-SELECT (SELECT site_id FROM site) AS site_id, EXISTS (SELECT FROM counted) AS counted
+SELECT (SELECT site_id FROM site) AS site_id, EXISTS (SELECT FROM counted) AS counted,
+       (SELECT set_config FROM asynchronous_commit) AS commit_mode
 """
 
 
@@ -132,8 +139,9 @@ async def hour_profiles(reader: Reader, site_ids: list[int], hour_of_day: int) -
 
 
 def _region_sites(p: Params, adcode: str) -> str:
-    """The register's live sites in a region (descendants included), as the region filter of lists reads it."""
-    return f"s.deleted_at IS NULL AND s.region_adcode IN ({region_tree_sql(p.add(adcode))})"
+    """The register's live sites in a region (descendants included). The tree as an array, so the planner walks the
+    region index for each of its regions (as a subquery it cannot tell a county from China and scans every site)."""
+    return f"s.deleted_at IS NULL AND s.region_adcode = ANY (ARRAY({region_tree_sql(p.add(adcode))}))"
 
 
 async def per_site(reader: Reader, adcode: str, first: dt.date, last: dt.date) -> list[Any]:

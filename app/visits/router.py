@@ -49,7 +49,8 @@ async def post_visit(request: Request) -> Response:
     client = client_of(request)
     at = service.when(body.visited_at, service.now())
     visit = service.Visit(body.token, client, body.worker_group, at)
-    counted = await service.record(request.app.state.visit_desk, request.app.state.db.engine, visit, time.time())
+    db = request.app.state.db
+    counted = await service.record(request.app.state.visit_desk, db.engine, db.primary, visit, time.time())
     return JSON(counted, status_code=201 if counted["counted"] else 200, headers={"Cache-Control": "no-store"})
 
 

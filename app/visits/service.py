@@ -127,18 +127,19 @@ async def _make_partitions(desk: VisitDesk, engine: AsyncEngine, at: dt.datetime
         desk.months.add(month)
 
 
-async def record(desk: VisitDesk, engine: AsyncEngine, visit: Visit, moment: float) -> dict[str, Any]:
-    """Count a visit (once per client, site and hour): the site its token stands for and whether it was counted."""
+async def record(desk: VisitDesk, engine: AsyncEngine, primary: Reader, visit: Visit, moment: float) -> dict[str, Any]:
+    """Count a visit (once per client, site and hour): the site its token stands for and whether it was counted.
+
+    The visit is one statement on the primary, its own transaction: no BEGIN and COMMIT round trips around it."""
     local = china_time.local_time(visit.at)
     day = local.date()
     client = client_hash(await _salt(desk, engine, day), visit.client)
     await _limit(desk, client.hex(), visit.token, moment)
     await _make_partitions(desk, engine, visit.at)
     hour = visit.at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    async with engine.begin() as conn:
-        row = await repository.record(
-            await reader_in(conn), visit.token, hour, client, visit.worker_group, day, local.hour, PROFILE_TAU_S
-        )
+    row = await repository.record(
+        primary, visit.token, hour, client, visit.worker_group, day, local.hour, PROFILE_TAU_S
+    )
     if row["site_id"] is None:
         raise InvalidParameter("token", "not a current door token (forged, or rotated since it was printed)")
     return {"site_id": row["site_id"], "counted": row["counted"], "hour": hour.astimezone(china_time.CHINA)}

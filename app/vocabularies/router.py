@@ -9,6 +9,9 @@ from app.api.responses import cached
 from app.vocabularies import repository
 from app.vocabularies.closed import (
     AccessMode,
+    CallbackReason,
+    CallbackStatus,
+    RatingTag,
     RegionLevel,
     ReportStatus,
     ReportType,
@@ -38,6 +41,9 @@ async def vocabularies(request: Request, reader: ReaderDep) -> Response:
             "region_levels": RegionLevel.labelled(),
             "key_scopes": Scope.labelled(),
             "worker_groups": WorkerGroup.labelled(),
+            "rating_tags": RatingTag.labelled(),
+            "callback_reasons": CallbackReason.labelled(),
+            "callback_statuses": CallbackStatus.labelled(),
         },
         max_age=3600,
     )

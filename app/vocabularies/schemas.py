@@ -20,3 +20,6 @@ class Vocabularies(BaseModel):
     region_levels: list[Term]
     key_scopes: list[Term]
     worker_groups: list[Term]
+    rating_tags: list[Term]
+    callback_reasons: list[Term]
+    callback_statuses: list[Term]

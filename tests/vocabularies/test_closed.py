@@ -12,7 +12,10 @@ from app.geo import CoordSys
 from app.problems.database import CONSTRAINT_PROBLEMS
 from app.vocabularies.closed import (
     AccessMode,
+    CallbackReason,
+    CallbackStatus,
     Labelled,
+    RatingTag,
     RegionLevel,
     ReportStatus,
     ReportType,
@@ -32,6 +35,9 @@ CONSTRAINTS: list[tuple[str, type[StrEnum]]] = [
     ("ck_api_keys_scopes_known", Scope),
     ("ck_site_visits_worker_group_known", WorkerGroup),
     ("ck_site_visit_days_worker_group_known", WorkerGroup),
+    ("ck_site_ratings_tags_known", RatingTag),
+    ("ck_site_callbacks_reason_known", CallbackReason),
+    ("ck_site_callbacks_status_known", CallbackStatus),
 ]
 
 
@@ -57,6 +63,9 @@ async def test_every_labelled_vocabulary_is_served_with_its_labels(client: httpx
         "region_levels": RegionLevel,
         "key_scopes": Scope,
         "worker_groups": WorkerGroup,
+        "rating_tags": RatingTag,
+        "callback_reasons": CallbackReason,
+        "callback_statuses": CallbackStatus,
     }
     assert set(served) | {"kinds", "amenities"} == set(body)
     for name, vocabulary in served.items():
