@@ -21,6 +21,7 @@ from app.coverage.kept import CoverageKept
 from app.coverage.router import router as coverage_router
 from app.database.connections import open_database
 from app.door.router import router as door_router
+from app.inspections.router import router as inspections_router
 from app.observability import metrics
 from app.observability import requests as observability
 from app.observability.requests import RequestObserver
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> Service:
     app.include_router(door_router)
     app.include_router(visits_router)
     app.include_router(ratings_router)
+    app.include_router(inspections_router)
     app.include_router(vocabularies_router)
     app.include_router(health.router)
     app.add_api_route("/metrics", metrics.metrics, include_in_schema=False)

@@ -276,6 +276,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--times", type=int, default=20, help="how often each usage question is asked")
     parser.add_argument("--skip-load", action="store_true", help="reuse the database (its register and visits)")
+    parser.add_argument("--reuse-register", action="store_true", help="reuse the database's register, generate visits")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -283,7 +284,7 @@ def main() -> None:
     database = db_url(DB_NAME)
     with tempfile.TemporaryDirectory() as folder:
         tokens_file = Path(folder) / "tokens.txt"
-        if not args.skip_load:
+        if not args.skip_load and not args.reuse_register:
             console.print(f"register: {asyncio.run(prepare(args.sites, DB_NAME)):,} sites")
         tokens = asyncio.run(give_doors(database))
         tokens_file.write_text("\n".join(tokens) + "\n")

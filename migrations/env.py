@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 import app.changes.models
 import app.coverage.models
 import app.door.models
+import app.inspections.models
 import app.keys.models
 import app.ratings.models
 import app.regions.models

@@ -87,3 +87,6 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
 
 # The caller, holding a key with the write scope.
 WriteKeyDep = Annotated[Principal, Depends(require("write"))]
+
+# The caller, holding a key with the inspect scope (an inspector's: records inspections, reads what is due).
+InspectKeyDep = Annotated[Principal, Depends(require("inspect"))]

@@ -118,4 +118,5 @@ class Scope(Labelled):
 
     read = "read", "读取", "Read"
     write = "write", "写入", "Write"
+    inspect = "inspect", "检查", "Inspect"
     admin = "admin", "管理", "Administer"
