@@ -20,6 +20,7 @@ from app.config import Settings
 from app.coverage.kept import CoverageKept
 from app.coverage.router import router as coverage_router
 from app.database.connections import open_database
+from app.door.router import pages as door_pages
 from app.door.router import router as door_router
 from app.inspections.router import router as inspections_router
 from app.observability import metrics
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Service:
     app.include_router(ogc_router)
     app.include_router(reports_router)
     app.include_router(door_router)
+    app.include_router(door_pages)
     app.include_router(visits_router)
     app.include_router(ratings_router)
     app.include_router(inspections_router)

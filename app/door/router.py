@@ -1,18 +1,19 @@
 """HTTP shape of the door: the token and its QR code for the site's operator (a write key for its region)."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Path, Request
+from starlette.responses import HTMLResponse, Response
 
-from app.api.dependencies import TransactionDep, WriteKeyDep
+from app.api.dependencies import ReaderDep, TransactionDep, WriteKeyDep
 from app.api.parameters import SiteId
 from app.api.query import StrictQueryRoute
 from app.api.responses import JSON, public_base_url
 from app.compute import offload
-from app.door import poster, service
+from app.door import page, poster, service
 from app.door.schemas import DoorToken
+from app.web.router import NO_FRAMING
 
 router = APIRouter(prefix="/v1/sites", tags=["door"], route_class=StrictQueryRoute)
 KEY_PROBLEMS: dict[int | str, dict[str, Any]] = {401: {}, 403: {"description": "A site outside the key's region"}}
@@ -83,3 +84,22 @@ async def door_poster(request: Request, principal: WriteKeyDep, tx: TransactionD
     pdf = await offload.run(poster.poster, fields, url)
     headers = {**PRIVATE, "Content-Disposition": f'inline; filename="site-{site_id}-poster.pdf"'}
     return Response(pdf, media_type="application/pdf", headers=headers)
+
+
+pages = APIRouter(include_in_schema=False)
+# The door page's policy: its script and data from here only; its inline styles allowed.
+DOOR_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@pages.get("/d/{token}", response_class=HTMLResponse)
+async def door_page(reader: ReaderDep, token: Annotated[str, Path(max_length=64)]) -> Response:
+    """Where the QR code leads: check in, rate, report a problem. A forged or rotated token finds no station."""
+    headers = {"Cache-Control": "no-store", "Content-Security-Policy": DOOR_POLICY, **NO_FRAMING}
+    site = await service.door_page_fields(reader, token)
+    if site is None:
+        gone = "<!doctype html><html lang='zh-CN'><meta charset='utf-8'><p>二维码已失效 This QR code is no longer valid."
+        return HTMLResponse(gone, status_code=404, headers=headers)
+    return HTMLResponse(page.render(token, site), headers=headers)

@@ -54,6 +54,16 @@ async def site_of(reader: Reader, token: str, field: str = "token") -> int:
     return site_id
 
 
+async def door_page_fields(reader: Reader, token: str) -> dict[str, Any] | None:
+    """What the door page shows of the site a token stands for now; None for a forged or rotated token."""
+    site_id = await repository.site_of(reader, token)
+    if site_id is None:
+        return None
+    site = await sites.get(reader, site_id)
+    labels = {k["code"]: k["zh"] for k in await vocabularies.labelled(reader, "site_kinds")}
+    return {"id": site_id, "name": site["name"], "address": site["address"], "kind_label": labels.get(site["kind"], "")}
+
+
 async def poster_fields(conn: AsyncConnection, site_id: int) -> dict[str, Any]:
     """What the poster prints of a site: its name, its kind's Chinese label, its hours."""
     reader = await reader_in(conn)
