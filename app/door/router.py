@@ -100,6 +100,6 @@ async def door_page(reader: ReaderDep, token: Annotated[str, Path(max_length=64)
     headers = {"Cache-Control": "no-store", "Content-Security-Policy": DOOR_POLICY, **NO_FRAMING}
     site = await service.door_page_fields(reader, token)
     if site is None:
-        gone = "<!doctype html><html lang='zh-CN'><meta charset='utf-8'><p>二维码已失效 This QR code is no longer valid."
+        gone = "<!doctype html><html lang='zh-CN'><meta charset='utf-8'><p>二维码已失效 This QR code is no longer valid"
         return HTMLResponse(gone, status_code=404, headers=headers)
     return HTMLResponse(page.render(token, site), headers=headers)
