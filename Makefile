@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 LOCALDB := scripts/localdb.sh
 
-.PHONY: help run stop test lint bench bench-observer bench-coverage bench-regions bench-bulk bench-tiles bench-region-tiles bench-soak bench-roads bench-ogc db
+.PHONY: help run stop test lint bench bench-visits bench-observer bench-coverage bench-regions bench-bulk bench-tiles bench-region-tiles bench-soak bench-roads bench-ogc db
 
 help:
 	@echo "make run    serve the API with the Binzhou demo data on http://127.0.0.1:$(PORT)"
@@ -15,6 +15,7 @@ help:
 	@echo "make test   run the test suite against a throwaway PostGIS database"
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  nearest-site benchmark (national-scale register, wrk)"
+	@echo "make bench-visits   POST /v1/visits beside nearest, then usage over a year of generated visits (wrk)"
 	@echo "make bench-observer  what the request observer costs nearest, in instructions (valgrind; after make bench)"
 	@echo "make bench-coverage  coverage and siting benchmark (Binzhou, Shandong)"
 	@echo "make bench-regions   loading all of China's regions: time and database size"
@@ -75,6 +76,12 @@ bench: $(BIN)/yizhan
 	@command -v wrk >/dev/null || { echo "[make] installing wrk"; apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.nearest $(BENCH_ARGS)
+
+bench-visits: $(BIN)/yizhan
+	@$(LOCALDB) install
+	@command -v wrk >/dev/null || { echo "[make] installing wrk"; apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+	@$(LOCALDB) start
+	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.visits $(BENCH_ARGS)
 
 bench-observer: $(BIN)/yizhan
 	@command -v valgrind >/dev/null || { echo "[make] installing valgrind"; apt-get update -q >/dev/null && apt-get install -y -q valgrind >/dev/null; }
