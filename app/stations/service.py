@@ -38,6 +38,20 @@ async def standing(reader: Reader, site_ids: list[int], at: dt.datetime) -> dict
     return {r["site_id"]: _standing_of(r, at) for r in rows}
 
 
+async def published(reader: Reader, site_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What partners' copies carry of each site in use (the change feed, OGC API features), flat: the workers' mean
+    rating and its count and the star level, as they stand now."""
+    found = await standing(reader, site_ids, china_time.now())
+    return {
+        site_id: {
+            "worker_rating_mean": f["worker_rating"]["mean"],
+            "worker_rating_count": f["worker_rating"]["count"],
+            "star_level": f["star_level"],
+        }
+        for site_id, f in found.items()
+    }
+
+
 def passes(found: dict[str, Any], min_rating: float | None, min_star: int | None) -> bool:
     """Whether a site's standing meets the filters: a mean of at least `min_rating` (a site without ratings has
     none) and a star level of at least `min_star` (a site never inspected has none)."""
