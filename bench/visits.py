@@ -245,6 +245,9 @@ def usage_questions(database: str, site_id: int, times: int) -> None:
         ) as server,  # fmt: skip
         httpx.Client(base_url=server.base, timeout=60) as client,
     ):
+        city_sites = client.get(
+            "/v1/coverage/regions/371600/usage", params={"from": month_start.isoformat(), "to": month_end.isoformat()}
+        ).json()["site_count"]
         city = timed(
             client,
             "/v1/coverage/regions/371600/usage",
@@ -258,7 +261,7 @@ def usage_questions(database: str, site_id: int, times: int) -> None:
             times,
         )
     for name, found, limit in (
-        (f"Binzhou's usage table for {month_start:%Y-%m} (447 sites)", city, 300),
+        (f"Binzhou's usage table for {month_start:%Y-%m} ({city_sites:,} sites)", city, 300),
         (f"site {site_id}'s daily series for a year", series, 50),
     ):
         console.print(

@@ -56,6 +56,7 @@ class SiteVisitDay(Base):
             "worker_group",
             unique=True,
             postgresql_nulls_not_distinct=True,
+            postgresql_include=["visits"],
         ),
     )
 

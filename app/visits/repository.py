@@ -144,18 +144,28 @@ def _region_sites(p: Params, adcode: str) -> str:
     return f"s.deleted_at IS NULL AND s.region_adcode = ANY (ARRAY({region_tree_sql(p.add(adcode))}))"
 
 
-async def per_site(reader: Reader, adcode: str, first: dt.date, last: dt.date) -> list[Any]:
-    """Each live site of a region with its visits between two days (0 without any), and its worker-group mix."""
+async def per_site(
+    reader: Reader, adcode: str, first: dt.date, last: dt.date, recent_first: dt.date, recent_last: dt.date
+) -> list[Any]:
+    """Each live site of a region with its visits and worker-group mix between two days (0 and {} without any), and
+    its visits in a second window (the idle rule's recent days), read from the daily counts in one pass over both."""
     p = Params()
+    period = f"d.day BETWEEN {p.add(first)} AND {p.add(last)}"
+    recent = f"d.day BETWEEN {p.add(recent_first)} AND {p.add(recent_last)}"
+    span = f"d.day BETWEEN {p.add(min(first, recent_first))} AND {p.add(max(last, recent_last))}"
     sql = f"""
     SELECT s.id AS site_id, s.name, s.kind, s.status, s.region_adcode, coalesce(v.visits, 0)::bigint AS visits,
-           coalesce(v.groups, '{{}}'::jsonb) AS groups
+           coalesce(v.groups, '{{}}'::jsonb) AS groups, coalesce(v.recent, 0)::bigint AS recent
     FROM sites s
     LEFT JOIN LATERAL (
-        SELECT sum(g.visits) AS visits, jsonb_object_agg(coalesce(g.worker_group, 'unspecified'), g.visits) AS groups
+        SELECT sum(g.visits) AS visits, sum(g.recent) AS recent,
+               jsonb_object_agg(coalesce(g.worker_group, 'unspecified'), g.visits) FILTER (WHERE g.visits > 0)
+                   AS groups
         FROM (
-            SELECT d.worker_group, sum(d.visits)::bigint AS visits FROM site_visit_days d
-            WHERE d.site_id = s.id AND d.day BETWEEN {p.add(first)} AND {p.add(last)}
+            SELECT d.worker_group, coalesce(sum(d.visits) FILTER (WHERE {period}), 0) AS visits,
+                   coalesce(sum(d.visits) FILTER (WHERE {recent}), 0) AS recent
+            FROM site_visit_days d
+            WHERE d.site_id = s.id AND {span}
             GROUP BY d.worker_group
         ) g
     ) v ON true

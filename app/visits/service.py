@@ -217,11 +217,17 @@ async def region_usage(reader: Reader, adcode: str, first: dt.date, last: dt.dat
     if last < first:
         raise InvalidParameter("to", "before from")
     threshold = await idle_below(reader, adcode)
-    sites = await repository.per_site(reader, adcode, first, last)
-    recent = {
-        r["site_id"]: r["visits"]
-        for r in await repository.per_site(reader, adcode, today - dt.timedelta(days=IDLE_DAYS - 1), today)
-    }
+    recent_first = today - dt.timedelta(days=IDLE_DAYS - 1)
+    if first - today > dt.timedelta(days=IDLE_DAYS) or recent_first - last > dt.timedelta(days=IDLE_DAYS):
+        # Far apart: each window read on its own rather than every day between them.
+        sites = await repository.per_site(reader, adcode, first, last, first, last)
+        recent = {
+            r["site_id"]: r["visits"]
+            for r in await repository.per_site(reader, adcode, recent_first, today, recent_first, today)
+        }
+    else:
+        sites = await repository.per_site(reader, adcode, first, last, recent_first, today)
+        recent = {r["site_id"]: r["recent"] for r in sites}
     groups: dict[str, int] = {}
     items = []
     for row in sites:

@@ -96,9 +96,11 @@ def upgrade() -> None:
         sa.CheckConstraint(WORKER_GROUPS, name=op.f("ck_site_visit_days_worker_group_known")),
         sa.CheckConstraint("visits > 0", name=op.f("ck_site_visit_days_visits_positive")),
     )
+    # Covering: a region's usage reads every site's days from the index alone (a site's days lie together there,
+    # while the table holds them in the order they came, every site's mixed: ten times the reads without it).
     op.execute(
         "CREATE UNIQUE INDEX uq_site_visit_days_site_day_group ON site_visit_days (site_id, day, worker_group) "
-        "NULLS NOT DISTINCT"
+        "INCLUDE (visits) NULLS NOT DISTINCT"
     )
     op.create_table(
         "site_hour_profiles",
