@@ -30,9 +30,13 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from alembic import command
+from pydantic import PostgresDsn
 from rich.console import Console
 from rich.table import Table
 
+from app.cli import alembic_config
+from app.config import Settings
 from bench.database import db_url
 from bench.nearest import UNLIMITED_READS, parse_ms, prepare
 from bench.server import Server, cpu_seconds, running
@@ -289,6 +293,8 @@ def main() -> None:
         tokens_file = Path(folder) / "tokens.txt"
         if not args.skip_load and not args.reuse_register:
             console.print(f"register: {asyncio.run(prepare(args.sites, DB_NAME)):,} sites")
+        else:  # a database kept from an earlier run: brought to this checkout's schema
+            command.upgrade(alembic_config(Settings(database_url=PostgresDsn(database))), "head")
         tokens = asyncio.run(give_doors(database))
         tokens_file.write_text("\n".join(tokens) + "\n")
         console.print(f"door tokens: {len(tokens):,}")
