@@ -199,3 +199,20 @@ async def region_exists(reader: Reader, adcode: str) -> bool:
 
 async def child_regions(reader: Reader, adcode: str) -> list[Any]:
     return await reader.fetch("SELECT adcode, name FROM regions WHERE parent_adcode = $1 ORDER BY adcode", adcode)
+
+
+SET_RULES_SQL = """
+INSERT INTO region_station_rules (adcode, idle_below_visits, inspection_interval_months) VALUES ($1, $2, $3)
+ON CONFLICT (adcode) DO UPDATE SET idle_below_visits = EXCLUDED.idle_below_visits,
+    inspection_interval_months = EXCLUDED.inspection_interval_months
+"""
+
+
+async def set_rules(conn: Reader, adcode: str, idle_below_visits: int | None, interval_months: int | None) -> None:
+    await conn.fetchval(SET_RULES_SQL, adcode, idle_below_visits, interval_months)
+
+
+async def own_rules(reader: Reader, adcode: str) -> Any:
+    return await reader.fetchrow(
+        "SELECT idle_below_visits, inspection_interval_months FROM region_station_rules WHERE adcode = $1", adcode
+    )

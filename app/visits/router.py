@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from app import china_time
 from app.api.bodies import documented
-from app.api.dependencies import ReaderDep
+from app.api.dependencies import ReaderDep, TransactionDep, WriteKeyDep
 from app.api.parameters import IsoDate, SiteId
 from app.api.query import LeanRoute, StrictQueryRoute
 from app.api.responses import JSON, cached
@@ -20,7 +20,15 @@ from app.problems import InvalidParameter
 from app.regions.adcode import Adcode
 from app.sites import service as sites
 from app.visits import service
-from app.visits.schemas import ChildrenUsage, RegionUsage, SiteUsage, VisitCounted, VisitIn
+from app.visits.schemas import (
+    ChildrenUsage,
+    RegionUsage,
+    SiteUsage,
+    StationRules,
+    StationRulesIn,
+    VisitCounted,
+    VisitIn,
+)
 
 VISITS_PATH = "/v1/visits"
 router = APIRouter(prefix="/v1", tags=["visits"], route_class=StrictQueryRoute)
@@ -119,3 +127,23 @@ async def children_usage(
     first, last = _period(first, last)
     usage = await service.children_usage(reader, adcode, first, last, china_time.today())
     return cached(request, usage, max_age=60)
+
+
+@router.get("/regions/{adcode}/station-rules", response_model=StationRules, responses={404: {}})
+async def station_rules(reader: ReaderDep, adcode: Adcode) -> Response:
+    """A region's rules for its stations in use: the idle threshold and the inspection interval, its own and those
+    that apply."""
+    return JSON(await service.station_rules(reader, adcode))
+
+
+@router.put(
+    "/regions/{adcode}/station-rules", response_model=StationRules, responses={401: {}, 403: {}, 404: {}, 422: {}}
+)
+async def set_station_rules(
+    principal: WriteKeyDep, tx: TransactionDep, adcode: Adcode, body: StationRulesIn
+) -> Response:
+    """Set a region's own idle threshold and inspection interval (a write key whose region holds the region)."""
+    rules = await service.set_station_rules(
+        tx, principal, adcode, body.idle_below_visits, body.inspection_interval_months
+    )
+    return JSON(rules)

@@ -99,3 +99,23 @@ class ChildrenUsage(BaseModel):
     from_: dt.date = Field(alias="from")
     to: dt.date
     items: list[ChildUsage]
+
+
+class StationRulesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    idle_below_visits: int | None = Field(
+        ge=0, le=1_000_000, description="Idle: fewer visits than this in 30 days; null: the region above's"
+    )
+    inspection_interval_months: int | None = Field(ge=1, le=60, description="null: the region above's")
+
+
+class StationRulesValues(BaseModel):
+    idle_below_visits: int | None
+    inspection_interval_months: int | None
+
+
+class StationRules(BaseModel):
+    adcode: str
+    own: StationRulesValues = Field(description="What the region sets itself (null: not set)")
+    applied: StationRulesValues = Field(description="What applies: its own, else its nearest ancestor's, else defaults")

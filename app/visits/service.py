@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import china_time
 from app.api.ratelimit import WINDOW_S, Counter
 from app.database.connections import reader_in
 from app.database.read_pool import Reader
-from app.problems import InvalidParameter, NotFound, RateLimited
+from app.inspections.rules import INSPECTION_INTERVAL_MONTHS
+from app.keys.service import Principal
+from app.problems import Forbidden, InvalidParameter, NotFound, RateLimited
 from app.visits import repository
 
 # Raw visits (the hour-level questions) are kept this many whole months besides the current one; the daily counts
@@ -277,3 +279,36 @@ async def children_usage(reader: Reader, adcode: str, first: dt.date, last: dt.d
             }
         )
     return {"adcode": adcode, "from": first, "to": last, "items": items}
+
+
+async def station_rules(reader: Reader, adcode: str) -> dict[str, Any]:
+    """A region's station rules: what it sets itself (null: not set) and what applies (its own, else its nearest
+    ancestor's, else the defaults)."""
+    if not await repository.region_exists(reader, adcode):
+        raise NotFound(f"no region with adcode {adcode}")
+    own = await repository.own_rules(reader, adcode)
+    interval = await repository.region_rule(reader, adcode, "inspection_interval_months")
+    return {
+        "adcode": adcode,
+        "own": {
+            "idle_below_visits": own["idle_below_visits"] if own else None,
+            "inspection_interval_months": own["inspection_interval_months"] if own else None,
+        },
+        "applied": {
+            "idle_below_visits": await idle_below(reader, adcode),
+            "inspection_interval_months": int(interval) if interval is not None else INSPECTION_INTERVAL_MONTHS,
+        },
+    }
+
+
+async def set_station_rules(
+    conn: AsyncConnection, principal: Principal, adcode: str, idle_below_visits: int | None, interval: int | None
+) -> dict[str, Any]:
+    """Set a region's own rules (null: follow the region above): a write key whose region holds it."""
+    raw = await reader_in(conn)
+    if not await repository.region_exists(raw, adcode):
+        raise NotFound(f"no region with adcode {adcode}")
+    if not principal.may_write_in(adcode):
+        raise Forbidden(f"region {adcode} is outside this key's region {principal.region_prefix}*")
+    await repository.set_rules(raw, adcode, idle_below_visits, interval)
+    return await station_rules(raw, adcode)

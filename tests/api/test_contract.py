@@ -81,6 +81,16 @@ async def samples(client: httpx.AsyncClient, conn: asyncpg.Connection, key: str)
         ("PATCH", "/v1/callbacks/{callback_id}", called_back),
         ("POST", "/v1/sites/{site_id}/inspections", inspection),
         ("GET", "/v1/sites/{site_id}/inspections", await get(f"/v1/sites/{site}/inspections")),
+        ("GET", "/v1/regions/{adcode}/station-rules", await get("/v1/regions/371602/station-rules")),
+        (
+            "PUT",
+            "/v1/regions/{adcode}/station-rules",
+            await client.put(
+                "/v1/regions/371602/station-rules",
+                json={"idle_below_visits": 12, "inspection_interval_months": None},
+                headers=auth,
+            ),
+        ),
         ("GET", "/v1/inspections/due", await get("/v1/inspections/due", params={"region": "371600"}, headers=auth)),
         ("GET", "/v1/sites/nearest", await get("/v1/sites/nearest", params={**near, "limit": 5})),
         ("GET", "/v1/sites/nearest", await get("/v1/sites/nearest", params={**huangpu, "limit": 3, "mode": "walk"})),

@@ -13,10 +13,12 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.ratelimit import MemoryCounter
 from app.china_time import CHINA
 from app.config import Settings
+from app.keys import service as keys
 from app.visits import service
 from app.visits.service import VisitDesk
 from tests.conftest import serving
@@ -292,3 +294,31 @@ async def test_concurrent_visits_through_two_workers_count_each_client_once(sett
         for table in ("site_visits", "site_visit_days", "site_hour_profiles", "site_door_tokens"):
             await db.execute(f"DELETE FROM {table} WHERE site_id = $1", site_id)
         await db.close()
+
+
+async def test_a_regions_station_rules_are_its_own_else_its_ancestors_else_the_defaults(
+    client: httpx.AsyncClient, sa_conn: AsyncConnection
+) -> None:
+    city = {"Authorization": f"Bearer {await keys.create(sa_conn, '滨州市总工会', ['write'], '3716')}"}
+    county = {"Authorization": f"Bearer {await keys.create(sa_conn, '惠民县总工会', ['write'], '371621')}"}
+    defaults = {"idle_below_visits": service.IDLE_BELOW_VISITS, "inspection_interval_months": 6}
+    assert (await client.get(f"/v1/regions/{BINCHENG}/station-rules")).json()["applied"] == defaults
+    city_rules = {"idle_below_visits": 10, "inspection_interval_months": 4}
+    assert (await client.put("/v1/regions/371600/station-rules", json=city_rules, headers=city)).status_code == 200
+    own = {"idle_below_visits": 5, "inspection_interval_months": None}
+    assert (await client.put(f"/v1/regions/{BINCHENG}/station-rules", json=own, headers=city)).status_code == 200
+    got = (await client.get(f"/v1/regions/{BINCHENG}/station-rules")).json()
+    assert got["own"] == own and got["applied"] == {"idle_below_visits": 5, "inspection_interval_months": 4}
+    usage = (await client.get(f"/v1/coverage/regions/{BINCHENG}/usage")).json()
+    assert usage["idle_rule"]["below_visits"] == 5
+    refused = await client.put(f"/v1/regions/{BINCHENG}/station-rules", json=own, headers=county)
+    assert refused.status_code == 403
+    bad = await client.put(
+        f"/v1/regions/{BINCHENG}/station-rules",
+        json={"idle_below_visits": -1, "inspection_interval_months": 61},
+        headers=city,
+    )
+    assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {
+        "idle_below_visits",
+        "inspection_interval_months",
+    }
