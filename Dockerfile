@@ -2,7 +2,7 @@
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /srv/yizhan
-# The monthly report's PDF: WeasyPrint lays it out with Pango, in the CJK font the report names.
+# Pango and a CJK font: WeasyPrint lays out the monthly report and the door posters with them.
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
         libharfbuzz-subset0 fonts-noto-cjk && rm -rf /var/lib/apt/lists/*
 

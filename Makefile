@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 LOCALDB := scripts/localdb.sh
 
-.PHONY: help run stop test lint bench bench-observer bench-coverage bench-regions bench-bulk bench-tiles bench-region-tiles bench-soak bench-roads bench-ogc bench-report db
+.PHONY: help run stop test lint bench bench-visits bench-observer bench-coverage bench-regions bench-bulk bench-tiles bench-region-tiles bench-soak bench-roads bench-ogc bench-report db
 
 help:
 	@echo "make run    serve the API with the Binzhou demo data on http://127.0.0.1:$(PORT)"
@@ -15,6 +15,7 @@ help:
 	@echo "make test   run the test suite against a throwaway PostGIS database"
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  nearest-site benchmark (national-scale register, wrk)"
+	@echo "make bench-visits   POST /v1/visits beside nearest, then usage over a year of generated visits (wrk)"
 	@echo "make bench-observer  what the request observer costs nearest, in instructions (valgrind; after make bench)"
 	@echo "make bench-coverage  coverage and siting benchmark (Binzhou, Shandong)"
 	@echo "make bench-regions   loading all of China's regions: time and database size"
@@ -52,9 +53,9 @@ stop:
 
 # What the tests drive besides the database: GDAL (a real OGC API and MVT client), Debian's Chromium and a CJK font
 # (the map page and the monthly report), poppler (the printed PDF, the report read back), prometheus (promtool checks
-# /metrics), Pango and HarfBuzz's subsetter (WeasyPrint lays the monthly report out with them). Installed when
-# missing and run as root, as PostGIS is.
-TEST_PACKAGES := gdal-bin chromium fonts-noto-cjk poppler-utils prometheus libpango-1.0-0 libpangoft2-1.0-0 \
+# /metrics), zbar (reads the door's QR codes back), Pango and HarfBuzz's subsetter (WeasyPrint lays the monthly report
+# and the door posters out with them). Installed when missing and run as root, as PostGIS is.
+TEST_PACKAGES := gdal-bin chromium fonts-noto-cjk poppler-utils prometheus zbar-tools libpango-1.0-0 libpangoft2-1.0-0 \
 	libharfbuzz-subset0
 
 # Tests create (and drop) their own database on the local cluster, or on TEST_DATABASE_ADMIN_URL's server.
@@ -78,6 +79,12 @@ bench: $(BIN)/yizhan
 	@command -v wrk >/dev/null || { echo "[make] installing wrk"; apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
 	@$(LOCALDB) start
 	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.nearest $(BENCH_ARGS)
+
+bench-visits: $(BIN)/yizhan
+	@$(LOCALDB) install
+	@command -v wrk >/dev/null || { echo "[make] installing wrk"; apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+	@$(LOCALDB) start
+	@BENCH_DATABASE_ADMIN_URL="$$($(LOCALDB) url postgres)" $(BIN)/python -m bench.visits $(BENCH_ARGS)
 
 bench-observer: $(BIN)/yizhan
 	@command -v valgrind >/dev/null || { echo "[make] installing valgrind"; apt-get update -q >/dev/null && apt-get install -y -q valgrind >/dev/null; }

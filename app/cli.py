@@ -377,7 +377,7 @@ def _visible(value: str, hint: str) -> None:
 @keys_cli.command("create")
 def keys_create(
     name: str = typer.Option(..., help="Who the key is for; recorded with every change it makes"),
-    scopes: str = typer.Option("read,write", help="Comma-separated: read, write, admin"),
+    scopes: str = typer.Option("read,write", help="Comma-separated: read, write, inspect, admin"),
     region: str | None = typer.Option(None, help="Adcode prefix the key may write in, e.g. 3716 (Binzhou)"),
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""

@@ -20,6 +20,9 @@ from app.config import Settings
 from app.coverage.kept import CoverageKept
 from app.coverage.router import router as coverage_router
 from app.database.connections import open_database
+from app.door.router import pages as door_pages
+from app.door.router import router as door_router
+from app.inspections.router import router as inspections_router
 from app.observability import metrics
 from app.observability import requests as observability
 from app.observability.requests import RequestObserver
@@ -28,6 +31,7 @@ from app.ogc.router import router as ogc_router
 from app.problems.http import install_error_handlers
 from app.problems.openapi import document_problems
 from app.progress.router import router as progress_router
+from app.ratings.router import router as ratings_router
 from app.regions.router import router as regions_router
 from app.reports.router import router as reports_router
 from app.roads.router import router as roads_router
@@ -36,6 +40,9 @@ from app.sites.open_hours import OpenHoursIndex
 from app.sites.router import router as sites_router
 from app.targets.router import router as targets_router
 from app.tiles.router import router as tiles_router
+from app.visits.router import mount_visits
+from app.visits.router import router as visits_router
+from app.visits.service import VisitDesk
 from app.vocabularies.router import router as vocabularies_router
 from app.vocabularies.service import Vocabularies
 from app.web.router import mount_pages
@@ -84,8 +91,9 @@ def create_app(settings: Settings | None = None) -> Service:
             gc.set_threshold(GC_YOUNG_THRESHOLD)
             yield
             offload.close()
-            if isinstance(counter, RedisCounter):
-                await counter.close()
+            for used in (counter, visit_counter):
+                if isinstance(used, RedisCounter):
+                    await used.close()
 
     app = Service(
         title="Yizhan 驿站",
@@ -111,6 +119,13 @@ def create_app(settings: Settings | None = None) -> Service:
     install_error_handlers(app)
     counter = RedisCounter(settings.redis_url, settings.rate_limit_prefix) if settings.redis_url else MemoryCounter()
     app.add_middleware(RateLimitMiddleware, settings=settings, counter=counter)
+    # Visits have limits of their own, per client and per site, on counters of their own.
+    visit_counter = (
+        RedisCounter(settings.redis_url, f"{settings.rate_limit_prefix}:visits")
+        if settings.redis_url
+        else MemoryCounter()
+    )
+    app.state.visit_desk = VisitDesk(visit_counter)
     # Phones on metered connections: compress what is worth compressing (lists, boundaries, gaps).
     app.add_middleware(GZipWhenAccepted, minimum_size=1024, compresslevel=6)
     app.add_middleware(BodyLimit, max_bytes=MAX_JSON_BODY_BYTES, exempt=(BULK_PATH,))
@@ -119,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Service:
     observability.configure(settings.request_record_seconds)
     # Routes are matched in order: the mobile app's nearest query comes first.
     mount_nearest(app.router)
+    mount_visits(app.router)
     app.include_router(sites_router)
     app.include_router(regions_router)
     app.include_router(coverage_router)
@@ -129,6 +145,11 @@ def create_app(settings: Settings | None = None) -> Service:
     app.include_router(reports_router)
     app.include_router(targets_router)
     app.include_router(progress_router)
+    app.include_router(door_router)
+    app.include_router(door_pages)
+    app.include_router(visits_router)
+    app.include_router(ratings_router)
+    app.include_router(inspections_router)
     app.include_router(vocabularies_router)
     app.include_router(health.router)
     app.add_api_route("/metrics", metrics.metrics, include_in_schema=False)

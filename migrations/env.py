@@ -9,12 +9,16 @@ from sqlalchemy.engine import Connection
 
 import app.changes.models
 import app.coverage.models
+import app.door.models
+import app.inspections.models
 import app.keys.models
+import app.ratings.models
 import app.regions.models
 import app.reports.models
 import app.roads.models
 import app.sites.models
-import app.targets.models  # noqa: F401  (register the tables on Base.metadata)
+import app.targets.models
+import app.visits.models  # noqa: F401  (register the tables on Base.metadata)
 from app.config import Settings
 from app.database.connections import create_engine
 from app.database.orm import Base

@@ -240,6 +240,53 @@ BEGIN
 END
 $$;
 
+-- site_visits ------------------------------------------------------------------------------------------------
+
+-- Raw visits are partitioned by month (China time); whatever writes a visit of a month makes sure that month's and
+-- the next month's partitions exist first (app.visits.service), so no insert fails for a missing partition.
+CREATE OR REPLACE FUNCTION site_visits_make_partitions(at timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    first_month timestamp := date_trunc('month', at AT TIME ZONE 'Asia/Shanghai');
+    month_start timestamp;
+    partition_name text;
+BEGIN
+    -- Two first visits of a month must not both create its partition.
+    PERFORM pg_advisory_xact_lock(hashtext('site_visits_make_partitions'));
+    FOR ahead IN 0..1 LOOP
+        month_start := first_month + make_interval(months => ahead);
+        partition_name := 'site_visits_' || to_char(month_start, 'YYYY_MM');
+        IF to_regclass(partition_name) IS NULL THEN
+            EXECUTE format(
+                'CREATE TABLE %I PARTITION OF site_visits FOR VALUES FROM (%L) TO (%L)',
+                partition_name,
+                month_start AT TIME ZONE 'Asia/Shanghai',
+                (month_start + interval '1 month') AT TIME ZONE 'Asia/Shanghai'
+            );
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Raw visits are kept for a retention (app.visits.service.RETENTION_MONTHS): whole months before `before` go.
+CREATE OR REPLACE FUNCTION site_visits_drop_partitions(before timestamptz) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    partition_name text;
+    dropped integer := 0;
+BEGIN
+    FOR partition_name IN
+        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'site_visits'::regclass
+          AND c.relname < 'site_visits_' || to_char(date_trunc('month', before AT TIME ZONE 'Asia/Shanghai'), 'YYYY_MM')
+    LOOP
+        EXECUTE format('DROP TABLE %I', partition_name);
+        dropped := dropped + 1;
+    END LOOP;
+    RETURN dropped;
+END
+$$;
+
 -- ============================================================================================================
 -- Triggers, as pg_get_triggerdef prints them (so `IS NOT DISTINCT FROM` reads `NOT (... IS DISTINCT FROM ...)`)
 -- ============================================================================================================

@@ -90,3 +90,5 @@ WriteKeyDep = Annotated[Principal, Depends(require("write"))]
 
 # The caller, holding a key with the plan scope (targets, closing a month).
 PlanKeyDep = Annotated[Principal, Depends(require("plan"))]
+# The caller, holding a key with the inspect scope (an inspector's: records inspections, reads what is due).
+InspectKeyDep = Annotated[Principal, Depends(require("inspect"))]

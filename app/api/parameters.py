@@ -23,6 +23,8 @@ MAX_BIGINT = 2**63 - 1
 # Ids in paths: a number the register could hold (past bigint the database would refuse it with a 500).
 SiteId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The site's id")]
 ReportId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The report's id")]
+RatingId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The rating's id")]
+CallbackId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The call-back's id")]
 
 
 def _plausible(instant: dt.datetime) -> dt.datetime:

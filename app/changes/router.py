@@ -13,6 +13,7 @@ from app.api.responses import JSON
 from app.changes import repository
 from app.changes.schemas import ChangePage
 from app.problems import InvalidParameter
+from app.stations import service as stations
 
 router = APIRouter(prefix="/v1", tags=["partners"], route_class=StrictQueryRoute)
 CURSOR_TAG = "c"
@@ -45,6 +46,7 @@ async def changes(
         # Not one this feed issued (another database's, or made up): a sync from it would wait forever, silently.
         raise InvalidParameter("since", "a cursor from past the feed's end; pass next_cursor back unchanged")
     rows = await repository.changes_after(reader, str(txid), change_id, limit)
+    in_use = await stations.published(reader, list({r["site_id"] for r in rows}))
     items = [
         {
             "change_id": r["id"],
@@ -54,6 +56,7 @@ async def changes(
             "changed_at": r["changed_at"],
             "actor": r["actor"],
             "site": _site(r["after"], coordsys),
+            "in_use": in_use[r["site_id"]],
         }
         for r in rows
     ]

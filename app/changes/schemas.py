@@ -6,6 +6,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 
+class InUse(BaseModel):
+    worker_rating_mean: float | None
+    worker_rating_count: int
+    star_level: int | None
+
+
 class Change(BaseModel):
     change_id: int
     site_id: int
@@ -14,6 +20,10 @@ class Change(BaseModel):
     changed_at: dt.datetime
     actor: str
     site: dict[str, Any] | None = Field(description="The site as it was after the change; null for a deletion")
+    in_use: InUse = Field(
+        description="The site's workers' rating and star level as they stand now (a rating or an "
+        "inspection is not itself a change of the register)"
+    )
 
 
 class ChangePage(BaseModel):

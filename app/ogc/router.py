@@ -25,6 +25,7 @@ from app.ogc.schemas import Collection, Collections, Conformance, Feature, Featu
 from app.problems import BadRequest, InvalidParameter, NotFound
 from app.problems.http import field_errors
 from app.regions.adcode import ADCODE_PATTERN
+from app.stations import service as stations
 from app.tiles import service as tiles
 from app.tiles.router import tile_response
 from app.vocabularies.closed import RegionLevel
@@ -192,8 +193,11 @@ async def collection(request: Request, reader: ReaderDep, collection_id: str) ->
     return JSON((await _collections(request, reader, collection_id))[0])
 
 
-def _feature(row: Any) -> dict[str, Any]:
-    return geojson.point_feature(row, hidden=("id", "matched"))
+def _feature(row: Any, in_use: dict[str, Any]) -> dict[str, Any]:
+    """A site as a feature: its record, and its workers' rating and star level as they stand now."""
+    feature = geojson.point_feature(row, hidden=("id", "matched"))
+    feature["properties"].update(in_use)
+    return feature
 
 
 def _region_feature(row: Any) -> dict[str, Any]:
@@ -231,7 +235,8 @@ async def items(
         features = [_region_feature(r) for r in page.rows]
     else:
         page = await repository.items(reader, request.app.state.collection_figures, collection_id, bbox, limit, offset)
-        features = [_feature(r) for r in page.rows]
+        in_use = await stations.published(reader, [r["id"] for r in page.rows])
+        features = [_feature(r, in_use[r["id"]]) for r in page.rows]
     base = f"{_base(request)}/collections/{collection_id}/items"
     # The filters the page was asked with, carried into its links as given.
     kept = [
@@ -270,7 +275,10 @@ async def item(request: Request, reader: ReaderDep, collection_id: str, feature_
     if row is None:
         raise NotFound(f"no feature {feature_id} in {collection_id}")
     base = f"{_base(request)}/collections/{collection_id}"
-    feature = _region_feature(row) if collection_id == REGIONS else _feature(row)
+    if collection_id == REGIONS:
+        feature = _region_feature(row)
+    else:
+        feature = _feature(row, (await stations.published(reader, [row["id"]]))[row["id"]])
     feature["links"] = [
         _link(f"{base}/items/{feature_id}", "self", "application/geo+json"),
         _link(base, "collection", "application/json"),

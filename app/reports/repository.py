@@ -1,5 +1,6 @@
 """SQL for reports."""
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import text
@@ -7,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.database.params import Params
 from app.database.read_pool import Reader
+from app.inspections.rules import report_due_on_sql
 from app.sites.repository import in_region
 
 REPORT_SQL = text("""
@@ -20,10 +22,10 @@ ON CONFLICT (site_id, type, client) WHERE status = 'open' DO UPDATE SET
 RETURNING id, site_id, type, status, times_reported, created_at, last_reported_at, (xmax = 0) AS created
 """)
 
-REPORT_COLUMNS = """
+REPORT_COLUMNS = f"""
     r.id, r.site_id, s.name AS site_name, s.kind AS site_kind, r.type, r.note, r.photo_url, r.reporter_lon,
     r.reporter_lat, r.times_reported, r.status, r.created_at, r.last_reported_at, r.resolved_at, r.resolved_by,
-    r.resolution
+    r.resolution, {report_due_on_sql("r.created_at")} AS due_on
 """
 
 ONE_SQL = f"SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id WHERE r.id = $1"
@@ -40,11 +42,20 @@ async def one(reader: Reader, report_id: int) -> dict[str, Any] | None:
 
 
 async def page(
-    reader: Reader, status: str, site_id: int | None, region_prefix: str | None, after: int, limit: int
+    reader: Reader,
+    status: str,
+    site_id: int | None,
+    region_prefix: str | None,
+    after: int,
+    limit: int,
+    overdue_on: dt.date | None = None,
 ) -> list[dict[str, Any]]:
-    """Reports of one status in id order after `after`: of one site, or of the sites in a key's region."""
+    """Reports of one status in id order after `after`: of one site, or of the sites in a key's region; with
+    `overdue_on`, only those still open on that day past their due date."""
     p = Params()
     clauses = [f"r.status = {p.add(status)}", f"r.id > {p.add(after)}"]
+    if overdue_on is not None:
+        clauses.append(f"r.status = 'open' AND {report_due_on_sql('r.created_at')} < {p.add(overdue_on)}")
     if site_id is not None:
         clauses.append(f"r.site_id = {p.add(site_id)}")
     if region_prefix is not None:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app.api.dependencies import ReaderDep, TransactionDep, VocabulariesDep, WriteKeyDep
-from app.api.parameters import MAX_BIGINT, CursorText, ReportId, SiteId, decode_cursor, encode_cursor
+from app.api.parameters import MAX_BIGINT, CursorText, IsoDate, ReportId, SiteId, decode_cursor, encode_cursor
 from app.api.query import StrictQueryRoute
 from app.api.responses import JSON
 from app.reports import service
@@ -38,10 +38,14 @@ async def review_queue(
     site_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[CursorText | None, Query(description="next_cursor of the previous page")] = None,
+    overdue_on: Annotated[
+        IsoDate | None, Query(description="Only those still open on this day past their due date")
+    ] = None,
 ) -> Response:
-    """The review queue of the key's region (key with the write scope), oldest first."""
+    """The review queue of the key's region (key with the write scope), oldest first. A report is due 3 days after
+    it was filed, as a call-back after its rating; an overdue one lowers the site's star level."""
     after = decode_cursor(cursor, CURSOR_TAG, 1)[0] if cursor is not None else 0
-    rows = await service.queue(reader, principal, status, site_id, after, limit + 1)
+    rows = await service.queue(reader, principal, status, site_id, after, limit + 1, overdue_on)
     items = rows[:limit]
     next_cursor = encode_cursor(CURSOR_TAG, items[-1]["id"]) if len(rows) > limit else None
     return JSON({"items": items, "next_cursor": next_cursor})

@@ -74,6 +74,7 @@ class Report(BaseModel):
     resolved_at: dt.datetime | None
     resolved_by: str | None
     resolution: str | None
+    due_on: dt.date = Field(description="3 days after it was filed (China date), as a call-back's")
 
 
 class ReportPage(BaseModel):

@@ -46,11 +46,17 @@ async def report(conn: AsyncConnection, site_id: int, body: ReportIn, client: st
 
 
 async def queue(
-    reader: Reader, principal: Principal, status: str, site_id: int | None, after: int, limit: int
+    reader: Reader,
+    principal: Principal,
+    status: str,
+    site_id: int | None,
+    after: int,
+    limit: int,
+    overdue_on: dt.date | None = None,
 ) -> list[dict[str, Any]]:
     """The reports the key may review, those on sites in its region: with where each reporter stood, which only a
-    reviewer of the site is shown."""
-    return await repository.page(reader, status, site_id, principal.region_prefix, after, limit)
+    reviewer of the site is shown. A report is due as a call-back is (app.inspections.rules)."""
+    return await repository.page(reader, status, site_id, principal.region_prefix, after, limit, overdue_on)
 
 
 # What an accepted report changes on the site when the reviewer does not say otherwise.

@@ -49,7 +49,7 @@ def serving_today(today: str) -> str:
 GET_SQL = f"SELECT {SITE_COLUMNS} FROM sites s WHERE s.id = $1 AND s.deleted_at IS NULL"
 
 
-def _region_tree_sql(adcode: str) -> str:
+def region_tree_sql(adcode: str) -> str:
     """The region `adcode` (its placeholder) and every region below it."""
     return f"""
 WITH RECURSIVE tree AS (
@@ -149,7 +149,7 @@ async def page(reader: Reader, where: SiteFilter, after_id: int, limit: int) -> 
         return [f"{column} > {cursor}"] if cursor is not None else []
 
     if where.region is not None:
-        tree = _region_tree_sql(p.add(where.region))
+        tree = region_tree_sql(p.add(where.region))
         page_size = p.add(limit)
         sql = f"""
 SELECT s.* FROM ({tree}) AS r CROSS JOIN LATERAL (

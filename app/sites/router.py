@@ -31,6 +31,7 @@ from app.problems.http import answer
 from app.regions.adcode import ADCODE_PATTERN
 from app.sites import bulk, repository, service, worker_view
 from app.sites.schemas import BulkReport, Site, SiteCreate, SiteFields, SiteForWorker, SitePage
+from app.stations import service as stations
 from app.vocabularies.closed import SiteStatus
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"], route_class=StrictQueryRoute)
@@ -90,9 +91,11 @@ async def get_site(
 ) -> Response:
     """One site, with whether it is open now as the nearest answer gives it. Its ETag names the version, which
     PATCH/DELETE need in If-Match, and the answer (a new one when the open status or trust flags change)."""
-    at = china_time.local_time(china_time.now())
+    instant = china_time.now()
+    at = china_time.local_time(instant)
     row = await service.get_for_worker(reader, site_id, at.date())
-    body = orjson.dumps(worker_view.site(row, at, coordsys))
+    standing = await stations.standing(reader, [site_id], instant)
+    body = orjson.dumps(worker_view.site(row, at, coordsys) | standing[site_id])
     etag = service.etag(row["id"], row["version"], body)
     return conditional(request, body, JSON.media_type, max_age=worker_view.MAX_AGE_S, etag=etag)
 

@@ -47,6 +47,11 @@ class NavigationLinks(BaseModel):
     geo: str = Field(description="RFC 5870 geo: URI, WGS-84")
 
 
+class WorkerRatingSummary(BaseModel):
+    mean: float | None = Field(description="Mean stars of the current ratings; null without any")
+    count: int
+
+
 class WorkerView(BaseModel):
     """What a worker needs of a site beyond its record, at the answer's instant (app.sites.worker_view)."""
 
@@ -62,6 +67,9 @@ class WorkerView(BaseModel):
         "trustworthy ones"
     )
     links: NavigationLinks
+    worker_rating: WorkerRatingSummary = Field(description="Workers' ratings from the door (app.ratings)")
+    star_level: int | None = Field(description="1–5 from the latest inspection (app.inspections.rules); null: never")
+    busy_now: bool = Field(description="Usually busy at this hour of the day (its recent weeks' visits)")
 
 
 class SiteForWorker(Site, WorkerView):

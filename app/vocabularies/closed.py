@@ -67,6 +67,45 @@ class ReportStatus(Labelled):
     rejected = "rejected", "已驳回", "Rejected"
 
 
+class WorkerGroup(Labelled):
+    """Who a visit says they are (optional): the occupations stations serve (SPEC §2), for the usage mix."""
+
+    sanitation = "sanitation", "环卫工人", "Sanitation worker"
+    courier = "courier", "快递员", "Courier"
+    delivery_rider = "delivery_rider", "外卖骑手", "Delivery rider"
+    taxi_driver = "taxi_driver", "出租车/网约车司机", "Taxi or ride-hailing driver"
+    truck_driver = "truck_driver", "货车司机", "Truck driver"
+    traffic_auxiliary = "traffic_auxiliary", "交通协管员", "Traffic auxiliary"
+    construction = "construction", "建筑工人", "Construction worker"
+    other = "other", "其他", "Other"
+
+
+class RatingTag(Labelled):
+    """What a worker's rating may say of a station besides its stars."""
+
+    clean = "clean", "干净整洁", "Clean"
+    water = "water", "有饮用水", "Drinking water"
+    charging = "charging", "能充电", "Charging"
+    warm = "warm", "冬天暖和", "Warm in winter"
+    cool = "cool", "夏天凉爽", "Cool in summer"
+    friendly_keeper = "friendly_keeper", "管理员热情", "Friendly keeper"
+    locked = "locked", "锁门进不去", "Locked"
+    dirty = "dirty", "脏乱", "Dirty"
+    no_water = "no_water", "没有水", "No water"
+    broken_equipment = "broken_equipment", "设施损坏", "Broken equipment"
+    crowded = "crowded", "太拥挤", "Crowded"
+
+
+class CallbackReason(Labelled):
+    low_stars = "low_stars", "差评（1–2星）", "A 1–2 star rating"
+    locked = "locked", "反映锁门", "Reported locked"
+
+
+class CallbackStatus(Labelled):
+    open = "open", "待回访", "Open"
+    resolved = "resolved", "已回访", "Resolved"
+
+
 class RegionLevel(Labelled):
     country = "country", "全国", "Country"
     province = "province", "省", "Province"
@@ -80,6 +119,7 @@ class Scope(Labelled):
     read = "read", "读取", "Read"
     write = "write", "写入", "Write"
     plan = "plan", "目标与进度", "Set targets and publish progress"
+    inspect = "inspect", "检查", "Inspect"
     admin = "admin", "管理", "Administer"
 
 

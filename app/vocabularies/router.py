@@ -9,6 +9,9 @@ from app.api.responses import cached
 from app.vocabularies import repository
 from app.vocabularies.closed import (
     AccessMode,
+    CallbackReason,
+    CallbackStatus,
+    RatingTag,
     RegionLevel,
     ReportStatus,
     ReportType,
@@ -17,6 +20,7 @@ from app.vocabularies.closed import (
     TargetMeasure,
     TargetStatus,
     VerificationMethod,
+    WorkerGroup,
 )
 from app.vocabularies.schemas import Vocabularies
 
@@ -40,6 +44,10 @@ async def vocabularies(request: Request, reader: ReaderDep) -> Response:
             "key_scopes": Scope.labelled(),
             "target_measures": TargetMeasure.labelled(),
             "target_statuses": TargetStatus.labelled(),
+            "worker_groups": WorkerGroup.labelled(),
+            "rating_tags": RatingTag.labelled(),
+            "callback_reasons": CallbackReason.labelled(),
+            "callback_statuses": CallbackStatus.labelled(),
         },
         max_age=3600,
     )

@@ -21,3 +21,7 @@ class Vocabularies(BaseModel):
     key_scopes: list[Term]
     target_measures: list[Term]
     target_statuses: list[Term]
+    worker_groups: list[Term]
+    rating_tags: list[Term]
+    callback_reasons: list[Term]
+    callback_statuses: list[Term]

@@ -1,7 +1,7 @@
 """targets per region and kind with their history, months published, and the `plan` scope of API keys
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-07 01:20:00.000000
 
 A planner's key (scope `plan`, limited to its region as `write` is) sets targets: a count of active sites or a
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

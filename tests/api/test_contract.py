@@ -55,7 +55,51 @@ async def samples(client: httpx.AsyncClient, conn: asyncpg.Connection, key: str)
     near = {"lat": 37.38, "lon": 117.97}
     huangpu = {"lat": 31.23, "lon": 121.474}
     get = client.get
+    door = await get(f"/v1/sites/{site}/door", headers=auth)
+    rotated = await client.post(f"/v1/sites/{site}/door/rotate", headers=auth)
+    at_the_door = {"token": rotated.json()["token"]}
+    worker = {"X-Client-Id": "contract-phone-1"}
+    visit = await client.post("/v1/visits", json={**at_the_door, "worker_group": "courier"}, headers=worker)
+    rating = await client.post(
+        f"/v1/sites/{site}/ratings",
+        json={**at_the_door, "stars": 1, "tags": ["locked"], "comment": "锁门"},
+        headers=worker,
+    )
+    called_back = await client.patch(
+        f"/v1/callbacks/{rating.json()['callback']['id']}", json={"outcome": "已回访"}, headers=auth
+    )
+    scores = dict.fromkeys(("hardware", "equipment", "signage", "rules", "funding", "use", "activities"), 75)
+    inspection = await client.post(
+        f"/v1/sites/{site}/inspections", json={"unannounced": True, "inspector": "契约", "scores": scores}, headers=auth
+    )
     return [
+        ("GET", "/v1/sites/{site_id}/door", door),
+        ("POST", "/v1/sites/{site_id}/door/rotate", rotated),
+        ("POST", "/v1/visits", visit),
+        ("GET", "/v1/sites/{site_id}/usage", await get(f"/v1/sites/{site}/usage", params={"by": "hour"})),
+        ("GET", "/v1/coverage/regions/{adcode}/usage", await get("/v1/coverage/regions/371600/usage")),
+        (
+            "GET",
+            "/v1/coverage/regions/{adcode}/usage/children",
+            await get("/v1/coverage/regions/371600/usage/children"),
+        ),
+        ("POST", "/v1/sites/{site_id}/ratings", rating),
+        ("GET", "/v1/sites/{site_id}/ratings", await get(f"/v1/sites/{site}/ratings")),
+        ("GET", "/v1/callbacks", await get("/v1/callbacks", headers=auth)),
+        ("PATCH", "/v1/callbacks/{callback_id}", called_back),
+        ("POST", "/v1/sites/{site_id}/inspections", inspection),
+        ("GET", "/v1/sites/{site_id}/inspections", await get(f"/v1/sites/{site}/inspections")),
+        ("GET", "/v1/regions/{adcode}/station-rules", await get("/v1/regions/371602/station-rules")),
+        (
+            "PUT",
+            "/v1/regions/{adcode}/station-rules",
+            await client.put(
+                "/v1/regions/371602/station-rules",
+                json={"idle_below_visits": 12, "inspection_interval_months": None},
+                headers=auth,
+            ),
+        ),
+        ("GET", "/v1/inspections/due", await get("/v1/inspections/due", params={"region": "371600"}, headers=auth)),
         ("GET", "/v1/sites/nearest", await get("/v1/sites/nearest", params={**near, "limit": 5})),
         ("GET", "/v1/sites/nearest", await get("/v1/sites/nearest", params={**huangpu, "limit": 3, "mode": "walk"})),
         ("GET", "/v1/sites", await get("/v1/sites", params={"limit": 5})),
@@ -128,7 +172,7 @@ def undeclared(sent: Any, declared: Any, where: str = "") -> list[str]:
 
 @pytest.fixture
 async def key(sa_conn: AsyncConnection) -> str:
-    return await keys.create(sa_conn, "契约测试", ["write", "plan"], None)
+    return await keys.create(sa_conn, "契约测试", ["write", "plan", "inspect"], None)
 
 
 async def test_every_json_endpoint_answers_what_its_model_declares(
@@ -166,5 +210,7 @@ async def test_the_openapi_document_names_a_schema_for_each_json_answer(client: 
                 continue  # a tile, described by its TileJSON
             if media and all(m.get("schema", {}).get("format") == "binary" for m in media.values()):
                 continue  # a file (the monthly report's PDF or XLSX)
+            if media and set(media) <= {"image/svg+xml", "image/png", "application/pdf"}:
+                continue  # a QR code or a poster
             json_media = media.get("application/json") or media.get("application/geo+json")
             assert json_media and json_media.get("schema"), f"{method.upper()} {path} documents no answer"

@@ -12,7 +12,10 @@ from app.geo import CoordSys
 from app.problems.database import CONSTRAINT_PROBLEMS
 from app.vocabularies.closed import (
     AccessMode,
+    CallbackReason,
+    CallbackStatus,
     Labelled,
+    RatingTag,
     RegionLevel,
     ReportStatus,
     ReportType,
@@ -21,6 +24,7 @@ from app.vocabularies.closed import (
     TargetMeasure,
     TargetStatus,
     VerificationMethod,
+    WorkerGroup,
 )
 
 CONSTRAINTS: list[tuple[str, type[StrEnum]]] = [
@@ -33,6 +37,11 @@ CONSTRAINTS: list[tuple[str, type[StrEnum]]] = [
     ("ck_api_keys_scopes_known", Scope),
     ("ck_targets_measure_known", TargetMeasure),
     ("ck_targets_status_known", TargetStatus),
+    ("ck_site_visits_worker_group_known", WorkerGroup),
+    ("ck_site_visit_days_worker_group_known", WorkerGroup),
+    ("ck_site_ratings_tags_known", RatingTag),
+    ("ck_site_callbacks_reason_known", CallbackReason),
+    ("ck_site_callbacks_status_known", CallbackStatus),
 ]
 
 
@@ -59,6 +68,10 @@ async def test_every_labelled_vocabulary_is_served_with_its_labels(client: httpx
         "key_scopes": Scope,
         "target_measures": TargetMeasure,
         "target_statuses": TargetStatus,
+        "worker_groups": WorkerGroup,
+        "rating_tags": RatingTag,
+        "callback_reasons": CallbackReason,
+        "callback_statuses": CallbackStatus,
     }
     assert set(served) | {"kinds", "amenities"} == set(body)
     for name, vocabulary in served.items():
@@ -69,7 +82,16 @@ async def test_every_labelled_vocabulary_is_served_with_its_labels(client: httpx
 
 async def test_the_openapi_document_lists_each_vocabulary_once_by_name(client: httpx.AsyncClient) -> None:
     schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
-    for vocabulary in (AccessMode, SiteStatus, VerificationMethod, ReportType, ReportStatus, RegionLevel, CoordSys):
+    for vocabulary in (
+        AccessMode,
+        SiteStatus,
+        VerificationMethod,
+        ReportType,
+        ReportStatus,
+        RegionLevel,
+        CoordSys,
+        WorkerGroup,
+    ):
         assert schemas[vocabulary.__name__]["enum"] == [m.value for m in vocabulary]
 
 

@@ -17,6 +17,7 @@ from app.sites import hours, worker_view
 from app.sites.nearest import service
 from app.sites.nearest.schemas import NearestQuery, NearestSites
 from app.sites.open_hours import OpenHoursIndex
+from app.stations import service as stations
 
 PATH = "/v1/sites/nearest"
 SHORT_CACHE = {"Cache-Control": f"public, max-age={worker_view.MAX_AGE_S}"}
@@ -62,15 +63,28 @@ async def nearest_sites(request: Request) -> Response:
             trusted_first=trusted_first,
         )
 
+    instant = query.at if query.at is not None and query.at.tzinfo is not None else None
+    instant = instant or (query.at.replace(tzinfo=china_time.CHINA) if query.at is not None else china_time.now())
+    filtering = query.min_rating is not None or query.min_star is not None
     if query.mode is None:
-        items = _nearest_items(await nearest(query.limit), status, query.coordsys)
+        if filtering:
+            rows, found = await stations.filtered(
+                nearest, reader, query.limit, instant, query.min_rating, query.min_star
+            )
+        else:
+            rows = list(await nearest(query.limit))
+            found = await stations.standing(reader, [r["id"] for r in rows], instant)
+        items = _nearest_items(rows, status, query.coordsys, found)
         return JSON({"items": items}, headers=SHORT_CACHE)
     # By travel time alone: the trust ranking's factor applies to distances.
     timed = await roads.by_travel_time(
         reader, lon, lat, query.mode, query.limit, lambda n: nearest(n, trusted_first=False)
     )
-    items = _nearest_items([r for _, r in timed.sites], status, query.coordsys)
-    for item, (seconds, _) in zip(items, timed.sites, strict=True):
+    found = await stations.standing(reader, [r["id"] for _, r in timed.sites], instant)
+    # By travel time the filters apply to the sites found in time order (the answer may be shorter than asked).
+    reached = [(t, r) for t, r in timed.sites if stations.passes(found[r["id"]], query.min_rating, query.min_star)]
+    items = _nearest_items([r for _, r in reached], status, query.coordsys, found)
+    for item, (seconds, _) in zip(items, reached, strict=True):
         item["travel_time_s"] = round(seconds, 1)
     travel = {
         "mode": query.mode.value,
@@ -102,12 +116,16 @@ def mount_nearest(app_router: APIRouter) -> None:
 
 
 def _nearest_items(
-    rows: Iterable[asyncpg.Record], status: Callable[[asyncpg.Record], hours.Status | None], coordsys: str
+    rows: Iterable[asyncpg.Record],
+    status: Callable[[asyncpg.Record], hours.Status | None],
+    coordsys: str,
+    standing: dict[int, dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Each site found as a worker sees it, with its distance."""
+    """Each site found as a worker sees it, with its distance and its standing as a station in use."""
     items = []
     for row in rows:
         item = worker_view.present(row, status(row), coordsys)
         item["distance_m"] = geo.decimetres(row["distance_m"])
+        item.update(standing[row["id"]])
         items.append(item)
     return items

@@ -35,6 +35,14 @@ class NearestQuery(BaseModel):
     coordsys: geo.CoordSys = Field(default=geo.CoordSys.wgs84, description="Datum of lat/lon in and out")
     open_now: bool | None = Field(default=None, description="true: only sites open at `at`; false: only closed ones")
     at: Instant | None = Field(default=None, description="When (ISO 8601; no offset means China time); default now")
+    min_rating: float | None = Field(
+        default=None,
+        ge=1,
+        le=5,
+        allow_inf_nan=False,
+        description="Only sites whose workers' mean rating is at least this",
+    )
+    min_star: int | None = Field(default=None, ge=1, le=5, description="Only sites of at least this star level")
     mode: Mode | None = Field(
         default=None,
         description="Order by travel time on the road network with this mode (each item gets travel_time_s); "

@@ -12,6 +12,7 @@ const TEXT = {
     rule: "规则", date: "日期", covered: "已覆盖", notCovered: "未覆盖", nearest: "最近站点", openNow: "正在开放",
     closedNow: "当前关闭", opensAt: "下次开放", closesAt: "关闭时间", hours: "开放时间", access: "进入方式",
     amenities: "设施", trust: "提示", verified: "最近核实", phone: "电话", navigate: "高德导航", address: "地址",
+    starLevel: "星级", workerRating: "职工评价", ratings: "条", lastInspection: "最近检查", busyNow: "此时段较忙",
     before: "现状", after: "新增后", gainPeople: "新增覆盖人口", gainArea: "新增覆盖面积", people: "人",
     worst: "最远点距最近站点", area: "面积", sitesCount: "站点",
     populationShare: "人口覆盖率", areaShare: "面积覆盖率", none: "无", lang: "English",
@@ -34,6 +35,8 @@ const TEXT = {
     rule: "Rule", date: "Date", covered: "Covered", notCovered: "Not covered", nearest: "Nearest sites", openNow: "Open now",
     closedNow: "Closed now", opensAt: "Opens", closesAt: "Closes", hours: "Opening hours", access: "Access",
     amenities: "Amenities", trust: "Notes", verified: "Last verified", phone: "Phone", navigate: "Navigate (Amap)",
+    starLevel: "Star level", workerRating: "Workers' rating", ratings: "ratings", lastInspection: "Last inspection",
+    busyNow: "Usually busy now",
     address: "Address", before: "Now", after: "After", gainPeople: "People gained", gainArea: "Area gained",
     people: "people", worst: "Worst-served spot",
     area: "Area", sitesCount: "Sites", populationShare: "People covered", areaShare: "Area covered", none: "none", lang: "中文",
@@ -623,7 +626,24 @@ async function showSite(id) {
     ${t("amenities")}: ${site.amenities.map((a) => escape(label("amenities", a))).join("、") || "—"}<br>
     ${t("trust")}: ${site.trust.join(", ") || "—"} · ${t("verified")}: ${escape(site.last_verified_at ?? "—")}<br>
     ${t("phone")}: ${escape(site.phone ?? "—")}
-    · <a href="${escape(site.links.amap)}" target="_blank" rel="noopener">${t("navigate")}</a>`;
+    · <a href="${escape(site.links.amap)}" target="_blank" rel="noopener">${t("navigate")}</a>
+    <div data-testid="site-in-use"></div>`;
+  // The station in use: its star level, workers' rating and latest comments (text, never HTML), last inspection.
+  const [rated, inspected] = await Promise.all([
+    api(`/v1/sites/${id}/ratings?limit=3`),
+    api(`/v1/sites/${id}/inspections?limit=1`),
+  ]);
+  if (state.site !== String(site.id)) return;  // another site was clicked meanwhile
+  const stars = site.star_level ? "★".repeat(site.star_level) : "—";
+  const mean = site.worker_rating.mean === null ? "—" : `${site.worker_rating.mean} (${site.worker_rating.count} ${t("ratings")})`;
+  const last = inspected.items[0];
+  const comments = rated.items.filter((r) => r.comment).map((r) => `<li>${"★".repeat(r.stars)} ${escape(r.comment)}</li>`);
+  $("site-details").querySelector("[data-testid=site-in-use]").innerHTML =
+    `${t("starLevel")}: <span data-testid="site-star-level">${stars}</span>
+    · ${t("workerRating")}: <span data-testid="site-worker-rating">${escape(mean)}</span>
+    ${site.busy_now ? ` · ${t("busyNow")}` : ""}<br>
+    ${t("lastInspection")}: <span data-testid="site-last-inspection">${escape(last ? `${last.inspected_on} (${last.total})` : "—")}</span>
+    <ul data-testid="site-comments">${comments.join("")}</ul>`;
 }
 
 $("coverage-table").addEventListener("click", (event) => {

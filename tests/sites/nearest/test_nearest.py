@@ -156,6 +156,9 @@ async def test_item_shape(client: httpx.AsyncClient) -> None:
         "last_verified_at",
         "trust",
         "links",
+        "worker_rating",
+        "star_level",
+        "busy_now",
     }
     assert r.headers["cache-control"] == "public, max-age=60"
 

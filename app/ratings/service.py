@@ -1,0 +1,155 @@
+"""Ratings: a worker at the door (the site's current token) gives 1–5 stars, tags and a comment; one rating per client
+and site counts per 30 days (a new one replaces it); a bad one opens a call-back for the operator.
+
+A site's mean is ranked after shrinking it toward its region's mean: shrunk = (PRIOR_RATINGS × m + Σ stars) /
+(PRIOR_RATINGS + n), m the mean of every current rating in the site's region (the whole register's without any, and
+NEUTRAL_MEAN without any at all). A site needs many ratings before its own mean outweighs the region's: one five-star
+rating in a region rated 3.5 ranks at 3.64, forty fours at 3.90.
+"""
+
+import datetime as dt
+import secrets
+from hashlib import blake2b
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import china_time
+from app.database.connections import reader_in
+from app.database.read_pool import Reader
+from app.door import service as door
+from app.keys.service import Principal
+from app.problems import Forbidden, InvalidParameter, NotFound
+from app.ratings import repository
+from app.ratings.schemas import RatingIn
+from app.sites import service as sites
+from app.vocabularies.closed import CallbackReason, CallbackStatus, RatingTag
+
+REPLACE_WITHIN = dt.timedelta(days=30)
+# Ratings are hashed under a salt per period of this many days; the current and the previous period's salts are
+# kept, so a client's rating of the last 30 days is always found, and older salts are destroyed.
+SALT_PERIOD_DAYS = 30
+PRIOR_RATINGS = 10
+NEUTRAL_MEAN = 3.0
+# A rating of this many stars or fewer, or one saying the door was locked, opens a call-back due this many days on.
+CALLBACK_BELOW_OR_AT = 2
+CALLBACK_DAYS = 3
+SALT_BYTES = 32
+
+now = china_time.now  # the clock ratings and call-backs are dated by (tests move it)
+
+
+def shrunk_mean(stars: int, ratings: int, prior_mean: float) -> float:
+    """The mean ranked on: the site's own, shrunk toward `prior_mean` (its region's) by PRIOR_RATINGS ratings."""
+    return (PRIOR_RATINGS * prior_mean + stars) / (PRIOR_RATINGS + ratings)
+
+
+def rating_of(row: Any) -> dict[str, Any]:
+    """A site's `worker_rating` from its totals and its region's: mean and count, and the shrunk mean ranked on."""
+    ratings, stars = row["ratings"], row["stars"]
+    if row["region_ratings"]:
+        prior = row["region_stars"] / row["region_ratings"]
+    elif row["all_ratings"]:
+        prior = row["all_stars"] / row["all_ratings"]
+    else:
+        prior = NEUTRAL_MEAN
+    return {
+        "mean": round(stars / ratings, 2) if ratings else None,
+        "count": ratings,
+        "ranked_mean": round(shrunk_mean(stars, ratings, prior), 3),
+        "region_mean": round(prior, 3),
+    }
+
+
+async def summary(reader: Reader, site_id: int) -> dict[str, Any]:
+    row = await repository.summary(reader, site_id)
+    if row is None:
+        raise NotFound(f"no site with id {site_id}")
+    return rating_of(row)
+
+
+def _hash(salt: bytes, client: str) -> bytes:
+    return blake2b(client.encode(), key=salt, digest_size=16).digest()
+
+
+def callback_reason(stars: int, tags: list[str]) -> CallbackReason | None:
+    if stars <= CALLBACK_BELOW_OR_AT:
+        return CallbackReason.low_stars
+    if RatingTag.locked in tags:
+        return CallbackReason.locked
+    return None
+
+
+async def rate(conn: AsyncConnection, site_id: int, body: RatingIn, client: str) -> dict[str, Any]:
+    """Record a rating from the door of `site_id`; the client's rating of the last 30 days there is replaced."""
+    raw = await reader_in(conn)
+    await sites.get(raw, site_id)
+    if await door.site_of(raw, body.token) != site_id:
+        raise InvalidParameter("token", f"not the door token of site {site_id}")
+    at = now()
+    today = china_time.local_time(at).date()
+    period = today.toordinal() // SALT_PERIOD_DAYS
+    salts = await repository.salts(raw, period, secrets.token_bytes(SALT_BYTES))
+    hashes = [_hash(salts[p], client) for p in sorted(salts, reverse=True)]
+    current = hashes[0]
+    await repository.lock_client(raw, int.from_bytes(current[:8], "big", signed=True) ^ site_id)
+    replaced = await repository.replace(raw, site_id, hashes, at - REPLACE_WITHIN)
+    tags: list[str] = sorted({tag.value for tag in body.tags})
+    row = await repository.insert(raw, site_id, current, body.stars, tags, body.comment)
+    await repository.add_to_totals(raw, site_id, 1 - len(replaced), body.stars - sum(r["stars"] for r in replaced))
+    callback = None
+    reason = callback_reason(body.stars, tags)
+    if reason is not None:
+        found = await repository.open_callback(
+            raw, site_id, row["id"], reason, today + dt.timedelta(days=CALLBACK_DAYS)
+        )
+        callback = dict(found)
+    return {**dict(row), "replaced": bool(replaced), "callback": callback}
+
+
+async def ratings(reader: Reader, site_id: int, before: int, limit: int) -> list[dict[str, Any]]:
+    await sites.get(reader, site_id)
+    return await repository.page(reader, site_id, before, limit)
+
+
+def _check_region(principal: Principal, region: str | None, what: str) -> None:
+    if not principal.may_write_in(region):
+        raise Forbidden(sites.outside_region(principal, what, region).reason())
+
+
+async def hide_comment(conn: AsyncConnection, principal: Principal, rating_id: int) -> None:
+    """Hide a rating's comment from everyone but the operators; the rating itself (its stars) still counts."""
+    raw = await reader_in(conn)
+    found = await repository.lock_rating(raw, rating_id)
+    if found is None:
+        raise NotFound(f"no rating with id {rating_id}")
+    _check_region(principal, found["region_adcode"], "rating")
+    await repository.hide_comment(raw, rating_id, principal.name)
+
+
+async def callbacks(
+    reader: Reader,
+    principal: Principal,
+    status: CallbackStatus | None,
+    overdue_on: dt.date | None,
+    after: int,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The call-backs of the key's region; with `overdue_on` those still open whose due date is before that day."""
+    return await repository.callbacks(reader, status, principal.region_prefix, overdue_on, after, limit)
+
+
+async def resolve_callback(
+    conn: AsyncConnection, principal: Principal, callback_id: int, outcome: str
+) -> dict[str, Any]:
+    raw = await reader_in(conn)
+    found = await repository.lock_callback(raw, callback_id)
+    if found is None:
+        raise NotFound(f"no call-back with id {callback_id}")
+    _check_region(principal, found["region_adcode"], "call-back")
+    if found["status"] != CallbackStatus.open:
+        raise InvalidParameter("status", f"call-back {callback_id} was resolved already")
+    await repository.resolve_callback(raw, callback_id, outcome, principal.name)
+    resolved = await repository.one_callback(raw, callback_id)
+    assert resolved is not None
+    return resolved

@@ -1,0 +1,171 @@
+"""Ratings from the door: one per client and site per 30 days, the mean and its shrinkage toward the region's mean
+(arithmetic done here), call-backs with due dates, comments the operator can hide (never the rating)."""
+
+import datetime as dt
+import secrets
+from collections.abc import Iterator
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import china_time
+from app.keys import service as keys
+from app.ratings import service
+
+BINCHENG = "371602"  # 滨城区
+HUIMIN = "371621"  # 惠民县
+
+
+@pytest.fixture
+async def doors(conn: asyncpg.Connection) -> list[tuple[int, str]]:
+    """Three active sites of Bincheng with door tokens; no other rating in the region."""
+    await conn.execute("DELETE FROM site_rating_totals")
+    rows = await conn.fetch(
+        "SELECT id FROM sites WHERE region_adcode = $1 AND deleted_at IS NULL AND status = 'active' "
+        "ORDER BY id LIMIT 3",
+        BINCHENG,
+    )
+    found = []
+    for row in rows:
+        token = secrets.token_urlsafe(16)
+        await conn.execute("INSERT INTO site_door_tokens (site_id, token) VALUES ($1, $2)", row["id"], token)
+        found.append((row["id"], token))
+    return found
+
+
+@pytest.fixture
+async def operator(sa_conn: AsyncConnection) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await keys.create(sa_conn, '滨城区总工会', ['write'], BINCHENG)}"}
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dt.datetime]]:
+    pinned = [china_time.now()]
+    monkeypatch.setattr(service, "now", lambda: pinned[0])
+    yield pinned
+
+
+async def rate(client: httpx.AsyncClient, site: tuple[int, str], who: str, **body: object) -> httpx.Response:
+    answer = await client.post(
+        f"/v1/sites/{site[0]}/ratings", json={"token": site[1], **body}, headers={"X-Client-Id": who}
+    )
+    return answer
+
+
+async def summary(client: httpx.AsyncClient, site_id: int) -> dict:
+    return (await client.get(f"/v1/sites/{site_id}/ratings")).json()["worker_rating"]
+
+
+async def test_a_clients_new_rating_within_30_days_replaces_the_old(
+    client: httpx.AsyncClient, doors: list[tuple[int, str]], clock: list[dt.datetime]
+) -> None:
+    site = doors[0]
+    first = await rate(client, site, "phone-0001", stars=2, tags=["dirty"])
+    assert first.status_code == 201 and not first.json()["replaced"]
+    assert (await rate(client, site, "phone-0002", stars=5)).status_code == 201
+    again = await rate(client, site, "phone-0001", stars=4, tags=["clean", "water"])
+    assert again.json()["replaced"]
+    got = await summary(client, site[0])
+    assert (got["count"], got["mean"]) == (2, 4.5)  # (5 + 4) / 2: the 2 no longer counts
+    clock[0] += dt.timedelta(days=31)
+    later = await rate(client, site, "phone-0001", stars=3)
+    assert not later.json()["replaced"]
+    got = await summary(client, site[0])
+    assert (got["count"], got["mean"]) == (3, 4.0)  # (5 + 4 + 3) / 3
+    listed = (await client.get(f"/v1/sites/{site[0]}/ratings")).json()["items"]
+    assert [r["stars"] for r in listed] == [3, 4, 5]
+
+
+async def test_shrinkage_toward_the_regions_mean_keeps_one_five_below_forty_fours(
+    client: httpx.AsyncClient, doors: list[tuple[int, str]]
+) -> None:
+    one_five, forty_fours, ten_twos = doors
+    assert (await rate(client, one_five, "phone-aaaa", stars=5)).status_code == 201
+    for i in range(40):
+        assert (await rate(client, forty_fours, f"phone-b-{i:02}", stars=4)).status_code == 201
+    for i in range(10):
+        assert (await rate(client, ten_twos, f"phone-c-{i:02}", stars=2)).status_code == 201
+    region_mean = (5 + 40 * 4 + 10 * 2) / 51
+    a, b, c = [await summary(client, site_id) for site_id, _ in doors]
+    assert a["region_mean"] == pytest.approx(region_mean, abs=1e-3)
+    assert (a["mean"], a["count"], b["mean"], b["count"], c["mean"]) == (5.0, 1, 4.0, 40, 2.0)
+    assert a["ranked_mean"] == pytest.approx((10 * region_mean + 5) / 11, abs=1e-3)
+    assert b["ranked_mean"] == pytest.approx((10 * region_mean + 160) / 50, abs=1e-3)
+    assert c["ranked_mean"] == pytest.approx((10 * region_mean + 20) / 20, abs=1e-3)
+    assert b["ranked_mean"] > a["ranked_mean"] > c["ranked_mean"]
+
+
+async def test_bad_ratings_are_refused_naming_the_field_and_nothing_is_stored(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, doors: list[tuple[int, str]]
+) -> None:
+    site, other = doors[0], doors[1]
+    cases = [
+        ({"token": other[1], "stars": 4}, "token"),  # another site's door
+        ({"token": secrets.token_urlsafe(16), "stars": 4}, "token"),  # forged
+        ({"token": site[1], "stars": 0}, "stars"),
+        ({"token": site[1], "stars": 6}, "stars"),
+        ({"token": site[1], "stars": 4, "tags": ["lovely"]}, "tags"),
+        ({"token": site[1], "stars": 4, "comment": "好" * 501}, "comment"),
+        ({"token": site[1], "stars": 4, "comment": "a\u202eb"}, "comment"),
+    ]
+    for body, field in cases:
+        answer = await client.post(f"/v1/sites/{site[0]}/ratings", json=body)
+        assert answer.status_code == 422, body
+        error = answer.json()["errors"][0]
+        assert error["field"].split(".")[0] == field, (body, error)
+    assert await conn.fetchval("SELECT count(*) FROM site_ratings WHERE site_id = $1", site[0]) == 0
+    fits = await client.post(f"/v1/sites/{site[0]}/ratings", json={"token": site[1], "stars": 4, "comment": "好" * 500})
+    assert fits.status_code == 201
+
+
+async def test_bad_ratings_open_call_backs_the_operator_works_through(
+    client: httpx.AsyncClient, sa_conn: AsyncConnection, doors: list[tuple[int, str]], operator: dict[str, str]
+) -> None:
+    site = doors[0]
+    today = china_time.today()
+    low = (await rate(client, site, "phone-0001", stars=2, comment="没有水")).json()["callback"]
+    locked = (await rate(client, site, "phone-0002", stars=4, tags=["locked"])).json()["callback"]
+    assert (await rate(client, site, "phone-0003", stars=3)).json()["callback"] is None
+    due = (today + dt.timedelta(days=3)).isoformat()
+    assert (low["reason"], low["due_on"], locked["reason"], locked["due_on"]) == ("low_stars", due, "locked", due)
+    listed = (await client.get("/v1/callbacks", params={"status": "open"}, headers=operator)).json()["items"]
+    assert {c["id"] for c in listed} >= {low["id"], locked["id"]}
+    on_due_day = {"overdue_on": due}
+    day_after = {"overdue_on": (today + dt.timedelta(days=4)).isoformat()}
+    assert not {
+        c["id"] for c in (await client.get("/v1/callbacks", params=on_due_day, headers=operator)).json()["items"]
+    } & {low["id"]}
+    overdue = (await client.get("/v1/callbacks", params=day_after, headers=operator)).json()["items"]
+    assert {low["id"], locked["id"]} <= {c["id"] for c in overdue}
+    elsewhere = {"Authorization": f"Bearer {await keys.create(sa_conn, '惠民县总工会', ['write'], HUIMIN)}"}
+    theirs = (await client.get("/v1/callbacks", headers=elsewhere)).json()["items"]
+    assert not {c["id"] for c in theirs} & {low["id"], locked["id"]}
+    refused = await client.patch(f"/v1/callbacks/{low['id']}", json={"outcome": "已电话回访"}, headers=elsewhere)
+    assert refused.status_code == 403
+    done = await client.patch(f"/v1/callbacks/{low['id']}", json={"outcome": "已电话回访，送水"}, headers=operator)
+    assert (
+        done.status_code == 200 and done.json()["status"] == "resolved" and done.json()["resolved_by"] == "滨城区总工会"
+    )
+    again = await client.patch(f"/v1/callbacks/{low['id']}", json={"outcome": "again"}, headers=operator)
+    assert again.status_code == 422 and again.json()["errors"][0]["field"] == "status"
+    overdue = (await client.get("/v1/callbacks", params=day_after, headers=operator)).json()["items"]
+    assert low["id"] not in {c["id"] for c in overdue}
+
+
+async def test_an_operator_hides_a_comment_but_never_the_rating(
+    client: httpx.AsyncClient, sa_conn: AsyncConnection, doors: list[tuple[int, str]], operator: dict[str, str]
+) -> None:
+    site = doors[0]
+    hostile = '<img src=x onerror="alert(1)">'
+    rated = (await rate(client, site, "phone-0001", stars=1, comment=hostile)).json()
+    assert rated["comment"] == hostile  # stored as written; every page that shows it escapes it
+    elsewhere = {"Authorization": f"Bearer {await keys.create(sa_conn, '惠民县总工会', ['write'], HUIMIN)}"}
+    assert (await client.post(f"/v1/ratings/{rated['id']}/hide-comment", headers=elsewhere)).status_code == 403
+    assert (await client.post(f"/v1/ratings/{rated['id']}/hide-comment")).status_code == 401
+    assert (await client.post(f"/v1/ratings/{rated['id']}/hide-comment", headers=operator)).status_code == 204
+    page = (await client.get(f"/v1/sites/{site[0]}/ratings")).json()
+    assert page["items"][0]["comment"] is None and page["items"][0]["comment_hidden"]
+    assert (page["worker_rating"]["count"], page["worker_rating"]["mean"]) == (1, 1.0)  # the rating still counts
+    assert (await client.delete(f"/v1/ratings/{rated['id']}", headers=operator)).status_code in (404, 405)
