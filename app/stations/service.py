@@ -29,6 +29,11 @@ def _standing_of(row: Any, at: dt.datetime) -> dict[str, Any]:
     }
 
 
+def standing_of(rows: Sequence[asyncpg.Record], at: dt.datetime) -> dict[int, dict[str, Any]]:
+    """Each site's standing at `at`, from rows that carry its columns (the nearest search's, read with it at `at`)."""
+    return {r["id"]: _standing_of(r, at) for r in rows}
+
+
 async def standing(reader: Reader, site_ids: list[int], at: dt.datetime) -> dict[int, dict[str, Any]]:
     """Each site's worker_rating, star_level and busy_now at `at` (aware)."""
     if not site_ids:
@@ -68,20 +73,20 @@ def passes(found: dict[str, Any], min_rating: float | None, min_star: int | None
 
 async def filtered(
     search: Callable[[int], Awaitable[Sequence[asyncpg.Record]]],
-    reader: Reader,
     limit: int,
     at: dt.datetime,
     min_rating: float | None,
     min_star: int | None,
 ) -> tuple[list[asyncpg.Record], dict[int, dict[str, Any]]]:
-    """The `limit` best-ranked sites `search` finds that meet the filters, with their standing.
+    """The `limit` best-ranked sites `search` finds that meet the filters, with their standing (which `search`'s rows
+    carry, at `at`).
 
     Exact: filtering keeps the ranked order, so the first `limit` passing among the best N are the best passing
     overall; N grows until enough pass, or the search found fewer than N (it considered every site in range)."""
     asked = limit * WIDEN
     while True:
         rows = list(await search(asked))
-        found = await standing(reader, [r["id"] for r in rows], at)
+        found = standing_of(rows, at)
         kept = [r for r in rows if passes(found[r["id"]], min_rating, min_star)][:limit]
         if len(kept) == limit or len(rows) < asked or asked >= MAX_SEARCHED:
             return kept, found

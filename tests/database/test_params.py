@@ -17,6 +17,7 @@ from app.sites.nearest import repository as nearest
 from app.tiles import repository as tiles
 
 PAST = dt.date(2024, 1, 1)
+NOON = dt.datetime(2026, 6, 1, 12, 0)  # when the nearest candidates' standing is read (China time)
 
 
 def test_placeholders_are_numbered_in_the_order_values_are_added() -> None:
@@ -85,8 +86,10 @@ async def test_each_variant_is_written_the_same_way_whatever_its_values(conn: as
             lambda r: tiles.catchments(r, tile_b, "outdoor_station", {}, (0.0, 0.0), today(), True, []),
         ),
         (
-            lambda r: nearest.candidates(r, 117.97, 37.38, 5000.0, 10, ["legal_aid"], [], None, PAST, False),
-            lambda r: nearest.candidates(r, 118.1, 37.5, 900.0, 3, ["outdoor_station"], [], None, today(), False),
+            lambda r: nearest.candidates(r, 117.97, 37.38, 5000.0, 10, ["legal_aid"], [], None, PAST, False, NOON),
+            lambda r: nearest.candidates(
+                r, 118.1, 37.5, 900.0, 3, ["outdoor_station"], [], None, today(), False, NOON + dt.timedelta(hours=3)
+            ),
         ),
         (
             lambda r: sites.page(r, sites.SiteFilter(region="371600", kinds=["legal_aid"]), 5, 10),

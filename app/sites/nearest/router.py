@@ -48,6 +48,8 @@ async def nearest_sites(request: Request) -> Response:
         hours_bits = await open_hours.bits(reader, at, wanted)
 
     lon, lat = geo.to_wgs84(query.lon, query.lat, query.coordsys)
+    instant = query.at if query.at is not None and query.at.tzinfo is not None else None
+    instant = instant or (query.at.replace(tzinfo=china_time.CHINA) if query.at is not None else china_time.now())
 
     async def nearest(limit: int, trusted_first: bool = True) -> Sequence[asyncpg.Record]:
         return await service.nearest(
@@ -61,26 +63,23 @@ async def nearest_sites(request: Request) -> Response:
             keep=keep,
             hours_bits=hours_bits,
             trusted_first=trusted_first,
+            standing_at=instant,
         )
 
-    instant = query.at if query.at is not None and query.at.tzinfo is not None else None
-    instant = instant or (query.at.replace(tzinfo=china_time.CHINA) if query.at is not None else china_time.now())
     filtering = query.min_rating is not None or query.min_star is not None
     if query.mode is None:
         if filtering:
-            rows, found = await stations.filtered(
-                nearest, reader, query.limit, instant, query.min_rating, query.min_star
-            )
+            rows, found = await stations.filtered(nearest, query.limit, instant, query.min_rating, query.min_star)
         else:
             rows = list(await nearest(query.limit))
-            found = await stations.standing(reader, [r["id"] for r in rows], instant)
+            found = stations.standing_of(rows, instant)
         items = _nearest_items(rows, status, query.coordsys, found)
         return JSON({"items": items}, headers=SHORT_CACHE)
     # By travel time alone: the trust ranking's factor applies to distances.
     timed = await roads.by_travel_time(
         reader, lon, lat, query.mode, query.limit, lambda n: nearest(n, trusted_first=False)
     )
-    found = await stations.standing(reader, [r["id"] for _, r in timed.sites], instant)
+    found = stations.standing_of([r for _, r in timed.sites], instant)
     # By travel time the filters apply to the sites found in time order (the answer may be shorter than asked).
     reached = [(t, r) for t, r in timed.sites if stations.passes(found[r["id"]], query.min_rating, query.min_star)]
     items = _nearest_items([r for _, r in reached], status, query.coordsys, found)

@@ -49,6 +49,7 @@ async def nearest(
     hours_bits: asyncpg.BitString | None = None,
     serving_on: dt.date | None = None,
     trusted_first: bool = True,
+    standing_at: dt.datetime | None = None,
 ) -> Sequence[asyncpg.Record]:
     """The `limit` best-ranked sites within `radius_m` of (lon, lat), by geodesic distance on the spheroid.
 
@@ -58,12 +59,13 @@ async def nearest(
     ones; distances are never changed), else by distance alone. `keep` drops candidates (open now …);
     `hours_bits` lets the database skip, by opening-hours id, sites `keep` would drop (app.sites.open_hours). The
     answer is exact: a rank is never below the distance, so the sphere bound below still proves that no site
-    beyond the candidates could rank higher.
+    beyond the candidates could rank higher. Each site carries its standing as a station in use at `standing_at`
+    (default now; app.stations.service.standing_of reads it).
     """
     amenities = amenities or []
     rank = by_trust if trusted_first else by_distance
     today = china_time.today()
-    serving = (serving_on or today, serving_on in (None, today))
+    serving = (serving_on or today, serving_on in (None, today), china_time.local_time(standing_at or china_time.now()))
 
     def best(rows: Iterable[asyncpg.Record]) -> list[asyncpg.Record]:
         kept = (r for r in rows if r["distance_m"] <= radius_m and (keep is None or keep(r)))
