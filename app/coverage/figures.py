@@ -41,10 +41,14 @@ async def leaf_figures(
 
 
 async def _worst_served(
-    reader: Reader, region: asyncpg.Record, rule: Rule, ev: Evaluation
+    reader: Reader,
+    region: asyncpg.Record,
+    rule: Rule,
+    ev: Evaluation,
+    first: tuple[asyncpg.Record, float] | None = None,
 ) -> tuple[dict[str, Any] | None, float]:
     """The worst-served spot, and how far around the region the sites it was found among were looked for (no site
-    beyond that could change it)."""
+    beyond that could change it). `first`: the spot already found within a search distance, under a single radius."""
     if not rule.is_single_radius:
         found = await covered.worst_served(reader, ev.catchments(region, covered.search_m(rule)), rule)
         if found is None:
@@ -52,13 +56,15 @@ async def _worst_served(
         searched_m = found.pop("searched_m")
         return await _with_kth_site(reader, ev, found, rule.min_sites), searched_m
     search = covered.WORST_SERVED_FIRST_SEARCH_M
-    while True:
-        spot = await repository.worst_served(reader, ev.catchments(region, search))
-        # The search distance is geodesic, the Voronoi distance planar in the local projection.
-        if (spot is not None and spot["planar_m"] <= (1 - geo.PLANAR_MARGIN) * search) or search >= geo.FARTHEST_M:
-            break
+    spot, search = first or (await repository.worst_served(reader, ev.catchments(region, search)), search)
+    # The search distance is geodesic, the Voronoi distance planar in the local projection.
+    while not (
+        (spot is not None and spot["planar_m"] is not None and spot["planar_m"] <= (1 - geo.PLANAR_MARGIN) * search)
+        or search >= geo.FARTHEST_M
+    ):
         search *= 2
-    if spot is None:
+        spot = await repository.worst_served(reader, ev.catchments(region, search))
+    if spot is None or spot["planar_m"] is None:
         return None, search  # no site of the kind anywhere
     # The Voronoi search is planar in the local projection; the distance reported is the geodesic one.
     method = "exact: the farthest point from every site (Voronoi vertices within the region)"
@@ -137,8 +143,14 @@ async def _compute_leaf_row(
 ) -> tuple[dict[str, Any], float]:
     """The leaf's row, and how far around it (metres) the sites it depends on may be."""
     rule = await resolve_rule(reader, region["adcode"], ev)
-    found = await leaf_figures(reader, kept, region, rule, ev)
-    worst_served, searched_m = await _worst_served(reader, region, rule, ev)
+    if rule.is_single_radius:
+        # Both from one statement: the region, the sites around it and their points in its plane found once.
+        search = max(covered.WORST_SERVED_FIRST_SEARCH_M, rule.radius_m)
+        found = await repository.coverage_and_worst_served(reader, ev.catchments(region, rule.radius_m), search)
+        worst_served, searched_m = await _worst_served(reader, region, rule, ev, (found, search))
+    else:
+        found = await leaf_figures(reader, kept, region, rule, ev)
+        worst_served, searched_m = await _worst_served(reader, region, rule, ev)
     row = {
         "adcode": region["adcode"],
         "name": region["name"],

@@ -293,16 +293,25 @@ def active_on(kind: str, as_of: str, is_today: str) -> str:
     return f"s.kind = {kind} AND {serving_on(as_of, is_today)}"
 
 
-def catchment_ctes(c: PlacedCatchments) -> str:
+def catchment_ctes(c: PlacedCatchments, reach_m: str | None = None) -> str:
     """The region, the sites serving it (any within the radius of its boundary, inside or not, plus the what-if
-    sites), their catchments."""
+    sites), their catchments; `reached`: the sites serving within `reach_m` (at least the radius; by default the
+    radius) of it, among which its worst-served spot is looked for."""
     search_lon, search_lat = geo.degrees_around_sql(
-        f"{c.radius_m}::float8", "GREATEST(abs(ST_YMin(boundary)), abs(ST_YMax(boundary)))"
+        f"{reach_m or c.radius_m}::float8", "GREATEST(abs(ST_YMin(boundary)), abs(ST_YMax(boundary)))"
+    )
+    margin = 1 + geo.PLANAR_MARGIN
+    # With a reach beyond the radius, the sites within the radius are the reached ones that pass the same test.
+    serving = (
+        "SELECT id, g FROM reached"
+        if reach_m is None
+        else f"""SELECT s.id, s.g FROM reached s, region r
+    WHERE s.id IS NULL OR ST_DWithin(s.g, r.g, {c.radius_m} * {margin})"""
     )
     return f"""
 WITH region AS (
     SELECT boundary, ST_Transform(boundary, {c.srid}::int) AS g,
-           -- The boundary's box grown by the radius, in degrees (a metre of longitude shrinks with latitude), to
+           -- The boundary's box grown by the reach, in degrees (a metre of longitude shrinks with latitude), to
            -- find candidate sites with the GiST index before measuring them in the plane.
            ST_Expand(boundary, {search_lon}, {search_lat}) AS search_box
     FROM regions WHERE adcode = {c.adcode}
@@ -311,18 +320,21 @@ WITH region AS (
     -- of every site of the kind costs more than the few hundred sites of other kinds in the box.
     SELECT s.id, s.geom, s.kind, s.status, s.opened_on, s.closed_on, s.deleted_at, s.region_adcode
     FROM sites s, region r WHERE s.geom && r.search_box
-), serving AS (
+), reached AS (
     SELECT s.id, ST_Transform(s.geom, {c.srid}::int) AS g
     FROM nearby s, region r
     -- Planar distance in the region's plane, generous by the planar margin: a site whose circle stops short of the
     -- region adds nothing, while a geodesic distance to a boundary of thousands of vertices costs ~0.5 ms a site.
     WHERE {active_on(c.kind, c.as_of, c.is_today)}
-      AND ST_DWithin(ST_Transform(s.geom, {c.srid}::int), r.g, {c.radius_m} * {1 + geo.PLANAR_MARGIN})
+      AND ST_DWithin(ST_Transform(s.geom, {c.srid}::int), r.g, {reach_m or c.radius_m} * {margin})
     UNION ALL
     SELECT NULL, ST_Transform({geo.point_sql("x", "y")}, {c.srid}::int)
     FROM unnest({c.extra_lons}::float8[], {c.extra_lats}::float8[]) AS extra(x, y)
+), serving AS (
+    {serving}
 ), catchment AS (
-    SELECT ST_Union(ST_Buffer(g, {c.radius_m}, 16)) AS g FROM serving
+    -- One buffer of all the points: GEOS builds their union at once, faster than a union of a circle each.
+    SELECT ST_Buffer(ST_Collect(g), {c.radius_m}, 16) AS g FROM serving
 )
 """
 
@@ -346,20 +358,26 @@ def cells_cte(c: PlacedCatchments) -> str:
 """
 
 
-def _coverage_sql(c: PlacedCatchments) -> str:
-    active = active_on(c.kind, c.as_of, c.is_today)
-    return (
-        catchment_ctes(c)
-        + cells_cte(c)
-        + f"""
-SELECT ST_Area(r.g) / 1e6 AS area_km2,
+def _coverage_columns(c: PlacedCatchments) -> str:
+    return f"""ST_Area(r.g) / 1e6 AS area_km2,
        CASE WHEN c.g IS NULL THEN 0 ELSE ST_Area(ST_Intersection(r.g, c.g)) END / 1e6 AS covered_area_km2,
        (SELECT coalesce(sum(population), 0) FROM cells) AS cells_population,
        (SELECT coalesce(sum(population), 0) FROM cells WHERE covered) AS covered_population,
        -- The region's own sites are among those near it.
-       (SELECT count(*) FROM nearby s WHERE {active} AND s.region_adcode = {c.adcode}) AS site_count
-FROM region r, catchment c
-"""
+       (SELECT count(*) FROM nearby s WHERE {active_on(c.kind, c.as_of, c.is_today)} AND s.region_adcode = {c.adcode})
+       AS site_count"""
+
+
+def _coverage_sql(c: PlacedCatchments) -> str:
+    return catchment_ctes(c) + cells_cte(c) + f"SELECT {_coverage_columns(c)} FROM region r, catchment c"
+
+
+def _coverage_and_worst_served_sql(c: PlacedCatchments, reach_m: str) -> str:
+    return (
+        catchment_ctes(c, reach_m)
+        + cells_cte(c)
+        + WORST_SERVED_CTES
+        + f"SELECT {_coverage_columns(c)}, {WORST_SERVED_COLUMNS} FROM region r, catchment c LEFT JOIN worst w ON true"
     )
 
 
@@ -394,35 +412,33 @@ FROM cells WHERE NOT covered
     )
 
 
-# The point of the region farthest from every serving site. Distance to the nearest site is convex inside each
-# Voronoi cell, so over (cell ∩ region) its maximum is at a vertex: the worst-served spot is exact, not sampled.
-# With a single site there is no Voronoi diagram and the region itself is that site's cell.
-def _worst_served_sql(c: PlacedCatchments) -> str:
-    return (
-        catchment_ctes(c)
-        + """
+# The point of the region farthest from every serving site (those `reached`). Distance to the nearest site is convex
+# inside each Voronoi cell, so over (cell ∩ region) its maximum is at a vertex: the worst-served spot is exact, not
+# sampled. With a single site there is no Voronoi diagram and the region itself is that site's cell.
+WORST_SERVED_CTES = """
 , voronoi AS (
     SELECT (ST_Dump(ST_VoronoiPolygons(ST_Collect(g), 0, (SELECT g FROM region)))).geom AS cell
-    FROM serving HAVING count(*) > 1
+    FROM reached HAVING count(*) > 1
 ), touching AS MATERIALIZED (
     -- Only the cells that reach into the region matter; finding them first keeps the join below small.
     SELECT v.cell, ST_Intersection(v.cell, r.g) AS piece FROM voronoi v, region r
     WHERE v.cell && r.g AND ST_Intersects(v.cell, r.g)
 ), pieces AS (
     -- Boxes first: most (cell, site) pairs are far apart, and the box test costs a tenth of the exact one.
-    SELECT s.g AS site, t.piece FROM touching t JOIN serving s ON t.cell && s.g AND ST_Intersects(t.cell, s.g)
+    SELECT s.g AS site, t.piece FROM touching t JOIN reached s ON t.cell && s.g AND ST_Intersects(t.cell, s.g)
     UNION ALL
-    SELECT s.g, r.g FROM serving s, region r WHERE (SELECT count(*) FROM serving) = 1
+    SELECT s.g, r.g FROM reached s, region r WHERE (SELECT count(*) FROM reached) = 1
 ), corners AS (
     SELECT site, (ST_DumpPoints(piece)).geom AS p FROM pieces
+), worst AS (
+    SELECT p, ST_Distance(p, site) AS planar_m FROM corners ORDER BY planar_m DESC LIMIT 1
 )
-SELECT ST_X(ST_Transform(p, 4326)) AS lon, ST_Y(ST_Transform(p, 4326)) AS lat,
-       ST_Distance(p, site) AS planar_m
-FROM corners
-ORDER BY planar_m DESC
-LIMIT 1
 """
-    )
+WORST_SERVED_COLUMNS = "ST_X(ST_Transform(w.p, 4326)) AS lon, ST_Y(ST_Transform(w.p, 4326)) AS lat, w.planar_m"
+
+
+def _worst_served_sql(c: PlacedCatchments) -> str:
+    return catchment_ctes(c) + WORST_SERVED_CTES + f"SELECT {WORST_SERVED_COLUMNS} FROM worst w"
 
 
 def _serving_sql(c: PlacedCatchments) -> str:
@@ -491,6 +507,17 @@ async def coverage(reader: Reader, of: Catchments, extra: list[tuple[float, floa
     """Area, covered area, people and covered people, site count; `extra` adds what-if sites."""
     p = Params()
     row = await reader.fetchrow(_coverage_sql(of.placed(p, extra)), *p.values)
+    assert row is not None
+    return row
+
+
+async def coverage_and_worst_served(reader: Reader, of: Catchments, search_m: float) -> asyncpg.Record:
+    """coverage() and worst_served() with `search_m` (at least `of.radius_m`) in one statement: the region, the
+    sites near it and their points in its plane found once. lon, lat and planar_m are null when no site is that
+    near."""
+    p = Params()
+    placed = of.placed(p)
+    row = await reader.fetchrow(_coverage_and_worst_served_sql(placed, p.add(search_m)), *p.values)
     assert row is not None
     return row
 
