@@ -10,12 +10,12 @@ import orjson
 
 from app import geo
 from app.coverage import covered, repository
-from app.coverage.evaluation import Evaluation
+from app.coverage.evaluation import Evaluation, srid_of
 from app.coverage.kept import CoverageKept
 from app.coverage.regions import each_region, find_region
 from app.coverage.rules import NoRule, Rule, resolve_rule
 from app.coverage.serving import serving_near
-from app.database.read_pool import Reader
+from app.database.read_pool import Reader, preferring
 
 PER_CHILD_RULE_LABEL = "按下级区划规则 / per child region"
 
@@ -135,7 +135,8 @@ async def _fresh_leaf_row(
     reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation
 ) -> tuple[dict[str, Any], float]:
     async with kept.computing:
-        return await _compute_leaf_row(reader, kept, region, ev)
+        # Every statement of a leaf works in its plane: on the connection that has it ready (ReadPool.preferring).
+        return await _compute_leaf_row(preferring(reader, srid_of(region)), kept, region, ev)
 
 
 async def _compute_leaf_row(
