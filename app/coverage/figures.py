@@ -145,8 +145,10 @@ async def _compute_leaf_row(
     """The leaf's row, and how far around it (metres) the sites it depends on may be."""
     rule = await resolve_rule(reader, region["adcode"], ev)
     if rule.is_single_radius:
-        # Both from one statement: the region, the sites around it and their points in its plane found once.
-        search = max(covered.WORST_SERVED_FIRST_SEARCH_M, rule.radius_m)
+        # Both from one statement: the region, the sites around it and their points in its plane found once. The
+        # search starts as far as the leaf's figures last depended on sites (on another date, most often the same
+        # sites): the answer proves itself or the search doubles, as from any start.
+        search = max(covered.WORST_SERVED_FIRST_SEARCH_M, rule.radius_m, kept.reach(region, ev) or 0.0)
         found = await repository.coverage_and_worst_served(reader, ev.catchments(region, rule.radius_m), search)
         worst_served, searched_m = await _worst_served(reader, region, rule, ev, (found, search))
     else:

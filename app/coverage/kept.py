@@ -57,7 +57,8 @@ class CoverageKept:
         self._kept = Kept("coverage", KEPT_SECONDS, KEPT_ANSWERS, KEPT_BYTES)
         self._rows = Kept("coverage_rows", ROW_SECONDS, KEPT_ROWS, KEPT_ROW_BYTES)
         self._shares = Kept("coverage_shares", ROW_SECONDS, KEPT_SHARES, KEPT_SHARE_BYTES)
-        # How far around each leaf its last figures depended on sites (metres): where its fingerprint is read.
+        # How far around each leaf its last figures depended on sites (metres), whatever the date: where its
+        # fingerprint is read, and where its worst-served search starts.
         self._reaches: OrderedDict[Hashable, float] = OrderedDict()
         self.computing = asyncio.Semaphore(LEAVES_AT_ONCE)
         # Per kind: the kind's state the leaves' fingerprints were read in, and each leaf's (reach, fingerprint).
@@ -130,11 +131,13 @@ class CoverageKept:
         return {adcode: known[adcode][1] for adcode in reaches if adcode in known}
 
     def reach(self, region: asyncpg.Record, ev: Evaluation) -> float | None:
-        """How far around the leaf its figures last depended on sites (None: not computed yet)."""
-        return self._reaches.get(_question(region, ev))
+        """How far around the leaf its figures last depended on sites, on any date (None: not computed yet). A
+        guess for another date: a fingerprint read that much wider holds no fewer sites, and a row found to depend
+        on sites farther is kept under a wider one (app.coverage.figures)."""
+        return self._reaches.get(_leaf(region, ev))
 
     def reached(self, region: asyncpg.Record, ev: Evaluation, metres: float) -> None:
-        key = _question(region, ev)
+        key = _leaf(region, ev)
         self._reaches[key] = metres
         self._reaches.move_to_end(key)
         while len(self._reaches) > KEPT_ROWS:
@@ -143,6 +146,10 @@ class CoverageKept:
 
 def _question(region: asyncpg.Record | Mapping[str, Any], ev: Evaluation) -> tuple[Any, ...]:
     return (region["adcode"], ev.kind, ev.as_of, ev.radius_override, ev.min_sites_override)
+
+
+def _leaf(region: asyncpg.Record | Mapping[str, Any], ev: Evaluation) -> tuple[Any, ...]:
+    return (region["adcode"], ev.kind, ev.radius_override, ev.min_sites_override)
 
 
 def _row_key(region: asyncpg.Record, ev: Evaluation, fingerprint: Hashable) -> tuple[Any, ...] | None:
