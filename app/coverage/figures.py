@@ -57,24 +57,31 @@ async def _worst_served(
         return await _with_kth_site(reader, ev, found, rule.min_sites), searched_m
     search = covered.WORST_SERVED_FIRST_SEARCH_M
     spot, search = first or (await repository.worst_served(reader, ev.catchments(region, search)), search)
+    nearest = None if first is None else (first[0]["nearest_id"], first[0]["nearest_m"])
     # The search distance is geodesic, the Voronoi distance planar in the local projection.
     while not (
         (spot is not None and spot["planar_m"] is not None and spot["planar_m"] <= (1 - geo.PLANAR_MARGIN) * search)
         or search >= geo.FARTHEST_M
     ):
         search *= 2
-        spot = await repository.worst_served(reader, ev.catchments(region, search))
+        spot, nearest = await repository.worst_served(reader, ev.catchments(region, search)), None
     if spot is None or spot["planar_m"] is None:
         return None, search  # no site of the kind anywhere
     # The Voronoi search is planar in the local projection; the distance reported is the geodesic one.
     method = "exact: the farthest point from every site (Voronoi vertices within the region)"
-    return await _with_kth_site(reader, ev, {"lon": spot["lon"], "lat": spot["lat"], "method": method}, 1), search
+    found = {"lon": spot["lon"], "lat": spot["lat"], "method": method}
+    return await _with_kth_site(reader, ev, found, 1, nearest), search
 
 
-async def _with_kth_site(reader: Reader, ev: Evaluation, spot: dict[str, Any], k: int) -> dict[str, Any] | None:
+async def _with_kth_site(
+    reader: Reader, ev: Evaluation, spot: dict[str, Any], k: int, nearest: tuple[int, float] | None = None
+) -> dict[str, Any] | None:
     """The worst-served spot with the site it is served by and the geodesic distance to it: the site its travel
-    time is to (`spot["site"]`: id, lon, lat), else its k-th nearest serving site."""
-    if spot.get("site") is not None:
+    time is to (`spot["site"]`: id, lon, lat), else its k-th nearest serving site (`nearest`: the nearest, already
+    found, and its distance)."""
+    if nearest is not None and nearest[0] is not None:
+        site_id, distance_m = nearest
+    elif spot.get("site") is not None:
         site_id, lon, lat = spot["site"]
         distance_m = geo.GEOD.inv(spot["lon"], spot["lat"], lon, lat)[2]
     else:

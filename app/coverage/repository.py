@@ -318,7 +318,7 @@ WITH region AS (
 ), nearby AS MATERIALIZED (
     -- Candidates by the GiST index alone: ANDed with the kind's index (PostgreSQL's choice otherwise) the bitmap
     -- of every site of the kind costs more than the few hundred sites of other kinds in the box.
-    SELECT s.id, s.geom, s.kind, s.status, s.opened_on, s.closed_on, s.deleted_at, s.region_adcode
+    SELECT s.id, s.geom, s.location, s.kind, s.status, s.opened_on, s.closed_on, s.deleted_at, s.region_adcode
     FROM sites s, region r WHERE s.geom && r.search_box
 ), reached AS (
     SELECT s.id, ST_Transform(s.geom, {c.srid}::int) AS g
@@ -373,11 +373,25 @@ def _coverage_sql(c: PlacedCatchments) -> str:
 
 
 def _coverage_and_worst_served_sql(c: PlacedCatchments, reach_m: str) -> str:
+    # The site nearest the spot by geodesic distance, as app.sites.nearest finds it (ties: the lower id): when the
+    # spot's planar distance proves the search, that site is among those near the region (see
+    # coverage_and_worst_served).
+    point = geo.point_sql("w.lon", "w.lat", geography=True)
     return (
         catchment_ctes(c, reach_m)
         + cells_cte(c)
         + WORST_SERVED_CTES
-        + f"SELECT {_coverage_columns(c)}, {WORST_SERVED_COLUMNS} FROM region r, catchment c LEFT JOIN worst w ON true"
+        + f"""
+, nearest AS (
+    SELECT s.id, ST_Distance(s.location, {point}) AS distance_m
+    FROM nearby s, worst w
+    WHERE {active_on(c.kind, c.as_of, c.is_today)}
+    ORDER BY distance_m, s.id
+    LIMIT 1
+)
+SELECT {_coverage_columns(c)}, {WORST_SERVED_COLUMNS}, n.id AS nearest_id, n.distance_m AS nearest_m
+FROM region r, catchment c LEFT JOIN worst w ON true LEFT JOIN nearest n ON true
+"""
     )
 
 
@@ -430,11 +444,13 @@ WORST_SERVED_CTES = """
     SELECT s.g, r.g FROM reached s, region r WHERE (SELECT count(*) FROM reached) = 1
 ), corners AS (
     SELECT site, (ST_DumpPoints(piece)).geom AS p FROM pieces
-), worst AS (
+), farthest AS (
     SELECT p, ST_Distance(p, site) AS planar_m FROM corners ORDER BY planar_m DESC LIMIT 1
+), worst AS (
+    SELECT ST_X(ST_Transform(p, 4326)) AS lon, ST_Y(ST_Transform(p, 4326)) AS lat, planar_m FROM farthest
 )
 """
-WORST_SERVED_COLUMNS = "ST_X(ST_Transform(w.p, 4326)) AS lon, ST_Y(ST_Transform(w.p, 4326)) AS lat, w.planar_m"
+WORST_SERVED_COLUMNS = "w.lon, w.lat, w.planar_m"
 
 
 def _worst_served_sql(c: PlacedCatchments) -> str:
@@ -514,7 +530,9 @@ async def coverage(reader: Reader, of: Catchments, extra: list[tuple[float, floa
 async def coverage_and_worst_served(reader: Reader, of: Catchments, search_m: float) -> asyncpg.Record:
     """coverage() and worst_served() with `search_m` (at least `of.radius_m`) in one statement: the region, the
     sites near it and their points in its plane found once. lon, lat and planar_m are null when no site is that
-    near."""
+    near. nearest_id and nearest_m: the serving site geodesically nearest the spot among those within `search_m`
+    of the region, and its distance; when planar_m proves the search (within it by the planar margin) that site
+    is the nearest of all, since the spot's planar-nearest site is geodesically nearer than `search_m`."""
     p = Params()
     placed = of.placed(p)
     row = await reader.fetchrow(_coverage_and_worst_served_sql(placed, p.add(search_m)), *p.values)
