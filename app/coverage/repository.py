@@ -362,18 +362,32 @@ def cells_cte(c: PlacedCatchments) -> str:
 """
 
 
+def people_cte(c: PlacedCatchments) -> str:
+    """The region's people and those covered (by cells_cte's rule), summed in one pass over its cells."""
+    return f"""
+, serving_points AS (SELECT ST_Collect(g) AS g FROM serving)
+, people AS (
+    SELECT coalesce(sum(p.population), 0) AS cells_population,
+           coalesce(sum(p.population) FILTER (
+               WHERE ST_DWithin(ST_Transform(p.centroid, {c.srid}::int), sp.g, {c.radius_m})), 0) AS covered_population
+    FROM population_cells p, serving_points sp
+    WHERE p.region_adcode = {c.adcode}
+)
+"""
+
+
 def _coverage_columns(c: PlacedCatchments) -> str:
     return f"""ST_Area(r.g) / 1e6 AS area_km2,
        CASE WHEN c.g IS NULL THEN 0 ELSE ST_Area(ST_Intersection(r.g, c.g)) END / 1e6 AS covered_area_km2,
-       (SELECT coalesce(sum(population), 0) FROM cells) AS cells_population,
-       (SELECT coalesce(sum(population), 0) FROM cells WHERE covered) AS covered_population,
+       (SELECT cells_population FROM people) AS cells_population,
+       (SELECT covered_population FROM people) AS covered_population,
        -- The region's own sites are among those near it.
        (SELECT count(*) FROM nearby s WHERE {active_on(c.kind, c.as_of, c.is_today)} AND s.region_adcode = {c.adcode})
        AS site_count"""
 
 
 def _coverage_sql(c: PlacedCatchments) -> str:
-    return catchment_ctes(c) + cells_cte(c) + f"SELECT {_coverage_columns(c)} FROM region r, catchment c"
+    return catchment_ctes(c) + people_cte(c) + f"SELECT {_coverage_columns(c)} FROM region r, catchment c"
 
 
 def _coverage_and_worst_served_sql(c: PlacedCatchments, reach_m: str) -> str:
@@ -383,7 +397,7 @@ def _coverage_and_worst_served_sql(c: PlacedCatchments, reach_m: str) -> str:
     point = geo.point_sql("w.lon", "w.lat", geography=True)
     return (
         catchment_ctes(c, reach_m)
-        + cells_cte(c)
+        + people_cte(c)
         + WORST_SERVED_CTES
         + f"""
 , nearest AS (
