@@ -320,10 +320,11 @@ WITH region AS (
            ST_Expand(boundary, {search_lon}, {search_lat}) AS search_box
     FROM regions WHERE adcode = {c.adcode}
 ), nearby AS MATERIALIZED (
-    -- Candidates by the GiST index alone: ANDed with the kind's index (PostgreSQL's choice otherwise) the bitmap
-    -- of every site of the kind costs more than the few hundred sites of other kinds in the box.
+    -- Candidates by the GiST index alone, the kind tested on the rows it finds: ANDed with the kind's index (the
+    -- plan PostgreSQL chose when it knew the box) the bitmap of every site of the kind costs more than the few
+    -- hundred sites of other kinds in the box. The box comes from a CTE, so the plan is the GiST scan.
     SELECT s.id, s.geom, s.location, s.kind, s.status, s.opened_on, s.closed_on, s.deleted_at, s.region_adcode
-    FROM sites s, region r WHERE s.geom && r.search_box
+    FROM sites s, region r WHERE s.geom && r.search_box AND s.kind = {c.kind}
 ), reached AS (
     SELECT s.id, ST_Transform(s.geom, {c.srid}::int) AS g
     FROM nearby s, region r
