@@ -453,8 +453,10 @@ WORST_SERVED_CTES = """
     SELECT (ST_Dump(ST_VoronoiPolygons(ST_Collect(g), 0, (SELECT g FROM region)))).geom AS cell
     FROM reached HAVING count(*) > 1
 ), touching AS MATERIALIZED (
-    -- Only the cells that reach into the region matter; finding them first keeps the join below small.
-    SELECT v.cell, ST_Intersection(v.cell, r.g) AS piece FROM voronoi v, region r
+    -- Only the cells that reach into the region matter; finding them first keeps the join below small. A cell
+    -- wholly inside is its own piece: the prepared test costs less than the overlay, which would give it back.
+    SELECT v.cell, CASE WHEN ST_Covers(r.g, v.cell) THEN v.cell ELSE ST_Intersection(v.cell, r.g) END AS piece
+    FROM voronoi v, region r
     WHERE v.cell && r.g AND ST_Intersects(v.cell, r.g)
 ), pieces AS (
     -- Boxes first: most (cell, site) pairs are far apart, and the box test costs a tenth of the exact one.
