@@ -2,7 +2,7 @@
 worst-served spot; a parent region's figures are its children's, each under its own rule."""
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -113,6 +113,8 @@ async def _leaf_rows(
     reaches = {leaf["adcode"]: kept.reach(leaf, ev) or first_reach for leaf in leaves}
     state = await repository.kind_state(reader, ev.kind) if ev.state is not None else None
     fingerprints = await kept.fingerprints(reader, ev.kind, state, reaches) if ev.state is not None else {}
+    if state is not None:
+        ev = replace(ev, rules_state=state[0])  # each leaf's rule kept while the rules stand
 
     async def one(leaf: asyncpg.Record) -> tuple[dict[str, Any], float]:
         fingerprint = (reaches[leaf["adcode"]], fingerprints.get(leaf["adcode"]))
@@ -150,7 +152,7 @@ async def _compute_leaf_row(
     reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation
 ) -> tuple[dict[str, Any], float]:
     """The leaf's row, and how far around it (metres) the sites it depends on may be."""
-    rule = await resolve_rule(reader, region["adcode"], ev)
+    rule = await kept.rule(region, ev, lambda: resolve_rule(reader, region["adcode"], ev))
     if rule.is_single_radius:
         # Both from one statement: the region, the sites around it and their points in its plane found once. The
         # search starts as far as the leaf's figures last depended on sites (on another date, most often the same

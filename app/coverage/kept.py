@@ -44,6 +44,8 @@ KEPT_ROWS = 20_000
 KEPT_ROW_BYTES = 64 * 1024 * 1024
 KEPT_SHARES = 20_000
 KEPT_SHARE_BYTES = 8 * 1024 * 1024
+KEPT_RULE_BYTES = 8 * 1024 * 1024
+RULE_BYTES = 400
 # Leaf figures computed at once by one application, whatever the number of questions asking: the database does the
 # work on both cores, and the read pool keeps connections for the hot path (nearest) while a country is computed.
 LEAVES_AT_ONCE = 3
@@ -57,6 +59,7 @@ class CoverageKept:
         self._kept = Kept("coverage", KEPT_SECONDS, KEPT_ANSWERS, KEPT_BYTES)
         self._rows = Kept("coverage_rows", ROW_SECONDS, KEPT_ROWS, KEPT_ROW_BYTES)
         self._shares = Kept("coverage_shares", ROW_SECONDS, KEPT_SHARES, KEPT_SHARE_BYTES)
+        self._rules = Kept("coverage_rules", ROW_SECONDS, KEPT_ROWS, KEPT_RULE_BYTES)
         # How far around each leaf its last figures depended on sites (metres), whatever the date: where its
         # fingerprint is read, and where its worst-served search starts.
         self._reaches: OrderedDict[Hashable, float] = OrderedDict()
@@ -91,6 +94,12 @@ class CoverageKept:
         regions' `state` (ev without a register state: computed and not kept)."""
         key = None if ev.state is None else (*_question({"adcode": adcode}, ev), ev.state, state)
         return await self._shares.get(key, compute, weigh)
+
+    async def rule(self, region: asyncpg.Record, ev: Evaluation, compute: Callable[[], Awaitable[T]]) -> T:
+        """The leaf `region`'s rule for `ev`, kept for the state of the kind's rules and road networks the question
+        read (`ev.rules_state`) and the region's version (its class, its outline); without one, read again."""
+        key = None if ev.rules_state is None else (*_leaf(region, ev), region["version"], ev.rules_state)
+        return await self._rules.get(key, compute, lambda _: RULE_BYTES)
 
     async def row(
         self,
