@@ -155,11 +155,16 @@ async def _compute_leaf_row(
     rule = await kept.rule(region, ev, lambda: resolve_rule(reader, region["adcode"], ev))
     if rule.is_single_radius:
         # Both from one statement: the region, the sites around it and their points in its plane found once. The
-        # search starts as far as the leaf's figures last depended on sites (on another date, most often the same
-        # sites): the answer proves itself or the search doubles, as from any start.
-        search = max(covered.WORST_SERVED_FIRST_SEARCH_M, rule.radius_m, kept.reach(region, ev) or 0.0)
+        # search starts just beyond the leaf's last answer (on another date, most often the same sites), else as far
+        # as its figures last depended on sites: the answer proves itself or the search doubles, as from any start.
+        start = kept.search_start(region, ev) or max(covered.WORST_SERVED_FIRST_SEARCH_M, kept.reach(region, ev) or 0)
+        search = max(rule.radius_m, start)
         found = await repository.coverage_and_worst_served(reader, ev.catchments(region, rule.radius_m), search)
         worst_served, searched_m = await _worst_served(reader, region, rule, ev, (found, search))
+        if worst_served is not None:
+            # The geodesic distance, within the planar margin of the planar one the proof measures.
+            slack = covered.WORST_SERVED_SLACK / (1 - geo.PLANAR_MARGIN) ** 2
+            kept.start_search(region, ev, worst_served["distance_m"] * slack)
     else:
         found = await leaf_figures(reader, kept, region, rule, ev)
         worst_served, searched_m = await _worst_served(reader, region, rule, ev)

@@ -61,8 +61,9 @@ class CoverageKept:
         self._shares = Kept("coverage_shares", ROW_SECONDS, KEPT_SHARES, KEPT_SHARE_BYTES)
         self._rules = Kept("coverage_rules", ROW_SECONDS, KEPT_ROWS, KEPT_RULE_BYTES)
         # How far around each leaf its last figures depended on sites (metres), whatever the date: where its
-        # fingerprint is read, and where its worst-served search starts.
+        # fingerprint is read; and where its worst-served search starts.
         self._reaches: OrderedDict[Hashable, float] = OrderedDict()
+        self._starts: OrderedDict[Hashable, float] = OrderedDict()
         self.computing = asyncio.Semaphore(LEAVES_AT_ONCE)
         # Per kind: the kind's state the leaves' fingerprints were read in, and each leaf's (reach, fingerprint).
         self._fingerprints: dict[str, tuple[Hashable, dict[str, tuple[float, Hashable]]]] = {}
@@ -146,11 +147,21 @@ class CoverageKept:
         return self._reaches.get(_leaf(region, ev))
 
     def reached(self, region: asyncpg.Record, ev: Evaluation, metres: float) -> None:
-        key = _leaf(region, ev)
-        self._reaches[key] = metres
-        self._reaches.move_to_end(key)
-        while len(self._reaches) > KEPT_ROWS:
-            self._reaches.popitem(last=False)
+        _remember(self._reaches, _leaf(region, ev), metres)
+
+    def search_start(self, region: asyncpg.Record, ev: Evaluation) -> float | None:
+        """Where the leaf's worst-served search starts (metres), from its last answer on any date (None: none)."""
+        return self._starts.get(_leaf(region, ev))
+
+    def start_search(self, region: asyncpg.Record, ev: Evaluation, metres: float) -> None:
+        _remember(self._starts, _leaf(region, ev), metres)
+
+
+def _remember(store: OrderedDict[Hashable, float], key: Hashable, metres: float) -> None:
+    store[key] = metres
+    store.move_to_end(key)
+    while len(store) > KEPT_ROWS:
+        store.popitem(last=False)
 
 
 def _question(region: asyncpg.Record | Mapping[str, Any], ev: Evaluation) -> tuple[Any, ...]:

@@ -93,6 +93,9 @@ class ReadPool:
         self._turns = asyncio.Semaphore(size)
         self._waiting = 0  # requests waiting for a turn (a metric)
         self._kept: list[asyncpg.pool.PoolConnectionProxy] = []  # checked out of `pool`, idle
+        # Connections checked out of `pool`, idle or answering: while fewer than `size`, asyncpg has one to give at
+        # once (a turn never waits on asyncpg for a connection this pool keeps idle).
+        self._size, self._held = size, 0
         # Each preference key's connection (its server process), and how many keys each one is home to.
         self._homes: OrderedDict[Hashable, int] = OrderedDict()
         self._keys_at: Counter[int] = Counter()
@@ -118,16 +121,16 @@ class ReadPool:
             self._turns.release()
 
     def _take(self, key: Hashable) -> asyncpg.pool.PoolConnectionProxy | None:
-        """A kept idle connection: `key`'s home if free; for a new key none while the pool may grow (a new
-        connection becomes its home: keys spread over every connection the pool may hold, so a busy home is rare),
-        then the one home to the fewest keys; else the last one back."""
+        """A kept idle connection: `key`'s home if free; for a new key none while this pool holds fewer than its
+        size (a new connection becomes its home: keys spread over every connection the pool may hold, so a busy
+        home is rare), then the one home to the fewest keys; else the last one back."""
         if key is not None:
             home = self._homes.get(key)
             pids = [_server_pid(conn) for conn in self._kept]
             if home is not None and home in pids:
                 return self._kept.pop(pids.index(home))
             if home is None:
-                if self.pool.get_size() < self.pool.get_max_size() or not pids:
+                if self._held < self._size or not pids:
                     return None
                 fewest = min(range(len(pids)), key=lambda i: self._keys_at[pids[i]])
                 return self._kept.pop(fewest)
@@ -150,9 +153,11 @@ class ReadPool:
             conn = None
         if conn is None:
             conn = await self.pool.acquire()
+            self._held += 1
         try:
             result = await getattr(conn, method)(query, *args)
         except BaseException:
+            self._held -= 1
             with contextlib.suppress(asyncpg.InterfaceError):  # already taken back: its connection terminated
                 await self.pool.release(conn)
             raise
@@ -174,7 +179,9 @@ class ReadPool:
             if not conn.is_closed():
                 return True
         except asyncpg.InterfaceError:
+            self._held -= 1
             return False  # asyncpg took it back itself when the server closed it
+        self._held -= 1
         await self.pool.release(conn)
         return False
 
@@ -191,6 +198,7 @@ class ReadPool:
 
     async def close(self) -> None:
         while self._kept:
+            self._held -= 1
             await self.pool.release(self._kept.pop())
         await self.pool.close()
 
