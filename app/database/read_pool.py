@@ -152,8 +152,12 @@ class ReadPool:
         if conn is not None and not await self._usable(conn):
             conn = None
         if conn is None:
-            conn = await self.pool.acquire()
-            self._held += 1
+            self._held += 1  # counted while asyncpg connects: another turn must not count on that connection
+            try:
+                conn = await self.pool.acquire()
+            except BaseException:
+                self._held -= 1
+                raise
         try:
             result = await getattr(conn, method)(query, *args)
         except BaseException:
