@@ -36,6 +36,9 @@ from app.roads import service as roads
 # proves itself: if the farthest point found is within the search distance, a site outside it is farther from
 # every point of the region than that point's nearest site, so it cannot change the answer.
 WORST_SERVED_FIRST_SEARCH_M = 20_000.0
+# A leaf's search starts this much beyond its last answer's distance (on another date, most often the same sites):
+# far enough to prove the same answer, near enough to leave out the sites that cannot change it.
+WORST_SERVED_SLACK = 1.25
 # The worst-served search on a network first looks this many times the rule's time ahead.
 WORST_SERVED_TIME_FACTOR = 4
 COORDINATE_BYTES = 16  # two float64 in a shapely geometry

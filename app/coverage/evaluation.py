@@ -21,6 +21,9 @@ class Evaluation:
     min_sites_override: int | None = None
     # The register's state the answer is for (repository.register_state); None: answers are not kept.
     state: tuple[int, int | None] | None = None
+    # The kind's rules and road networks as read for this question (repository.kind_state): what a leaf's resolved
+    # rule is kept by (app.coverage.kept); None: rules are read for each leaf.
+    rules_state: str | None = None
 
     @property
     def is_today(self) -> bool:

@@ -2,7 +2,7 @@
 worst-served spot; a parent region's figures are its children's, each under its own rule."""
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -10,12 +10,12 @@ import orjson
 
 from app import geo
 from app.coverage import covered, repository
-from app.coverage.evaluation import Evaluation
+from app.coverage.evaluation import Evaluation, srid_of
 from app.coverage.kept import CoverageKept
 from app.coverage.regions import each_region, find_region
 from app.coverage.rules import NoRule, Rule, resolve_rule
 from app.coverage.serving import serving_near
-from app.database.read_pool import Reader
+from app.database.read_pool import Reader, preferring
 
 PER_CHILD_RULE_LABEL = "按下级区划规则 / per child region"
 
@@ -41,10 +41,14 @@ async def leaf_figures(
 
 
 async def _worst_served(
-    reader: Reader, region: asyncpg.Record, rule: Rule, ev: Evaluation
+    reader: Reader,
+    region: asyncpg.Record,
+    rule: Rule,
+    ev: Evaluation,
+    first: tuple[asyncpg.Record, float] | None = None,
 ) -> tuple[dict[str, Any] | None, float]:
     """The worst-served spot, and how far around the region the sites it was found among were looked for (no site
-    beyond that could change it)."""
+    beyond that could change it). `first`: the spot already found within a search distance, under a single radius."""
     if not rule.is_single_radius:
         found = await covered.worst_served(reader, ev.catchments(region, covered.search_m(rule)), rule)
         if found is None:
@@ -52,23 +56,32 @@ async def _worst_served(
         searched_m = found.pop("searched_m")
         return await _with_kth_site(reader, ev, found, rule.min_sites), searched_m
     search = covered.WORST_SERVED_FIRST_SEARCH_M
-    while True:
-        spot = await repository.worst_served(reader, ev.catchments(region, search))
-        # The search distance is geodesic, the Voronoi distance planar in the local projection.
-        if (spot is not None and spot["planar_m"] <= (1 - geo.PLANAR_MARGIN) * search) or search >= geo.FARTHEST_M:
-            break
+    spot, search = first or (await repository.worst_served(reader, ev.catchments(region, search)), search)
+    nearest = None if first is None else (first[0]["nearest_id"], first[0]["nearest_m"])
+    # The search distance is geodesic, the Voronoi distance planar in the local projection.
+    while not (
+        (spot is not None and spot["planar_m"] is not None and spot["planar_m"] <= (1 - geo.PLANAR_MARGIN) * search)
+        or search >= geo.FARTHEST_M
+    ):
         search *= 2
-    if spot is None:
+        spot, nearest = await repository.worst_served(reader, ev.catchments(region, search)), None
+    if spot is None or spot["planar_m"] is None:
         return None, search  # no site of the kind anywhere
     # The Voronoi search is planar in the local projection; the distance reported is the geodesic one.
     method = "exact: the farthest point from every site (Voronoi vertices within the region)"
-    return await _with_kth_site(reader, ev, {"lon": spot["lon"], "lat": spot["lat"], "method": method}, 1), search
+    found = {"lon": spot["lon"], "lat": spot["lat"], "method": method}
+    return await _with_kth_site(reader, ev, found, 1, nearest), search
 
 
-async def _with_kth_site(reader: Reader, ev: Evaluation, spot: dict[str, Any], k: int) -> dict[str, Any] | None:
+async def _with_kth_site(
+    reader: Reader, ev: Evaluation, spot: dict[str, Any], k: int, nearest: tuple[int, float] | None = None
+) -> dict[str, Any] | None:
     """The worst-served spot with the site it is served by and the geodesic distance to it: the site its travel
-    time is to (`spot["site"]`: id, lon, lat), else its k-th nearest serving site."""
-    if spot.get("site") is not None:
+    time is to (`spot["site"]`: id, lon, lat), else its k-th nearest serving site (`nearest`: the nearest, already
+    found, and its distance)."""
+    if nearest is not None and nearest[0] is not None:
+        site_id, distance_m = nearest
+    elif spot.get("site") is not None:
         site_id, lon, lat = spot["site"]
         distance_m = geo.GEOD.inv(spot["lon"], spot["lat"], lon, lat)[2]
     else:
@@ -100,6 +113,8 @@ async def _leaf_rows(
     reaches = {leaf["adcode"]: kept.reach(leaf, ev) or first_reach for leaf in leaves}
     state = await repository.kind_state(reader, ev.kind) if ev.state is not None else None
     fingerprints = await kept.fingerprints(reader, ev.kind, state, reaches) if ev.state is not None else {}
+    if state is not None:
+        ev = replace(ev, rules_state=state[0])  # each leaf's rule kept while the rules stand
 
     async def one(leaf: asyncpg.Record) -> tuple[dict[str, Any], float]:
         fingerprint = (reaches[leaf["adcode"]], fingerprints.get(leaf["adcode"]))
@@ -129,16 +144,30 @@ async def _fresh_leaf_row(
     reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation
 ) -> tuple[dict[str, Any], float]:
     async with kept.computing:
-        return await _compute_leaf_row(reader, kept, region, ev)
+        # Every statement of a leaf works in its plane: on the connection that has it ready (ReadPool.preferring).
+        return await _compute_leaf_row(preferring(reader, srid_of(region)), kept, region, ev)
 
 
 async def _compute_leaf_row(
     reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation
 ) -> tuple[dict[str, Any], float]:
     """The leaf's row, and how far around it (metres) the sites it depends on may be."""
-    rule = await resolve_rule(reader, region["adcode"], ev)
-    found = await leaf_figures(reader, kept, region, rule, ev)
-    worst_served, searched_m = await _worst_served(reader, region, rule, ev)
+    rule = await kept.rule(region, ev, lambda: resolve_rule(reader, region["adcode"], ev))
+    if rule.is_single_radius:
+        # Both from one statement: the region, the sites around it and their points in its plane found once. The
+        # search starts just beyond the leaf's last answer (on another date, most often the same sites), else as far
+        # as its figures last depended on sites: the answer proves itself or the search doubles, as from any start.
+        start = kept.search_start(region, ev) or max(covered.WORST_SERVED_FIRST_SEARCH_M, kept.reach(region, ev) or 0)
+        search = max(rule.radius_m, start)
+        found = await repository.coverage_and_worst_served(reader, ev.catchments(region, rule.radius_m), search)
+        worst_served, searched_m = await _worst_served(reader, region, rule, ev, (found, search))
+        if worst_served is not None:
+            # The geodesic distance, within the planar margin of the planar one the proof measures.
+            slack = covered.WORST_SERVED_SLACK / (1 - geo.PLANAR_MARGIN) ** 2
+            kept.start_search(region, ev, worst_served["distance_m"] * slack)
+    else:
+        found = await leaf_figures(reader, kept, region, rule, ev)
+        worst_served, searched_m = await _worst_served(reader, region, rule, ev)
     row = {
         "adcode": region["adcode"],
         "name": region["name"],

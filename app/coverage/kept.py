@@ -44,6 +44,8 @@ KEPT_ROWS = 20_000
 KEPT_ROW_BYTES = 64 * 1024 * 1024
 KEPT_SHARES = 20_000
 KEPT_SHARE_BYTES = 8 * 1024 * 1024
+KEPT_RULE_BYTES = 8 * 1024 * 1024
+RULE_BYTES = 400
 # Leaf figures computed at once by one application, whatever the number of questions asking: the database does the
 # work on both cores, and the read pool keeps connections for the hot path (nearest) while a country is computed.
 LEAVES_AT_ONCE = 3
@@ -57,8 +59,11 @@ class CoverageKept:
         self._kept = Kept("coverage", KEPT_SECONDS, KEPT_ANSWERS, KEPT_BYTES)
         self._rows = Kept("coverage_rows", ROW_SECONDS, KEPT_ROWS, KEPT_ROW_BYTES)
         self._shares = Kept("coverage_shares", ROW_SECONDS, KEPT_SHARES, KEPT_SHARE_BYTES)
-        # How far around each leaf its last figures depended on sites (metres): where its fingerprint is read.
+        self._rules = Kept("coverage_rules", ROW_SECONDS, KEPT_ROWS, KEPT_RULE_BYTES)
+        # How far around each leaf its last figures depended on sites (metres), whatever the date: where its
+        # fingerprint is read; and where its worst-served search starts.
         self._reaches: OrderedDict[Hashable, float] = OrderedDict()
+        self._starts: OrderedDict[Hashable, float] = OrderedDict()
         self.computing = asyncio.Semaphore(LEAVES_AT_ONCE)
         # Per kind: the kind's state the leaves' fingerprints were read in, and each leaf's (reach, fingerprint).
         self._fingerprints: dict[str, tuple[Hashable, dict[str, tuple[float, Hashable]]]] = {}
@@ -90,6 +95,12 @@ class CoverageKept:
         regions' `state` (ev without a register state: computed and not kept)."""
         key = None if ev.state is None else (*_question({"adcode": adcode}, ev), ev.state, state)
         return await self._shares.get(key, compute, weigh)
+
+    async def rule(self, region: asyncpg.Record, ev: Evaluation, compute: Callable[[], Awaitable[T]]) -> T:
+        """The leaf `region`'s rule for `ev`, kept for the state of the kind's rules and road networks the question
+        read (`ev.rules_state`) and the region's version (its class, its outline); without one, read again."""
+        key = None if ev.rules_state is None else (*_leaf(region, ev), region["version"], ev.rules_state)
+        return await self._rules.get(key, compute, lambda _: RULE_BYTES)
 
     async def row(
         self,
@@ -130,19 +141,35 @@ class CoverageKept:
         return {adcode: known[adcode][1] for adcode in reaches if adcode in known}
 
     def reach(self, region: asyncpg.Record, ev: Evaluation) -> float | None:
-        """How far around the leaf its figures last depended on sites (None: not computed yet)."""
-        return self._reaches.get(_question(region, ev))
+        """How far around the leaf its figures last depended on sites, on any date (None: not computed yet). A
+        guess for another date: a fingerprint read that much wider holds no fewer sites, and a row found to depend
+        on sites farther is kept under a wider one (app.coverage.figures)."""
+        return self._reaches.get(_leaf(region, ev))
 
     def reached(self, region: asyncpg.Record, ev: Evaluation, metres: float) -> None:
-        key = _question(region, ev)
-        self._reaches[key] = metres
-        self._reaches.move_to_end(key)
-        while len(self._reaches) > KEPT_ROWS:
-            self._reaches.popitem(last=False)
+        _remember(self._reaches, _leaf(region, ev), metres)
+
+    def search_start(self, region: asyncpg.Record, ev: Evaluation) -> float | None:
+        """Where the leaf's worst-served search starts (metres), from its last answer on any date (None: none)."""
+        return self._starts.get(_leaf(region, ev))
+
+    def start_search(self, region: asyncpg.Record, ev: Evaluation, metres: float) -> None:
+        _remember(self._starts, _leaf(region, ev), metres)
+
+
+def _remember(store: OrderedDict[Hashable, float], key: Hashable, metres: float) -> None:
+    store[key] = metres
+    store.move_to_end(key)
+    while len(store) > KEPT_ROWS:
+        store.popitem(last=False)
 
 
 def _question(region: asyncpg.Record | Mapping[str, Any], ev: Evaluation) -> tuple[Any, ...]:
     return (region["adcode"], ev.kind, ev.as_of, ev.radius_override, ev.min_sites_override)
+
+
+def _leaf(region: asyncpg.Record | Mapping[str, Any], ev: Evaluation) -> tuple[Any, ...]:
+    return (region["adcode"], ev.kind, ev.radius_override, ev.min_sites_override)
 
 
 def _row_key(region: asyncpg.Record, ev: Evaluation, fingerprint: Hashable) -> tuple[Any, ...] | None:

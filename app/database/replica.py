@@ -14,11 +14,12 @@ quiet hour, which only sends reads to the primary for a moment.
 import asyncio
 import contextlib
 import logging
+from collections.abc import Hashable
 from typing import Any
 
 import asyncpg
 
-from app.database.read_pool import ReadPool
+from app.database.read_pool import Preferring, ReadPool
 from app.observability import metrics
 from app.problems.database import DATABASE_UNREACHABLE
 
@@ -98,16 +99,20 @@ class ReplicaRouter:
                 self.lag_s = None
                 log.exception("measuring the standby's lag failed; reads go to the primary")
 
-    async def _read(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
+    def preferring(self, key: Hashable) -> Preferring:
+        """The serving pool's ReadPool.preferring, whichever serves at each statement."""
+        return Preferring(self._read, key)
+
+    async def _read(self, method: str, query: str, args: tuple[Any, ...], key: Hashable = None) -> Any:
         if self.serving:
             try:
-                return await getattr(self.standby, method)(query, *args)
+                return await self.standby.run(method, query, args, key)
             except STANDBY_FAILED as exc:
                 if self.lag_s is not None:
                     log.warning("the standby failed a read (%s); reads go to the primary", type(exc).__name__)
                 self.lag_s = None  # until the watcher hears from it again
                 metrics.STANDBY_FALLBACKS.inc()
-        return await getattr(self.primary, method)(query, *args)
+        return await self.primary.run(method, query, args, key)
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await self._read("fetch", query, args)

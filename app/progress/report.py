@@ -12,6 +12,7 @@ from app.coverage import gaps as coverage_gaps
 from app.coverage.evaluation import Evaluation
 from app.coverage.kept import CoverageKept
 from app.database.read_pool import Reader
+from app.inspections.rules import REPORT_DUE_DAYS
 from app.problems import InvalidParameter
 from app.progress import figures, repository, series
 from app.progress.periods import By, default_from, month_end, next_month, periods
@@ -87,7 +88,7 @@ async def gather(reader: Reader, kept: CoverageKept, adcode: str, month: dt.date
         ],
         "reports": {
             **await reports.month_counts(reader, adcode, ev.kind, month, next_month(month)),
-            "overdue_after_days": reports.OVERDUE_AFTER_DAYS,
+            "overdue_after_days": REPORT_DUE_DAYS,
         },
         "map": {
             "outlines": outlines,

@@ -86,8 +86,9 @@ async def close(conn: AsyncConnection, report_id: int, status: str, resolution: 
 
 
 # Workers' reports on sites of a kind in a region and the regions below it ($1), over a month ($3 its first day and
-# $4 the next month's, China time): opened in it, resolved in it, and still open at its end after $5 days.
-MONTH_SQL = """
+# $4 the next month's, China time): opened in it, resolved in it, and still open at its end past their due date (as
+# the queue's overdue_on the month's last day).
+MONTH_SQL = f"""
 WITH RECURSIVE tree AS (
     SELECT adcode FROM regions WHERE adcode = $1
     UNION ALL
@@ -98,15 +99,13 @@ WITH RECURSIVE tree AS (
 )
 SELECT count(*) FILTER (WHERE r.created_at >= b.starts AND r.created_at < b.ends) AS opened,
        count(*) FILTER (WHERE r.resolved_at >= b.starts AND r.resolved_at < b.ends) AS resolved,
-       count(*) FILTER (WHERE r.created_at < b.ends - make_interval(days => $5)
+       count(*) FILTER (WHERE {report_due_on_sql("r.created_at")} < $4::date - 1
                           AND (r.resolved_at IS NULL OR r.resolved_at >= b.ends)) AS overdue
 FROM site_reports r JOIN sites s ON s.id = r.site_id CROSS JOIN bounds b
 WHERE s.kind = $2 AND s.region_adcode IN (SELECT adcode FROM tree)
 """
 
 
-async def month_counts(
-    reader: Reader, adcode: str, kind: str, first: Any, next_first: Any, overdue_after_days: int
-) -> dict[str, int]:
-    row = await reader.fetchrow(MONTH_SQL, adcode, kind, first, next_first, overdue_after_days)
+async def month_counts(reader: Reader, adcode: str, kind: str, first: Any, next_first: Any) -> dict[str, int]:
+    row = await reader.fetchrow(MONTH_SQL, adcode, kind, first, next_first)
     return dict(row) if row is not None else {"opened": 0, "resolved": 0, "overdue": 0}

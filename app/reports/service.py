@@ -91,10 +91,7 @@ async def resolve(
     return resolved
 
 
-# A report still open this many days after it was filed is overdue: a station's keeper answers within a week.
-OVERDUE_AFTER_DAYS = 7
-
-
 async def month_counts(reader: Reader, adcode: str, kind: str, first: dt.date, next_first: dt.date) -> dict[str, int]:
-    """Reports on the region's sites of a kind: opened and resolved in the month, overdue at its end."""
-    return await repository.month_counts(reader, adcode, kind, first, next_first, OVERDUE_AFTER_DAYS)
+    """Reports on the region's sites of a kind: opened and resolved in the month, overdue at its end (past their due
+    date, app.inspections.rules)."""
+    return await repository.month_counts(reader, adcode, kind, first, next_first)

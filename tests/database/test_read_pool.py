@@ -1,5 +1,6 @@
 """app.database.read_pool.ReadPool: connections kept between requests, waiting requests served in the order they
-asked, and a failed or interrupted query never leaves a bad connection for the next one."""
+asked, a failed or interrupted query never leaves a bad connection for the next one, and statements of one key
+(a region's plane) sent to the connection that ran its last ones."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -8,7 +9,7 @@ import asyncpg
 import pytest
 
 from app.config import Settings
-from app.database.read_pool import ReadPool, connect_reader
+from app.database.read_pool import ReadPool, connect_reader, preferring
 
 
 @pytest.fixture
@@ -69,3 +70,28 @@ async def test_a_failed_or_interrupted_query_leaves_a_good_connection(reader: Re
         except (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InterfaceError, OSError):
             answers.append("failed")
     assert answers[-1] == "fresh"
+
+
+async def test_statements_of_a_key_go_to_the_connection_that_ran_its_last_ones(reader: ReadPool) -> None:
+    pid = "SELECT pg_backend_pid() FROM pg_sleep(0.005)"
+    keys = [f"plane {i}" for i in range(9)]
+    # New keys spread over every connection the pool may hold (3).
+    homes = dict(zip(keys, await asyncio.gather(*(preferring(reader, k).fetchval(pid) for k in keys)), strict=True))
+    assert len(set(homes.values())) == 3
+    # Asked one at a time, each key is answered by its own connection again, whatever ran last.
+    for key in [*keys, *reversed(keys)]:
+        await reader.fetchval(pid)
+        assert await preferring(reader, key).fetchval(pid) == homes[key], key
+
+
+async def test_new_keys_never_wait_on_a_connection_kept_idle(reader: ReadPool) -> None:
+    # Many new keys at once while the pool grows: each is answered (none waits on asyncpg for a connection that
+    # this pool keeps idle), on no more connections than its size.
+    pids = await asyncio.wait_for(
+        asyncio.gather(*(preferring(reader, i).fetchval("SELECT pg_backend_pid()") for i in range(200))), timeout=20
+    )
+    assert 1 <= len(set(pids)) <= 3
+
+
+async def test_a_single_connection_is_its_own_preference(conn: asyncpg.Connection) -> None:
+    assert preferring(conn, "plane") is conn

@@ -156,7 +156,7 @@ async def test_the_months_sites_and_workers_reports(
         "'suspended'",
         pausing["id"],
     )
-    # Workers' reports: (filed, resolved) in China time; overdue = open at the month's end after 7 days.
+    # Workers' reports: (filed, resolved) in China time; overdue = open at the month's end past its due date (3 days).
     filed = [
         ("2026-11-05 09:00+08", None),  # opened in November, overdue
         ("2026-11-28 09:00+08", None),  # opened in November, not yet overdue
@@ -184,4 +184,4 @@ async def test_the_months_sites_and_workers_reports(
     assert ("暂停", "惠民县大年陈镇职工法律援助站", "2026-11-15") in sites
     assert not any(name == "惠民县姜楼镇职工法律援助站" and change == "新建" for change, name, _ in sites)
     reports = dict(book["八、职工反映"].iter_rows(min_row=2, values_only=True))
-    assert reports == {"本月新收": 2, "本月办结": 1, "超期未办（超过7天）": 2}
+    assert reports == {"本月新收": 2, "本月办结": 1, "超期未办（超过3天）": 2}
