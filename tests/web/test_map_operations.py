@@ -79,7 +79,9 @@ async def test_the_operations_layer_greys_the_idle_sites_and_lists_what_is_overd
             assert set(busy) <= in_use and idle and not idle & set(busy)
             due = (await http.get("/v1/inspections/due", params={"region": BINZHOU}, headers=auth)).json()["items"]
             callbacks = (
-                await http.get("/v1/callbacks", params={"overdue_on": str(today), "limit": 500}, headers=auth)
+                await http.get(
+                    "/v1/callbacks", params={"region": BINZHOU, "overdue_on": str(today), "limit": 500}, headers=auth
+                )
             ).json()["items"]
             assert due and any(c["site_id"] == busy[0] for c in callbacks)
 
@@ -119,7 +121,7 @@ async def test_the_operations_layer_greys_the_idle_sites_and_lists_what_is_overd
             shown = await visit.page.eval_on_selector_all(
                 '[data-testid="callbacks-overdue"] li', "items => items.map(li => Number(li.dataset.callbackId))"
             )
-            assert shown == [c["id"] for c in callbacks]  # the key's region is the selected one
+            assert shown == [c["id"] for c in callbacks]
             callback_text = await visit.page.text_content('[data-testid="callbacks-overdue"]')
             assert HOSTILE in callback_text
             assert await visit.page.locator('[data-testid="operations-panel"] img').count() == 0
@@ -141,3 +143,33 @@ async def test_the_operations_layer_greys_the_idle_sites_and_lists_what_is_overd
                 await db.execute(f"DELETE FROM {table} WHERE site_id = ANY($1::bigint[])", sites)
             await db.execute("DELETE FROM api_keys WHERE name = $1", key_name)
             await db.close()
+
+
+async def test_a_key_that_does_not_open_a_list_says_why(
+    visit: Visit, live_server: str, settings: Settings, engine: AsyncEngine
+) -> None:
+    key_name = "滨州市写入" + secrets.token_hex(4)
+    async with engine.begin() as conn:
+        key = await keys.create(conn, key_name, ["write"], BINZHOU[:4])
+    try:
+        async with httpx.AsyncClient(base_url=live_server) as http:
+            refused = await http.get(
+                "/v1/inspections/due", params={"region": BINZHOU}, headers={"Authorization": f"Bearer {key}"}
+            )
+        assert refused.status_code == 403
+        await visit.page.goto(f"{live_server}/map?region={BINZHOU}&kind=outdoor_station")
+        await wait_ready(visit.page)
+        await visit.page.fill('[data-testid="operations-key"]', key)
+        await visit.page.click('[data-testid="operations-key-use"]')
+        await visit.page.wait_for_function(
+            "() => !['', '需要密钥'].includes(document.querySelector('[data-testid=\"due-status\"]').textContent)"
+        )
+        assert await visit.page.text_content('[data-testid="due-status"]') == refused.json()["detail"]
+        assert await visit.page.locator('[data-testid="inspections-due"] li').count() == 0
+        assert await visit.page.text_content('[data-testid="due-count"]') == "—"
+        # The key stays in this tab only: never in the URL.
+        assert key not in visit.page.url
+    finally:
+        db = await asyncpg.connect(str(settings.database_url))
+        await db.execute("DELETE FROM api_keys WHERE name = $1", key_name)
+        await db.close()

@@ -350,12 +350,6 @@ function span(className, text) {
   return element;
 }
 
-// Whether a site's region lies in the selected region (adcodes nest: 371602 in 371600 in 370000).
-function within(adcode, region) {
-  if (region.level === "country") return true;
-  return String(adcode ?? "").startsWith(region.adcode.replace(/(00)+$/, ""));
-}
-
 // Every site of the region as points in the map's datum, page by page.
 async function regionPoints(adcode) {
   const points = [];
@@ -450,17 +444,16 @@ async function loadKeyedLists(region, view) {
       }),
     show($("callbacks-overdue"), $("callbacks-count"), $("callbacks-status"),
       async () => {
-        // The key's region's call-backs, those of the selected region kept.
         const rows = [];
         let cursor = null;
         do {
-          const q = new URLSearchParams({ overdue_on: on, limit: 500 });
+          const q = new URLSearchParams({ region: region.adcode, overdue_on: on, limit: 500 });
           if (cursor) q.set("cursor", cursor);
           const page = await api(`/v1/callbacks?${q}`, { headers });
           rows.push(...page.items);
           cursor = page.next_cursor;
         } while (cursor);
-        return rows.filter((callback) => within(callback.region_adcode, region));
+        return rows;
       },
       (li, callback) => {
         li.dataset.siteId = callback.site_id;
