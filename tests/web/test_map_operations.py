@@ -126,6 +126,12 @@ async def test_the_operations_layer_greys_the_idle_sites_and_lists_what_is_overd
             assert HOSTILE in callback_text
             assert await visit.page.locator('[data-testid="operations-panel"] img').count() == 0
             assert await visit.page.evaluate("() => window.hacked") is None
+            # A listed site opens its card.
+            await visit.page.click('[data-testid="inspections-due"] li:first-child')
+            await visit.page.wait_for_function(
+                "name => document.querySelector('[data-testid=\"site-name\"]')?.textContent === name",
+                arg=due[0]["name"],
+            )
             assert visit.errors == [] and visit.outside == []
             OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
             await visit.page.screenshot(path=str(OUTPUT_DIR / "map-operations.png"), full_page=True)

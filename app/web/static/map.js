@@ -907,6 +907,8 @@ window.addEventListener("popstate", () => {
   state.region = view.get("region") || state.region;
   state.kind = view.get("kind") || "legal_aid";
   state.asOf = view.get("as_of");
+  state.operations = view.get("layer") === "operations";
+  showOperations();
   $("kind").value = state.kind;
   $("as-of").value = state.asOf || todayInChina();
   changed("kept");
