@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import china_time
 from app.config import Settings
 from app.keys import service as keys
-from tests.web.conftest import OUTPUT_DIR, Visit, wait_ready
+from tests.web.conftest import OUTPUT_DIR, Visit, dropping_new_salts, wait_ready
 
 BINZHOU = "371600"
 HOSTILE = '<img src=x onerror="window.hacked=1">门锁着'
@@ -41,10 +41,7 @@ async def test_the_operations_layer_greys_the_idle_sites_and_lists_what_is_overd
     auth = {"Authorization": f"Bearer {key}"}
     db = await asyncpg.connect(str(settings.database_url))
     today = china_time.today()
-    # The salts the visits and the rating make are this test's: dropped at the end, as its visits are.
-    salts = {"visit_salts": "day", "rating_salts": "period"}
-    kept = {table: await db.fetch(f"SELECT {key} FROM {table}") for table, key in salts.items()}
-    async with httpx.AsyncClient(base_url=live_server) as http:
+    async with dropping_new_salts(db), httpx.AsyncClient(base_url=live_server) as http:
         before = (await http.get(f"/v1/coverage/regions/{BINZHOU}/usage")).json()
         threshold = before["idle_rule"]["below_visits"]
         busy = [s["site_id"] for s in before["sites"] if s["idle"]][:BUSY_SITES]
@@ -140,8 +137,6 @@ async def test_the_operations_layer_greys_the_idle_sites_and_lists_what_is_overd
             await visit.page.screenshot(path=str(OUTPUT_DIR / "map-operations.png"), full_page=True)
         finally:
             sites = list(tokens) or busy
-            for table, key in salts.items():
-                await db.execute(f"DELETE FROM {table} WHERE NOT {key} = ANY($1)", [row[key] for row in kept[table]])
             for table in (
                 "site_callbacks",
                 "site_rating_totals",
@@ -153,7 +148,7 @@ async def test_the_operations_layer_greys_the_idle_sites_and_lists_what_is_overd
             ):
                 await db.execute(f"DELETE FROM {table} WHERE site_id = ANY($1::bigint[])", sites)
             await db.execute("DELETE FROM api_keys WHERE name = $1", key_name)
-            await db.close()
+    await db.close()
 
 
 async def test_a_key_that_does_not_open_a_list_says_why(
