@@ -5,7 +5,7 @@ from typing import Any
 
 from app.database.params import Params
 from app.database.read_pool import Reader
-from app.sites.repository import in_region
+from app.sites.repository import in_region, region_tree_sql
 
 # The period's salt, made by its first rating; salts of periods before the previous one are destroyed.
 SALT_SQL = """
@@ -132,7 +132,13 @@ CALLBACK_COLUMNS = """
 
 
 async def callbacks(
-    reader: Reader, status: str | None, region_prefix: str | None, overdue_on: dt.date | None, after: int, limit: int
+    reader: Reader,
+    status: str | None,
+    region_prefix: str | None,
+    region: str | None,
+    overdue_on: dt.date | None,
+    after: int,
+    limit: int,
 ) -> list[dict[str, Any]]:
     p = Params()
     clauses = [f"c.id > {p.add(after)}", "s.deleted_at IS NULL"]
@@ -140,6 +146,8 @@ async def callbacks(
         clauses.append(f"c.status = {p.add(status)}")
     if region_prefix is not None:
         clauses.append(in_region("s.region_adcode", p.add(region_prefix)))
+    if region is not None:
+        clauses.append(f"s.region_adcode = ANY (ARRAY({region_tree_sql(p.add(region))}))")
     if overdue_on is not None:
         clauses.append(f"c.status = 'open' AND c.due_on < {p.add(overdue_on)}")
     sql = (

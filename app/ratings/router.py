@@ -21,6 +21,7 @@ from app.api.query import StrictQueryRoute
 from app.api.responses import JSON
 from app.ratings import service
 from app.ratings.schemas import Callback, CallbackOutcome, CallbackPage, Rated, RatingIn, RatingPage
+from app.regions.adcode import ADCODE_PATTERN
 from app.visits.router import client_of
 from app.vocabularies.closed import CallbackStatus
 
@@ -65,20 +66,24 @@ async def hide_comment(principal: WriteKeyDep, tx: TransactionDep, rating_id: Ra
     return Response(status_code=204)
 
 
-@router.get("/callbacks", response_model=CallbackPage, responses={401: {}, 403: {}})
+@router.get("/callbacks", response_model=CallbackPage, responses={401: {}, 403: {}, 404: {}})
 async def callbacks(
     reader: ReaderDep,
     principal: WriteKeyDep,
     status: CallbackStatus | None = None,
+    region: Annotated[
+        str | None,
+        Query(pattern=ADCODE_PATTERN, description="Only this region's (descendants included), within the key's region"),
+    ] = None,
     overdue_on: Annotated[
         IsoDate | None, Query(description="Only those still open on this day past their due date")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[CursorText | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Response:
-    """The call-backs of the key's region, oldest first."""
+    """The call-backs of the key's region, or of a region within it, oldest first."""
     after = decode_cursor(cursor, CALLBACKS_CURSOR, 1)[0] if cursor is not None else 0
-    rows = await service.callbacks(reader, principal, status, overdue_on, after, limit + 1)
+    rows = await service.callbacks(reader, principal, status, region, overdue_on, after, limit + 1)
     items = rows[:limit]
     next_cursor = encode_cursor(CALLBACKS_CURSOR, items[-1]["id"]) if len(rows) > limit else None
     return JSON({"items": items, "next_cursor": next_cursor})

@@ -169,3 +169,34 @@ async def test_an_operator_hides_a_comment_but_never_the_rating(
     assert page["items"][0]["comment"] is None and page["items"][0]["comment_hidden"]
     assert (page["worker_rating"]["count"], page["worker_rating"]["mean"]) == (1, 1.0)  # the rating still counts
     assert (await client.delete(f"/v1/ratings/{rated['id']}", headers=operator)).status_code in (404, 405)
+
+
+async def test_call_backs_of_a_region_within_the_keys(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, sa_conn: AsyncConnection, doors: list[tuple[int, str]]
+) -> None:
+    huimin_site = await conn.fetchval(
+        "SELECT id FROM sites WHERE region_adcode = $1 AND deleted_at IS NULL AND status = 'active' "
+        "ORDER BY id LIMIT 1",
+        HUIMIN,
+    )
+    huimin_token = secrets.token_urlsafe(16)
+    await conn.execute("INSERT INTO site_door_tokens (site_id, token) VALUES ($1, $2)", huimin_site, huimin_token)
+    in_bincheng = (await rate(client, doors[0], "phone-0101", stars=1)).json()["callback"]["id"]
+    in_huimin = (await rate(client, (huimin_site, huimin_token), "phone-0102", stars=1)).json()["callback"]["id"]
+    city = {"Authorization": f"Bearer {await keys.create(sa_conn, '滨州市总工会', ['write'], '3716')}"}
+
+    async def listed(region: str | None, key: dict[str, str]) -> set[int]:
+        params = {"status": "open", "limit": 500, **({"region": region} if region else {})}
+        answer = await client.get("/v1/callbacks", params=params, headers=key)
+        assert answer.status_code == 200, answer.text
+        return {c["id"] for c in answer.json()["items"]} & {in_bincheng, in_huimin}
+
+    assert await listed(None, city) == await listed("371600", city) == {in_bincheng, in_huimin}
+    assert await listed(BINCHENG, city) == {in_bincheng}
+    assert await listed(HUIMIN, city) == {in_huimin}
+    county = {"Authorization": f"Bearer {await keys.create(sa_conn, '滨城区总工会', ['write'], BINCHENG)}"}
+    outside = await client.get("/v1/callbacks", params={"region": HUIMIN}, headers=county)
+    assert outside.status_code == 403 and outside.headers["content-type"] == "application/problem+json"
+    assert (await client.get("/v1/callbacks", params={"region": "379999"}, headers=city)).status_code == 404
+    bad = await client.get("/v1/callbacks", params={"region": "37<b>"}, headers=city)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "region"

@@ -6,9 +6,11 @@ Every request to a host other than 127.0.0.1 is refused and recorded, so a test 
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
@@ -66,3 +68,18 @@ async def wait_ready(page: Page) -> None:
     # Content-Security-Policy refuses (as it should any page script).
     await page.wait_for_function("() => document.body.dataset.ready === 'true'", timeout=30_000)
     await page.wait_for_function("() => window.yizhan.map.loaded()", timeout=30_000)
+
+
+# The daily salts visits and ratings make: a page test that commits visits or ratings drops those it made, or the
+# visits tests later in the session find today's salt beside theirs.
+SALTS = {"visit_salts": "day", "rating_salts": "period"}
+
+
+@asynccontextmanager
+async def dropping_new_salts(db: asyncpg.Connection) -> AsyncIterator[None]:
+    kept = {table: [row[key] for row in await db.fetch(f"SELECT {key} FROM {table}")] for table, key in SALTS.items()}
+    try:
+        yield
+    finally:
+        for table, key in SALTS.items():
+            await db.execute(f"DELETE FROM {table} WHERE NOT {key} = ANY($1)", kept[table])

@@ -23,6 +23,13 @@ const TEXT = {
     gapsLoad: "计算缺口", progress: "目标与进度", reportPdf: "月报 PDF", reportXlsx: "月报 XLSX", reportMonth: "月份",
     noTarget: "尚未设定目标", targetLine: "目标线", status_met: "已完成", status_on_track: "按计划推进",
     status_behind: "滞后", needed: "每月需增",
+    operationsLayer: "运营图层", operations: "运营情况", idleSites: "闲置站点", operationsKey: "管理密钥",
+    operationsKeyUse: "使用", operationsKeyForget: "清除",
+    operationsKeyHint: "检查（inspect）或管理（write）密钥可查看逾期检查和回访；密钥只保存在本标签页。",
+    inspectionsDue: "逾期未检查站点", callbacksOverdue: "逾期未回访", needsKey: "需要密钥", neverInspected: "从未检查",
+    dueSince: "应检于", callbackDue: "应回访于", idleRule: "闲置：近 {days} 天到访少于 {n} 次", visits30: "近 30 天到访",
+    operationsOff: "打开“运营图层”查看站点使用情况", operationsLevel: "运营图层按市、区县显示：请选择一个市或区县",
+    operationsSites: "站点", operationsVisits: "到访",
   },
   en: {
     title: "Union service coverage map", region: "Region", kind: "Kind", asOf: "As of", print: "Print A4", legend: "Legend",
@@ -49,6 +56,14 @@ const TEXT = {
     progress: "Targets and progress", reportPdf: "Monthly report (PDF)", reportXlsx: "Monthly report (XLSX)",
     reportMonth: "month", noTarget: "No target set", targetLine: "Target line", status_met: "Met",
     status_on_track: "On track", status_behind: "Behind", needed: "needed a month",
+    operationsLayer: "Operations layer", operations: "Stations in use", idleSites: "Idle stations", operationsKey: "Key",
+    operationsKeyUse: "Use", operationsKeyForget: "Forget",
+    operationsKeyHint: "An inspect or write key shows overdue inspections and call-backs; it is kept in this tab only.",
+    inspectionsDue: "Overdue inspections", callbacksOverdue: "Overdue call-backs", needsKey: "needs a key",
+    neverInspected: "never inspected", dueSince: "due", callbackDue: "due", idleRule: "Idle: under {n} visits in {days} days",
+    visits30: "Visits in the last 30 days", operationsOff: "Switch the operations layer on to see how stations are used",
+    operationsLevel: "The operations layer shows a city or a county: select one", operationsSites: "sites",
+    operationsVisits: "visits",
   },
 };
 const KIND_COLOURS = { outdoor_station: "#e66101", legal_aid: "#2c7fb8", service_centre: "#5e3c99" };
@@ -65,12 +80,20 @@ const LEVELS_ABOVE_COUNTY = ["country", "province", "city"];
 // A province's or the country's gaps are all of its counties' (megabytes, and minutes cold for all of China): asked
 // for on request, so that their view does not wait on them.
 const GAPS_ON_REQUEST = new Set(["country", "province"]);
+// The operations layer draws each site of the region: a city's or a county's (hundreds), not a province's.
+const OPERATIONS_LEVELS = new Set(["city", "county"]);
+// A key for the lists that need one (overdue inspections: `inspect`; call-backs: `write`): kept for this tab only,
+// never in the URL.
+const KEY_STORE = "yizhan.key";
+const IDLE_GREY = "#9e9e9e";
+const USE_RAMP = ["#c6dbef", "#6baed6", "#2171b5", "#08306b"];
 const state = {
   region: params.get("region"), kind: params.get("kind") || "legal_aid", asOf: params.get("as_of"),
   site: params.get("site"), lang: params.get("lang") === "en" ? "en" : "zh",
   vocabularies: null, regions: {}, details: new Map(), level: null, tableParent: null, childLevel: "county",
   view: 0, table: [], sort: { key: "name", descending: false },
   gaps: null, markers: [], suggestionMarkers: [], clickMarker: null,
+  operations: params.get("layer") === "operations", key: sessionStorage.getItem(KEY_STORE),
 };
 const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[state.lang][key] ?? key;
@@ -129,6 +152,7 @@ function viewUrl(region) {
   if (state.asOf) q.set("as_of", state.asOf);
   if (state.site) q.set("site", state.site);
   if (state.lang === "en") q.set("lang", "en");
+  if (state.operations) q.set("layer", "operations");
   return `${location.pathname}?${q}`;
 }
 
@@ -284,6 +308,161 @@ function addLayers() {
       "circle-stroke-color": ["case", ["any", ["get", "access_reported"], ["get", "unverified"]], "#ffb000", "#fff"],
       "circle-stroke-width": 1.5, "circle-opacity": ["case", ["==", ["get", "status"], "active"], 1, 0.4] } });
   map.addSource("suggestions", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  // The operations layer: the region's sites by their visits in the last 30 days, the idle ones grey (their colour
+  // ramp set from the region's idle rule when its usage arrives); a suspended or closed site, never idle, faded as
+  // on the register's layer.
+  map.addSource("operations", { type: "geojson", data: EMPTY });
+  map.addLayer({ id: "operations-use", type: "circle", source: "operations", filter: ["!", ["get", "idle"]],
+    layout: { visibility: "none" },
+    paint: { "circle-color": USE_RAMP[1], "circle-radius": 6, "circle-stroke-color": "#fff", "circle-stroke-width": 1,
+      "circle-opacity": ["case", ["get", "active"], 1, 0.4] } });
+  map.addLayer({ id: "operations-idle", type: "circle", source: "operations", filter: ["get", "idle"],
+    layout: { visibility: "none" },
+    paint: { "circle-color": IDLE_GREY, "circle-radius": 6, "circle-stroke-color": "#616161", "circle-stroke-width": 1 } });
+  showOperations();
+}
+
+const EMPTY = { type: "FeatureCollection", features: [] };
+const OPERATIONS_LAYERS = ["operations-use", "operations-idle"];
+
+// With the operations layer on, the register's own site dots make way for it.
+function showOperations() {
+  $("operations-toggle").checked = state.operations;
+  $("operations-legend").hidden = !state.operations;
+  if (!map.getSource("operations")) return;
+  for (const id of OPERATIONS_LAYERS) map.setLayoutProperty(id, "visibility", state.operations ? "visible" : "none");
+  for (const id of ["sites", "site-counts"]) map.setLayoutProperty(id, "visibility", state.operations ? "none" : "visible");
+}
+
+// Children of an element, each made from text (data never goes through innerHTML).
+function fillList(list, rows, item) {
+  list.replaceChildren(...rows.map((row) => {
+    const li = document.createElement("li");
+    item(li, row);
+    return li;
+  }));
+}
+
+function span(className, text) {
+  const element = document.createElement("span");
+  element.className = className;
+  element.textContent = text;
+  return element;
+}
+
+// Every site of the region as points in the map's datum, page by page.
+async function regionPoints(adcode) {
+  const points = [];
+  let cursor = null;
+  do {
+    const q = new URLSearchParams({ region: adcode, f: "geojson", limit: 1000, ...DATUM });
+    if (cursor) q.set("cursor", cursor);
+    const page = await api(`/v1/sites?${q}`);
+    points.push(...page.features);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return points;
+}
+
+async function loadOperations(region, view) {
+  $("operations-region").textContent = region.name;
+  document.body.dataset.operations = "loading";
+  const lists = loadKeyedLists(region, view);
+  if (!state.operations || !OPERATIONS_LEVELS.has(region.level)) {
+    map.getSource("operations")?.setData(EMPTY);
+    $("operations-summary").textContent = t(state.operations ? "operationsLevel" : "operationsOff");
+    $("idle-count").textContent = "—";
+    $("idle-sites").replaceChildren();
+  } else {
+    try {
+      const [usage, points] = await Promise.all([
+        api(`/v1/coverage/regions/${region.adcode}/usage`), regionPoints(region.adcode),
+      ]);
+      if (view !== state.view) return;
+      drawOperations(usage, points);
+    } catch (error) {
+      if (view === state.view) $("operations-summary").textContent = error.message;
+    }
+  }
+  await lists;
+  if (view === state.view) document.body.dataset.operations = "ready";
+}
+
+function drawOperations(usage, points) {
+  const use = new Map(usage.sites.map((site) => [site.site_id, site]));
+  const features = points.filter((point) => use.has(point.id)).map((point) => {
+    const site = use.get(point.id);
+    return { type: "Feature", id: point.id, geometry: point.geometry,
+      properties: { id: point.id, name: site.name, visits: site.visits_last_30_days, idle: site.idle,
+        active: point.properties.status === "active" } };
+  });
+  map.getSource("operations").setData({ type: "FeatureCollection", features });
+  const { below_visits: below, days } = usage.idle_rule;
+  const n = Math.max(below, 1);
+  const stops = [n, 2 * n, 4 * n, 8 * n];
+  map.setPaintProperty("operations-use", "circle-color",
+    ["interpolate", ["linear"], ["get", "visits"], ...stops.flatMap((stop, i) => [stop, USE_RAMP[i]])]);
+  $("operations-legend-idle").textContent = t("idleRule").replace("{n}", below).replace("{days}", days);
+  $("operations-legend-ramp").replaceChildren(
+    ...stops.map((stop, i) => span("", i === stops.length - 1 ? `≥ ${stop}` : String(stop))));
+  $("operations-summary").textContent =
+    `${usage.from} – ${usage.to} · ${t("operationsSites")} ${usage.site_count} · ${t("operationsVisits")} ${usage.visits}`;
+  const idle = usage.sites.filter((site) => site.idle)
+    .sort((a, b) => a.visits_last_30_days - b.visits_last_30_days || a.name.localeCompare(b.name, "zh-CN"));
+  $("idle-count").textContent = idle.length;
+  fillList($("idle-sites"), idle, (li, site) => {
+    li.dataset.siteId = site.site_id;
+    li.append(site.name, span("muted", ` · ${site.visits_last_30_days}`));
+  });
+}
+
+// The lists that need a key: the region's sites overdue for inspection (an `inspect` key) and its overdue
+// call-backs (a `write` key); each says why when the key does not open it.
+async function loadKeyedLists(region, view) {
+  const on = state.asOf || todayInChina();
+  const headers = { Authorization: `Bearer ${state.key}` };
+  const show = async (list, count, status, load, item) => {
+    list.replaceChildren();
+    count.textContent = "—";
+    status.textContent = state.key ? "" : t("needsKey");
+    if (!state.key) return;
+    try {
+      const rows = await load();
+      if (view !== state.view) return;
+      count.textContent = rows.length;
+      fillList(list, rows, item);
+    } catch (error) {
+      if (view === state.view) status.textContent = error.message;
+    }
+  };
+  await Promise.all([
+    show($("inspections-due"), $("due-count"), $("due-status"),
+      async () => (await api(`/v1/inspections/due?${new URLSearchParams({ region: region.adcode, on })}`, { headers })).items,
+      (li, due) => {
+        li.dataset.siteId = due.site_id;
+        li.append(due.name, span("when", due.due_on ? `${t("dueSince")} ${due.due_on}` : t("neverInspected")));
+      }),
+    show($("callbacks-overdue"), $("callbacks-count"), $("callbacks-status"),
+      async () => {
+        const rows = [];
+        let cursor = null;
+        do {
+          const q = new URLSearchParams({ region: region.adcode, overdue_on: on, limit: 500 });
+          if (cursor) q.set("cursor", cursor);
+          const page = await api(`/v1/callbacks?${q}`, { headers });
+          rows.push(...page.items);
+          cursor = page.next_cursor;
+        } while (cursor);
+        return rows;
+      },
+      (li, callback) => {
+        li.dataset.siteId = callback.site_id;
+        li.dataset.callbackId = callback.id;
+        li.append(callback.site_name, ` · ${"★".repeat(callback.stars)} · ${label("callback_reasons", callback.reason)}`,
+          span("when", `${t("callbackDue")} ${callback.due_on}`));
+        if (callback.comment) li.append(document.createElement("br"), span("muted", callback.comment));
+      }),
+  ]);
 }
 
 function shadeTable() {
@@ -526,6 +705,7 @@ async function refresh(history = "replace") {
     loadTable(view).then(() => performance.mark("table")),
     loadRegion(region, view).then(() => performance.mark("region")),
     loadProgress(region, view),
+    loadOperations(region, view),
   ]);
   if (view === state.view) document.body.dataset.ready = "true";
 }
@@ -676,6 +856,26 @@ for (const [id, months] of [["month-back", -1], ["month-next", 1]]) {
   });
 }
 $("gaps-load").addEventListener("click", loadGapsOnRequest);
+$("operations-toggle").addEventListener("change", () => {
+  state.operations = $("operations-toggle").checked;
+  writeUrl();
+  showOperations();
+  if (state.current) loadOperations(state.current, state.view);
+});
+function keyChanged(key) {
+  state.key = key || null;
+  if (state.key) sessionStorage.setItem(KEY_STORE, state.key);
+  else sessionStorage.removeItem(KEY_STORE);
+  $("operations-key").value = "";
+  $("operations-key").placeholder = state.key ? "••••••" : "";
+  if (state.current) loadKeyedLists(state.current, state.view);
+}
+$("operations-key-use").addEventListener("click", () => keyChanged($("operations-key").value.trim()));
+$("operations-key-forget").addEventListener("click", () => keyChanged(null));
+$("operations-panel").addEventListener("click", (event) => {
+  const item = event.target.closest("li[data-site-id]");
+  if (item) showSite(item.dataset.siteId);
+});
 $("suggest-button").addEventListener("click", suggest);
 // Printing: the map's printed box (map.css) is not the screen's, so the view is fitted to the region again in it
 // before the page is printed, and put back after. A print from the browser's menu fires beforeprint; a print
@@ -707,6 +907,8 @@ window.addEventListener("popstate", () => {
   state.region = view.get("region") || state.region;
   state.kind = view.get("kind") || "legal_aid";
   state.asOf = view.get("as_of");
+  state.operations = view.get("layer") === "operations";
+  showOperations();
   $("kind").value = state.kind;
   $("as-of").value = state.asOf || todayInChina();
   changed("kept");
@@ -720,7 +922,7 @@ function childAt(point) {
 }
 
 map.on("click", (event) => {
-  const [site] = map.queryRenderedFeatures(event.point, { layers: ["sites"] });
+  const [site] = map.queryRenderedFeatures(event.point, { layers: ["sites", ...OPERATIONS_LAYERS] });
   const [cell] = map.queryRenderedFeatures(event.point, { layers: ["site-counts"] });
   const child = childAt(event.point);
   if (site) showSite(site.id ?? site.properties.id);
@@ -728,7 +930,7 @@ map.on("click", (event) => {
   else if (cell) map.easeTo({ center: event.lngLat, zoom: map.getZoom() + 2 });
   else clickedAt(event.lngLat);
 });
-for (const layer of ["sites"]) {
+for (const layer of ["sites", ...OPERATIONS_LAYERS]) {
   map.on("mouseenter", layer, () => { map.getCanvas().style.cursor = "pointer"; });
   map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; });
 }
@@ -777,6 +979,7 @@ async function start() {
   // The date shown is the one evaluated: today in China unless the URL names one (which then stays in the URL).
   $("as-of").value = state.asOf || todayInChina();
   translate();
+  if (state.key) $("operations-key").placeholder = "••••••";
   await refresh();
   if (state.site) await showSite(state.site);
 }
