@@ -160,8 +160,13 @@ class ReadPool:
                 raise
         try:
             result = await getattr(conn, method)(query, *args)
-        except BaseException:
+        except BaseException as exc:
             self._held -= 1
+            if isinstance(exc, asyncio.CancelledError):
+                # Interrupted (over budget, the client gone), the connection may be left mid-statement: a server
+                # process was seen still 'active' 20 s later, waiting for the rest of a statement asyncpg had begun.
+                # Closed, its server process ends; asyncpg opens another when one is needed.
+                conn.terminate()
             with contextlib.suppress(asyncpg.InterfaceError):  # already taken back: its connection terminated
                 await self.pool.release(conn)
             raise
