@@ -13,9 +13,8 @@ from app.database.read_pool import Reader
 from app.inspections import repository, rules
 from app.inspections.schemas import InspectionIn
 from app.keys.service import Principal
-from app.problems import Forbidden, InvalidParameter, NotFound
+from app.problems import Forbidden, InvalidParameter
 from app.sites import service as sites
-from app.visits import repository as station_rules
 from app.vocabularies.closed import SiteStatus
 from app.vocabularies.service import Vocabularies
 
@@ -86,9 +85,6 @@ async def inspections(reader: Reader, site_id: int, today: dt.date, limit: int) 
 
 async def due(reader: Reader, principal: Principal, region: str, on: dt.date) -> dict[str, Any]:
     """The sites of `region` overdue for inspection on `on`, or never inspected; the key must cover the region."""
-    if not await station_rules.region_exists(reader, region):
-        raise NotFound(f"no region with adcode {region}")
-    if principal.region_prefix is not None and not region.startswith(principal.region_prefix):
-        raise Forbidden(f"region {region} is outside this key's region {principal.region_prefix}*")
+    await sites.check_key_covers(reader, principal, region)
     items = await repository.due(reader, region, on, rules.INSPECTION_INTERVAL_MONTHS, MAX_DUE)
     return {"region": region, "on": on, "items": items}

@@ -23,7 +23,6 @@ from app.problems import Forbidden, InvalidParameter, NotFound
 from app.ratings import repository
 from app.ratings.schemas import RatingIn
 from app.sites import service as sites
-from app.visits import repository as station_rules
 from app.vocabularies.closed import CallbackReason, CallbackStatus, RatingTag
 
 REPLACE_WITHIN = dt.timedelta(days=30)
@@ -140,10 +139,7 @@ async def callbacks(
     """The call-backs of the key's region (with `region`, of that region within it, descendants included); with
     `overdue_on` those still open whose due date is before that day."""
     if region is not None:
-        if not await station_rules.region_exists(reader, region):
-            raise NotFound(f"no region with adcode {region}")
-        if not principal.may_write_in(region):
-            raise Forbidden(f"region {region} is outside this key's region {principal.region_prefix}*")
+        await sites.check_key_covers(reader, principal, region)
     return await repository.callbacks(reader, status, principal.region_prefix, region, overdue_on, after, limit)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.database.params import Params
 from app.database.read_pool import Reader
 from app.inspections.rules import report_due_on_sql
-from app.sites.repository import in_region
+from app.sites.repository import in_region, region_tree_sql
 
 REPORT_SQL = text("""
 INSERT INTO site_reports (site_id, type, note, photo_url, reporter_lon, reporter_lat, client)
@@ -49,9 +49,10 @@ async def page(
     after: int,
     limit: int,
     overdue_on: dt.date | None = None,
+    region: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Reports of one status in id order after `after`: of one site, or of the sites in a key's region; with
-    `overdue_on`, only those still open on that day past their due date."""
+    """Reports of one status in id order after `after`: of one site, or of the sites in a key's region, or in
+    `region` and the regions below it; with `overdue_on`, only those still open on that day past their due date."""
     p = Params()
     clauses = [f"r.status = {p.add(status)}", f"r.id > {p.add(after)}"]
     if overdue_on is not None:
@@ -60,6 +61,8 @@ async def page(
         clauses.append(f"r.site_id = {p.add(site_id)}")
     if region_prefix is not None:
         clauses.append(in_region("s.region_adcode", p.add(region_prefix)))
+    if region is not None:
+        clauses.append(f"s.region_adcode = ANY (ARRAY({region_tree_sql(p.add(region))}))")
     sql = (
         f"SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id "
         f"WHERE {' AND '.join(clauses)} ORDER BY r.id LIMIT {p.add(limit)}"

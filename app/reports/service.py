@@ -53,10 +53,14 @@ async def queue(
     after: int,
     limit: int,
     overdue_on: dt.date | None = None,
+    region: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The reports the key may review, those on sites in its region: with where each reporter stood, which only a
-    reviewer of the site is shown. A report is due as a call-back is (app.inspections.rules)."""
-    return await repository.page(reader, status, site_id, principal.region_prefix, after, limit, overdue_on)
+    """The reports the key may review, those on sites in its region (with `region`, of that region within it,
+    descendants included): with where each reporter stood, which only a reviewer of the site is shown. A report is
+    due as a call-back is (app.inspections.rules)."""
+    if region is not None:
+        await sites.check_key_covers(reader, principal, region)
+    return await repository.page(reader, status, site_id, principal.region_prefix, after, limit, overdue_on, region)
 
 
 # What an accepted report changes on the site when the reviewer does not say otherwise.

@@ -30,13 +30,18 @@ def _opened_and_not_closed(as_of: str) -> str:
     return f"(s.opened_on IS NULL OR s.opened_on <= {as_of}) AND (s.closed_on IS NULL OR s.closed_on > {as_of})"
 
 
+def in_register_on(as_of: str) -> str:
+    """Sites in the register on a date (the SQL expression that holds it): not deleted by then."""
+    return f"(s.deleted_at IS NULL OR s.deleted_at::date > {as_of})"
+
+
 def serving_on(as_of: str, is_today: str) -> str:
     """Sites serving on a date, given the SQL expressions that hold it and whether it is today.
 
     A site serves on a date when it had opened and not closed (or been deleted) by then; on today's date its
     current status must be active too (a suspension carries no dates, so it counts only for today).
     """
-    return f"""(s.deleted_at IS NULL OR s.deleted_at::date > {as_of})
+    return f"""{in_register_on(as_of)}
       AND {_opened_and_not_closed(as_of)}
       AND (NOT {is_today} OR s.status = 'active')"""
 

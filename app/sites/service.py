@@ -23,6 +23,7 @@ from app.problems import Forbidden, InvalidParameter, NotFound, PreconditionFail
 from app.problems.database import database_errors
 from app.sites import repository
 from app.sites.schemas import SiteCreate, SiteFields
+from app.visits import repository as visits_repository
 from app.vocabularies.service import Vocabularies
 
 
@@ -133,6 +134,14 @@ async def refusals(
             refused.append(Refusal(f"{field_prefix}amenities", problem, False))
         found.append(refused)
     return found
+
+
+async def check_key_covers(reader: Reader, principal: Principal, region: str) -> None:
+    """A list asked for one region (`region=`): 404 for an unknown region, 403 for one outside the key's region."""
+    if not await visits_repository.region_exists(reader, region):
+        raise NotFound(f"no region with adcode {region}")
+    if not principal.may_write_in(region):
+        raise Forbidden(f"region {region} is outside this key's region {principal.region_prefix}*")
 
 
 def outside_region(principal: Principal, field: str, region: str | None) -> Refusal:

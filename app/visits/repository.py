@@ -5,7 +5,7 @@ from typing import Any
 
 from app.database.params import Params
 from app.database.read_pool import Reader
-from app.sites.repository import region_tree_sql
+from app.sites.repository import in_register_on, region_tree_sql, serving_on
 
 # A visit in one statement: the site its door token stands for now, the raw visit (nothing if this client was
 # counted at this site this hour), and, only for a visit counted, its day's count and the site's hour-of-day profile.
@@ -138,23 +138,34 @@ async def hour_profiles(reader: Reader, site_ids: list[int], hour_of_day: int) -
 # Usage of a region ----------------------------------------------------------------------------------------------
 
 
-def _region_sites(p: Params, adcode: str) -> str:
-    """The register's live sites in a region (descendants included). The tree as an array, so the planner walks the
-    region index for each of its regions (as a subquery it cannot tell a county from China and scans every site)."""
-    return f"s.deleted_at IS NULL AND s.region_adcode = ANY (ARRAY({region_tree_sql(p.add(adcode))}))"
+def _region_sites(p: Params, adcode: str, as_of: str) -> str:
+    """The sites of a region (descendants included) in the register on `as_of` (its SQL expression). The tree as an
+    array, so the planner walks the region index for each of its regions (as a subquery it cannot tell a county from
+    China and scans every site)."""
+    return f"{in_register_on(as_of)} AND s.region_adcode = ANY (ARRAY({region_tree_sql(p.add(adcode))}))"
 
 
 async def per_site(
-    reader: Reader, adcode: str, first: dt.date, last: dt.date, recent_first: dt.date, recent_last: dt.date
+    reader: Reader,
+    adcode: str,
+    first: dt.date,
+    last: dt.date,
+    recent_first: dt.date,
+    recent_last: dt.date,
+    as_of: dt.date,
+    is_today: bool,
 ) -> list[Any]:
-    """Each live site of a region with its visits and worker-group mix between two days (0 and {} without any), and
-    its visits in a second window (the idle rule's recent days), read from the daily counts in one pass over both."""
+    """Each site of a region as the register stood on `as_of`, whether it served that day (as coverage counts it),
+    its visits and worker-group mix between two days (0 and {} without any), and its visits in a second window (the
+    idle rule's recent days), read from the daily counts in one pass over both."""
     p = Params()
+    day, today = f"{p.add(as_of)}::date", f"{p.add(is_today)}::boolean"
     period = f"d.day BETWEEN {p.add(first)} AND {p.add(last)}"
     recent = f"d.day BETWEEN {p.add(recent_first)} AND {p.add(recent_last)}"
     span = f"d.day BETWEEN {p.add(min(first, recent_first))} AND {p.add(max(last, recent_last))}"
     sql = f"""
-    SELECT s.id AS site_id, s.name, s.kind, s.status, s.region_adcode, coalesce(v.visits, 0)::bigint AS visits,
+    SELECT s.id AS site_id, s.name, s.kind, {serving_on(day, today)} AS serving, s.region_adcode,
+           coalesce(v.visits, 0)::bigint AS visits,
            coalesce(v.groups, '{{}}'::jsonb) AS groups, coalesce(v.recent, 0)::bigint AS recent
     FROM sites s
     LEFT JOIN LATERAL (
@@ -169,7 +180,7 @@ async def per_site(
             GROUP BY d.worker_group
         ) g
     ) v ON true
-    WHERE {_region_sites(p, adcode)}
+    WHERE {_region_sites(p, adcode, day)}
     ORDER BY s.id
     """
     return await reader.fetch(sql, *p.values)

@@ -16,6 +16,7 @@ from app.api.dependencies import ReaderDep, TransactionDep, WriteKeyDep
 from app.api.parameters import IsoDate, SiteId
 from app.api.query import LeanRoute, StrictQueryRoute
 from app.api.responses import JSON, cached
+from app.coverage.parameters import AsOf
 from app.problems import InvalidParameter
 from app.regions.adcode import Adcode
 from app.sites import service as sites
@@ -82,13 +83,13 @@ def mount_visits(app_router: APIRouter) -> None:
     )
 
 
-def _period(first: dt.date | None, last: dt.date | None) -> tuple[dt.date, dt.date]:
-    last = last or china_time.today()
+def _period(first: dt.date | None, last: dt.date | None, ending: dt.date) -> tuple[dt.date, dt.date]:
+    last = last or ending
     return first or last - dt.timedelta(days=DEFAULT_DAYS - 1), last
 
 
 FromDay = Annotated[IsoDate | None, Query(alias="from", description="First day (China date); default 30 days back")]
-ToDay = Annotated[IsoDate | None, Query(alias="to", description="Last day, included; default today")]
+ToDay = Annotated[IsoDate | None, Query(alias="to", description="Last day, included; default today (or `as_of`)")]
 PROBLEMS: dict[int | str, dict[str, Any]] = {404: {}, 422: {"description": "A parameter is invalid"}}
 
 
@@ -104,28 +105,40 @@ async def site_usage(
     """A site's visits by hour, day, week or month, the worker-group mix and its busiest hours. Hours come from the
     raw visits (kept 13 months), days and longer from the daily counts (kept for good)."""
     await sites.get(reader, site_id)
-    first, last = _period(first, last)
+    first, last = _period(first, last, china_time.today())
     return cached(request, await service.site_usage(reader, site_id, first, last, by), max_age=60)
 
 
 @router.get("/coverage/regions/{adcode}/usage", response_model=RegionUsage, responses=PROBLEMS)
 async def region_usage(
-    request: Request, reader: ReaderDep, adcode: Adcode, first: FromDay = None, last: ToDay = None
+    request: Request,
+    reader: ReaderDep,
+    adcode: Adcode,
+    first: FromDay = None,
+    last: ToDay = None,
+    as_of: AsOf = None,
 ) -> Response:
-    """Visits per site of a region, the worker-group mix, and its idle stations (active, with fewer visits in the
-    last 30 days than the region's rule, default 30)."""
-    first, last = _period(first, last)
-    usage = await service.region_usage(reader, adcode, first, last, china_time.today())
+    """Visits per site of a region, the worker-group mix, and its idle stations on `as_of`: serving that day (as
+    coverage counts a site), with fewer visits in the 30 days ending that day than the region's rule, default 30."""
+    day = as_of or china_time.today()
+    first, last = _period(first, last, day)
+    usage = await service.region_usage(reader, adcode, first, last, day)
     return cached(request, usage, max_age=60)
 
 
 @router.get("/coverage/regions/{adcode}/usage/children", response_model=ChildrenUsage, responses=PROBLEMS)
 async def children_usage(
-    request: Request, reader: ReaderDep, adcode: Adcode, first: FromDay = None, last: ToDay = None
+    request: Request,
+    reader: ReaderDep,
+    adcode: Adcode,
+    first: FromDay = None,
+    last: ToDay = None,
+    as_of: AsOf = None,
 ) -> Response:
-    """Visits and idle stations of each child region."""
-    first, last = _period(first, last)
-    usage = await service.children_usage(reader, adcode, first, last, china_time.today())
+    """Visits and idle stations of each child region (on `as_of`, as the region's usage)."""
+    day = as_of or china_time.today()
+    first, last = _period(first, last, day)
+    usage = await service.children_usage(reader, adcode, first, last, day)
     return cached(request, usage, max_age=60)
 
 

@@ -64,14 +64,20 @@ class SiteUse(BaseModel):
     region_adcode: str | None
     visits: int
     groups: dict[str, int]
-    visits_last_30_days: int
-    idle: bool = Field(description="Active, with fewer visits than the region's idle rule in the last 30 days")
+    serving: bool = Field(
+        description="Serving on `as_of`, as coverage counts a site (opened, not closed or deleted; active, for today)"
+    )
+    visits_last_30_days: int = Field(description="Visits in the 30 days ending `as_of`")
+    idle: bool = Field(
+        description="Serving, with fewer visits than the region's idle rule in the 30 days ending `as_of`"
+    )
 
 
 class RegionUsage(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     adcode: str
+    as_of: dt.date = Field(description="The day the idle rule is judged on; the register as it stood then")
     from_: dt.date = Field(alias="from")
     to: dt.date
     visits: int
@@ -96,6 +102,7 @@ class ChildrenUsage(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     adcode: str
+    as_of: dt.date
     from_: dt.date = Field(alias="from")
     to: dt.date
     items: list[ChildUsage]

@@ -211,24 +211,28 @@ async def idle_below(reader: Reader, adcode: str) -> int:
     return int(found) if found is not None else IDLE_BELOW_VISITS
 
 
-async def region_usage(reader: Reader, adcode: str, first: dt.date, last: dt.date, today: dt.date) -> dict[str, Any]:
-    """A region's visits per site between two days, and its idle stations: active sites with fewer visits than the
-    region's threshold in the IDLE_DAYS days up to `today` (the planner's "move or close?" list)."""
+async def region_usage(reader: Reader, adcode: str, first: dt.date, last: dt.date, as_of: dt.date) -> dict[str, Any]:
+    """A region's visits per site between two days, and its idle stations on `as_of` (the planner's "move or close?"
+    list): sites serving that day, as coverage counts them (app.sites.repository.serving_on), with fewer visits than
+    the region's threshold in the IDLE_DAYS days ending that day. The sites are the register's as it stood then."""
     if not await repository.region_exists(reader, adcode):
         raise NotFound(f"no region with adcode {adcode}")
     if last < first:
         raise InvalidParameter("to", "before from")
     threshold = await idle_below(reader, adcode)
-    recent_first = today - dt.timedelta(days=IDLE_DAYS - 1)
-    if first - today > dt.timedelta(days=IDLE_DAYS) or recent_first - last > dt.timedelta(days=IDLE_DAYS):
+    is_today = as_of == china_time.today()
+    recent_first = as_of - dt.timedelta(days=IDLE_DAYS - 1)
+    if first - as_of > dt.timedelta(days=IDLE_DAYS) or recent_first - last > dt.timedelta(days=IDLE_DAYS):
         # Far apart: each window read on its own rather than every day between them.
-        sites = await repository.per_site(reader, adcode, first, last, first, last)
+        sites = await repository.per_site(reader, adcode, first, last, first, last, as_of, is_today)
         recent = {
             r["site_id"]: r["visits"]
-            for r in await repository.per_site(reader, adcode, recent_first, today, recent_first, today)
+            for r in await repository.per_site(
+                reader, adcode, recent_first, as_of, recent_first, as_of, as_of, is_today
+            )
         }
     else:
-        sites = await repository.per_site(reader, adcode, first, last, recent_first, today)
+        sites = await repository.per_site(reader, adcode, first, last, recent_first, as_of, as_of, is_today)
         recent = {r["site_id"]: r["recent"] for r in sites}
     groups: dict[str, int] = {}
     items = []
@@ -243,12 +247,14 @@ async def region_usage(reader: Reader, adcode: str, first: dt.date, last: dt.dat
                 "region_adcode": row["region_adcode"],
                 "visits": row["visits"],
                 "groups": row["groups"],
+                "serving": row["serving"],
                 "visits_last_30_days": recent.get(row["site_id"], 0),
-                "idle": row["status"] == "active" and recent.get(row["site_id"], 0) < threshold,
+                "idle": row["serving"] and recent.get(row["site_id"], 0) < threshold,
             }
         )
     return {
         "adcode": adcode,
+        "as_of": as_of,
         "from": first,
         "to": last,
         "visits": sum(i["visits"] for i in items),
@@ -260,13 +266,13 @@ async def region_usage(reader: Reader, adcode: str, first: dt.date, last: dt.dat
     }
 
 
-async def children_usage(reader: Reader, adcode: str, first: dt.date, last: dt.date, today: dt.date) -> dict[str, Any]:
+async def children_usage(reader: Reader, adcode: str, first: dt.date, last: dt.date, as_of: dt.date) -> dict[str, Any]:
     """The same totals for each child region of a region."""
     if not await repository.region_exists(reader, adcode):
         raise NotFound(f"no region with adcode {adcode}")
     items = []
     for child in await repository.child_regions(reader, adcode):
-        usage = await region_usage(reader, child["adcode"], first, last, today)
+        usage = await region_usage(reader, child["adcode"], first, last, as_of)
         items.append(
             {
                 "adcode": child["adcode"],
@@ -278,7 +284,7 @@ async def children_usage(reader: Reader, adcode: str, first: dt.date, last: dt.d
                 "idle_count": usage["idle_count"],
             }
         )
-    return {"adcode": adcode, "from": first, "to": last, "items": items}
+    return {"adcode": adcode, "as_of": as_of, "from": first, "to": last, "items": items}
 
 
 async def station_rules(reader: Reader, adcode: str) -> dict[str, Any]:

@@ -83,3 +83,25 @@ async def test_the_queue_pages_within_the_region(
         if cursor is None:
             break
     assert set(reported[HUIMIN]) <= set(seen) and not set(reported[BINCHENG]) & set(seen)
+
+
+async def test_region_narrows_the_queue_within_the_keys_region(
+    client: httpx.AsyncClient, sa_conn: AsyncConnection, reported: dict[str, list[int]]
+) -> None:
+    city = await keys.create(sa_conn, "滨州市总工会", ["write"], "3716")
+    ours = {r for ids in reported.values() for r in ids}
+    for region in (HUIMIN, BINCHENG):
+        items = await queue(client, city, region=region)
+        assert {i["id"] for i in items} & ours == set(reported[region])
+    # A city, not only a county: its counties' reports, descendants included.
+    assert {i["id"] for i in await queue(client, city, region="371600")} & ours == ours
+
+    county = await keys.create(sa_conn, "滨城区总工会", ["write"], BINCHENG)
+    outside = await client.get("/v1/reports", params={"region": HUIMIN}, headers={"X-API-Key": county})
+    assert outside.status_code == 403
+    assert outside.json()["detail"] == f"region {HUIMIN} is outside this key's region {BINCHENG}*"
+    unknown = await client.get("/v1/reports", params={"region": "379999"}, headers={"X-API-Key": city})
+    assert unknown.status_code == 404 and "379999" in unknown.json()["detail"]
+    bad = await client.get("/v1/reports", params={"region": "37<b>"}, headers={"X-API-Key": city})
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["region"]
+    assert bad.headers["content-type"].startswith("application/problem+json")

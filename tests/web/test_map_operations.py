@@ -179,3 +179,198 @@ async def test_a_key_that_does_not_open_a_list_says_why(
         db = await asyncpg.connect(str(settings.database_url))
         await db.execute("DELETE FROM api_keys WHERE name = $1", key_name)
         await db.close()
+
+
+AS_OF = dt.date(2026, 9, 30)
+DAY_BEFORE = AS_OF - dt.timedelta(days=1)
+# One station's visits by day: 29 in the 30 days ending AS_OF (one short of the default rule of 30), 40 the day
+# before that window, inside DAY_BEFORE's: idle as of AS_OF, in use as of the day before (29 - 9 + 40 = 60).
+SHIFTING = {dt.date(2026, 8, 31): 40, dt.date(2026, 9, 1): 10, dt.date(2026, 9, 15): 10, AS_OF: 9}
+
+
+async def idle_listed(visit: Visit) -> set[int]:
+    listed = await visit.page.eval_on_selector_all(
+        '[data-testid="idle-sites"] li', "items => items.map(li => Number(li.dataset.siteId))"
+    )
+    assert len(listed) == len(set(listed))
+    return set(listed)
+
+
+async def test_the_operations_layer_judges_idle_on_the_pages_date(
+    visit: Visit, live_server: str, settings: Settings
+) -> None:
+    db = await asyncpg.connect(str(settings.database_url))
+    placed: list[int] = []
+    try:
+        async with httpx.AsyncClient(base_url=live_server) as http:
+
+            async def usage_on(day: dt.date) -> dict:
+                answer = await http.get(f"/v1/coverage/regions/{BINZHOU}/usage", params={"as_of": str(day)})
+                assert answer.status_code == 200, answer.text
+                return answer.json()
+
+            before = await usage_on(AS_OF)
+            assert before["idle_rule"]["below_visits"] == 30
+            serving = [s["site_id"] for s in before["sites"] if s["serving"] and s["visits_last_30_days"] == 0]
+            shifting, busy = serving[:2]
+            placed += [shifting, busy]
+            rows = [(shifting, day, n) for day, n in SHIFTING.items()]
+            rows += [(busy, day, 40) for day in (DAY_BEFORE, AS_OF)]  # in use on both dates
+            await db.executemany(
+                "INSERT INTO site_visit_days (site_id, day, worker_group, visits) VALUES ($1, $2, 'courier', $3)", rows
+            )
+            on, day_before = await usage_on(AS_OF), await usage_on(DAY_BEFORE)
+        idle_on = {s["site_id"] for s in on["sites"] if s["idle"]}
+        idle_before = {s["site_id"] for s in day_before["sites"] if s["idle"]}
+        assert shifting in idle_on and shifting not in idle_before and busy not in idle_on | idle_before
+        # The same sites stood on both days, so the rest of the idle sets agree.
+        assert idle_on - {shifting} == idle_before
+
+        await visit.page.goto(f"{live_server}/map?region={BINZHOU}&kind=outdoor_station&as_of={AS_OF}&layer=operations")
+        await wait_ready(visit.page)
+        await operations_ready(visit)
+        assert await drawn(visit, "operations-idle") == idle_on
+        assert await idle_listed(visit) == idle_on
+        assert int(await visit.page.text_content('[data-testid="idle-count"]')) == len(idle_on)
+        summary = await visit.page.text_content('[data-testid="operations-summary"]')
+        assert summary.startswith(f"{on['from']} – {on['to']} ") and on["to"] == str(AS_OF)
+        assert str(AS_OF) in await visit.page.text_content('[data-testid="operations-legend-days"]')
+        OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+        await visit.page.click('[data-testid="operations-panel"] summary')  # opens the idle list
+        await visit.page.locator('[data-testid="operations-panel"]').scroll_into_view_if_needed()
+        await visit.page.screenshot(path=str(OUTPUT_DIR / "map-operations-as-of.png"), full_page=True)
+
+        # A planner steps the date back a day: the station the 40 visits now fall within is no longer idle.
+        await visit.page.fill('[data-testid="as-of"]', str(DAY_BEFORE))
+        await visit.page.wait_for_function(
+            "day => document.querySelector('[data-testid=\"operations-summary\"]').textContent.includes(' – ' + day)",
+            arg=str(DAY_BEFORE),
+        )
+        await operations_ready(visit)
+        assert f"as_of={DAY_BEFORE}" in visit.page.url
+        assert await drawn(visit, "operations-idle") == idle_before
+        assert shifting in await drawn(visit, "operations-use")
+        assert await idle_listed(visit) == idle_before
+        assert visit.errors == [] and visit.outside == []
+    finally:
+        await db.execute("DELETE FROM site_visit_days WHERE site_id = ANY($1::bigint[])", placed)
+        await db.close()
+
+
+async def test_workers_reports_are_listed_and_ringed_on_the_layer(
+    visit: Visit, live_server: str, settings: Settings, engine: AsyncEngine
+) -> None:
+    key_name = "滨州市报告" + secrets.token_hex(4)
+    async with engine.begin() as conn:
+        key = await keys.create(conn, key_name, ["write", "inspect"], BINZHOU[:4])
+    auth = {"Authorization": f"Bearer {key}"}
+    db = await asyncpg.connect(str(settings.database_url))
+    today = china_time.today()
+    filed: list[int] = []
+    try:
+        async with httpx.AsyncClient(base_url=live_server) as http:
+            usage = (await http.get(f"/v1/coverage/regions/{BINZHOU}/usage")).json()
+            sites = [s["site_id"] for s in usage["sites"]][:3]
+            for site_id, body in zip(
+                sites,
+                (
+                    {"type": "locked", "note": HOSTILE},
+                    {"type": "closed"},
+                    {"type": "needs_app", "note": "门口要扫码 & 登记"},
+                ),
+                strict=True,
+            ):
+                answer = await http.post(f"/v1/sites/{site_id}/reports", json=body)
+                assert answer.status_code == 201, answer.text
+                filed.append(answer.json()["id"])
+            # The first filed a week ago: due 3 days after, so overdue today.
+            await db.execute("UPDATE site_reports SET created_at = now() - interval '7 days' WHERE id = $1", filed[0])
+            open_reports = (
+                await http.get("/v1/reports", params={"region": BINZHOU, "status": "open", "limit": 500}, headers=auth)
+            ).json()["items"]
+            overdue = (
+                await http.get(
+                    "/v1/reports", params={"region": BINZHOU, "overdue_on": str(today), "limit": 500}, headers=auth
+                )
+            ).json()["items"]
+        assert set(filed) <= {r["id"] for r in open_reports}
+        assert filed[0] in {r["id"] for r in overdue} and not {filed[1], filed[2]} & {r["id"] for r in overdue}
+
+        await visit.page.goto(f"{live_server}/map?region={BINZHOU}&kind=outdoor_station&layer=operations")
+        await wait_ready(visit.page)
+        await operations_ready(visit)
+        assert await visit.page.text_content('[data-testid="reports-open-status"]') == "需要密钥"
+        assert await drawn(visit, "operations-reported") == set()
+        await visit.page.fill('[data-testid="operations-key"]', key)
+        await visit.page.click('[data-testid="operations-key-use"]')
+        await visit.page.wait_for_selector('[data-testid="reports-open"] li')
+        await visit.page.wait_for_selector('[data-testid="reports-overdue"] li')
+        await operations_ready(visit)
+
+        def ids(testid: str) -> str:
+            return f'[data-testid="{testid}"] li'
+
+        shown = await visit.page.eval_on_selector_all(
+            ids("reports-open"), "items => items.map(li => [Number(li.dataset.reportId), li.firstChild.textContent])"
+        )
+        assert shown == [[r["id"], r["site_name"]] for r in open_reports]
+        assert int(await visit.page.text_content('[data-testid="reports-open-count"]')) == len(open_reports)
+        shown_overdue = await visit.page.eval_on_selector_all(
+            ids("reports-overdue"), "items => items.map(li => Number(li.dataset.reportId))"
+        )
+        assert shown_overdue == [r["id"] for r in overdue]
+        # The notes as their characters: the HTML one is text, nothing of it runs or becomes an element.
+        text = await visit.page.text_content('[data-testid="reports-open"]')
+        assert HOSTILE in text and "门口要扫码 & 登记" in text and "锁门进不去" in text
+        assert await visit.page.locator('[data-testid="operations-panel"] img').count() == 0
+        assert await visit.page.evaluate("() => window.hacked") is None
+        # The ringed sites are those with an open report.
+        assert await drawn(visit, "operations-reported") == {r["site_id"] for r in open_reports}
+        assert key not in visit.page.url
+        assert visit.errors == [] and visit.outside == []
+        OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+        await visit.page.locator('[data-testid="reports-overdue"]').scroll_into_view_if_needed()
+        await visit.page.screenshot(path=str(OUTPUT_DIR / "map-operations-reports.png"), full_page=True)
+        # Forgetting the key takes the lists and the rings away.
+        await visit.page.click('[data-testid="operations-key-forget"]')
+        await visit.page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=\"reports-open\"] li').length === 0"
+        )
+        await operations_ready(visit)
+        assert await drawn(visit, "operations-reported") == set()
+    finally:
+        await db.execute("DELETE FROM site_reports WHERE id = ANY($1::bigint[])", filed)
+        await db.execute("DELETE FROM api_keys WHERE name = $1", key_name)
+        await db.close()
+
+
+async def test_a_key_without_the_write_scope_sees_why_the_reports_are_not_listed(
+    visit: Visit, live_server: str, settings: Settings, engine: AsyncEngine
+) -> None:
+    key_name = "滨州市检查" + secrets.token_hex(4)
+    async with engine.begin() as conn:
+        key = await keys.create(conn, key_name, ["inspect"], BINZHOU[:4])
+    try:
+        async with httpx.AsyncClient(base_url=live_server) as http:
+            refused = await http.get(
+                "/v1/reports", params={"region": BINZHOU, "status": "open"}, headers={"Authorization": f"Bearer {key}"}
+            )
+        assert refused.status_code == 403
+        reason = refused.json()["detail"]
+        await visit.page.goto(f"{live_server}/map?region={BINZHOU}&kind=outdoor_station&layer=operations")
+        await wait_ready(visit.page)
+        await visit.page.fill('[data-testid="operations-key"]', key)
+        await visit.page.click('[data-testid="operations-key-use"]')
+        await visit.page.wait_for_function(
+            "() => !['', '需要密钥']"
+            ".includes(document.querySelector('[data-testid=\"reports-open-status\"]').textContent)"
+        )
+        for testid in ("reports-open", "reports-overdue"):
+            assert await visit.page.text_content(f'[data-testid="{testid}-status"]') == reason
+            assert await visit.page.locator(f'[data-testid="{testid}"] li').count() == 0
+            assert await visit.page.text_content(f'[data-testid="{testid}-count"]') == "—"
+        assert await drawn(visit, "operations-reported") == set()
+    finally:
+        db = await asyncpg.connect(str(settings.database_url))
+        await db.execute("DELETE FROM api_keys WHERE name = $1", key_name)
+        await db.close()

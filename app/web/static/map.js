@@ -25,11 +25,13 @@ const TEXT = {
     status_behind: "滞后", needed: "每月需增",
     operationsLayer: "运营图层", operations: "运营情况", idleSites: "闲置站点", operationsKey: "管理密钥",
     operationsKeyUse: "使用", operationsKeyForget: "清除",
-    operationsKeyHint: "检查（inspect）或管理（write）密钥可查看逾期检查和回访；密钥只保存在本标签页。",
+    operationsKeyHint: "检查（inspect）或管理（write）密钥可查看逾期检查、回访和职工报告；密钥只保存在本标签页。",
     inspectionsDue: "逾期未检查站点", callbacksOverdue: "逾期未回访", needsKey: "需要密钥", neverInspected: "从未检查",
     dueSince: "应检于", callbackDue: "应回访于", idleRule: "闲置：近 {days} 天到访少于 {n} 次", visits30: "近 30 天到访",
     operationsOff: "打开“运营图层”查看站点使用情况", operationsLevel: "运营图层按市、区县显示：请选择一个市或区县",
-    operationsSites: "站点", operationsVisits: "到访",
+    operationsSites: "站点", operationsVisits: "到访", visits30Until: "截至 {date} 的 30 天到访",
+    reportsOpen: "职工报告（待处理）", reportsOverdue: "逾期未处理报告", reportDue: "应处理于", reportTimes: "次",
+    legendReported: "有待处理的职工报告",
   },
   en: {
     title: "Union service coverage map", region: "Region", kind: "Kind", asOf: "As of", print: "Print A4", legend: "Legend",
@@ -58,12 +60,14 @@ const TEXT = {
     status_on_track: "On track", status_behind: "Behind", needed: "needed a month",
     operationsLayer: "Operations layer", operations: "Stations in use", idleSites: "Idle stations", operationsKey: "Key",
     operationsKeyUse: "Use", operationsKeyForget: "Forget",
-    operationsKeyHint: "An inspect or write key shows overdue inspections and call-backs; it is kept in this tab only.",
+    operationsKeyHint: "An inspect or write key shows overdue inspections, call-backs and workers' reports; it is kept in this tab only.",
     inspectionsDue: "Overdue inspections", callbacksOverdue: "Overdue call-backs", needsKey: "needs a key",
     neverInspected: "never inspected", dueSince: "due", callbackDue: "due", idleRule: "Idle: under {n} visits in {days} days",
     visits30: "Visits in the last 30 days", operationsOff: "Switch the operations layer on to see how stations are used",
     operationsLevel: "The operations layer shows a city or a county: select one", operationsSites: "sites",
-    operationsVisits: "visits",
+    operationsVisits: "visits", visits30Until: "Visits in the 30 days to {date}",
+    reportsOpen: "Workers' reports (open)", reportsOverdue: "Overdue reports", reportDue: "due", reportTimes: "×",
+    legendReported: "Open workers' reports",
   },
 };
 const KIND_COLOURS = { outdoor_station: "#e66101", legal_aid: "#2c7fb8", service_centre: "#5e3c99" };
@@ -86,6 +90,7 @@ const OPERATIONS_LEVELS = new Set(["city", "county"]);
 // never in the URL.
 const KEY_STORE = "yizhan.key";
 const IDLE_GREY = "#9e9e9e";
+const REPORTED_RING = "#e66101";
 const USE_RAMP = ["#c6dbef", "#6baed6", "#2171b5", "#08306b"];
 const state = {
   region: params.get("region"), kind: params.get("kind") || "legal_aid", asOf: params.get("as_of"),
@@ -94,6 +99,8 @@ const state = {
   view: 0, table: [], sort: { key: "name", descending: false },
   gaps: null, markers: [], suggestionMarkers: [], clickMarker: null,
   operations: params.get("layer") === "operations", key: sessionStorage.getItem(KEY_STORE),
+  // What the operations layer draws (its features before the reports' marks) and the sites with open reports.
+  operationsFeatures: [], reportedSites: new Set(),
 };
 const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[state.lang][key] ?? key;
@@ -319,11 +326,16 @@ function addLayers() {
   map.addLayer({ id: "operations-idle", type: "circle", source: "operations", filter: ["get", "idle"],
     layout: { visibility: "none" },
     paint: { "circle-color": IDLE_GREY, "circle-radius": 6, "circle-stroke-color": "#616161", "circle-stroke-width": 1 } });
+  // A ring around each site a worker has an open report on (a key's region, app/reports).
+  map.addLayer({ id: "operations-reported", type: "circle", source: "operations", filter: ["get", "reported"],
+    layout: { visibility: "none" },
+    paint: { "circle-color": "rgba(0, 0, 0, 0)", "circle-radius": 10, "circle-stroke-color": REPORTED_RING,
+      "circle-stroke-width": 2.5 } });
   showOperations();
 }
 
 const EMPTY = { type: "FeatureCollection", features: [] };
-const OPERATIONS_LAYERS = ["operations-use", "operations-idle"];
+const OPERATIONS_LAYERS = ["operations-use", "operations-idle", "operations-reported"];
 
 // With the operations layer on, the register's own site dots make way for it.
 function showOperations() {
@@ -369,14 +381,17 @@ async function loadOperations(region, view) {
   document.body.dataset.operations = "loading";
   const lists = loadKeyedLists(region, view);
   if (!state.operations || !OPERATIONS_LEVELS.has(region.level)) {
+    state.operationsFeatures = [];
     map.getSource("operations")?.setData(EMPTY);
     $("operations-summary").textContent = t(state.operations ? "operationsLevel" : "operationsOff");
     $("idle-count").textContent = "—";
     $("idle-sites").replaceChildren();
   } else {
     try {
+      // The idle rule judged on the page's date, as the overdue lists are.
+      const q = new URLSearchParams(state.asOf ? { as_of: state.asOf } : {});
       const [usage, points] = await Promise.all([
-        api(`/v1/coverage/regions/${region.adcode}/usage`), regionPoints(region.adcode),
+        api(`/v1/coverage/regions/${region.adcode}/usage?${q}`), regionPoints(region.adcode),
       ]);
       if (view !== state.view) return;
       drawOperations(usage, points);
@@ -390,19 +405,20 @@ async function loadOperations(region, view) {
 
 function drawOperations(usage, points) {
   const use = new Map(usage.sites.map((site) => [site.site_id, site]));
-  const features = points.filter((point) => use.has(point.id)).map((point) => {
+  state.operationsFeatures = points.filter((point) => use.has(point.id)).map((point) => {
     const site = use.get(point.id);
     return { type: "Feature", id: point.id, geometry: point.geometry,
       properties: { id: point.id, name: site.name, visits: site.visits_last_30_days, idle: site.idle,
-        active: point.properties.status === "active" } };
+        active: site.serving } };
   });
-  map.getSource("operations").setData({ type: "FeatureCollection", features });
+  markReported();
   const { below_visits: below, days } = usage.idle_rule;
   const n = Math.max(below, 1);
   const stops = [n, 2 * n, 4 * n, 8 * n];
   map.setPaintProperty("operations-use", "circle-color",
     ["interpolate", ["linear"], ["get", "visits"], ...stops.flatMap((stop, i) => [stop, USE_RAMP[i]])]);
   $("operations-legend-idle").textContent = t("idleRule").replace("{n}", below).replace("{days}", days);
+  $("operations-legend-days").textContent = t("visits30Until").replace("{date}", usage.as_of);
   $("operations-legend-ramp").replaceChildren(
     ...stops.map((stop, i) => span("", i === stops.length - 1 ? `≥ ${stop}` : String(stop))));
   $("operations-summary").textContent =
@@ -416,11 +432,34 @@ function drawOperations(usage, points) {
   });
 }
 
-// The lists that need a key: the region's sites overdue for inspection (an `inspect` key) and its overdue
-// call-backs (a `write` key); each says why when the key does not open it.
+// The operations layer's sites, those with an open report ringed.
+function markReported() {
+  const features = state.operationsFeatures.map((feature) => (
+    { ...feature, properties: { ...feature.properties, reported: state.reportedSites.has(feature.id) } }));
+  map.getSource("operations")?.setData({ type: "FeatureCollection", features });
+}
+
+// Every page of a keyed list.
+async function allPages(path, params, headers) {
+  const rows = [];
+  let cursor = null;
+  do {
+    const q = new URLSearchParams({ ...params, limit: 500 });
+    if (cursor) q.set("cursor", cursor);
+    const page = await api(`${path}?${q}`, { headers });
+    rows.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return rows;
+}
+
+// The lists that need a key: the region's sites overdue for inspection (an `inspect` key), its overdue call-backs
+// and its workers' open and overdue reports (a `write` key); each says why when the key does not open it.
 async function loadKeyedLists(region, view) {
   const on = state.asOf || todayInChina();
   const headers = { Authorization: `Bearer ${state.key}` };
+  state.reportedSites = new Set();
+  markReported();
   const show = async (list, count, status, load, item) => {
     list.replaceChildren();
     count.textContent = "—";
@@ -443,18 +482,7 @@ async function loadKeyedLists(region, view) {
         li.append(due.name, span("when", due.due_on ? `${t("dueSince")} ${due.due_on}` : t("neverInspected")));
       }),
     show($("callbacks-overdue"), $("callbacks-count"), $("callbacks-status"),
-      async () => {
-        const rows = [];
-        let cursor = null;
-        do {
-          const q = new URLSearchParams({ region: region.adcode, overdue_on: on, limit: 500 });
-          if (cursor) q.set("cursor", cursor);
-          const page = await api(`/v1/callbacks?${q}`, { headers });
-          rows.push(...page.items);
-          cursor = page.next_cursor;
-        } while (cursor);
-        return rows;
-      },
+      () => allPages("/v1/callbacks", { region: region.adcode, overdue_on: on }, headers),
       (li, callback) => {
         li.dataset.siteId = callback.site_id;
         li.dataset.callbackId = callback.id;
@@ -462,7 +490,27 @@ async function loadKeyedLists(region, view) {
           span("when", `${t("callbackDue")} ${callback.due_on}`));
         if (callback.comment) li.append(document.createElement("br"), span("muted", callback.comment));
       }),
+    show($("reports-open"), $("reports-open-count"), $("reports-open-status"),
+      async () => {
+        const rows = await allPages("/v1/reports", { region: region.adcode, status: "open" }, headers);
+        if (view === state.view) {
+          state.reportedSites = new Set(rows.map((report) => report.site_id));
+          markReported();
+        }
+        return rows;
+      },
+      reportItem),
+    show($("reports-overdue"), $("reports-overdue-count"), $("reports-overdue-status"),
+      () => allPages("/v1/reports", { region: region.adcode, overdue_on: on }, headers), reportItem),
   ]);
+}
+
+function reportItem(li, report) {
+  li.dataset.siteId = report.site_id;
+  li.dataset.reportId = report.id;
+  li.append(report.site_name, ` · ${label("report_types", report.type)}`,
+    span("muted", ` · ${report.times_reported} ${t("reportTimes")}`), span("when", `${t("reportDue")} ${report.due_on}`));
+  if (report.note) li.append(document.createElement("br"), span("muted", report.note));
 }
 
 function shadeTable() {
