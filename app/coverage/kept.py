@@ -3,10 +3,10 @@
 A leaf region's figures (its row of a table) are kept by the state of the sites within their reach (a
 fingerprint of the sites of the kind around the region: app.coverage.repository.leaf_fingerprints), so a site's
 change recomputes only the regions it can touch. The state of the kind as a whole (its sites, rules and the regions:
-repository.kind_state) is read from the database at each question, one pass over the kind's sites; the leaves'
-fingerprints are read again only when it has moved. So a write by another process (a CLI import, another worker) is
-seen at once, and a country's 2,891 leaves cost one statement while nothing changes. A row also depends on its
-region's rule and boundary, which the fingerprint holds too; the population cells are not in it, so a new
+repository.kind_state) is read from the database at each question, the sites' part from sums kept by trigger; the
+leaves' fingerprints are read again only when it has moved. So a write by another process (a CLI import, another
+worker) is seen at once, and a country's 2,891 leaves cost one statement while nothing changes. A row also depends
+on its region's rule and boundary, which the fingerprint holds too; the population cells are not in it, so a new
 population model is seen within ROW_SECONDS.
 
 A region's covered share of the area (a map's shading, at any level) is kept for the register's state, the kind's

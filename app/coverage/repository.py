@@ -134,13 +134,8 @@ RULES_VERSION_SQL = """
 (SELECT md5(coalesce(string_agg(c::text, ',' ORDER BY c.id), '')) FROM coverage_rules c WHERE c.kind = $1)
 || (SELECT md5(coalesce(string_agg(n.id || ':' || n.xmin, ',' ORDER BY n.id), '')) FROM road_networks n)
 """
-# What coverage reads of a site, hashed: a write through the service raises the version, a plain SQL one changes
-# what is hashed; a change coverage does not read (a name, the region the site is filed under) changes nothing.
-# Hashed as a record (each field by its type's hash; the point by its bytes): 24 ms over China's 20,000 legal-aid
-# points where the record's text took 43 ms, at every question.
-SITE_STATE = (
-    "hash_record_extended(ROW(s.id, s.version, s.geom::bytea, s.status, s.opened_on, s.closed_on, s.deleted_at), 0)"
-)
+# What coverage reads of a site, hashed (migration 0025 defines it, and keeps each kind's sums by trigger).
+SITE_STATE = "site_coverage_hash(s)"
 # A region's version goes up with every visible change (its outline, its class: migration 0013).
 REGION_STATE = "hashtextextended(r.adcode || ':' || r.version, 0)"
 
@@ -171,11 +166,13 @@ GROUP BY l.adcode, r.version
 
 LEAF_FINGERPRINTS_SQL = _fingerprints_sql()
 
+# The kind's sites' count and hash sum as the triggers of migration 0025 keep them: what hashing every site of the
+# kind would give, read from a few index entries (hashing China's 20,000 legal-aid points took ~35 ms a question).
 KIND_STATE_SQL = f"""
 SELECT {RULES_VERSION_SQL} AS rules,
        (SELECT coalesce(sum({REGION_STATE}), 0) FROM regions r)::text AS regions,
-       count(*) AS sites, coalesce(sum({SITE_STATE}), 0)::text AS versions
-FROM sites s WHERE s.kind = $1
+       coalesce(sum(st.sites), 0) AS sites, coalesce(sum(st.hashes), 0)::text AS versions
+FROM coverage_site_states st WHERE st.kind = $1
 """
 
 
@@ -190,8 +187,8 @@ async def leaf_fingerprints(reader: Reader, kind: str, reaches: dict[str, float]
 
 
 async def kind_state(reader: Reader, kind: str) -> tuple[str, ...]:
-    """The state of everything any leaf's figures for `kind` are computed from, read at once (one pass over the
-    kind's sites, none over the regions' outlines): while it stands, so does every leaf's fingerprint."""
+    """The state of everything any leaf's figures for `kind` are computed from, read at once (the kind's sites' sums
+    kept by trigger, none of the regions' outlines): while it stands, so does every leaf's fingerprint."""
     row = await reader.fetchrow(KIND_STATE_SQL, kind)
     assert row is not None
     return (row["rules"], row["regions"], str(row["sites"]), row["versions"])
