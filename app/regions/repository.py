@@ -50,6 +50,10 @@ async def list_regions(reader: Reader, level: str | None, parent: str | None) ->
     return await reader.fetch(f"SELECT {_FIELDS} FROM regions r {where} ORDER BY r.adcode", *p.values)
 
 
+async def exists(reader: Reader, adcode: str) -> bool:
+    return bool(await reader.fetchval("SELECT EXISTS (SELECT FROM regions WHERE adcode = $1)", adcode))
+
+
 async def get(reader: Reader, adcode: str) -> asyncpg.Record | None:
     return await reader.fetchrow(GET_SQL, adcode)
 

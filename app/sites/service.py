@@ -21,9 +21,9 @@ from app.database.read_pool import Reader
 from app.keys.service import Principal
 from app.problems import Forbidden, InvalidParameter, NotFound, PreconditionFailed, PreconditionRequired
 from app.problems.database import database_errors
+from app.regions import repository as region_repository
 from app.sites import repository
 from app.sites.schemas import SiteCreate, SiteFields
-from app.visits import repository as visits_repository
 from app.vocabularies.service import Vocabularies
 
 
@@ -138,7 +138,7 @@ async def refusals(
 
 async def check_key_covers(reader: Reader, principal: Principal, region: str) -> None:
     """A list asked for one region (`region=`): 404 for an unknown region, 403 for one outside the key's region."""
-    if not await visits_repository.region_exists(reader, region):
+    if not await region_repository.exists(reader, region):
         raise NotFound(f"no region with adcode {region}")
     if not principal.may_write_in(region):
         raise Forbidden(f"region {region} is outside this key's region {principal.region_prefix}*")

@@ -122,7 +122,3 @@ async def history(reader: Reader, target_id: int) -> list[asyncpg.Record]:
             target_id,
         )
     )
-
-
-async def region_exists(reader: Reader, adcode: str) -> bool:
-    return bool(await reader.fetchval("SELECT EXISTS (SELECT FROM regions WHERE adcode = $1)", adcode))

@@ -10,6 +10,7 @@ from app.api.parameters import MAX_BIGINT, CursorText, VocabularyCode, decode_cu
 from app.api.query import StrictQueryRoute
 from app.api.responses import JSON
 from app.coverage.parameters import CoverageKeptDep
+from app.regions import repository as region_repository
 from app.regions.adcode import ADCODE_PATTERN, Adcode
 from app.regions.service import absent
 from app.targets import repository, service
@@ -92,7 +93,7 @@ async def region_targets(
     cursor: Cursor = None,
 ) -> Response:
     """The targets of a region and of the regions below it."""
-    if not await repository.region_exists(reader, adcode):
+    if not await region_repository.exists(reader, adcode):
         raise await absent(reader, adcode)
     return await _page(reader, adcode, kind, status, limit, cursor)
 

@@ -23,6 +23,7 @@ from app.problems import (
 )
 from app.problems.database import database_errors
 from app.progress import figures
+from app.regions import repository as region_repository
 from app.targets import repository
 from app.targets.schemas import TargetCreate, TargetFields
 from app.vocabularies.closed import TargetMeasure, TargetStatus
@@ -101,7 +102,7 @@ async def create(
     target.setdefault("starts_on", None)
     target["starts_on"] = target["starts_on"] or today
     problems = []
-    if not await repository.region_exists(reader, body.region):
+    if not await region_repository.exists(reader, body.region):
         problems.append(("region", f"no region with adcode {body.region}"))
     if problem := vocabularies.site_kinds.unknown(await vocabularies.site_kinds.codes(reader), [body.kind]):
         problems.append(("kind", problem))

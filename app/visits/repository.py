@@ -204,10 +204,6 @@ async def region_rule(reader: Reader, adcode: str, column: str) -> Any:
     return row[column] if row is not None else None
 
 
-async def region_exists(reader: Reader, adcode: str) -> bool:
-    return bool(await reader.fetchval("SELECT EXISTS (SELECT FROM regions WHERE adcode = $1)", adcode))
-
-
 async def child_regions(reader: Reader, adcode: str) -> list[Any]:
     return await reader.fetch("SELECT adcode, name FROM regions WHERE parent_adcode = $1 ORDER BY adcode", adcode)
 

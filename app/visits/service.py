@@ -22,6 +22,7 @@ from app.database.read_pool import Reader
 from app.inspections.rules import INSPECTION_INTERVAL_MONTHS
 from app.keys.service import Principal
 from app.problems import Forbidden, InvalidParameter, NotFound, RateLimited
+from app.regions import repository as region_repository
 from app.visits import repository
 
 # Raw visits (the hour-level questions) are kept this many whole months besides the current one; the daily counts
@@ -215,7 +216,7 @@ async def region_usage(reader: Reader, adcode: str, first: dt.date, last: dt.dat
     """A region's visits per site between two days, and its idle stations on `as_of` (the planner's "move or close?"
     list): sites serving that day, as coverage counts them (app.sites.repository.serving_on), with fewer visits than
     the region's threshold in the IDLE_DAYS days ending that day. The sites are the register's as it stood then."""
-    if not await repository.region_exists(reader, adcode):
+    if not await region_repository.exists(reader, adcode):
         raise NotFound(f"no region with adcode {adcode}")
     if last < first:
         raise InvalidParameter("to", "before from")
@@ -268,7 +269,7 @@ async def region_usage(reader: Reader, adcode: str, first: dt.date, last: dt.dat
 
 async def children_usage(reader: Reader, adcode: str, first: dt.date, last: dt.date, as_of: dt.date) -> dict[str, Any]:
     """The same totals for each child region of a region."""
-    if not await repository.region_exists(reader, adcode):
+    if not await region_repository.exists(reader, adcode):
         raise NotFound(f"no region with adcode {adcode}")
     items = []
     for child in await repository.child_regions(reader, adcode):
@@ -290,7 +291,7 @@ async def children_usage(reader: Reader, adcode: str, first: dt.date, last: dt.d
 async def station_rules(reader: Reader, adcode: str) -> dict[str, Any]:
     """A region's station rules: what it sets itself (null: not set) and what applies (its own, else its nearest
     ancestor's, else the defaults)."""
-    if not await repository.region_exists(reader, adcode):
+    if not await region_repository.exists(reader, adcode):
         raise NotFound(f"no region with adcode {adcode}")
     own = await repository.own_rules(reader, adcode)
     interval = await repository.region_rule(reader, adcode, "inspection_interval_months")
@@ -312,7 +313,7 @@ async def set_station_rules(
 ) -> dict[str, Any]:
     """Set a region's own rules (null: follow the region above): a write key whose region holds it."""
     raw = await reader_in(conn)
-    if not await repository.region_exists(raw, adcode):
+    if not await region_repository.exists(raw, adcode):
         raise NotFound(f"no region with adcode {adcode}")
     if not principal.may_write_in(adcode):
         raise Forbidden(f"region {adcode} is outside this key's region {principal.region_prefix}*")
