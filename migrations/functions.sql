@@ -220,6 +220,69 @@ BEGIN
 END
 $$;
 
+-- What coverage reads of a site, hashed: each kind's sums of it are kept by the triggers below, and the leaves'
+-- fingerprints sum it over the sites around them.
+CREATE OR REPLACE FUNCTION site_coverage_hash(s sites) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    -- What coverage reads of a site: a write through the service raises the version, a plain SQL one changes the
+    -- fields; a change coverage does not read (a name, the region the site is filed under) changes nothing. Each
+    -- field hashed by its type's hash, the point by its bytes.
+    SELECT hash_record_extended(ROW(s.id, s.version, s.geom::bytea, s.status, s.opened_on, s.closed_on,
+                                    s.deleted_at), 0)
+$$;
+
+-- Folds each kind's coverage_site_states rows into one.
+CREATE OR REPLACE FUNCTION coverage_site_states_compact() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- One folder at a time; in read committed only, where the DELETE sees the rows other folders left (under a
+    -- snapshot of its own transaction's start it could fail to serialize, failing the write that triggered it).
+    IF current_setting('transaction_isolation') <> 'read committed'
+       OR NOT pg_try_advisory_xact_lock(hashtextextended('coverage_site_states_compact', 0)) THEN
+        RETURN;
+    END IF;
+    WITH folded AS (DELETE FROM coverage_site_states RETURNING kind, sites, hashes)
+    INSERT INTO coverage_site_states (kind, sites, hashes)
+    SELECT kind, sum(sites), sum(hashes) FROM folded GROUP BY kind;
+END
+$$;
+
+-- Each statement on sites adds, per kind, the count and hash sum of the rows it wrote less those it replaced.
+CREATE OR REPLACE FUNCTION sites_keep_coverage_states() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- Each branch reads its own trigger's transition tables (PL/pgSQL plans a statement when it first runs it).
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO coverage_site_states (kind, sites, hashes)
+        SELECT kind, count(*), sum(site_coverage_hash(n)) FROM added_sites n GROUP BY kind;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO coverage_site_states (kind, sites, hashes)
+        SELECT kind, -count(*), -sum(site_coverage_hash(o)) FROM removed_sites o GROUP BY kind;
+    ELSE
+        INSERT INTO coverage_site_states (kind, sites, hashes)
+        SELECT kind, sum(n), sum(h)
+        FROM (SELECT n.kind, 1 AS n, site_coverage_hash(n)::numeric AS h FROM new_sites n
+              UNION ALL
+              SELECT o.kind, -1, -site_coverage_hash(o)::numeric FROM old_sites o) AS changed
+        GROUP BY kind
+        HAVING sum(n) <> 0 OR sum(h) <> 0;
+    END IF;
+    IF random() < 1.0 / 64 THEN
+        PERFORM coverage_site_states_compact();
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- TRUNCATE sites: no site left, no sums.
+CREATE OR REPLACE FUNCTION sites_forget_coverage_states() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM coverage_site_states;
+    RETURN NULL;
+END
+$$;
+
 -- site_reports -----------------------------------------------------------------------------------------------
 
 -- sites.access_reported (an open report that workers could not get in, for the nearest query's ranking) is
@@ -342,6 +405,19 @@ CREATE TRIGGER sites_number_opening_hours_on_update BEFORE UPDATE ON public.site
     WHEN (((new.opening_hours IS DISTINCT FROM old.opening_hours)
         OR (new.opening_hours_id IS DISTINCT FROM old.opening_hours_id)))
     EXECUTE FUNCTION sites_number_opening_hours();
+
+CREATE TRIGGER sites_keep_coverage_states_inserted AFTER INSERT ON public.sites
+    REFERENCING NEW TABLE AS added_sites FOR EACH STATEMENT EXECUTE FUNCTION sites_keep_coverage_states();
+
+CREATE TRIGGER sites_keep_coverage_states_deleted AFTER DELETE ON public.sites
+    REFERENCING OLD TABLE AS removed_sites FOR EACH STATEMENT EXECUTE FUNCTION sites_keep_coverage_states();
+
+CREATE TRIGGER sites_keep_coverage_states_updated AFTER UPDATE ON public.sites
+    REFERENCING OLD TABLE AS old_sites NEW TABLE AS new_sites
+    FOR EACH STATEMENT EXECUTE FUNCTION sites_keep_coverage_states();
+
+CREATE TRIGGER sites_forget_coverage_states AFTER TRUNCATE ON public.sites
+    FOR EACH STATEMENT EXECUTE FUNCTION sites_forget_coverage_states();
 
 -- site_reports -----------------------------------------------------------------------------------------------
 
