@@ -40,7 +40,7 @@ from app.sites.open_hours import OpenHoursIndex
 from app.sites.router import router as sites_router
 from app.targets.router import router as targets_router
 from app.tiles.router import router as tiles_router
-from app.visits.router import mount_visits
+from app.visits.router import VISITS_PATH, mount_visits
 from app.visits.router import router as visits_router
 from app.visits.service import VisitDesk
 from app.vocabularies.router import router as vocabularies_router
@@ -118,8 +118,10 @@ def create_app(settings: Settings | None = None) -> Service:
     app.state.migration_head = health.migration_head()
     install_error_handlers(app)
     counter = RedisCounter(settings.redis_url, settings.rate_limit_prefix) if settings.redis_url else MemoryCounter()
-    app.add_middleware(RateLimitMiddleware, settings=settings, counter=counter)
-    # Visits have limits of their own, per client and per site, on counters of their own.
+    # Visits have limits of their own, per client and per site, on counters of their own, and spend only those.
+    app.add_middleware(
+        RateLimitMiddleware, settings=settings, counter=counter, own_limits=frozenset({("POST", VISITS_PATH)})
+    )
     visit_counter = (
         RedisCounter(settings.redis_url, f"{settings.rate_limit_prefix}:visits")
         if settings.redis_url
