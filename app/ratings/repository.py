@@ -173,7 +173,7 @@ async def one_callback(reader: Reader, callback_id: int) -> dict[str, Any] | Non
 
 async def lock_callback(conn: Reader, callback_id: int) -> Any:
     return await conn.fetchrow(
-        "SELECT c.id, c.status, s.region_adcode FROM site_callbacks c JOIN sites s ON s.id = c.site_id "
+        "SELECT c.id, c.site_id, c.status, s.region_adcode FROM site_callbacks c JOIN sites s ON s.id = c.site_id "
         "WHERE c.id = $1 FOR UPDATE OF c",
         callback_id,
     )

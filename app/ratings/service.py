@@ -21,9 +21,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import china_time
+from app.changes import repository as changes
 from app.database.connections import reader_in
 from app.database.read_pool import Reader
 from app.door import service as door
+from app.inspections.rules import CALLBACK_DAYS
+from app.inspections.service import star_level
 from app.keys.service import Principal
 from app.problems import Forbidden, InvalidParameter, NotFound
 from app.ratings import repository
@@ -42,12 +45,18 @@ PRIOR_RATINGS = 10  # and this many as the region's
 Z = 1.645  # a one-sided 95 % bound
 FLAT_MEAN = sum(FLAT_PRIOR) / len(FLAT_PRIOR)
 FLAT_MEAN_SQUARE = sum(s * s for s in FLAT_PRIOR) / len(FLAT_PRIOR)
-# A rating of this many stars or fewer, or one saying the door was locked, opens a call-back due this many days on.
+# A rating of this many stars or fewer, or one saying the door was locked, opens a call-back (due CALLBACK_DAYS on).
 CALLBACK_BELOW_OR_AT = 2
-CALLBACK_DAYS = 3
 SALT_BYTES = 32
+# Who the change feed names for a change of a site's rating.
+RATING_ACTOR = "door:rating"
 
 now = china_time.now  # the clock ratings and call-backs are dated by (tests move it)
+
+
+def shown_mean(ratings: int, stars: int) -> float | None:
+    """A site's mean stars as every answer and the change feed show it (null without ratings)."""
+    return round(stars / ratings, 2) if ratings else None
 
 
 def ranking_score(ratings: int, stars: int, stars_squared: int, prior_mean: float, prior_mean_square: float) -> float:
@@ -70,7 +79,7 @@ def rating_of(row: Any) -> dict[str, Any]:
     else:
         prior = (FLAT_MEAN, FLAT_MEAN_SQUARE)
     return {
-        "mean": round(stars / ratings, 2) if ratings else None,
+        "mean": shown_mean(ratings, stars),
         "count": ratings,
         "ranking_score": round(ranking_score(ratings, stars, row["stars_squared"], *prior), 3),
         "region_mean": round(prior[0], 3),
@@ -112,13 +121,13 @@ async def rate(conn: AsyncConnection, site_id: int, body: RatingIn, client: str)
     replaced = await repository.replace(raw, site_id, hashes, at - REPLACE_WITHIN)
     tags: list[str] = sorted({tag.value for tag in body.tags})
     row = await repository.insert(raw, site_id, current, body.stars, tags, body.comment)
-    await repository.add_to_totals(
-        raw,
-        site_id,
-        1 - len(replaced),
-        body.stars - sum(r["stars"] for r in replaced),
-        body.stars**2 - sum(r["stars"] ** 2 for r in replaced),
+    added, stars_added = 1 - len(replaced), body.stars - sum(r["stars"] for r in replaced)
+    totals = await repository.add_to_totals(
+        raw, site_id, added, stars_added, body.stars**2 - sum(r["stars"] ** 2 for r in replaced)
     )
+    before = (totals["ratings"] - added, shown_mean(totals["ratings"] - added, totals["stars"] - stars_added))
+    if (totals["ratings"], shown_mean(totals["ratings"], totals["stars"])) != before:
+        await changes.record_in_use_change(raw, site_id, RATING_ACTOR)
     callback = None
     reason = callback_reason(body.stars, tags)
     if reason is not None:
@@ -178,7 +187,10 @@ async def resolve_callback(
     _check_region(principal, found["region_adcode"], "call-back")
     if found["status"] != CallbackStatus.open:
         raise InvalidParameter("status", f"call-back {callback_id} was resolved already")
+    level_before = await star_level(raw, found["site_id"])
     await repository.resolve_callback(raw, callback_id, outcome, principal.name)
+    if await star_level(raw, found["site_id"]) != level_before:  # an overdue call-back no longer lowers it
+        await changes.record_in_use_change(raw, found["site_id"], principal.name)
     resolved = await repository.one_callback(raw, callback_id)
     assert resolved is not None
     return resolved
