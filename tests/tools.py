@@ -194,11 +194,16 @@ def throwaway_cluster(purpose: str) -> Iterator[tuple[Path, str]]:
 
 
 def unlimited(url: str, **settings: Any) -> Settings:
-    """Settings for the database at `url` without rate limits (tests that send many requests)."""
+    """Settings for the database at `url` without rate limits (tests that send many requests), and without the
+    visits' retention running in the background of every app a test starts (tests/visits/test_retention.py runs
+    it)."""
     return Settings(
-        database_url=PostgresDsn(url),
-        rate_limit_reads_per_minute=0,
-        rate_limit_writes_per_minute=0,
-        rate_limit_coverage_per_minute=0,
-        **settings,
+        **{
+            "database_url": PostgresDsn(url),
+            "rate_limit_reads_per_minute": 0,
+            "rate_limit_writes_per_minute": 0,
+            "rate_limit_coverage_per_minute": 0,
+            "visits_retention_on_schedule": False,
+            **settings,
+        }
     )
