@@ -109,8 +109,7 @@ async def rate(conn: AsyncConnection, site_id: int, body: RatingIn, client: str)
     """Record a rating from the door of `site_id`; the client's rating of the last 30 days there is replaced."""
     raw = await reader_in(conn)
     await sites.get(raw, site_id)
-    if await door.site_of(raw, body.token) != site_id:
-        raise InvalidParameter("token", f"not the door token of site {site_id}")
+    await door.check_door_of(raw, body.token, site_id)
     at = now()
     today = china_time.local_time(at).date()
     period = today.toordinal() // SALT_PERIOD_DAYS
