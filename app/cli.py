@@ -33,6 +33,7 @@ from app.regions.repository import Upserted
 from app.regions.urban import is_urban_district
 from app.roads import importer, osm
 from app.sites import bulk, export
+from app.visits import retention as visit_retention
 from app.vocabularies.closed import RegionLevel, Scope
 from app.vocabularies.service import Vocabularies
 
@@ -52,6 +53,8 @@ rules_cli = typer.Typer(
 )
 cli.add_typer(rules_cli, name="rules")
 cli.add_typer(keys_cli, name="keys")
+visits_cli = typer.Typer(help="Visits counted at stations' doors.", no_args_is_help=True)
+cli.add_typer(visits_cli, name="visits")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -416,6 +419,23 @@ def keys_revoke(prefix: str = typer.Argument(..., help="The key's prefix, as `yi
     if not _on_primary(lambda conn: keys.revoke(conn, prefix)):
         raise typer.BadParameter(f"no active key with prefix {prefix}", param_hint="PREFIX")
     console.print(f"revoked {prefix}")
+
+
+@visits_cli.command("prune")
+def visits_prune(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say which months would go; change nothing"),
+) -> None:
+    """Drop the raw visits' months past the retention (VISITS_RETENTION_MONTHS, 13) and make sure next month's
+    partition exists, as the service does daily; the daily counts are kept. For cron, with
+    VISITS_RETENTION_ON_SCHEDULE=false."""
+    months = Settings().visits_retention_months
+    done = _on_primary(lambda conn: visit_retention.prune(conn, months, visit_retention.now(), dry_run))
+    if not done.ran:
+        console.print("another process is running the retention now; nothing done")
+        return
+    verb = "would drop" if dry_run else "dropped"
+    console.print(f"raw visits kept from {done.oldest_kept:%Y-%m} ({months} months before this one)")
+    console.print(f"{verb} {len(done.dropped)} partitions" + (f": {', '.join(done.dropped)}" if done.dropped else ""))
 
 
 FORMATS = {

@@ -99,6 +99,16 @@ class Settings(BaseSettings):
         description="Worker processes for CPU-heavy steps (overlays, siting, spreadsheets) per server process; "
         "default one per core",
     )
+    visits_retention_months: int = Field(
+        default=13,
+        ge=1,
+        description="Raw visits are kept this many whole months besides the current one; the daily counts for good",
+    )
+    visits_retention_on_schedule: bool = Field(
+        default=True,
+        description="Run the visits' retention (and make next month's partition) in the service, at start and "
+        "daily; off where cron runs `yizhan visits prune` instead",
+    )
     telemetry: bool = Field(
         default=False,
         description="FastAPI's OpenTelemetry spans, metrics and logs, for the OTel providers the deployment sets up",

@@ -1,5 +1,7 @@
 """The application factory: `create_app(settings)`; uvicorn serves `app.main:app`."""
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,7 +42,8 @@ from app.sites.open_hours import OpenHoursIndex
 from app.sites.router import router as sites_router
 from app.targets.router import router as targets_router
 from app.tiles.router import router as tiles_router
-from app.visits.router import mount_visits
+from app.visits import retention as visit_retention
+from app.visits.router import VISITS_PATH, mount_visits
 from app.visits.router import router as visits_router
 from app.visits.service import VisitDesk
 from app.vocabularies.router import router as vocabularies_router
@@ -78,6 +81,11 @@ def create_app(settings: Settings | None = None) -> Service:
         async with open_database(settings) as db:
             app.state.db = db
             offload.start()
+            retention = (
+                asyncio.create_task(visit_retention.on_schedule(db.engine, settings.visits_retention_months))
+                if settings.visits_retention_on_schedule
+                else None
+            )
             # Everything allocated so far (modules, routes, models, pools) lives as long as the process; move it
             # out of the cyclic GC's reach, or every full collection walks all of it and pauses requests (the p99
             # under wrk shows it).
@@ -90,6 +98,10 @@ def create_app(settings: Settings | None = None) -> Service:
             # few cycles' memory a little longer.
             gc.set_threshold(GC_YOUNG_THRESHOLD)
             yield
+            if retention is not None:
+                retention.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retention
             offload.close()
             for used in (counter, visit_counter):
                 if isinstance(used, RedisCounter):
@@ -118,8 +130,10 @@ def create_app(settings: Settings | None = None) -> Service:
     app.state.migration_head = health.migration_head()
     install_error_handlers(app)
     counter = RedisCounter(settings.redis_url, settings.rate_limit_prefix) if settings.redis_url else MemoryCounter()
-    app.add_middleware(RateLimitMiddleware, settings=settings, counter=counter)
-    # Visits have limits of their own, per client and per site, on counters of their own.
+    # Visits have limits of their own, per client and per site, on counters of their own, and spend only those.
+    app.add_middleware(
+        RateLimitMiddleware, settings=settings, counter=counter, own_limits=frozenset({("POST", VISITS_PATH)})
+    )
     visit_counter = (
         RedisCounter(settings.redis_url, f"{settings.rate_limit_prefix}:visits")
         if settings.redis_url

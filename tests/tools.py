@@ -35,9 +35,15 @@ async def run(*command: str) -> str:
 
 def start_server(settings: Settings, *flags: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
     """The service as `yizhan serve` runs it, in a process of its own on the test database, once it answers
-    /readyz."""
+    /readyz (without the visits' retention in the background, as `unlimited` has it)."""
     port = free_port()
-    environment = {**os.environ, "DATABASE_URL": str(settings.database_url), "PYTHONPATH": str(PROJECT_ROOT), **env}
+    environment = {
+        **os.environ,
+        "DATABASE_URL": str(settings.database_url),
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "VISITS_RETENTION_ON_SCHEDULE": "false",
+        **env,
+    }
     args = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
     server = subprocess.Popen([*args, *flags], env=environment, cwd=PROJECT_ROOT, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -194,11 +200,16 @@ def throwaway_cluster(purpose: str) -> Iterator[tuple[Path, str]]:
 
 
 def unlimited(url: str, **settings: Any) -> Settings:
-    """Settings for the database at `url` without rate limits (tests that send many requests)."""
+    """Settings for the database at `url` without rate limits (tests that send many requests), and without the
+    visits' retention running in the background of every app a test starts (tests/visits/test_retention.py runs
+    it)."""
     return Settings(
-        database_url=PostgresDsn(url),
-        rate_limit_reads_per_minute=0,
-        rate_limit_writes_per_minute=0,
-        rate_limit_coverage_per_minute=0,
-        **settings,
+        **{
+            "database_url": PostgresDsn(url),
+            "rate_limit_reads_per_minute": 0,
+            "rate_limit_writes_per_minute": 0,
+            "rate_limit_coverage_per_minute": 0,
+            "visits_retention_on_schedule": False,
+            **settings,
+        }
     )

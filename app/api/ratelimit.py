@@ -102,8 +102,15 @@ def _identities(scope: Scope) -> list[str]:
 
 
 class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, settings: Settings, counter: Counter) -> None:
+    """`own_limits`: the (method, path) of requests that spend only limits of their own, checked by their route
+    (a scan at a station's door: workers behind one carrier's NAT share an address, and a busy station would
+    refuse them on the address's write budget)."""
+
+    def __init__(
+        self, app: ASGIApp, settings: Settings, counter: Counter, own_limits: frozenset[tuple[str, str]] = frozenset()
+    ) -> None:
         self.app = app
+        self.own_limits = own_limits
         self.reads = settings.rate_limit_reads_per_minute
         self.writes = settings.rate_limit_writes_per_minute
         self.coverage = settings.rate_limit_coverage_per_minute
@@ -111,7 +118,11 @@ class RateLimitMiddleware:
         self._down_until = 0.0  # while Redis is failing: when to ask it again (monotonic seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIXES):
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith(LIMITED_PREFIXES)
+            or (scope["method"], scope["path"]) in self.own_limits
+        ):
             await self.app(scope, receive, send)
             return
         # Which budget the request spends: coverage questions (a siting request is a POST, and a question; a tile

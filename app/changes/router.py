@@ -38,8 +38,11 @@ async def changes(
 ) -> Response:
     """Created, updated and deleted sites in the order they committed; `next_cursor` resumes exactly after them.
 
-    Each item carries the site as it was after that change (null for a deletion). Poll with the last
-    `next_cursor`: no change is ever skipped or repeated, even while writes happen between calls.
+    Each item carries the site as it was after that change (null for a deletion) and its workers' rating and star
+    level as they stand now. A new rating that changes the rating's mean or count, or an inspection or a resolved
+    call-back that changes the star level, is an `updated` item too, at the site's unchanged version, with
+    `register_changed` false. Poll with the last `next_cursor`: no change is ever skipped or repeated, even while
+    writes happen between calls.
     """
     txid, change_id = decode_cursor(since, CURSOR_TAG, 2, "since") if since is not None else (0, 0)
     if txid >= await repository.next_transaction(reader):
@@ -57,6 +60,7 @@ async def changes(
             "actor": r["actor"],
             "site": _site(r["after"], coordsys),
             "in_use": in_use[r["site_id"]],
+            "register_changed": r["register_changed"],
         }
         for r in rows
     ]

@@ -21,8 +21,11 @@ class Change(BaseModel):
     actor: str
     site: dict[str, Any] | None = Field(description="The site as it was after the change; null for a deletion")
     in_use: InUse = Field(
-        description="The site's workers' rating and star level as they stand now (a rating or an "
-        "inspection is not itself a change of the register)"
+        description="The site's workers' rating and star level as they stand now (when read, not at the change)"
+    )
+    register_changed: bool = Field(
+        description="false: the register's record (and its version) stands, and the item says that the site's "
+        "workers' rating or star level changed (a rating, an inspection, a resolved call-back)"
     )
 
 

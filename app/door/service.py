@@ -54,6 +54,12 @@ async def site_of(reader: Reader, token: str, field: str = "token") -> int:
     return site_id
 
 
+async def check_door_of(reader: Reader, token: str, site_id: int) -> None:
+    """Refuse, naming `token`, a token that is not `site_id`'s current door token (forged, rotated, another's)."""
+    if await site_of(reader, token) != site_id:
+        raise InvalidParameter("token", f"not the door token of site {site_id}")
+
+
 async def door_page_fields(reader: Reader, token: str) -> dict[str, Any] | None:
     """What the door page shows of the site a token stands for now; None for a forged or rotated token."""
     site_id = await repository.site_of(reader, token)

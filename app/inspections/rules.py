@@ -6,19 +6,18 @@
 - It passes with a total of at least 60 and no dimension under 40; a failed inspection may suspend the site.
 - A site's star level is its latest inspection's level (by date, then the later record), lowered one step (never
   below 1) while it has verified complaints overdue: an open call-back past its due date, or an open worker's report
-  past its due date (the day it was filed, China time, plus the call-backs' CALLBACK_DAYS). A site never inspected
+  past its due date (the day it was filed, China time, plus CALLBACK_DAYS, as a call-back). A site never inspected
   has no star level.
 """
 
 from collections.abc import Mapping
 
-from app.ratings.service import CALLBACK_DAYS
-
 DIMENSIONS = ("hardware", "equipment", "signage", "rules", "funding", "use", "activities")
 LEVEL_FROM_TOTAL = ((90.0, 5), (80.0, 4), (70.0, 3), (60.0, 2))
 PASS_TOTAL = 60.0
 PASS_EACH = 40
-# A report is due the same number of days after it was filed as a call-back after its rating.
+# A call-back a bad rating opens is due this many days on; a report as many days after it was filed.
+CALLBACK_DAYS = 3
 REPORT_DUE_DAYS = CALLBACK_DAYS
 # Each region inspects its stations this often unless it sets its own interval (region_station_rules).
 INSPECTION_INTERVAL_MONTHS = 6

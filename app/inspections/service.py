@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import china_time
+from app.changes import repository as changes
 from app.database.connections import reader_in
 from app.database.read_pool import Reader
 from app.inspections import repository, rules
@@ -43,6 +44,7 @@ async def record(
     if body.suspend and passed:
         raise InvalidParameter("suspend", "only a failed inspection can suspend the site")
     raw = await reader_in(conn)
+    level_before = await star_level(raw, site_id)
     row = await repository.insert(
         raw,
         {
@@ -64,7 +66,15 @@ async def record(
         await sites.change(
             conn, principal, vocabularies, site_id, current.region_adcode, {"status": SiteStatus.suspended}
         )
+    if await star_level(raw, site_id) != level_before:
+        await changes.record_in_use_change(raw, site_id, principal.name)
     return shown(row)
+
+
+async def star_level(reader: Reader, site_id: int) -> int | None:
+    """The site's star level today (China date)."""
+    found = await repository.standing(reader, site_id, china_time.today())
+    return int(found["star_level"]) if found["star_level"] is not None else None
 
 
 async def standing(reader: Reader, site_id: int, today: dt.date) -> dict[str, Any]:

@@ -89,6 +89,9 @@ REQUESTS_ABANDONED = Counter(
     "Requests whose work was stopped: over their time budget (answered 503) or their client left",
     ["reason"],  # over_budget, client_left
 )
+VISIT_RETENTION_RUNS = Counter(
+    "yizhan_visit_retention_runs", "Scheduled runs of the raw visits' retention", ["outcome"]
+)  # done, skipped (another process ran it), failed
 REDIS_UNAVAILABLE = Counter("yizhan_rate_limit_redis_failures", "Rate-limit checks passed because Redis failed")
 
 

@@ -56,6 +56,8 @@ class SiteRatingTotals(Base):
     site_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
     ratings: Mapped[int] = mapped_column(Integer)
     stars: Mapped[int] = mapped_column(Integer)
+    # Σ stars²: with Σ stars, the spread of the site's ratings that its ranking score needs (app.ratings.service).
+    stars_squared: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class RatingSalt(Base):

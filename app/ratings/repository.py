@@ -55,13 +55,16 @@ async def insert(conn: Reader, site_id: int, client: bytes, stars: int, tags: li
 
 
 TOTALS_SQL = """
-INSERT INTO site_rating_totals AS t (site_id, ratings, stars) VALUES ($1, $2, $3)
-ON CONFLICT (site_id) DO UPDATE SET ratings = t.ratings + EXCLUDED.ratings, stars = t.stars + EXCLUDED.stars
+INSERT INTO site_rating_totals AS t (site_id, ratings, stars, stars_squared) VALUES ($1, $2, $3, $4)
+ON CONFLICT (site_id) DO UPDATE SET ratings = t.ratings + EXCLUDED.ratings, stars = t.stars + EXCLUDED.stars,
+    stars_squared = t.stars_squared + EXCLUDED.stars_squared
+RETURNING ratings, stars
 """
 
 
-async def add_to_totals(conn: Reader, site_id: int, ratings: int, stars: int) -> None:
-    await conn.fetchval(TOTALS_SQL, site_id, ratings, stars)
+async def add_to_totals(conn: Reader, site_id: int, ratings: int, stars: int, stars_squared: int) -> Any:
+    """Add to a site's totals; its totals as they are now."""
+    return await conn.fetchrow(TOTALS_SQL, site_id, ratings, stars, stars_squared)
 
 
 CALLBACK_SQL = """
@@ -74,16 +77,18 @@ async def open_callback(conn: Reader, site_id: int, rating_id: int, reason: str,
     return await conn.fetchrow(CALLBACK_SQL, site_id, rating_id, reason, due_on)
 
 
-# What a site's rating is shown as: its own totals, and its region's (the mean its ranking is shrunk toward).
+# What a site's rating is shown as: its own totals, and its region's (the prior its ranking score starts from).
 SUMMARY_SQL = """
-SELECT coalesce(t.ratings, 0) AS ratings, coalesce(t.stars, 0) AS stars,
-       r.ratings AS region_ratings, r.stars AS region_stars,
-       (SELECT sum(ratings) FROM site_rating_totals) AS all_ratings,
-       (SELECT sum(stars) FROM site_rating_totals) AS all_stars
+SELECT coalesce(t.ratings, 0) AS ratings, coalesce(t.stars, 0) AS stars, coalesce(t.stars_squared, 0) AS stars_squared,
+       r.ratings AS region_ratings, r.stars AS region_stars, r.stars_squared AS region_stars_squared,
+       a.ratings AS all_ratings, a.stars AS all_stars, a.stars_squared AS all_stars_squared
 FROM sites s
 LEFT JOIN site_rating_totals t ON t.site_id = s.id
+CROSS JOIN (
+    SELECT sum(ratings) AS ratings, sum(stars) AS stars, sum(stars_squared) AS stars_squared FROM site_rating_totals
+) a
 LEFT JOIN LATERAL (
-    SELECT sum(o.ratings) AS ratings, sum(o.stars) AS stars
+    SELECT sum(o.ratings) AS ratings, sum(o.stars) AS stars, sum(o.stars_squared) AS stars_squared
     FROM site_rating_totals o JOIN sites os ON os.id = o.site_id
     WHERE os.region_adcode = s.region_adcode AND os.deleted_at IS NULL
 ) r ON true
@@ -168,7 +173,7 @@ async def one_callback(reader: Reader, callback_id: int) -> dict[str, Any] | Non
 
 async def lock_callback(conn: Reader, callback_id: int) -> Any:
     return await conn.fetchrow(
-        "SELECT c.id, c.status, s.region_adcode FROM site_callbacks c JOIN sites s ON s.id = c.site_id "
+        "SELECT c.id, c.site_id, c.status, s.region_adcode FROM site_callbacks c JOIN sites s ON s.id = c.site_id "
         "WHERE c.id = $1 FOR UPDATE OF c",
         callback_id,
     )

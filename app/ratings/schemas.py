@@ -26,8 +26,11 @@ class RatingIn(BaseModel):
 class WorkerRating(BaseModel):
     mean: float | None = Field(description="Mean stars of the current ratings (null without any)")
     count: int
-    ranked_mean: float = Field(description="The mean shrunk toward the region's, which rankings and filters use")
-    region_mean: float
+    ranking_score: float = Field(
+        description="What sites are ranked by: the lower bound of the mean under a prior of the region's ratings "
+        "(app.ratings.service; README, Ratings)"
+    )
+    region_mean: float = Field(description="The mean of the region's ratings, the prior's")
 
 
 class CallbackOpened(BaseModel):

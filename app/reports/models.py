@@ -2,7 +2,19 @@
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Double, ForeignKey, Index, Integer, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database.orm import Base, one_of
@@ -44,3 +56,5 @@ class SiteReport(Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_by: Mapped[str | None] = mapped_column(Text)
     resolution: Mapped[str | None] = mapped_column(Text)
+    # Filed (or repeated) with the site's current door token: the reporter stood at the door.
+    from_door: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))

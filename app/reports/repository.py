@@ -12,20 +12,21 @@ from app.inspections.rules import report_due_on_sql
 from app.sites.repository import in_region, region_tree_sql
 
 REPORT_SQL = text("""
-INSERT INTO site_reports (site_id, type, note, photo_url, reporter_lon, reporter_lat, client)
-VALUES (:site_id, :type, :note, :photo_url, :lon, :lat, :client)
+INSERT INTO site_reports (site_id, type, note, photo_url, reporter_lon, reporter_lat, client, from_door)
+VALUES (:site_id, :type, :note, :photo_url, :lon, :lat, :client, :from_door)
 ON CONFLICT (site_id, type, client) WHERE status = 'open' DO UPDATE SET
     times_reported = site_reports.times_reported + 1,
     last_reported_at = now(),
     note = coalesce(EXCLUDED.note, site_reports.note),
-    photo_url = coalesce(EXCLUDED.photo_url, site_reports.photo_url)
-RETURNING id, site_id, type, status, times_reported, created_at, last_reported_at, (xmax = 0) AS created
+    photo_url = coalesce(EXCLUDED.photo_url, site_reports.photo_url),
+    from_door = site_reports.from_door OR EXCLUDED.from_door
+RETURNING id, site_id, type, status, times_reported, created_at, last_reported_at, from_door, (xmax = 0) AS created
 """)
 
 REPORT_COLUMNS = f"""
     r.id, r.site_id, s.name AS site_name, s.kind AS site_kind, r.type, r.note, r.photo_url, r.reporter_lon,
     r.reporter_lat, r.times_reported, r.status, r.created_at, r.last_reported_at, r.resolved_at, r.resolved_by,
-    r.resolution, {report_due_on_sql("r.created_at")} AS due_on
+    r.resolution, r.from_door, {report_due_on_sql("r.created_at")} AS due_on
 """
 
 ONE_SQL = f"SELECT {REPORT_COLUMNS} FROM site_reports r JOIN sites s ON s.id = r.site_id WHERE r.id = $1"

@@ -9,6 +9,7 @@ from app.formats.text import MULTILINE
 from app.geo import CoordSys, Latitude, Longitude
 from app.sites.fields import Url
 from app.sites.schemas import SiteFields
+from app.visits.schemas import DoorTokenText
 from app.vocabularies.closed import ReportStatus, ReportType
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), MULTILINE]
@@ -24,6 +25,11 @@ class ReportIn(BaseModel):
     lat: Latitude | None = Field(default=None, description="Where the reporter is")
     lon: Longitude | None = None
     coordsys: CoordSys = CoordSys.wgs84
+    token: DoorTokenText | None = Field(
+        default=None,
+        description="The site's door token (its QR code), as the door page sends it: the report is then marked "
+        "`from_door`; a token not the site's current one (forged, rotated) is refused",
+    )
 
     @model_validator(mode="after")
     def _a_point_or_none(self) -> "ReportIn":
@@ -53,6 +59,7 @@ class Filed(BaseModel):
     times_reported: int
     created_at: dt.datetime
     last_reported_at: dt.datetime
+    from_door: bool = Field(description="Filed, or repeated, with the site's current door token")
     created: bool = Field(description="true: a new report")
     merged: bool = Field(description="true: a repeat, counted in times_reported of the open report")
 
@@ -74,6 +81,9 @@ class Report(BaseModel):
     resolved_at: dt.datetime | None
     resolved_by: str | None
     resolution: str | None
+    from_door: bool = Field(
+        description="Filed, or repeated, from the door page with the site's current token: the reporter stood there"
+    )
     due_on: dt.date = Field(description="3 days after it was filed (China date), as a call-back's")
 
 

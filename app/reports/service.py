@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import china_time, geo
 from app.database.connections import reader_in
 from app.database.read_pool import Reader
+from app.door import service as door
 from app.keys.service import Principal
 from app.problems import InvalidParameter, NotFound
 from app.reports import repository
@@ -25,8 +26,13 @@ def client_fingerprint(address: str | None) -> str:
 
 
 async def report(conn: AsyncConnection, site_id: int, body: ReportIn, client: str) -> dict[str, Any]:
-    if await sites_repository.get(await reader_in(conn), site_id) is None:
+    """File a worker's report (a repeat of the client's open one of the type is merged into it); with a token, only
+    the site's current door token, and the report is marked as from the door."""
+    raw = await reader_in(conn)
+    if await sites_repository.get(raw, site_id) is None:
         raise NotFound(f"no site with id {site_id}")
+    if body.token is not None:
+        await door.check_door_of(raw, body.token, site_id)
     lon, lat = (None, None)
     if body.lat is not None and body.lon is not None:
         lon, lat = geo.to_wgs84(body.lon, body.lat, body.coordsys)
@@ -40,6 +46,7 @@ async def report(conn: AsyncConnection, site_id: int, body: ReportIn, client: st
             "lon": lon,
             "lat": lat,
             "client": client,
+            "from_door": body.token is not None,
         },
     )
     return {**row._asdict(), "merged": not row.created}

@@ -10,6 +10,7 @@ import asyncpg
 
 from app import china_time
 from app.database.read_pool import Reader
+from app.ratings import service as ratings_service
 from app.stations import repository
 from app.visits import service as visits
 
@@ -22,7 +23,7 @@ MAX_SEARCHED = 4096
 def _standing_of(row: Any, at: dt.datetime) -> dict[str, Any]:
     ratings = row["ratings"] or 0
     return {
-        "worker_rating": {"mean": round(row["stars"] / ratings, 2) if ratings else None, "count": ratings},
+        "worker_rating": {"mean": ratings_service.shown_mean(ratings, row["stars"]), "count": ratings},
         "star_level": row["star_level"],
         "busy_now": row["weight"] is not None
         and visits.expected_visits(row["weight"], row["updated_at"], at) >= visits.BUSY_VISITS_PER_HOUR,

@@ -63,8 +63,31 @@ async def make_partitions(conn: Reader, at: dt.datetime) -> None:
 
 
 async def drop_partitions(conn: Reader, before: dt.datetime) -> int:
+    """Drop the partitions of months before the month of `before` (China time); how many."""
     dropped: int = await conn.fetchval("SELECT site_visits_drop_partitions($1)", before)
     return dropped
+
+
+# The partitions site_visits_drop_partitions drops for a month: their names (site_visits_YYYY_MM) sort by month.
+PARTITIONS_BEFORE_SQL = """
+SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'site_visits'::regclass AND c.relname < 'site_visits_' || to_char($1::date, 'YYYY_MM')
+ORDER BY c.relname
+"""
+
+
+async def partitions_before(conn: Reader, month: dt.date) -> list[str]:
+    return [r[0] for r in await conn.fetch(PARTITIONS_BEFORE_SQL, month)]
+
+
+async def wait_for_locks_at_most(conn: Reader, longest: dt.timedelta) -> None:
+    """For the rest of the transaction, a statement waiting longer than `longest` for a lock fails."""
+    await conn.fetchval("SELECT set_config('lock_timeout', $1, true)", f"{int(longest.total_seconds() * 1000)}ms")
+
+
+async def try_lock_retention(conn: Reader) -> bool:
+    """The retention's lock, held until the transaction ends; false at once if another transaction holds it."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('site_visits_retention'))"))
 
 
 # The day's salt, made by the first visit of the day (two first visits agree on one); salts of days before

@@ -25,9 +25,6 @@ from app.problems import Forbidden, InvalidParameter, NotFound, RateLimited
 from app.regions import repository as region_repository
 from app.visits import repository
 
-# Raw visits (the hour-level questions) are kept this many whole months besides the current one; the daily counts
-# per site and worker group are kept for good.
-RETENTION_MONTHS = 13
 # A visit may say when it happened (an app that queued it offline): up to this long ago. Its day's salt must still
 # exist (today's and yesterday's do), or the same client could be counted twice.
 LATE_ARRIVAL = dt.timedelta(hours=24)

@@ -110,6 +110,45 @@ async def test_the_latest_inspection_sets_the_level_and_overdue_complaints_lower
     assert (await standing(client, site))["star_level"] == 1
 
 
+async def test_changes_of_the_star_level_are_entries_of_the_change_feed(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, site: int, inspector: dict[str, str], sa_conn: AsyncConnection
+) -> None:
+    """Each inspection or resolved call-back that changes the star level writes an 'updated' entry at the site's
+    own version, the register's record the same before and after; one that leaves it does not."""
+
+    async def entries() -> list[tuple[str, int, str, bool]]:
+        rows = await conn.fetch(
+            "SELECT action, version, actor, before = after AS same FROM site_changes "
+            "WHERE site_id = $1 AND txid = pg_current_xact_id() ORDER BY id",
+            site,
+        )
+        return [tuple(r) for r in rows]
+
+    version = await conn.fetchval("SELECT version FROM sites WHERE id = $1", site)
+    today = china_time.today()
+    await inspect(client, site, inspector, scores=scores(*[85] * 7), inspected_on=str(today - dt.timedelta(days=2)))
+    assert await entries() == [("updated", version, "滨城区检查组", True)]  # none → 4 stars
+    # An older inspection leaves the latest's level: no entry.
+    await inspect(client, site, inspector, scores=scores(*[95] * 7), inspected_on=str(today - dt.timedelta(days=9)))
+    assert len(await entries()) == 1
+    # The whole test is one transaction, which writes one entry a site at most: clear it to see the next.
+    await conn.execute("DELETE FROM site_changes WHERE site_id = $1", site)
+    token = secrets.token_urlsafe(16)
+    await conn.execute("INSERT INTO site_door_tokens (site_id, token) VALUES ($1, $2)", site, token)
+    rated = await client.post(f"/v1/sites/{site}/ratings", json={"token": token, "stars": 1})
+    assert await entries() == [("updated", version, "door:rating", True)]  # the rating's mean and count
+    await conn.execute("DELETE FROM site_changes WHERE site_id = $1", site)
+    callback = rated.json()["callback"]
+    await conn.execute("UPDATE site_callbacks SET due_on = $2 WHERE id = $1", callback["id"], today - dt.timedelta(1))
+    assert (await standing(client, site))["star_level"] == 3  # lowered while overdue
+    operator = {"Authorization": f"Bearer {await keys.create(sa_conn, '滨城区总工会', ['write'], BINCHENG)}"}
+    resolved = await client.patch(f"/v1/callbacks/{callback['id']}", json={"outcome": "已回访"}, headers=operator)
+    assert resolved.status_code == 200
+    assert (await standing(client, site))["star_level"] == 4
+    assert await entries() == [("updated", version, "滨城区总工会", True)]
+    assert await conn.fetchval("SELECT version FROM sites WHERE id = $1", site) == version
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1

@@ -59,7 +59,7 @@ async def summary(client: httpx.AsyncClient, site_id: int) -> dict:
 
 
 async def test_a_clients_new_rating_within_30_days_replaces_the_old(
-    client: httpx.AsyncClient, doors: list[tuple[int, str]], clock: list[dt.datetime]
+    client: httpx.AsyncClient, conn: asyncpg.Connection, doors: list[tuple[int, str]], clock: list[dt.datetime]
 ) -> None:
     site = doors[0]
     first = await rate(client, site, "phone-0001", stars=2, tags=["dirty"])
@@ -76,25 +76,86 @@ async def test_a_clients_new_rating_within_30_days_replaces_the_old(
     assert (got["count"], got["mean"]) == (3, 4.0)  # (5 + 4 + 3) / 3
     listed = (await client.get(f"/v1/sites/{site[0]}/ratings")).json()["items"]
     assert [r["stars"] for r in listed] == [3, 4, 5]
+    totals = await conn.fetchrow(
+        "SELECT ratings, stars, stars_squared FROM site_rating_totals WHERE site_id = $1", site[0]
+    )
+    assert tuple(totals) == (3, 5 + 4 + 3, 25 + 16 + 9)  # the replaced 2 taken out of each sum
 
 
-async def test_shrinkage_toward_the_regions_mean_keeps_one_five_below_forty_fours(
-    client: httpx.AsyncClient, doors: list[tuple[int, str]]
+def lower_bound(stars: list[int], region: list[int]) -> float:
+    """The ranking score worked out here: the site's ratings, one prior rating at each star level and ten with the
+    region's mean and mean square; their mean less 1.645 times the standard error √(variance / (N + 1))."""
+    m = sum(region) / len(region)
+    q = sum(s * s for s in region) / len(region)
+    n = len(stars) + 5 + 10
+    mean = (sum(stars) + 15 + 10 * m) / n
+    variance = (sum(s * s for s in stars) + 55 + 10 * q) / n - mean**2
+    return mean - 1.645 * (variance / (n + 1)) ** 0.5
+
+
+# Ratings of a fourth site that bring the region's mean to exactly 3.0, 4.0 and 4.8 with the two sites' 1×5 and
+# 40×4: (165 + 21) / 62, (165 + 3) / 42, (165 + 159 × 5) / 200.
+REGION_FILLERS = {3.0: [1] * 21, 4.0: [3], 4.8: [5] * 159}
+
+
+@pytest.mark.parametrize("region_mean", sorted(REGION_FILLERS))
+async def test_one_five_ranks_below_forty_fours_whatever_the_regions_mean(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, doors: list[tuple[int, str]], region_mean: float
 ) -> None:
-    one_five, forty_fours, ten_twos = doors
+    one_five, forty_fours, filler = doors
+    unrated = await conn.fetchval(
+        "SELECT id FROM sites WHERE region_adcode = $1 AND deleted_at IS NULL AND id <> ALL($2) ORDER BY id LIMIT 1",
+        BINCHENG,
+        [site_id for site_id, _ in doors],
+    )
     assert (await rate(client, one_five, "phone-aaaa", stars=5)).status_code == 201
     for i in range(40):
         assert (await rate(client, forty_fours, f"phone-b-{i:02}", stars=4)).status_code == 201
-    for i in range(10):
-        assert (await rate(client, ten_twos, f"phone-c-{i:02}", stars=2)).status_code == 201
-    region_mean = (5 + 40 * 4 + 10 * 2) / 51
-    a, b, c = [await summary(client, site_id) for site_id, _ in doors]
-    assert a["region_mean"] == pytest.approx(region_mean, abs=1e-3)
-    assert (a["mean"], a["count"], b["mean"], b["count"], c["mean"]) == (5.0, 1, 4.0, 40, 2.0)
-    assert a["ranked_mean"] == pytest.approx((10 * region_mean + 5) / 11, abs=1e-3)
-    assert b["ranked_mean"] == pytest.approx((10 * region_mean + 160) / 50, abs=1e-3)
-    assert c["ranked_mean"] == pytest.approx((10 * region_mean + 20) / 20, abs=1e-3)
-    assert b["ranked_mean"] > a["ranked_mean"] > c["ranked_mean"]
+    fill = REGION_FILLERS[region_mean]
+    await conn.execute(
+        "INSERT INTO site_rating_totals (site_id, ratings, stars, stars_squared) VALUES ($1, $2, $3, $4)",
+        filler[0],
+        len(fill),
+        sum(fill),
+        sum(s * s for s in fill),
+    )
+    region = [5] + [4] * 40 + fill
+    assert sum(region) / len(region) == region_mean
+    a, b, c, none = [await summary(client, site_id) for site_id in (one_five[0], forty_fours[0], filler[0], unrated)]
+    assert a["region_mean"] == none["region_mean"] == pytest.approx(region_mean, abs=1e-3)
+    assert (a["mean"], a["count"], b["mean"], b["count"], none["mean"], none["count"]) == (5.0, 1, 4.0, 40, None, 0)
+    expected = {
+        "one five": lower_bound([5], region),
+        "forty fours": lower_bound([4] * 40, region),
+        "filler": lower_bound(fill, region),
+        "none": lower_bound([], region),
+    }
+    got = {"one five": a, "forty fours": b, "filler": c, "none": none}
+    for name, score in expected.items():
+        assert got[name]["ranking_score"] == pytest.approx(score, abs=1e-3), name
+    assert b["ranking_score"] > a["ranking_score"]
+    # Ranked by the score, the sites come in the order the arithmetic here gives.
+    assert sorted(got, key=lambda name: -got[name]["ranking_score"]) == sorted(expected, key=lambda k: -expected[k])
+
+
+async def test_without_any_rating_a_site_scores_the_flat_prior_alone(
+    client: httpx.AsyncClient, doors: list[tuple[int, str]]
+) -> None:
+    # No rating anywhere (the fixture emptied the totals): fifteen prior ratings, three at each level, mean 3,
+    # variance (1 + 4 + 9 + 16 + 25) / 5 − 9 = 2, so 3 − 1.645 × √(2 / 16).
+    got = await summary(client, doors[0][0])
+    assert (got["mean"], got["count"], got["region_mean"]) == (None, 0, 3.0)
+    assert got["ranking_score"] == pytest.approx(3 - 1.645 * (2 / 16) ** 0.5, abs=1e-3)
+
+
+def test_one_five_ranks_below_forty_fours_for_every_regions_ratings() -> None:
+    """Over every mean a region can have and every spread possible with it on a 1–5 scale (its mean square from m²
+    up to m² + (m − 1)(5 − m), all its ratings at 1 and 5)."""
+    for i in range(401):
+        m = 1 + 4 * i / 400
+        for j in range(51):
+            q = m * m + (m - 1) * (5 - m) * j / 50
+            assert service.ranking_score(40, 160, 640, m, q) > service.ranking_score(1, 5, 25, m, q), (m, q)
 
 
 async def test_bad_ratings_are_refused_naming_the_field_and_nothing_is_stored(

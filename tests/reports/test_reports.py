@@ -1,5 +1,7 @@
 """Workers' reports: merged per client, lowering a site's rank until reviewed; review applies them to the site."""
 
+import secrets
+
 import asyncpg
 import httpx
 import pytest
@@ -144,3 +146,42 @@ async def test_vocabularies_match_the_register(client: httpx.AsyncClient, conn: 
     assert [v["code"] for v in body["verification_methods"]] == list(VerificationMethod)
     assert {"closed", "locked", "needs_app"} <= {t["code"] for t in body["report_types"]}
     assert all(item["zh"] and item["en"] for group in body.values() for item in group)
+
+
+async def test_a_report_with_the_door_token_is_marked_from_the_door_and_forged_or_rotated_ones_are_refused(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, sa_conn: AsyncConnection, two_sites: tuple[int, int]
+) -> None:
+    a, b = two_sites
+    token_a, token_b = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    for site_id, token in ((a, token_a), (b, token_b)):
+        await conn.execute("INSERT INTO site_door_tokens (site_id, token) VALUES ($1, $2)", site_id, token)
+    refused = [
+        ("forged", secrets.token_urlsafe(16)),
+        ("another site's", token_b),
+        ("not a token at all", "<script>"),
+    ]
+    for what, token in refused:
+        answer = await client.post(f"/v1/sites/{a}/reports", json={"type": "locked", "token": token})
+        assert answer.status_code == 422, what
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["errors"][0]["field"] == "token", what
+    assert await conn.fetchval("SELECT count(*) FROM site_reports WHERE site_id = $1", a) == 0  # nothing stored
+
+    # The app's own reports carry no token: stored, not from the door.
+    plain = await client.post(f"/v1/sites/{a}/reports", json={"type": "closed"})
+    assert plain.status_code == 201 and plain.json()["from_door"] is False
+    at_door = await client.post(f"/v1/sites/{a}/reports", json={"type": "locked", "token": token_a})
+    assert at_door.status_code == 201 and at_door.json()["from_door"] is True
+    stored = await conn.fetch("SELECT type, from_door FROM site_reports WHERE site_id = $1 ORDER BY id", a)
+    assert [tuple(r) for r in stored] == [("closed", False), ("locked", True)]
+
+    # Rotated: the old token is refused, and nothing more is stored (the open report is not counted again).
+    await conn.execute("UPDATE site_door_tokens SET token = $2 WHERE site_id = $1", a, secrets.token_urlsafe(16))
+    stale = await client.post(f"/v1/sites/{a}/reports", json={"type": "locked", "token": token_a})
+    assert stale.status_code == 422 and stale.json()["errors"][0]["field"] == "token"
+    assert await conn.fetchval("SELECT sum(times_reported) FROM site_reports WHERE site_id = $1", a) == 2
+
+    # Reviewers see which came from the door.
+    key = await keys.create(sa_conn, "reviewer", ["write"], None)
+    queue = (await client.get("/v1/reports", params={"site_id": a}, headers={"X-API-Key": key})).json()["items"]
+    assert [(r["type"], r["from_door"]) for r in queue] == [("closed", False), ("locked", True)]

@@ -15,13 +15,16 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.api import ratelimit
 from app.api.ratelimit import MemoryCounter
 from app.china_time import CHINA
 from app.config import Settings
+from app.database.connections import Database
 from app.keys import service as keys
+from app.main import create_app
 from app.visits import service
 from app.visits.service import VisitDesk
-from tests.conftest import serving
+from tests.conftest import TransactionEngine, TransactionReadPool, serving
 
 BINCHENG = "371602"  # 滨城区
 
@@ -193,6 +196,33 @@ async def test_a_flood_is_refused_per_client_and_per_site(
     assert crowd[-1].json()["errors"][0]["field"] == "token"
     assert await raw_and_daily(conn, a) == (1, 1)
     assert await raw_and_daily(conn, b) == (6, 6)  # the flooding client once, and the five let in
+
+
+async def test_visits_spend_only_their_own_limits_not_the_addresss_write_budget(
+    settings: Settings, reader: TransactionReadPool, sa_conn: AsyncConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers behind one carrier's NAT share an address: more visits than the address's write budget, from distinct
+    clients, are all counted, and the address's budget for other writes is still whole after them."""
+    monkeypatch.setattr(ratelimit, "now", lambda: 1_800_000_020.0)  # one window for the whole test
+    budget = 5
+    app = create_app(settings.model_copy(update={"rate_limit_writes_per_minute": budget}))
+    async with app.router.lifespan_context(app):
+        pools = app.state.db
+        app.state.db = Database(reader=reader, primary=reader, engine=TransactionEngine(sa_conn))  # type: ignore[arg-type]
+        try:
+            transport = httpx.ASGITransport(app=app, client=("198.51.100.20", 4000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://yizhan.test") as behind_nat:
+                [a] = await sites_in(reader.conn, BINCHENG, 1)
+                token = await door(reader.conn, a)
+                answers = [await visit(behind_nat, token, f"nat-phone-{i:03}") for i in range(3 * budget)]
+                assert [r.status_code for r in answers] == [201] * (3 * budget)
+                # Other writes from that address still have their whole budget (refused 401 without a key, but
+                # counted), and no more.
+                others = [(await behind_nat.post("/v1/sites", json={})).status_code for _ in range(budget + 1)]
+                assert others == [401] * budget + [429]
+        finally:
+            app.state.db = pools
+    assert await raw_and_daily(reader.conn, a) == (3 * budget, 3 * budget)
 
 
 async def test_usage_series_and_group_mix_match_the_visits_sent(

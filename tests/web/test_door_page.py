@@ -13,7 +13,8 @@ async def test_the_door_page_checks_in_rates_and_reports_in_a_browser(
     live_server: str, settings: Settings, browser: Browser
 ) -> None:
     """The page the QR code leads to, used as a worker would: check in, then again (counted once), rate with a
-    hostile comment (shown nowhere as HTML), report a problem; a rotated token's page finds no station."""
+    hostile comment (shown nowhere as HTML), report a problem (from the door: with its token); a rotated token's
+    page finds no station."""
     db = await asyncpg.connect(str(settings.database_url))
     site_id = await db.fetchval("SELECT id FROM sites WHERE deleted_at IS NULL ORDER BY id DESC OFFSET 3 LIMIT 1")
     token = secrets.token_urlsafe(16)
@@ -42,10 +43,11 @@ async def test_the_door_page_checks_in_rates_and_reports_in_a_browser(
             assert [v["worker_group"] for v in visits] == ["sanitation"]
             rating = await db.fetchrow("SELECT stars, tags, comment FROM site_ratings WHERE site_id = $1", site_id)
             assert (rating["stars"], rating["tags"], rating["comment"]) == (2, ["dirty"], "<b>脏</b>")
-            assert (
-                await db.fetchval("SELECT type FROM site_reports WHERE site_id = $1 AND status = 'open'", site_id)
-                == "locked"
+            # Filed with the door's token: stored as from the door, as the reviewers' queue shows it.
+            report = await db.fetchrow(
+                "SELECT type, from_door FROM site_reports WHERE site_id = $1 AND status = 'open'", site_id
             )
+            assert (report["type"], report["from_door"]) == ("locked", True)
             await db.execute(
                 "UPDATE site_door_tokens SET token = $2 WHERE site_id = $1", site_id, secrets.token_urlsafe(16)
             )

@@ -65,7 +65,7 @@
     event.preventDefault();
     const type = new FormData(event.target).get("type");
     try {
-      await send("/v1/sites/" + siteId + "/reports", { type: type });
+      await send("/v1/sites/" + siteId + "/reports", { type: type, token: token });
       say("已反映 Reported");
     } catch (error) {
       say("反映失败 " + error.message);
