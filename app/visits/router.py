@@ -44,7 +44,11 @@ def client_of(request: Request) -> str:
         if not CLIENT_ID.fullmatch(given):
             raise InvalidParameter("X-Client-Id", "8–128 letters, digits, '.', '_' or '-'")
         return "id:" + given
-    return "ip:" + (request.client.host if request.client else "unknown")
+    return "ip:" + address_of(request)
+
+
+def address_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 async def post_visit(request: Request) -> Response:
@@ -57,7 +61,7 @@ async def post_visit(request: Request) -> Response:
         raise RequestValidationError(errors) from None
     client = client_of(request)
     at = service.when(body.visited_at, service.now())
-    visit = service.Visit(body.token, client, body.worker_group, at)
+    visit = service.Visit(body.token, client, address_of(request), body.worker_group, at)
     db = request.app.state.db
     counted = await service.record(request.app.state.visit_desk, db.engine, db.primary, visit, time.time())
     return JSON(counted, status_code=201 if counted["counted"] else 200, headers={"Cache-Control": "no-store"})
@@ -76,7 +80,7 @@ def mount_visits(app_router: APIRouter) -> None:
         responses={
             200: {"model": VisitCounted, "description": "Counted already this hour"},
             422: {"description": "A forged or rotated token, or a bad field; `errors` names it"},
-            429: {"description": "Too many visits from this client or at this site"},
+            429: {"description": "Too many visits from this client, at this site or from this network address"},
         },
         openapi_extra=documented(VisitIn),
         route_class_override=LeanRoute,

@@ -39,20 +39,24 @@ BUSY_VISITS_PER_HOUR = 5.0
 IDLE_BELOW_VISITS = 30
 IDLE_DAYS = 30
 # Per minute: one client's visits (a person scans a few doors a minute at most), and one site's (a busy station sees a
-# few hundred an hour). Over either, 429.
+# few hundred an hour). Over either, 429. Both are keyed by what the caller sends (a client id, a token), so one
+# network address has a ceiling too: far above what the workers behind one carrier's NAT send (visits spend no other
+# budget of the address), low enough that one machine cannot write without end by changing its client id.
 CLIENT_VISITS_PER_MINUTE = 20
 SITE_VISITS_PER_MINUTE = 300
+ADDRESS_VISITS_PER_MINUTE = 600
 SALT_BYTES = 32
 
 
 @dataclass
 class VisitDesk:
     """What the visits of one application keep between requests: the months whose partitions it has made sure of,
-    the salts of the days it has seen, and the per-client and per-site counters of the rate limits."""
+    the salts of the days it has seen, and the per-client, per-site and per-address counters of the rate limits."""
 
     counter: Counter
     client_per_minute: int = CLIENT_VISITS_PER_MINUTE
     site_per_minute: int = SITE_VISITS_PER_MINUTE
+    address_per_minute: int = ADDRESS_VISITS_PER_MINUTE
     months: set[dt.date] = field(default_factory=set)
     salts: dict[dt.date, bytes] = field(default_factory=dict)
 
@@ -64,6 +68,7 @@ now = china_time.now  # the clock visits are dated by (tests move it)
 class Visit:
     token: str
     client: str
+    address: str  # the connection's, whatever client id it sends
     worker_group: str | None
     at: dt.datetime
 
@@ -85,9 +90,15 @@ def month_of(at: dt.datetime) -> dt.date:
     return china_time.local_time(at).date().replace(day=1)
 
 
-async def _limit(desk: VisitDesk, client_key: str, token: str, moment: float) -> None:
+async def _limit(desk: VisitDesk, address_key: str, client_key: str, token: str, moment: float) -> None:
     window = int(moment // WINDOW_S)
     retry_after = str(max(1, math.ceil((window + 1) * WINDOW_S - moment)))
+    if desk.address_per_minute and await desk.counter.hit(f"va:{address_key}", window) > desk.address_per_minute:
+        raise RateLimited(
+            f"more than {desk.address_per_minute} visits a minute from this network address",
+            errors=[{"field": "address", "message": "too many visits from this network address"}],
+            headers={"Retry-After": retry_after},
+        )
     if desk.client_per_minute and await desk.counter.hit(f"vc:{client_key}", window) > desk.client_per_minute:
         raise RateLimited(
             f"more than {desk.client_per_minute} visits a minute from this client",
@@ -133,8 +144,9 @@ async def record(desk: VisitDesk, engine: AsyncEngine, primary: Reader, visit: V
     The visit is one statement on the primary, its own transaction: no BEGIN and COMMIT round trips around it."""
     local = china_time.local_time(visit.at)
     day = local.date()
-    client = client_hash(await _salt(desk, engine, day), visit.client)
-    await _limit(desk, client.hex(), visit.token, moment)
+    salt = await _salt(desk, engine, day)
+    client = client_hash(salt, visit.client)
+    await _limit(desk, client_hash(salt, "ip:" + visit.address).hex(), client.hex(), visit.token, moment)
     await _make_partitions(desk, engine, visit.at)
     hour = visit.at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
     row = await repository.record(

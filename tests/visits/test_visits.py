@@ -198,6 +198,23 @@ async def test_a_flood_is_refused_per_client_and_per_site(
     assert await raw_and_daily(conn, b) == (6, 6)  # the flooding client once, and the five let in
 
 
+async def test_one_address_has_a_ceiling_whatever_client_ids_it_sends(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, desk: VisitDesk
+) -> None:
+    """Client ids and tokens are the caller's to choose: a machine that changes its client id at every visit is
+    still held by its address's ceiling, and nothing past it is stored."""
+    [a, b] = await sites_in(conn, BINCHENG, 2)
+    token_a, token_b = await door(conn, a), await door(conn, b)
+    desk.address_per_minute = 6
+    answers = [await visit(client, token_a if i % 2 else token_b, f"changing-id-{i:03}") for i in range(9)]
+    assert [r.status_code for r in answers] == [201] * 6 + [429] * 3
+    assert answers[-1].json()["errors"][0]["field"] == "address"
+    assert int(answers[-1].headers["retry-after"]) >= 1
+    forged = await visit(client, token_a[:-1] + ("A" if token_a[-1] != "A" else "B"), "changing-id-999")
+    assert forged.status_code == 429  # refused before the token is even looked up
+    assert await raw_and_daily(conn, a) == (3, 3) and await raw_and_daily(conn, b) == (3, 3)
+
+
 async def test_visits_spend_only_their_own_limits_not_the_addresss_write_budget(
     settings: Settings, reader: TransactionReadPool, sa_conn: AsyncConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
