@@ -1,8 +1,9 @@
-"""The history of every change to the register, which is also the partners' change feed."""
+"""The history of every change to the register, which is also the partners' change feed; the feed also carries
+entries that say a site's workers' rating or star level changed while its record stood (register_changed false)."""
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Integer, Text, func, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Computed, DateTime, Index, Integer, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
@@ -20,10 +21,16 @@ class Xid8(UserDefinedType[int]):
 
 
 class SiteChange(Base):
-    """One change to one site, written by trigger: history (who, when, before/after) and the change feed."""
+    """One change to one site: history (who, when, before/after) written by trigger, and the change feed; or, written
+    by the service, a change of the site in use (its rating, its star level) with its record the same before and
+    after."""
 
     __tablename__ = "site_changes"
-    __table_args__ = (CheckConstraint("action IN ('created', 'updated', 'deleted')", name="action_known"),)
+    __table_args__ = (
+        CheckConstraint("action IN ('created', 'updated', 'deleted')", name="action_known"),
+        # The register's state coverage keeps its answers for: the last entry that changed the record.
+        Index("ix_site_changes_register_changed", "id", postgresql_where=text("register_changed")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     site_id: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -33,6 +40,7 @@ class SiteChange(Base):
     actor: Mapped[str] = mapped_column(Text)
     before: Mapped[dict[str, object] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+    register_changed: Mapped[bool] = mapped_column(Boolean, Computed("before IS DISTINCT FROM after", persisted=True))
     # The writing transaction's id: the feed returns changes of finished transactions only, in (txid, id) order,
     # so a transaction that commits late can never slip behind a partner's cursor.
     txid: Mapped[int] = mapped_column(Xid8, server_default=text("pg_current_xact_id()"))

@@ -10,8 +10,7 @@ from app.database.read_pool import Reader
 # finished, and every one still running or yet to start has an id at or above it, so nothing ever appears behind
 # the cursor. (A long transaction holds the feed back until it ends, which is the price of missing nothing.)
 FEED_SQL = """
-SELECT c.id, c.txid::text AS txid, c.site_id, c.action, c.version, c.changed_at, c.actor, c.after,
-       c.before IS DISTINCT FROM c.after AS register_changed
+SELECT c.id, c.txid::text AS txid, c.site_id, c.action, c.version, c.changed_at, c.actor, c.after, c.register_changed
 FROM site_changes c
 WHERE (c.txid, c.id) > ($1::text::xid8, $2::bigint)
   AND c.txid < pg_snapshot_xmin(pg_current_snapshot())

@@ -607,9 +607,11 @@ async def worst_served(reader: Reader, of: Catchments) -> asyncpg.Record | None:
 
 async def register_state(reader: Reader) -> tuple[int, int | None]:
     """Which state of the register an answer is for: its last change (ids only grow, so a change rolled back is
-    never matched again), and the transaction's own id once it has written (its uncommitted changes are its own)."""
+    never matched again; a feed entry that only says a site's rating or star level changed is not one), and the
+    transaction's own id once it has written (its uncommitted changes are its own)."""
     row = await reader.fetchrow(
-        "SELECT coalesce(max(id), 0) AS change, txid_current_if_assigned() AS txid FROM site_changes"
+        "SELECT coalesce(max(id), 0) AS change, txid_current_if_assigned() AS txid FROM site_changes "
+        "WHERE register_changed"
     )
     assert row is not None
     return int(row["change"]), row["txid"]

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import china_time
+from app.coverage import repository as coverage_repository
 from app.keys import service as keys
 from app.ratings import service
 
@@ -261,3 +262,17 @@ async def test_call_backs_of_a_region_within_the_keys(
     assert (await client.get("/v1/callbacks", params={"region": "379999"}, headers=city)).status_code == 404
     bad = await client.get("/v1/callbacks", params={"region": "37<b>"}, headers=city)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "region"
+
+
+async def test_a_rating_is_in_the_feed_but_does_not_move_the_registers_state(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, doors: list[tuple[int, str]]
+) -> None:
+    """Coverage keeps its answers for the register's state: a worker's rating changes no register record, so the
+    kept map shading of every region must survive it, while a change of a record moves the state."""
+    before = await coverage_repository.register_state(conn)
+    entries = await conn.fetchval("SELECT count(*) FROM site_changes")
+    assert (await rate(client, doors[0], "state-phone", stars=4)).status_code == 201
+    assert await conn.fetchval("SELECT count(*) FROM site_changes") == entries + 1  # the feed's entry
+    assert (await coverage_repository.register_state(conn))[0] == before[0]
+    await conn.execute("UPDATE sites SET status = 'suspended' WHERE id = $1", doors[0][0])
+    assert (await coverage_repository.register_state(conn))[0] > before[0]
