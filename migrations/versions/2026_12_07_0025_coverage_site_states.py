@@ -120,12 +120,14 @@ def upgrade() -> None:
     op.execute(COMPACT)
     op.execute(KEEP)
     op.execute(FORGET)
+    # The triggers first: creating them locks out writes to sites until this transaction ends, so no write falls
+    # between the sums taken here and the first the triggers keep.
+    for trigger in TRIGGERS:
+        op.execute(trigger)
     op.execute(
         "INSERT INTO coverage_site_states (kind, sites, hashes) "
         "SELECT kind, count(*), sum(site_coverage_hash(s)) FROM sites s GROUP BY kind"
     )
-    for trigger in TRIGGERS:
-        op.execute(trigger)
 
 
 def downgrade() -> None:
