@@ -23,3 +23,9 @@ def today() -> dt.date:
 def local_time(at: dt.datetime) -> dt.datetime:
     """`at` as naive China time (a naive `at` already is)."""
     return at.astimezone(CHINA).replace(tzinfo=None) if at.tzinfo is not None else at
+
+
+def date_sql(instant: str) -> str:
+    """The China date of a timestamptz SQL expression (a bare ::date takes the session's zone, UTC on most servers:
+    an instant before 08:00 China time would fall on the day before)."""
+    return f"(({instant}) AT TIME ZONE 'Asia/Shanghai')::date"

@@ -12,6 +12,8 @@
 
 from collections.abc import Mapping
 
+from app import china_time
+
 DIMENSIONS = ("hardware", "equipment", "signage", "rules", "funding", "use", "activities")
 LEVEL_FROM_TOTAL = ((90.0, 5), (80.0, 4), (70.0, 3), (60.0, 2))
 PASS_TOTAL = 60.0
@@ -48,7 +50,7 @@ def overdue_complaints_sql(site_id: str, today: str) -> str:
 
 def report_due_on_sql(created_at: str) -> str:
     """SQL: a report's due date from when it was filed."""
-    return f"(({created_at} AT TIME ZONE 'Asia/Shanghai')::date + {REPORT_DUE_DAYS})"
+    return f"({china_time.date_sql(created_at)} + {REPORT_DUE_DAYS})"
 
 
 def star_level_sql(site_id: str, today: str) -> str:

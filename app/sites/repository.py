@@ -14,7 +14,7 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import geo
+from app import china_time, geo
 from app.database.connections import driver_connection
 from app.database.params import Params
 from app.database.read_pool import Reader
@@ -32,7 +32,7 @@ def _opened_and_not_closed(as_of: str) -> str:
 
 def in_register_on(as_of: str) -> str:
     """Sites in the register on a date (the SQL expression that holds it): not deleted by then."""
-    return f"(s.deleted_at IS NULL OR s.deleted_at::date > {as_of})"
+    return f"(s.deleted_at IS NULL OR {china_time.date_sql('s.deleted_at')} > {as_of})"
 
 
 def serving_on(as_of: str, is_today: str) -> str:
