@@ -425,7 +425,7 @@ def keys_revoke(prefix: str = typer.Argument(..., help="The key's prefix, as `yi
 def visits_prune(
     dry_run: bool = typer.Option(False, "--dry-run", help="Say which months would go; change nothing"),
 ) -> None:
-    """Drop the raw visits' months past the retention (VISITS_RETENTION_MONTHS, 13) and make sure next month's
+    """Drop the raw visits' months past the retention (VISITS_RETENTION_MONTHS, default 13) and make sure next month's
     partition exists, as the service does daily; the daily counts are kept. For cron, with
     VISITS_RETENTION_ON_SCHEDULE=false."""
     months = Settings().visits_retention_months

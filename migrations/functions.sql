@@ -331,22 +331,27 @@ BEGIN
 END
 $$;
 
--- Raw visits are kept for a retention (app.visits.service.RETENTION_MONTHS): whole months before `before` go.
-CREATE OR REPLACE FUNCTION site_visits_drop_partitions(before timestamptz) RETURNS integer
+-- Raw visits are kept for a retention (Settings.visits_retention_months): the partitions of whole months before
+-- `before`, which the drop takes and its dry run lists.
+CREATE OR REPLACE FUNCTION site_visits_partitions_before(before timestamptz) RETURNS SETOF text
+LANGUAGE sql STABLE AS $$
+    -- The partitions of whole months before the China month of `before` (their names, site_visits_YYYY_MM, sort by
+    -- month).
+    SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'site_visits'::regclass
+      AND c.relname < 'site_visits_' || to_char(date_trunc('month', before AT TIME ZONE 'Asia/Shanghai'), 'YYYY_MM')
+    ORDER BY c.relname
+$$;
+
+CREATE OR REPLACE FUNCTION site_visits_drop_partitions(before timestamptz) RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 DECLARE
     partition_name text;
-    dropped integer := 0;
 BEGIN
-    FOR partition_name IN
-        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'site_visits'::regclass
-          AND c.relname < 'site_visits_' || to_char(date_trunc('month', before AT TIME ZONE 'Asia/Shanghai'), 'YYYY_MM')
-    LOOP
+    FOR partition_name IN SELECT site_visits_partitions_before(before) LOOP
         EXECUTE format('DROP TABLE %I', partition_name);
-        dropped := dropped + 1;
+        RETURN NEXT partition_name;
     END LOOP;
-    RETURN dropped;
 END
 $$;
 

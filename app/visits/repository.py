@@ -62,22 +62,14 @@ async def make_partitions(conn: Reader, at: dt.datetime) -> None:
     await conn.fetchval("SELECT site_visits_make_partitions($1)", at)
 
 
-async def drop_partitions(conn: Reader, before: dt.datetime) -> int:
-    """Drop the partitions of months before the month of `before` (China time); how many."""
-    dropped: int = await conn.fetchval("SELECT site_visits_drop_partitions($1)", before)
-    return dropped
+async def drop_partitions(conn: Reader, before: dt.datetime) -> list[str]:
+    """Drop the partitions of months before the month of `before` (China time); their names."""
+    return [r[0] for r in await conn.fetch("SELECT site_visits_drop_partitions($1)", before)]
 
 
-# The partitions site_visits_drop_partitions drops for a month: their names (site_visits_YYYY_MM) sort by month.
-PARTITIONS_BEFORE_SQL = """
-SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-WHERE i.inhparent = 'site_visits'::regclass AND c.relname < 'site_visits_' || to_char($1::date, 'YYYY_MM')
-ORDER BY c.relname
-"""
-
-
-async def partitions_before(conn: Reader, month: dt.date) -> list[str]:
-    return [r[0] for r in await conn.fetch(PARTITIONS_BEFORE_SQL, month)]
+async def partitions_before(conn: Reader, before: dt.datetime) -> list[str]:
+    """The partitions drop_partitions would drop."""
+    return [r[0] for r in await conn.fetch("SELECT site_visits_partitions_before($1)", before)]
 
 
 async def wait_for_locks_at_most(conn: Reader, longest: dt.timedelta) -> None:

@@ -52,11 +52,11 @@ async def prune(conn: AsyncConnection, retention_months: int, at: dt.datetime, d
     if not await repository.try_lock_retention(raw):
         return Pruned(False, keep_from, [])
     await repository.wait_for_locks_at_most(raw, LOCK_TIMEOUT)
-    past = await repository.partitions_before(raw, keep_from)
-    if not dry_run:
-        await repository.make_partitions(raw, at)
-        await repository.drop_partitions(raw, dt.datetime.combine(keep_from, dt.time(), tzinfo=china_time.CHINA))
-    return Pruned(True, keep_from, past)
+    before = dt.datetime.combine(keep_from, dt.time(), tzinfo=china_time.CHINA)
+    if dry_run:
+        return Pruned(True, keep_from, await repository.partitions_before(raw, before))
+    await repository.make_partitions(raw, at)
+    return Pruned(True, keep_from, await repository.drop_partitions(raw, before))
 
 
 async def run_once(engine: AsyncEngine, retention_months: int) -> dt.timedelta:

@@ -107,7 +107,7 @@ async def site_usage(
     by: Annotated[Literal["hour", "day", "week", "month"], Query(description="Series step")] = "day",
 ) -> Response:
     """A site's visits by hour, day, week or month, the worker-group mix and its busiest hours. Hours come from the
-    raw visits (kept 13 months), days and longer from the daily counts (kept for good)."""
+    raw visits (kept VISITS_RETENTION_MONTHS whole months), days and longer from the daily counts (kept for good)."""
     await sites.get(reader, site_id)
     first, last = _period(first, last, china_time.today())
     return cached(request, await service.site_usage(reader, site_id, first, last, by), max_age=60)
