@@ -49,7 +49,7 @@ async def site_ratings(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[CursorText | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Response:
-    """A site's rating (mean, count, the score it is ranked by) and its current ratings, newest first."""
+    """A site's rating (mean, count, the score to rank it by) and its current ratings, newest first."""
     before = decode_cursor(cursor, RATINGS_CURSOR, 1)[0] if cursor is not None else MAX_BIGINT
     rows = await service.ratings(reader, site_id, before, limit + 1)
     items = rows[:limit]

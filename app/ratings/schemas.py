@@ -27,7 +27,7 @@ class WorkerRating(BaseModel):
     mean: float | None = Field(description="Mean stars of the current ratings (null without any)")
     count: int
     ranking_score: float = Field(
-        description="What sites are ranked by: the lower bound of the mean under a prior of the region's ratings "
+        description="What to rank sites by: the lower bound of the mean under a prior of the region's ratings "
         "(app.ratings.service; README, Ratings)"
     )
     region_mean: float = Field(description="The mean of the region's ratings, the prior's")

@@ -1,15 +1,14 @@
 """Ratings: a worker at the door (the site's current token) gives 1–5 stars, tags and a comment; one rating per client
 and site counts per 30 days (a new one replaces it); a bad one opens a call-back for the operator.
 
-A site is ranked by the lower bound of its mean stars (Evan Miller, "Ranking items with star ratings", 2016): its own
-ratings are joined by prior ones, one at each star level (FLAT_PRIOR) and PRIOR_RATINGS ratings as its region's are
-(their mean and mean square; the register's without any rating in the region; as the flat ones without any at all).
-Over the N = n + 5 + 10 ratings, μ is their mean and σ² = E[s²] − μ² their spread; the score is
-μ − Z·√(σ² / (N + 1)), the lower end of a one-sided 95 % interval of the mean (σ²/(N + 1) is the variance of the
-mean under the Dirichlet posterior the ratings make). Few ratings leave the interval wide and the score low; many
-that agree narrow it. The flat prior keeps a site with few ratings uncertain whatever its region's ratings: one
-five-star rating ranks below forty fours in every region, the closest being a region of fives alone (3.89 against
-3.94).
+Sites are ranked (by whoever lists them) by the lower bound of their mean stars (Evan Miller, "Ranking items with star
+ratings", 2016): a site's own ratings are joined by prior ones, one at each star level (FLAT_PRIOR) and PRIOR_RATINGS
+ratings as its region's are (their mean and mean square; the register's without any rating in the region; as the flat
+ones without any at all). Over the N = n + 5 + 10 ratings, μ is their mean and σ² = E[s²] − μ² their spread; the score
+is μ − Z·√(σ² / (N + 1)), the lower end of a one-sided 95 % interval of the mean (σ²/(N + 1) is the variance of the mean
+under the Dirichlet posterior the ratings make). Few ratings leave the interval wide and the score low; many that agree
+narrow it. The flat prior keeps a site with few ratings uncertain whatever its region's ratings: one five-star rating
+ranks below forty fours in every region, the closest being a region of fives alone (3.89 against 3.94).
 """
 
 import datetime as dt
@@ -59,7 +58,7 @@ def shown_mean(ratings: int, stars: int) -> float | None:
 
 
 def ranking_score(ratings: int, stars: int, stars_squared: int, prior_mean: float, prior_mean_square: float) -> float:
-    """The score sites are ranked by: the lower bound of the mean of the site's ratings (`stars` and `stars_squared`
+    """The score to rank sites by: the lower bound of the mean of the site's ratings (`stars` and `stars_squared`
     their sums) and the prior ones, the region's with mean `prior_mean` and mean square `prior_mean_square`."""
     count = ratings + len(FLAT_PRIOR) + PRIOR_RATINGS
     mean = (stars + sum(FLAT_PRIOR) + PRIOR_RATINGS * prior_mean) / count
@@ -69,7 +68,7 @@ def ranking_score(ratings: int, stars: int, stars_squared: int, prior_mean: floa
 
 
 def rating_of(row: Any) -> dict[str, Any]:
-    """A site's `worker_rating` from its totals and its region's: mean and count, and the score it is ranked by."""
+    """A site's `worker_rating` from its totals and its region's: mean and count, and the score to rank it by."""
     ratings, stars = row["ratings"], row["stars"]
     if row["region_ratings"]:
         prior = (row["region_stars"] / row["region_ratings"], row["region_stars_squared"] / row["region_ratings"])

@@ -82,7 +82,8 @@ class Report(BaseModel):
     resolved_by: str | None
     resolution: str | None
     from_door: bool = Field(
-        description="Filed, or repeated, from the door page with the site's current token: the reporter stood there"
+        description="Filed, or repeated, with the site's current door token, as the door page sends it (whoever has "
+        "seen the token can send it until it is rotated)"
     )
     due_on: dt.date = Field(description="3 days after it was filed (China date), as a call-back's")
 

@@ -7,9 +7,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import china_time, geo
+from app.changes import repository as feed
 from app.database.connections import reader_in
 from app.database.read_pool import Reader
 from app.door import service as door
+from app.inspections import service as inspections
 from app.keys.service import Principal
 from app.problems import InvalidParameter, NotFound
 from app.reports import repository
@@ -86,6 +88,8 @@ async def resolve(
     if found.status != ReportStatus.open:
         raise InvalidParameter("status", f"report {report_id} was already {found.status}")
     current = await sites.lock(conn, found.site_id)
+    raw = await reader_in(conn)
+    level_before = await inspections.star_level(raw, found.site_id)
     changes: dict[str, Any] = {}
     if body.status == ReportStatus.accepted:
         changes = dict(DEFAULT_CHANGES.get(found.type, {}))
@@ -97,7 +101,10 @@ async def resolve(
     changes.update(last_verified_at=dt.datetime.now(dt.UTC), verified_by=VerificationMethod.inspection)
     await sites.change(conn, principal, vocabularies, found.site_id, current.region_adcode, changes, "site.")
     await repository.close(conn, report_id, body.status, body.resolution, principal.name)
-    resolved = await repository.one(await reader_in(conn), report_id)
+    # An overdue report no longer lowers the star level: the feed says so, whether or not the record changed.
+    if await inspections.star_level(raw, found.site_id) != level_before:
+        await feed.record_in_use_change(raw, found.site_id, principal.name)
+    resolved = await repository.one(raw, report_id)
     assert resolved is not None
     return resolved
 

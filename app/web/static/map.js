@@ -316,13 +316,13 @@ function addLayers() {
       "circle-stroke-width": 1.5, "circle-opacity": ["case", ["==", ["get", "status"], "active"], 1, 0.4] } });
   map.addSource("suggestions", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
   // The operations layer: the region's sites by their visits in the last 30 days, the idle ones grey (their colour
-  // ramp set from the region's idle rule when its usage arrives); a suspended or closed site, never idle, faded as
-  // on the register's layer.
+  // ramp set from the region's idle rule when its usage arrives); a site not serving on the page's date, never idle,
+  // faded as on the register's layer.
   map.addSource("operations", { type: "geojson", data: EMPTY });
   map.addLayer({ id: "operations-use", type: "circle", source: "operations", filter: ["!", ["get", "idle"]],
     layout: { visibility: "none" },
     paint: { "circle-color": USE_RAMP[1], "circle-radius": 6, "circle-stroke-color": "#fff", "circle-stroke-width": 1,
-      "circle-opacity": ["case", ["get", "active"], 1, 0.4] } });
+      "circle-opacity": ["case", ["get", "serving"], 1, 0.4] } });
   map.addLayer({ id: "operations-idle", type: "circle", source: "operations", filter: ["get", "idle"],
     layout: { visibility: "none" },
     paint: { "circle-color": IDLE_GREY, "circle-radius": 6, "circle-stroke-color": "#616161", "circle-stroke-width": 1 } });
@@ -409,7 +409,7 @@ function drawOperations(usage, points) {
     const site = use.get(point.id);
     return { type: "Feature", id: point.id, geometry: point.geometry,
       properties: { id: point.id, name: site.name, visits: site.visits_last_30_days, idle: site.idle,
-        active: site.serving } };
+        serving: site.serving } };
   });
   markReported();
   const { below_visits: below, days } = usage.idle_rule;
