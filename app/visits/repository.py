@@ -170,7 +170,7 @@ async def per_site(
     as_of: dt.date,
     is_today: bool,
 ) -> list[Any]:
-    """Each site of a region as the register stood on `as_of`, whether it served that day (as coverage counts it),
+    """Each site of a region not deleted by `as_of`, whether it served that day (as coverage counts it),
     its visits and worker-group mix between two days (0 and {} without any), and its visits in a second window (the
     idle rule's recent days), read from the daily counts in one pass over both."""
     p = Params()

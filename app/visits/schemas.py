@@ -77,7 +77,7 @@ class RegionUsage(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     adcode: str
-    as_of: dt.date = Field(description="The day the idle rule is judged on; the register as it stood then")
+    as_of: dt.date = Field(description="The day the idle rule is judged on, over the sites not deleted by then")
     from_: dt.date = Field(alias="from")
     to: dt.date
     visits: int

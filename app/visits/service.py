@@ -224,7 +224,7 @@ async def idle_below(reader: Reader, adcode: str) -> int:
 async def region_usage(reader: Reader, adcode: str, first: dt.date, last: dt.date, as_of: dt.date) -> dict[str, Any]:
     """A region's visits per site between two days, and its idle stations on `as_of` (the planner's "move or close?"
     list): sites serving that day, as coverage counts them (app.sites.repository.serving_on), with fewer visits than
-    the region's threshold in the IDLE_DAYS days ending that day. The sites are the register's as it stood then."""
+    the region's threshold in the IDLE_DAYS days ending that day. The sites are those not deleted by then."""
     if not await region_repository.exists(reader, adcode):
         raise NotFound(f"no region with adcode {adcode}")
     if last < first:
