@@ -169,10 +169,11 @@ async def per_site(
     recent_last: dt.date,
     as_of: dt.date,
     is_today: bool,
+    kind: str | None = None,
 ) -> list[Any]:
-    """Each site of a region not deleted by `as_of`, whether it served that day (as coverage counts it),
-    its visits and worker-group mix between two days (0 and {} without any), and its visits in a second window (the
-    idle rule's recent days), read from the daily counts in one pass over both."""
+    """Each site of a region (of `kind`, if given) not deleted by `as_of`, whether it served that day (as coverage
+    counts it), its visits and worker-group mix between two days (0 and {} without any), and its visits in a second
+    window (the idle rule's recent days), read from the daily counts in one pass over both."""
     p = Params()
     day, today = f"{p.add(as_of)}::date", f"{p.add(is_today)}::boolean"
     period = f"d.day BETWEEN {p.add(first)} AND {p.add(last)}"
@@ -195,7 +196,7 @@ async def per_site(
             GROUP BY d.worker_group
         ) g
     ) v ON true
-    WHERE {_region_sites(p, adcode, day)}
+    WHERE {_region_sites(p, adcode, day)}{f" AND s.kind = {p.add(kind)}" if kind is not None else ""}
     ORDER BY s.id
     """
     return await reader.fetch(sql, *p.values)

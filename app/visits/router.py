@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from app import china_time
 from app.api.bodies import documented
-from app.api.dependencies import ReaderDep, TransactionDep, WriteKeyDep
-from app.api.parameters import IsoDate, SiteId
+from app.api.dependencies import ReaderDep, TransactionDep, VocabulariesDep, WriteKeyDep
+from app.api.parameters import IsoDate, SiteId, VocabularyCode
 from app.api.query import LeanRoute, StrictQueryRoute
 from app.api.responses import JSON, cached
 from app.coverage.parameters import AsOf
@@ -95,6 +95,7 @@ def _period(first: dt.date | None, last: dt.date | None, ending: dt.date) -> tup
 FromDay = Annotated[IsoDate | None, Query(alias="from", description="First day (China date); default 30 days back")]
 ToDay = Annotated[IsoDate | None, Query(alias="to", description="Last day, included; default today (or `as_of`)")]
 PROBLEMS: dict[int | str, dict[str, Any]] = {404: {}, 422: {"description": "A parameter is invalid"}}
+OfKind = Annotated[VocabularyCode | None, Query(description="Only sites of this kind (default: every kind)")]
 
 
 @router.get("/sites/{site_id:int}/usage", response_model=SiteUsage, responses=PROBLEMS)
@@ -117,16 +118,20 @@ async def site_usage(
 async def region_usage(
     request: Request,
     reader: ReaderDep,
+    vocabularies: VocabulariesDep,
     adcode: Adcode,
     first: FromDay = None,
     last: ToDay = None,
     as_of: AsOf = None,
+    kind: OfKind = None,
 ) -> Response:
     """Visits per site of a region, the worker-group mix, and its idle stations on `as_of`: serving that day (as
     coverage counts a site), with fewer visits in the 30 days ending that day than the region's rule, default 30."""
+    if kind is not None:
+        await vocabularies.site_kinds.check(reader, "kind", [kind])
     day = as_of or china_time.today()
     first, last = _period(first, last, day)
-    usage = await service.region_usage(reader, adcode, first, last, day)
+    usage = await service.region_usage(reader, adcode, first, last, day, kind)
     return cached(request, usage, max_age=60)
 
 
@@ -134,15 +139,19 @@ async def region_usage(
 async def children_usage(
     request: Request,
     reader: ReaderDep,
+    vocabularies: VocabulariesDep,
     adcode: Adcode,
     first: FromDay = None,
     last: ToDay = None,
     as_of: AsOf = None,
+    kind: OfKind = None,
 ) -> Response:
     """Visits and idle stations of each child region (on `as_of`, as the region's usage)."""
+    if kind is not None:
+        await vocabularies.site_kinds.check(reader, "kind", [kind])
     day = as_of or china_time.today()
     first, last = _period(first, last, day)
-    usage = await service.children_usage(reader, adcode, first, last, day)
+    usage = await service.children_usage(reader, adcode, first, last, day, kind)
     return cached(request, usage, max_age=60)
 
 

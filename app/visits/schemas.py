@@ -77,6 +77,7 @@ class RegionUsage(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     adcode: str
+    kind: str | None = Field(description="Only sites of this kind; null: every kind")
     as_of: dt.date = Field(description="The day the idle rule is judged on, over the sites not deleted by then")
     from_: dt.date = Field(alias="from")
     to: dt.date
@@ -102,6 +103,7 @@ class ChildrenUsage(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     adcode: str
+    kind: str | None = Field(description="Only sites of this kind; null: every kind")
     as_of: dt.date
     from_: dt.date = Field(alias="from")
     to: dt.date

@@ -221,10 +221,13 @@ async def idle_below(reader: Reader, adcode: str) -> int:
     return int(found) if found is not None else IDLE_BELOW_VISITS
 
 
-async def region_usage(reader: Reader, adcode: str, first: dt.date, last: dt.date, as_of: dt.date) -> dict[str, Any]:
-    """A region's visits per site between two days, and its idle stations on `as_of` (the planner's "move or close?"
-    list): sites serving that day, as coverage counts them (app.sites.repository.serving_on), with fewer visits than
-    the region's threshold in the IDLE_DAYS days ending that day. The sites are those not deleted by then."""
+async def region_usage(
+    reader: Reader, adcode: str, first: dt.date, last: dt.date, as_of: dt.date, kind: str | None = None
+) -> dict[str, Any]:
+    """A region's visits per site (of `kind`, if given) between two days, and its idle stations on `as_of` (the
+    planner's "move or close?" list): sites serving that day, as coverage counts them
+    (app.sites.repository.serving_on), with fewer visits than the region's threshold in the IDLE_DAYS days ending
+    that day. The sites are those not deleted by then."""
     if not await region_repository.exists(reader, adcode):
         raise NotFound(f"no region with adcode {adcode}")
     if last < first:
@@ -234,15 +237,15 @@ async def region_usage(reader: Reader, adcode: str, first: dt.date, last: dt.dat
     recent_first = as_of - dt.timedelta(days=IDLE_DAYS - 1)
     if first - as_of > dt.timedelta(days=IDLE_DAYS) or recent_first - last > dt.timedelta(days=IDLE_DAYS):
         # Far apart: each window read on its own rather than every day between them.
-        sites = await repository.per_site(reader, adcode, first, last, first, last, as_of, is_today)
+        sites = await repository.per_site(reader, adcode, first, last, first, last, as_of, is_today, kind)
         recent = {
             r["site_id"]: r["visits"]
             for r in await repository.per_site(
-                reader, adcode, recent_first, as_of, recent_first, as_of, as_of, is_today
+                reader, adcode, recent_first, as_of, recent_first, as_of, as_of, is_today, kind
             )
         }
     else:
-        sites = await repository.per_site(reader, adcode, first, last, recent_first, as_of, as_of, is_today)
+        sites = await repository.per_site(reader, adcode, first, last, recent_first, as_of, as_of, is_today, kind)
         recent = {r["site_id"]: r["recent"] for r in sites}
     groups: dict[str, int] = {}
     items = []
@@ -264,6 +267,7 @@ async def region_usage(reader: Reader, adcode: str, first: dt.date, last: dt.dat
         )
     return {
         "adcode": adcode,
+        "kind": kind,
         "as_of": as_of,
         "from": first,
         "to": last,
@@ -276,13 +280,15 @@ async def region_usage(reader: Reader, adcode: str, first: dt.date, last: dt.dat
     }
 
 
-async def children_usage(reader: Reader, adcode: str, first: dt.date, last: dt.date, as_of: dt.date) -> dict[str, Any]:
+async def children_usage(
+    reader: Reader, adcode: str, first: dt.date, last: dt.date, as_of: dt.date, kind: str | None = None
+) -> dict[str, Any]:
     """The same totals for each child region of a region."""
     if not await region_repository.exists(reader, adcode):
         raise NotFound(f"no region with adcode {adcode}")
     items = []
     for child in await repository.child_regions(reader, adcode):
-        usage = await region_usage(reader, child["adcode"], first, last, as_of)
+        usage = await region_usage(reader, child["adcode"], first, last, as_of, kind)
         items.append(
             {
                 "adcode": child["adcode"],
@@ -294,7 +300,7 @@ async def children_usage(reader: Reader, adcode: str, first: dt.date, last: dt.d
                 "idle_count": usage["idle_count"],
             }
         )
-    return {"adcode": adcode, "as_of": as_of, "from": first, "to": last, "items": items}
+    return {"adcode": adcode, "kind": kind, "as_of": as_of, "from": first, "to": last, "items": items}
 
 
 async def station_rules(reader: Reader, adcode: str) -> dict[str, Any]:

@@ -111,3 +111,23 @@ async def test_a_malformed_as_of_is_named(client: httpx.AsyncClient) -> None:
             assert answer.status_code == 422, (path, bad)
             assert answer.headers["content-type"].startswith("application/problem+json")
             assert [e["field"] for e in answer.json()["errors"]] == ["as_of"]
+
+
+async def test_a_regions_usage_of_one_kind_lists_only_its_sites(
+    client: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    kinds = dict(
+        await conn.fetch(
+            "SELECT kind, count(*) FROM sites WHERE region_adcode LIKE '3716%' AND deleted_at IS NULL GROUP BY kind"
+        )
+    )
+    every = (await client.get("/v1/coverage/regions/371600/usage")).json()
+    assert every["kind"] is None and every["site_count"] == sum(kinds.values())
+    for kind, count in kinds.items():
+        answer = (await client.get("/v1/coverage/regions/371600/usage", params={"kind": kind})).json()
+        assert answer["kind"] == kind and answer["site_count"] == count
+        assert {s["kind"] for s in answer["sites"]} == {kind}
+        children = (await client.get("/v1/coverage/regions/371600/usage/children", params={"kind": kind})).json()
+        assert children["kind"] == kind and sum(c["site_count"] for c in children["items"]) == count
+    unknown = await client.get("/v1/coverage/regions/371600/usage", params={"kind": "no_such_kind"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "kind"

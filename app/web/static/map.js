@@ -388,8 +388,8 @@ async function loadOperations(region, view) {
     $("idle-sites").replaceChildren();
   } else {
     try {
-      // The idle rule judged on the page's date, as the overdue lists are.
-      const q = new URLSearchParams(state.asOf ? { as_of: state.asOf } : {});
+      // The page's kind, and the idle rule judged on the page's date, as the overdue lists are.
+      const q = new URLSearchParams({ kind: state.kind, ...(state.asOf ? { as_of: state.asOf } : {}) });
       const [usage, points] = await Promise.all([
         api(`/v1/coverage/regions/${region.adcode}/usage?${q}`), regionPoints(region.adcode),
       ]);
