@@ -3,9 +3,10 @@
 import datetime as dt
 import re
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
@@ -114,44 +115,46 @@ async def site_usage(
     return cached(request, await service.site_usage(reader, site_id, first, last, by), max_age=60)
 
 
-@router.get("/coverage/regions/{adcode}/usage", response_model=RegionUsage, responses=PROBLEMS)
-async def region_usage(
-    request: Request,
+@dataclass(frozen=True, slots=True)
+class UsageQuery:
+    """What a region's usage is asked for: the period, the day the idle rule is judged on, the kind (checked)."""
+
+    first: dt.date
+    last: dt.date
+    as_of: dt.date
+    kind: str | None
+
+
+async def usage_query(
     reader: ReaderDep,
     vocabularies: VocabulariesDep,
-    adcode: Adcode,
     first: FromDay = None,
     last: ToDay = None,
     as_of: AsOf = None,
     kind: OfKind = None,
-) -> Response:
-    """Visits per site of a region, the worker-group mix, and its idle stations on `as_of`: serving that day (as
-    coverage counts a site), with fewer visits in the 30 days ending that day than the region's rule, default 30."""
+) -> UsageQuery:
     if kind is not None:
         await vocabularies.site_kinds.check(reader, "kind", [kind])
     day = as_of or china_time.today()
     first, last = _period(first, last, day)
-    usage = await service.region_usage(reader, adcode, first, last, day, kind)
+    return UsageQuery(first, last, day, kind)
+
+
+UsageQueryDep = Annotated[UsageQuery, Depends(usage_query)]
+
+
+@router.get("/coverage/regions/{adcode}/usage", response_model=RegionUsage, responses=PROBLEMS)
+async def region_usage(request: Request, reader: ReaderDep, adcode: Adcode, q: UsageQueryDep) -> Response:
+    """Visits per site of a region, the worker-group mix, and its idle stations on `as_of`: serving that day (as
+    coverage counts a site), with fewer visits in the 30 days ending that day than the region's rule, default 30."""
+    usage = await service.region_usage(reader, adcode, q.first, q.last, q.as_of, q.kind)
     return cached(request, usage, max_age=60)
 
 
 @router.get("/coverage/regions/{adcode}/usage/children", response_model=ChildrenUsage, responses=PROBLEMS)
-async def children_usage(
-    request: Request,
-    reader: ReaderDep,
-    vocabularies: VocabulariesDep,
-    adcode: Adcode,
-    first: FromDay = None,
-    last: ToDay = None,
-    as_of: AsOf = None,
-    kind: OfKind = None,
-) -> Response:
+async def children_usage(request: Request, reader: ReaderDep, adcode: Adcode, q: UsageQueryDep) -> Response:
     """Visits and idle stations of each child region (on `as_of`, as the region's usage)."""
-    if kind is not None:
-        await vocabularies.site_kinds.check(reader, "kind", [kind])
-    day = as_of or china_time.today()
-    first, last = _period(first, last, day)
-    usage = await service.children_usage(reader, adcode, first, last, day, kind)
+    usage = await service.children_usage(reader, adcode, q.first, q.last, q.as_of, q.kind)
     return cached(request, usage, max_age=60)
 
 
