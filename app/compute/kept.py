@@ -68,6 +68,11 @@ class Kept:
         finally:
             entry.waiters -= 1
 
+    def holds(self, key: Hashable) -> bool:
+        """Whether an answer for `key` is kept, or being computed."""
+        entry = self._entries.get(key)
+        return entry is not None and self._usable(entry)
+
     def put(self, key: Hashable, value: T, weigh: Callable[[T], int]) -> None:
         """Keep `value` for `key` as if it had just been computed."""
         if key in self._entries:

@@ -1,6 +1,7 @@
 """Coverage figures of regions (SPEC §6): who is within reach of a site of a kind, by area and by people, and the
 worst-served spot; a parent region's figures are its children's, each under its own rule."""
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,6 +19,9 @@ from app.coverage.serving import serving_near
 from app.database.read_pool import Reader, preferring
 
 PER_CHILD_RULE_LABEL = "按下级区划规则 / per child region"
+# Leaves computed in one statement (each in its own plane; the statement planned once for them all): a parent's
+# children, this many at most, so that a table's statements still spread over both cores.
+LEAVES_PER_STATEMENT = 8
 
 
 def share(part: float, whole: float) -> float | None:
@@ -116,16 +120,31 @@ async def _leaf_rows(
     if state is not None:
         ev = replace(ev, rules_state=state[0])  # each leaf's rule kept while the rules stand
 
-    async def one(leaf: asyncpg.Record) -> tuple[dict[str, Any], float]:
-        fingerprint = (reaches[leaf["adcode"]], fingerprints.get(leaf["adcode"]))
-        return await kept.row(leaf, ev, fingerprint, lambda: _fresh_leaf_row(reader, kept, leaf, ev), _row_bytes)
+    fingerprint = {leaf["adcode"]: (reaches[leaf["adcode"]], fingerprints.get(leaf["adcode"])) for leaf in leaves}
 
-    computed = await each_region(leaves, one)
-    rows = {leaf["adcode"]: row for leaf, (row, _) in zip(leaves, computed, strict=True)}
+    async def leaf_row(leaf: asyncpg.Record, first: FirstAnswer | None) -> tuple[dict[str, Any], float]:
+        compute = functools.partial(_fresh_leaf_row, reader, kept, leaf, ev, first)
+        return await kept.row(leaf, ev, fingerprint[leaf["adcode"]], compute, _row_bytes)
+
+    async def batch(group: list[asyncpg.Record]) -> list[tuple[dict[str, Any], float]]:
+        missing = [leaf for leaf in group if not kept.holds_row(leaf, ev, fingerprint[leaf["adcode"]])]
+        firsts = await _first_answers(reader, kept, missing, ev)
+        return [await leaf_row(leaf, firsts.get(leaf["adcode"])) for leaf in group]
+
+    groups = _batches(leaves)
+    computed = dict(
+        zip(
+            (leaf["adcode"] for group in groups for leaf in group),
+            (found for answers in await each_region(groups, batch) for found in answers),
+            strict=True,
+        )
+    )
+    computed_in_order = [computed[leaf["adcode"]] for leaf in leaves]
+    rows = {leaf["adcode"]: row for leaf, (row, _) in zip(leaves, computed_in_order, strict=True)}
     # A row that depends on sites beyond the reach fingerprinted (a sparse region's worst-served spot) is kept
     # under a fingerprint that holds them, which every later question reads: the same row, when nothing of the
     # kind has changed since this question began (else the next question computes it again).
-    grown = [(leaf, row, within) for leaf, (row, within) in zip(leaves, computed, strict=True)
+    grown = [(leaf, row, within) for leaf, (row, within) in zip(leaves, computed_in_order, strict=True)
              if within > reaches[leaf["adcode"]]]  # fmt: skip
     for leaf, _, within in grown:
         kept.reached(leaf, ev, within)
@@ -140,26 +159,74 @@ def _row_bytes(found: tuple[dict[str, Any], float]) -> int:
     return 4 * len(orjson.dumps(found[0]))
 
 
+def _batches(leaves: list[asyncpg.Record]) -> list[list[asyncpg.Record]]:
+    """The leaves in groups computed together: each parent's children, in parts of about equal size, at most
+    LEAVES_PER_STATEMENT."""
+    by_parent: dict[str | None, list[asyncpg.Record]] = defaultdict(list)
+    for leaf in leaves:
+        by_parent[leaf["parent_adcode"]].append(leaf)
+    groups = []
+    for children in by_parent.values():
+        parts = -(-len(children) // LEAVES_PER_STATEMENT)
+        groups += [children[i * len(children) // parts : (i + 1) * len(children) // parts] for i in range(parts)]
+    return groups
+
+
+# A leaf's first statement with its search distance (repository.coverage_and_worst_served).
+FirstAnswer = tuple[asyncpg.Record, float]
+
+
+async def _first_answers(
+    reader: Reader, kept: CoverageKept, leaves: list[asyncpg.Record], ev: Evaluation
+) -> dict[str, FirstAnswer]:
+    """The first statement of each of the leaves' rows under a single radius (_compute_leaf_row), all in one (for
+    two or more)."""
+    asked: dict[str, tuple[repository.Catchments, float]] = {}
+    for leaf in leaves:
+        try:
+            rule = await kept.rule(leaf, ev, functools.partial(resolve_rule, reader, leaf["adcode"], ev))
+        except NoRule:
+            continue  # the leaf's own computation says so
+        if rule.is_single_radius:
+            asked[leaf["adcode"]] = (ev.catchments(leaf, rule.radius_m), _search_start(kept, leaf, rule, ev))
+    if len(asked) < 2:
+        return {}
+    async with kept.computing:
+        # Every statement of a leaf works in its plane: on the connection that has these ready.
+        on = preferring(reader, tuple(of.srid for of, _ in asked.values()))
+        found = await repository.coverage_and_worst_served(on, list(asked.values()))
+    return {adcode: (found[adcode], search) for adcode, (_, search) in asked.items() if adcode in found}
+
+
+def _search_start(kept: CoverageKept, region: asyncpg.Record, rule: Rule, ev: Evaluation) -> float:
+    """Where a leaf's worst-served search starts: just beyond its last answer (on another date, most often the same
+    sites), else as far as its figures last depended on sites. The answer proves itself or the search doubles, as
+    from any start."""
+    start = kept.search_start(region, ev) or max(covered.WORST_SERVED_FIRST_SEARCH_M, kept.reach(region, ev) or 0)
+    return max(rule.radius_m, start)
+
+
 async def _fresh_leaf_row(
-    reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation
+    reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation, first: FirstAnswer | None
 ) -> tuple[dict[str, Any], float]:
     async with kept.computing:
         # Every statement of a leaf works in its plane: on the connection that has it ready (ReadPool.preferring).
-        return await _compute_leaf_row(preferring(reader, srid_of(region)), kept, region, ev)
+        return await _compute_leaf_row(preferring(reader, srid_of(region)), kept, region, ev, first)
 
 
 async def _compute_leaf_row(
-    reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation
+    reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation, first: FirstAnswer | None = None
 ) -> tuple[dict[str, Any], float]:
-    """The leaf's row, and how far around it (metres) the sites it depends on may be."""
+    """The leaf's row, and how far around it (metres) the sites it depends on may be; `first`: its first statement,
+    already made with other leaves'."""
     rule = await kept.rule(region, ev, lambda: resolve_rule(reader, region["adcode"], ev))
     if rule.is_single_radius:
-        # Both from one statement: the region, the sites around it and their points in its plane found once. The
-        # search starts just beyond the leaf's last answer (on another date, most often the same sites), else as far
-        # as its figures last depended on sites: the answer proves itself or the search doubles, as from any start.
-        start = kept.search_start(region, ev) or max(covered.WORST_SERVED_FIRST_SEARCH_M, kept.reach(region, ev) or 0)
-        search = max(rule.radius_m, start)
-        found = await repository.coverage_and_worst_served(reader, ev.catchments(region, rule.radius_m), search)
+        if first is None:
+            search = _search_start(kept, region, rule, ev)
+            asked = [(ev.catchments(region, rule.radius_m), search)]
+            found = (await repository.coverage_and_worst_served(reader, asked))[region["adcode"]]
+        else:
+            found, search = first
         worst_served, searched_m = await _worst_served(reader, region, rule, ev, (found, search))
         if worst_served is not None:
             # The geodesic distance, within the planar margin of the planar one the proof measures.

@@ -115,6 +115,11 @@ class CoverageKept:
         uncommitted changes are its own."""
         return await self._rows.get(_row_key(region, ev, fingerprint), compute, weigh)
 
+    def holds_row(self, region: asyncpg.Record, ev: Evaluation, fingerprint: Hashable) -> bool:
+        """Whether the leaf's row for `ev` and `fingerprint` is kept (or being computed)."""
+        key = _row_key(region, ev, fingerprint)
+        return key is not None and self._rows.holds(key)
+
     def keep_row(
         self, region: asyncpg.Record, ev: Evaluation, fingerprint: Hashable, row: T, weigh: Callable[[T], int]
     ) -> None:

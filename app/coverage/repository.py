@@ -545,17 +545,28 @@ async def coverage(reader: Reader, of: Catchments, extra: list[tuple[float, floa
     return row
 
 
-async def coverage_and_worst_served(reader: Reader, of: Catchments, search_m: float) -> asyncpg.Record:
-    """coverage() and worst_served() with `search_m` (at least `of.radius_m`) in one statement: the region, the
-    sites near it and their points in its plane found once. lon, lat and planar_m are null when no site is that
-    near. nearest_id and nearest_m: the serving site geodesically nearest the spot among those within `search_m`
-    of the region, and its distance; when planar_m proves the search (within it by the planar margin) that site
-    is the nearest of all, since the spot's planar-nearest site is geodesically nearer than `search_m`."""
+async def coverage_and_worst_served(reader: Reader, asked: list[tuple[Catchments, float]]) -> dict[str, asyncpg.Record]:
+    """coverage() and worst_served() with a search distance (at least the radius) in one statement, for each of
+    several regions of one kind on one date (by adcode; a region gone meanwhile is left out): each region, the sites
+    near it and their points in its plane found once, and the statement planned once for them all (planning is a
+    fifth of a county's cost). lon, lat and planar_m are null when no site is that near. nearest_id and nearest_m:
+    the serving site geodesically nearest the spot among those within the search distance of the region, and its
+    distance; when planar_m proves the search (within it by the planar margin) that site is the nearest of all,
+    since the spot's planar-nearest site is geodesically nearer than the search distance."""
+    first = asked[0][0]
+    assert all((of.kind, of.as_of, of.is_today) == (first.kind, first.as_of, first.is_today) for of, _ in asked)
     p = Params()
-    placed = of.placed(p)
-    row = await reader.fetchrow(_coverage_and_worst_served_sql(placed, p.add(search_m)), *p.values)
-    assert row is not None
-    return row
+    kind, as_of, is_today, no_extra = p.add(first.kind), p.add(first.as_of), p.add(first.is_today), p.add([])
+    adcodes, srids = p.add([of.adcode for of, _ in asked]), p.add([of.srid for of, _ in asked])
+    radii, searches = p.add([of.radius_m for of, _ in asked]), p.add([search for _, search in asked])
+    placed = PlacedCatchments("leaf.adcode", kind, "leaf.radius_m", "leaf.srid", as_of, is_today, no_extra, no_extra)
+    query = f"""
+SELECT leaf.adcode AS leaf_adcode, found.*
+FROM unnest({adcodes}::text[], {srids}::int[], {radii}::float8[], {searches}::float8[])
+     AS leaf(adcode, srid, radius_m, search_m)
+CROSS JOIN LATERAL ({_coverage_and_worst_served_sql(placed, "leaf.search_m")}) AS found
+"""
+    return {row["leaf_adcode"]: row for row in await reader.fetch(query, *p.values)}
 
 
 async def serving_sites(

@@ -125,9 +125,9 @@ async def test_after_one_site_moves_only_the_counties_it_can_reach_are_computed_
     computed: list[str] = []
     compute = figures._compute_leaf_row
 
-    async def counted(reader: Any, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation) -> Any:
+    async def counted(reader: Any, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation, *rest: Any) -> Any:
         computed.append(region["adcode"])
-        return await compute(reader, kept, region, ev)
+        return await compute(reader, kept, region, ev, *rest)
 
     monkeypatch.setattr(figures, "_compute_leaf_row", counted)
     kept = CoverageKept()

@@ -46,9 +46,9 @@ def computed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     found: list[str] = []
     compute = figures._compute_leaf_row
 
-    async def counted(reader: Any, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation) -> Any:
+    async def counted(reader: Any, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation, *rest: Any) -> Any:
         found.append(region["adcode"])
-        return await compute(reader, kept, region, ev)
+        return await compute(reader, kept, region, ev, *rest)
 
     monkeypatch.setattr(figures, "_compute_leaf_row", counted)
     return found
