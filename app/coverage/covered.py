@@ -9,7 +9,6 @@ overlap, found exactly: the plane is cut into the faces of all catchment boundar
 catchments hold it.
 """
 
-import functools
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,12 +16,11 @@ import asyncpg
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
 from app import geo
 from app.compute import offload
-from app.coverage import planar, repository
+from app.coverage import planar, planes, repository
 from app.coverage.evaluation import Evaluation
 from app.coverage.kept import CoverageKept
 from app.coverage.rules import Rule
@@ -134,14 +132,8 @@ async def in_plane(
     reader: Reader, srid: int, lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """WGS-84 longitudes and latitudes in the plane `srid` (a region's equal-area one), metres."""
-    x, y = _to_plane(await repository.projection(reader, srid)).transform(lon, lat)
+    x, y = planes.to_plane(await repository.projection(reader, srid)).transform(lon, lat)
     return np.asarray(x), np.asarray(y)
-
-
-@functools.lru_cache(maxsize=256)
-def _to_plane(projection: str) -> Transformer:
-    """WGS-84 into a plane, made once per plane: making one takes PROJ tens of milliseconds."""
-    return Transformer.from_crs("EPSG:4326", projection, always_xy=True)
 
 
 async def _isochrones(reader: Reader, srid: int, rule: Rule, points: list[tuple[float, float]]) -> list[BaseGeometry]:

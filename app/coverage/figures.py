@@ -49,7 +49,7 @@ async def _worst_served(
     region: asyncpg.Record,
     rule: Rule,
     ev: Evaluation,
-    first: tuple[asyncpg.Record, float] | None = None,
+    first: tuple[repository.Spot | None, float] | None = None,
 ) -> tuple[dict[str, Any] | None, float]:
     """The worst-served spot, and how far around the region the sites it was found among were looked for (no site
     beyond that could change it). `first`: the spot already found within a search distance, under a single radius."""
@@ -61,20 +61,16 @@ async def _worst_served(
         return await _with_kth_site(reader, ev, found, rule.min_sites), searched_m
     search = covered.WORST_SERVED_FIRST_SEARCH_M
     spot, search = first or (await repository.worst_served(reader, ev.catchments(region, search)), search)
-    nearest = None if first is None else (first[0]["nearest_id"], first[0]["nearest_m"])
     # The search distance is geodesic, the Voronoi distance planar in the local projection.
-    while not (
-        (spot is not None and spot["planar_m"] is not None and spot["planar_m"] <= (1 - geo.PLANAR_MARGIN) * search)
-        or search >= geo.FARTHEST_M
-    ):
+    while not ((spot is not None and spot.planar_m <= (1 - geo.PLANAR_MARGIN) * search) or search >= geo.FARTHEST_M):
         search *= 2
-        spot, nearest = await repository.worst_served(reader, ev.catchments(region, search)), None
-    if spot is None or spot["planar_m"] is None:
+        spot = await repository.worst_served(reader, ev.catchments(region, search))
+    if spot is None:
         return None, search  # no site of the kind anywhere
     # The Voronoi search is planar in the local projection; the distance reported is the geodesic one.
     method = "exact: the farthest point from every site (Voronoi vertices within the region)"
-    found = {"lon": spot["lon"], "lat": spot["lat"], "method": method}
-    return await _with_kth_site(reader, ev, found, 1, nearest), search
+    found = {"lon": spot.lon, "lat": spot.lat, "method": method}
+    return await _with_kth_site(reader, ev, found, 1, spot.nearest), search
 
 
 async def _with_kth_site(
@@ -172,8 +168,8 @@ def _batches(leaves: list[asyncpg.Record]) -> list[list[asyncpg.Record]]:
     return groups
 
 
-# A leaf's first statement with its search distance (repository.coverage_and_worst_served).
-FirstAnswer = tuple[asyncpg.Record, float]
+# A leaf's first statement (repository.coverage_and_worst_served: its figures and spot) and its search distance.
+FirstAnswer = tuple[asyncpg.Record, repository.Spot | None, float]
 
 
 async def _first_answers(
@@ -195,7 +191,7 @@ async def _first_answers(
         # Every statement of a leaf works in its plane: on the connection that has these ready.
         on = preferring(reader, tuple(of.srid for of, _ in asked.values()))
         found = await repository.coverage_and_worst_served(on, list(asked.values()))
-    return {adcode: (found[adcode], search) for adcode, (_, search) in asked.items() if adcode in found}
+    return {adcode: (*found[adcode], search) for adcode, (_, search) in asked.items() if adcode in found}
 
 
 def _search_start(kept: CoverageKept, region: asyncpg.Record, rule: Rule, ev: Evaluation) -> float:
@@ -224,10 +220,10 @@ async def _compute_leaf_row(
         if first is None:
             search = _search_start(kept, region, rule, ev)
             asked = [(ev.catchments(region, rule.radius_m), search)]
-            found = (await repository.coverage_and_worst_served(reader, asked))[region["adcode"]]
+            found, spot = (await repository.coverage_and_worst_served(reader, asked))[region["adcode"]]
         else:
-            found, search = first
-        worst_served, searched_m = await _worst_served(reader, region, rule, ev, (found, search))
+            found, spot, search = first
+        worst_served, searched_m = await _worst_served(reader, region, rule, ev, (spot, search))
         if worst_served is not None:
             # The geodesic distance, within the planar margin of the planar one the proof measures.
             slack = covered.WORST_SERVED_SLACK / (1 - geo.PLANAR_MARGIN) ** 2

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
+from app.coverage import planes
 from app.coverage.models import PopulationCell
 from app.coverage.population import Cell
 from app.database.connections import driver_connection, reader_in
@@ -389,24 +390,24 @@ def _coverage_sql(c: PlacedCatchments) -> str:
 
 
 def _coverage_and_worst_served_sql(c: PlacedCatchments, reach_m: str) -> str:
-    # The site nearest the spot by geodesic distance, as app.sites.nearest finds it (ties: the lower id): when the
-    # spot's planar distance proves the search, that site is among those near the region (see
-    # coverage_and_worst_served).
-    point = geo.point_sql("w.lon", "w.lat", geography=True)
+    # The sites the spot's geodesic nearest is among (app.coverage.repository.Spot): when the spot's planar distance
+    # proves the search, that site is among those it reached, and planar distances are within the planar margin of
+    # geodesic ones.
+    within = (1 + geo.PLANAR_MARGIN) / (1 - geo.PLANAR_MARGIN)
     return (
         catchment_ctes(c, reach_m)
         + people_cte(c)
         + WORST_SERVED_CTES
         + f"""
-, nearest AS (
-    SELECT s.id, ST_Distance(s.location, {point}) AS distance_m
-    FROM nearby s, worst w
-    WHERE {active_on(c.kind, c.as_of, c.is_today)}
-    ORDER BY distance_m, s.id
-    LIMIT 1
+, near_spot AS (
+    SELECT array_agg(n.id ORDER BY n.id) AS ids, array_agg(ST_X(n.geom) ORDER BY n.id) AS lons,
+           array_agg(ST_Y(n.geom) ORDER BY n.id) AS lats
+    FROM farthest f, reached s JOIN nearby n ON n.id = s.id
+    WHERE ST_DWithin(s.g, f.p, f.planar_m * {within})
 )
-SELECT {_coverage_columns(c)}, {WORST_SERVED_COLUMNS}, n.id AS nearest_id, n.distance_m AS nearest_m
-FROM region r, catchment c LEFT JOIN worst w ON true LEFT JOIN nearest n ON true
+SELECT {_coverage_columns(c)}, {_worst_served_columns(c)},
+       n.ids AS near_ids, n.lons AS near_lons, n.lats AS near_lats
+FROM region r, catchment c LEFT JOIN worst w ON true LEFT JOIN near_spot n ON true
 """
     )
 
@@ -465,14 +466,19 @@ WORST_SERVED_CTES = """
 ), farthest AS (
     SELECT p, ST_Distance(p, site) AS planar_m FROM corners ORDER BY planar_m DESC LIMIT 1
 ), worst AS (
-    SELECT ST_X(ST_Transform(p, 4326)) AS lon, ST_Y(ST_Transform(p, 4326)) AS lat, planar_m FROM farthest
+    SELECT ST_X(p) AS x, ST_Y(p) AS y, planar_m FROM farthest
 )
 """
-WORST_SERVED_COLUMNS = "w.lon, w.lat, w.planar_m"
+
+
+def _worst_served_columns(c: PlacedCatchments) -> str:
+    # The spot in the region's plane, with the plane: it is taken back to WGS-84 in Python (Spot), as a statement
+    # would need a second transformation per plane ready in its server process, of the 128 PostGIS keeps.
+    return f"w.x, w.y, w.planar_m, (SELECT proj4text FROM spatial_ref_sys WHERE srid = {c.srid}::int) AS plane"
 
 
 def _worst_served_sql(c: PlacedCatchments) -> str:
-    return catchment_ctes(c) + WORST_SERVED_CTES + f"SELECT {WORST_SERVED_COLUMNS} FROM worst w"
+    return catchment_ctes(c) + WORST_SERVED_CTES + f"SELECT {_worst_served_columns(c)} FROM worst w"
 
 
 def _serving_sql(c: PlacedCatchments) -> str:
@@ -545,14 +551,41 @@ async def coverage(reader: Reader, of: Catchments, extra: list[tuple[float, floa
     return row
 
 
-async def coverage_and_worst_served(reader: Reader, asked: list[tuple[Catchments, float]]) -> dict[str, asyncpg.Record]:
+@dataclass(frozen=True)
+class Spot:
+    """A region's worst-served spot (WGS-84), its planar distance to the nearest site searched, and, when the
+    statement found it, the serving site geodesically nearest it (as app.sites.nearest finds it; ties: the lower
+    id) with that distance."""
+
+    lon: float
+    lat: float
+    planar_m: float
+    nearest: tuple[int, float] | None = None
+
+    @classmethod
+    def of(cls, row: asyncpg.Record, near: bool = False) -> "Spot | None":
+        """The spot of a worst-served statement's row (None: no site that near); `near`: with its nearest site,
+        from the sites the row names (near_ids, near_lons, near_lats)."""
+        if row["planar_m"] is None:
+            return None
+        lon, lat = planes.from_plane(row["plane"]).transform(row["x"], row["y"])
+        if not near or not row["near_ids"]:
+            return cls(lon, lat, row["planar_m"])
+        ids = row["near_ids"]
+        distances = geo.GEOD.inv([lon] * len(ids), [lat] * len(ids), row["near_lons"], row["near_lats"])[2]
+        distance_m, site_id = min(zip(distances, ids, strict=True))
+        return cls(lon, lat, row["planar_m"], (site_id, distance_m))
+
+
+async def coverage_and_worst_served(
+    reader: Reader, asked: list[tuple[Catchments, float]]
+) -> dict[str, tuple[asyncpg.Record, Spot | None]]:
     """coverage() and worst_served() with a search distance (at least the radius) in one statement, for each of
     several regions of one kind on one date (by adcode; a region gone meanwhile is left out): each region, the sites
     near it and their points in its plane found once, and the statement planned once for them all (planning is a
-    fifth of a county's cost). lon, lat and planar_m are null when no site is that near. nearest_id and nearest_m:
-    the serving site geodesically nearest the spot among those within the search distance of the region, and its
-    distance; when planar_m proves the search (within it by the planar margin) that site is the nearest of all,
-    since the spot's planar-nearest site is geodesically nearer than the search distance."""
+    fifth of a county's cost). The spot is None when no site is that near; its nearest site is the nearest of all
+    when its planar distance proves the search (within it by the planar margin), since the spot's planar-nearest
+    site is then geodesically nearer than the search distance."""
     first = asked[0][0]
     assert all((of.kind, of.as_of, of.is_today) == (first.kind, first.as_of, first.is_today) for of, _ in asked)
     p = Params()
@@ -566,7 +599,8 @@ FROM unnest({adcodes}::text[], {srids}::int[], {radii}::float8[], {searches}::fl
      AS leaf(adcode, srid, radius_m, search_m)
 CROSS JOIN LATERAL ({_coverage_and_worst_served_sql(placed, "leaf.search_m")}) AS found
 """
-    return {row["leaf_adcode"]: row for row in await reader.fetch(query, *p.values)}
+    rows = await reader.fetch(query, *p.values)
+    return {row["leaf_adcode"]: (row, Spot.of(row, near=True)) for row in rows}
 
 
 async def serving_sites(
@@ -610,10 +644,11 @@ async def uncovered_cells(reader: Reader, of: Catchments) -> list[asyncpg.Record
     return await reader.fetch(_uncovered_cells_sql(of.placed(p)), *p.values)
 
 
-async def worst_served(reader: Reader, of: Catchments) -> asyncpg.Record | None:
+async def worst_served(reader: Reader, of: Catchments) -> Spot | None:
     """The farthest point from the sites within `of.radius_m` of the region (the search distance)."""
     p = Params()
-    return await reader.fetchrow(_worst_served_sql(of.placed(p)), *p.values)
+    row = await reader.fetchrow(_worst_served_sql(of.placed(p)), *p.values)
+    return None if row is None else Spot.of(row)
 
 
 async def register_state(reader: Reader) -> tuple[int, int | None]:

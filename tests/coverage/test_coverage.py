@@ -15,6 +15,7 @@ from shapely import Point, Polygon, contains_xy, prepare, unary_union
 from shapely.geometry import shape
 
 from app.china_time import today
+from app.coverage import planes
 from app.paths import SEED_DIR
 from tests.reference import GEOD
 
@@ -222,3 +223,24 @@ async def test_bad_coverage_requests(
     assert r.headers["content-type"] == "application/problem+json"
     if field:
         assert field in [e["field"] for e in r.json()["errors"]]
+
+
+async def test_a_plane_taken_back_to_wgs84_in_python_is_where_postgis_puts_it(conn: asyncpg.Connection) -> None:
+    """The worst-served spot leaves the database in its region's plane (app.coverage.planes.from_plane)."""
+    rng = np.random.default_rng(5)
+    for adcode in ("371602", "371623"):
+        srid, projection = await conn.fetchrow(
+            "SELECT r.equal_area_srid, s.proj4text FROM regions r JOIN spatial_ref_sys s ON s.srid = r.equal_area_srid "
+            "WHERE r.adcode = $1",
+            adcode,
+        )
+        x, y = rng.uniform(-60_000, 60_000, 20), rng.uniform(-60_000, 60_000, 20)
+        lon, lat = planes.from_plane(projection).transform(x, y)
+        for i in range(len(x)):
+            expected = await conn.fetchrow(
+                "SELECT ST_X(p) lon, ST_Y(p) lat FROM ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), $3), 4326) p",
+                float(x[i]),
+                float(y[i]),
+                srid,
+            )
+            assert (lon[i], lat[i]) == pytest.approx((expected["lon"], expected["lat"]), abs=1e-9)
