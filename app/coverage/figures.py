@@ -205,9 +205,14 @@ def _search_start(kept: CoverageKept, region: asyncpg.Record, rule: Rule, ev: Ev
 async def _fresh_leaf_row(
     reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation, first: FirstAnswer | None
 ) -> tuple[dict[str, Any], float]:
+    # Every statement of a leaf works in its plane: on the connection that has it ready (ReadPool.preferring).
+    on = preferring(reader, srid_of(region))
+    if first is not None:
+        # What is left of the row is seldom a statement (a search that did not prove itself): it does not wait for a
+        # turn behind other leaves' statements, which would leave a core idle.
+        return await _compute_leaf_row(on, kept, region, ev, first)
     async with kept.computing:
-        # Every statement of a leaf works in its plane: on the connection that has it ready (ReadPool.preferring).
-        return await _compute_leaf_row(preferring(reader, srid_of(region)), kept, region, ev, first)
+        return await _compute_leaf_row(on, kept, region, ev, first)
 
 
 async def _compute_leaf_row(
