@@ -16,6 +16,7 @@ from app.coverage.kept import CoverageKept
 from app.coverage.regions import each_region, find_region
 from app.coverage.rules import NoRule, Rule, resolve_rule
 from app.coverage.serving import serving_near
+from app.coverage.spots import Spot, worst_spots
 from app.database.read_pool import Reader, preferring
 
 PER_CHILD_RULE_LABEL = "按下级区划规则 / per child region"
@@ -49,7 +50,7 @@ async def _worst_served(
     region: asyncpg.Record,
     rule: Rule,
     ev: Evaluation,
-    first: tuple[repository.Spot | None, float] | None = None,
+    first: tuple[Spot | None, float] | None = None,
 ) -> tuple[dict[str, Any] | None, float]:
     """The worst-served spot, and how far around the region the sites it was found among were looked for (no site
     beyond that could change it). `first`: the spot already found within a search distance, under a single radius."""
@@ -60,17 +61,23 @@ async def _worst_served(
         searched_m = found.pop("searched_m")
         return await _with_kth_site(reader, ev, found, rule.min_sites), searched_m
     search = covered.WORST_SERVED_FIRST_SEARCH_M
-    spot, search = first or (await repository.worst_served(reader, ev.catchments(region, search)), search)
+    spot, search = first or (await _spot_within(reader, region, ev, search), search)
     # The search distance is geodesic, the Voronoi distance planar in the local projection.
     while not ((spot is not None and spot.planar_m <= (1 - geo.PLANAR_MARGIN) * search) or search >= geo.FARTHEST_M):
         search *= 2
-        spot = await repository.worst_served(reader, ev.catchments(region, search))
+        spot = await _spot_within(reader, region, ev, search)
     if spot is None:
         return None, search  # no site of the kind anywhere
     # The Voronoi search is planar in the local projection; the distance reported is the geodesic one.
     method = "exact: the farthest point from every site (Voronoi vertices within the region)"
     found = {"lon": spot.lon, "lat": spot.lat, "method": method}
     return await _with_kth_site(reader, ev, found, 1, spot.nearest), search
+
+
+async def _spot_within(reader: Reader, region: asyncpg.Record, ev: Evaluation, search_m: float) -> Spot | None:
+    """The worst-served spot among the sites within `search_m` of the region."""
+    searched = await repository.worst_served(reader, ev.catchments(region, search_m))
+    return None if searched is None else (await worst_spots([searched]))[0]
 
 
 async def _with_kth_site(
@@ -168,8 +175,8 @@ def _batches(leaves: list[asyncpg.Record]) -> list[list[asyncpg.Record]]:
     return groups
 
 
-# A leaf's first statement (repository.coverage_and_worst_served: its figures and spot) and its search distance.
-FirstAnswer = tuple[asyncpg.Record, repository.Spot | None, float]
+# A leaf's first statement (repository.coverage_and_worst_served: its figures), its spot and its search distance.
+FirstAnswer = tuple[asyncpg.Record, Spot | None, float]
 
 
 async def _first_answers(
@@ -191,7 +198,9 @@ async def _first_answers(
         # Every statement of a leaf works in its plane: on the connection that has these ready.
         on = preferring(reader, tuple(of.srid for of, _ in asked.values()))
         found = await repository.coverage_and_worst_served(on, list(asked.values()))
-    return {adcode: (*found[adcode], search) for adcode, (_, search) in asked.items() if adcode in found}
+    answered = [adcode for adcode in asked if adcode in found]
+    spots = await worst_spots([found[adcode] for adcode in answered])
+    return {adcode: (found[adcode], spot, asked[adcode][1]) for adcode, spot in zip(answered, spots, strict=True)}
 
 
 def _search_start(kept: CoverageKept, region: asyncpg.Record, rule: Rule, ev: Evaluation) -> float:
@@ -225,7 +234,8 @@ async def _compute_leaf_row(
         if first is None:
             search = _search_start(kept, region, rule, ev)
             asked = [(ev.catchments(region, rule.radius_m), search)]
-            found, spot = (await repository.coverage_and_worst_served(reader, asked))[region["adcode"]]
+            found = (await repository.coverage_and_worst_served(reader, asked))[region["adcode"]]
+            [spot] = await worst_spots([found])
         else:
             found, spot, search = first
         worst_served, searched_m = await _worst_served(reader, region, rule, ev, (spot, search))

@@ -1,6 +1,7 @@
 """The CPU-heavy steps of coverage and siting, as plain functions of arrays and shapes in a region's equal-area
 plane (metres). Callers run them in a worker process (app.compute.offload), so this module imports nothing but numpy and
-shapely: a fresh worker starts in a fraction of a second.
+shapely: a fresh worker starts in a fraction of a second; a step of a few milliseconds (a region's worst-served spot)
+runs in a thread, as shapely releases the GIL in GEOS.
 """
 
 from collections.abc import Callable, Sequence
@@ -136,6 +137,80 @@ def people_in(
         unassigned &= ~inside
         totals.append(float(people[inside].sum()))
     return totals
+
+
+@dataclass(frozen=True)
+class Farthest:
+    """A point of a region (x, y in its plane), the site it is nearest to (an index), and its distance from it."""
+
+    x: float
+    y: float
+    site: int
+    distance: float
+
+
+def farthest_from_sites(region: BaseGeometry, x: NDArray[np.float64], y: NDArray[np.float64]) -> Farthest | None:
+    """The point of `region` farthest from its nearest of the sites (x, y); None without a site.
+
+    Distance to the nearest site is convex inside each Voronoi cell, so over (cell ∩ region) its maximum is at a
+    vertex of that piece: a vertex of the region, a vertex of the cell within the region, or where the cell's edge
+    crosses the region's. The first two are measured at once; a cell is cut by the region only when its farthest
+    vertex is farther than the best so far (the cell holds its piece), two in three never are. The point is exact,
+    not sampled.
+    """
+    if len(x) == 0:
+        return None
+    corners = shapely.get_coordinates(region)
+    # Each vertex of the region, by its nearest site (a distance matrix: the sites are a few dozen).
+    distances = np.hypot(corners[:, 0, None] - x[None, :], corners[:, 1, None] - y[None, :])
+    nearest = distances.argmin(axis=1)
+    reach = distances[np.arange(len(corners)), nearest]
+    worst = int(reach.argmax())
+    found = Farthest(float(corners[worst, 0]), float(corners[worst, 1]), int(nearest[worst]), float(reach[worst]))
+    if len(x) == 1:
+        return found  # no diagram: the region is the site's cell
+    sites = shapely.points(x, y)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=region))
+    shapely.prepare(region)
+    cells = cells[shapely.intersects(region, cells)]
+    # Each cell's site: the one it holds (sites at one spot share a cell, at the same distance).
+    cell, owner = shapely.STRtree(sites).query(cells, predicate="intersects")
+    cells = cells[cell]
+    vertices, of = shapely.get_coordinates(cells, return_index=True)
+    far = np.hypot(vertices[:, 0] - x[owner[of]], vertices[:, 1] - y[owner[of]])
+    found = _farther(found, vertices, owner[of], far, shapely.intersects_xy(region, vertices[:, 0], vertices[:, 1]))
+    bound = np.zeros(len(cells))
+    np.maximum.at(bound, of, far)
+    cut = np.flatnonzero(bound > found.distance)
+    vertices, of = shapely.get_coordinates(shapely.intersection(cells[cut], region), return_index=True)
+    site = owner[cut][of]
+    far = np.hypot(vertices[:, 0] - x[site], vertices[:, 1] - y[site])
+    return _farther(found, vertices, site, far, np.ones(len(far), dtype=bool))
+
+
+def _farther(
+    found: Farthest,
+    points: NDArray[np.float64],
+    site: NDArray[np.intp],
+    far: NDArray[np.float64],
+    among: NDArray[np.bool_],
+) -> Farthest:
+    """`found`, or the farthest of the points `among` when it is farther."""
+    if not among.any():
+        return found
+    k = int(np.where(among, far, -1.0).argmax())
+    return (
+        Farthest(float(points[k, 0]), float(points[k, 1]), int(site[k]), float(far[k]))
+        if far[k] > found.distance
+        else found
+    )
+
+
+def farthest_from_sites_each(
+    searches: Sequence[tuple[bytes, NDArray[np.float64], NDArray[np.float64]]],
+) -> list[Farthest | None]:
+    """farthest_from_sites for each (region as WKB, x, y)."""
+    return [farthest_from_sites(shapely.from_wkb(region), x, y) for region, x, y in searches]
 
 
 def farthest_from_kth(points: NDArray[np.float64], sites: NDArray[np.float64], k: int) -> tuple[int, float]:

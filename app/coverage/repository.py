@@ -11,7 +11,6 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import geo
-from app.coverage import planes
 from app.coverage.models import PopulationCell
 from app.coverage.population import Cell
 from app.database.connections import driver_connection, reader_in
@@ -390,25 +389,11 @@ def _coverage_sql(c: PlacedCatchments) -> str:
 
 
 def _coverage_and_worst_served_sql(c: PlacedCatchments, reach_m: str) -> str:
-    # The sites the spot's geodesic nearest is among (app.coverage.repository.Spot): when the spot's planar distance
-    # proves the search, that site is among those it reached, and planar distances are within the planar margin of
-    # geodesic ones.
-    within = (1 + geo.PLANAR_MARGIN) / (1 - geo.PLANAR_MARGIN)
     return (
         catchment_ctes(c, reach_m)
         + people_cte(c)
-        + WORST_SERVED_CTES
-        + f"""
-, near_spot AS (
-    SELECT array_agg(n.id ORDER BY n.id) AS ids, array_agg(ST_X(n.geom) ORDER BY n.id) AS lons,
-           array_agg(ST_Y(n.geom) ORDER BY n.id) AS lats
-    FROM farthest f, reached s JOIN nearby n ON n.id = s.id
-    WHERE ST_DWithin(s.g, f.p, f.planar_m * {within})
-)
-SELECT {_coverage_columns(c)}, {_worst_served_columns(c)},
-       n.ids AS near_ids, n.lons AS near_lons, n.lats AS near_lats
-FROM region r, catchment c LEFT JOIN worst w ON true LEFT JOIN near_spot n ON true
-"""
+        + SEARCHED_CTE
+        + f"SELECT {_coverage_columns(c)}, {_searched_columns(c)} FROM region r, catchment c, searched"
     )
 
 
@@ -443,42 +428,29 @@ FROM cells WHERE NOT covered
     )
 
 
-# The point of the region farthest from every serving site (those `reached`). Distance to the nearest site is convex
-# inside each Voronoi cell, so over (cell ∩ region) its maximum is at a vertex: the worst-served spot is exact, not
-# sampled. With a single site there is no Voronoi diagram and the region itself is that site's cell.
-WORST_SERVED_CTES = """
-, voronoi AS (
-    SELECT (ST_Dump(ST_VoronoiPolygons(ST_Collect(g), 0, (SELECT g FROM region)))).geom AS cell
-    FROM reached HAVING count(*) > 1
-), touching AS MATERIALIZED (
-    -- Only the cells that reach into the region matter; finding them first keeps the join below small. A cell
-    -- wholly inside is its own piece: the prepared test costs less than the overlay, which would give it back.
-    SELECT v.cell, CASE WHEN ST_Covers(r.g, v.cell) THEN v.cell ELSE ST_Intersection(v.cell, r.g) END AS piece
-    FROM voronoi v, region r
-    WHERE v.cell && r.g AND ST_Intersects(v.cell, r.g)
-), pieces AS (
-    -- Boxes first: most (cell, site) pairs are far apart, and the box test costs a tenth of the exact one.
-    SELECT s.g AS site, t.piece FROM touching t JOIN reached s ON t.cell && s.g AND ST_Intersects(t.cell, s.g)
-    UNION ALL
-    SELECT s.g, r.g FROM reached s, region r WHERE (SELECT count(*) FROM reached) = 1
-), corners AS (
-    SELECT site, (ST_DumpPoints(piece)).geom AS p FROM pieces
-), farthest AS (
-    SELECT p, ST_Distance(p, site) AS planar_m FROM corners ORDER BY planar_m DESC LIMIT 1
-), worst AS (
-    SELECT ST_X(p) AS x, ST_Y(p) AS y, planar_m FROM farthest
+# The sites a worst-served search reached, in the region's plane and in WGS-84, with the region in its plane: the
+# spot is found from them in Python (app.coverage.spots), where GEOS works on the Voronoi diagram without a trip
+# through PostGIS's own format for each cell and most cells are never cut by the region, and is taken back to
+# WGS-84 there, so a statement needs one transformation per plane ready in its server process, of the 128 PostGIS
+# keeps.
+SEARCHED_CTE = """
+, searched AS (
+    SELECT array_agg(s.id ORDER BY s.id) AS ids, array_agg(ST_X(s.g) ORDER BY s.id) AS xs,
+           array_agg(ST_Y(s.g) ORDER BY s.id) AS ys, array_agg(ST_X(n.geom) ORDER BY s.id) AS lons,
+           array_agg(ST_Y(n.geom) ORDER BY s.id) AS lats
+    FROM reached s JOIN nearby n ON n.id = s.id
 )
 """
 
 
-def _worst_served_columns(c: PlacedCatchments) -> str:
-    # The spot in the region's plane, with the plane: it is taken back to WGS-84 in Python (Spot), as a statement
-    # would need a second transformation per plane ready in its server process, of the 128 PostGIS keeps.
-    return f"w.x, w.y, w.planar_m, (SELECT proj4text FROM spatial_ref_sys WHERE srid = {c.srid}::int) AS plane"
+def _searched_columns(c: PlacedCatchments) -> str:
+    return f"""ST_AsBinary(r.g) AS region_plane,
+       (SELECT proj4text FROM spatial_ref_sys WHERE srid = {c.srid}::int) AS plane,
+       searched.ids, searched.xs, searched.ys, searched.lons, searched.lats"""
 
 
-def _worst_served_sql(c: PlacedCatchments) -> str:
-    return catchment_ctes(c) + WORST_SERVED_CTES + f"SELECT {_worst_served_columns(c)} FROM worst w"
+def _searched_sql(c: PlacedCatchments) -> str:
+    return catchment_ctes(c) + SEARCHED_CTE + f"SELECT {_searched_columns(c)} FROM region r, searched"
 
 
 def _serving_sql(c: PlacedCatchments) -> str:
@@ -551,41 +523,11 @@ async def coverage(reader: Reader, of: Catchments, extra: list[tuple[float, floa
     return row
 
 
-@dataclass(frozen=True)
-class Spot:
-    """A region's worst-served spot (WGS-84), its planar distance to the nearest site searched, and, when the
-    statement found it, the serving site geodesically nearest it (as app.sites.nearest finds it; ties: the lower
-    id) with that distance."""
-
-    lon: float
-    lat: float
-    planar_m: float
-    nearest: tuple[int, float] | None = None
-
-    @classmethod
-    def of(cls, row: asyncpg.Record, near: bool = False) -> "Spot | None":
-        """The spot of a worst-served statement's row (None: no site that near); `near`: with its nearest site,
-        from the sites the row names (near_ids, near_lons, near_lats)."""
-        if row["planar_m"] is None:
-            return None
-        lon, lat = planes.from_plane(row["plane"]).transform(row["x"], row["y"])
-        if not near or not row["near_ids"]:
-            return cls(lon, lat, row["planar_m"])
-        ids = row["near_ids"]
-        distances = geo.GEOD.inv([lon] * len(ids), [lat] * len(ids), row["near_lons"], row["near_lats"])[2]
-        distance_m, site_id = min(zip(distances, ids, strict=True))
-        return cls(lon, lat, row["planar_m"], (site_id, distance_m))
-
-
-async def coverage_and_worst_served(
-    reader: Reader, asked: list[tuple[Catchments, float]]
-) -> dict[str, tuple[asyncpg.Record, Spot | None]]:
+async def coverage_and_worst_served(reader: Reader, asked: list[tuple[Catchments, float]]) -> dict[str, asyncpg.Record]:
     """coverage() and worst_served() with a search distance (at least the radius) in one statement, for each of
     several regions of one kind on one date (by adcode; a region gone meanwhile is left out): each region, the sites
     near it and their points in its plane found once, and the statement planned once for them all (planning is a
-    fifth of a county's cost). The spot is None when no site is that near; its nearest site is the nearest of all
-    when its planar distance proves the search (within it by the planar margin), since the spot's planar-nearest
-    site is then geodesically nearer than the search distance."""
+    fifth of a county's cost)."""
     first = asked[0][0]
     assert all((of.kind, of.as_of, of.is_today) == (first.kind, first.as_of, first.is_today) for of, _ in asked)
     p = Params()
@@ -599,8 +541,7 @@ FROM unnest({adcodes}::text[], {srids}::int[], {radii}::float8[], {searches}::fl
      AS leaf(adcode, srid, radius_m, search_m)
 CROSS JOIN LATERAL ({_coverage_and_worst_served_sql(placed, "leaf.search_m")}) AS found
 """
-    rows = await reader.fetch(query, *p.values)
-    return {row["leaf_adcode"]: (row, Spot.of(row, near=True)) for row in rows}
+    return {row["leaf_adcode"]: row for row in await reader.fetch(query, *p.values)}
 
 
 async def serving_sites(
@@ -644,11 +585,11 @@ async def uncovered_cells(reader: Reader, of: Catchments) -> list[asyncpg.Record
     return await reader.fetch(_uncovered_cells_sql(of.placed(p)), *p.values)
 
 
-async def worst_served(reader: Reader, of: Catchments) -> Spot | None:
-    """The farthest point from the sites within `of.radius_m` of the region (the search distance)."""
+async def worst_served(reader: Reader, of: Catchments) -> asyncpg.Record | None:
+    """The region in its plane and the sites within `of.radius_m` of it (the search distance), for
+    app.coverage.spots; None: no such region."""
     p = Params()
-    row = await reader.fetchrow(_worst_served_sql(of.placed(p)), *p.values)
-    return None if row is None else Spot.of(row)
+    return await reader.fetchrow(_searched_sql(of.placed(p)), *p.values)
 
 
 async def register_state(reader: Reader) -> tuple[int, int | None]:
