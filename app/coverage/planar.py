@@ -160,21 +160,20 @@ def farthest_from_sites(region: BaseGeometry, x: NDArray[np.float64], y: NDArray
     """
     if len(x) == 0:
         return None
+    sites = shapely.points(x, y)
     corners = shapely.get_coordinates(region)
-    # Each vertex of the region, by its nearest site (a distance matrix: the sites are a few dozen).
-    distances = np.hypot(corners[:, 0, None] - x[None, :], corners[:, 1, None] - y[None, :])
-    nearest = distances.argmin(axis=1)
-    reach = distances[np.arange(len(corners)), nearest]
+    # Each vertex of the region, by its nearest site.
+    tree = shapely.STRtree(sites)
+    (_, nearest), reach = tree.query_nearest(shapely.points(corners), return_distance=True, all_matches=False)
     worst = int(reach.argmax())
     found = Farthest(float(corners[worst, 0]), float(corners[worst, 1]), int(nearest[worst]), float(reach[worst]))
     if len(x) == 1:
         return found  # no diagram: the region is the site's cell
-    sites = shapely.points(x, y)
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=region))
     shapely.prepare(region)
     cells = cells[shapely.intersects(region, cells)]
     # Each cell's site: the one it holds (sites at one spot share a cell, at the same distance).
-    cell, owner = shapely.STRtree(sites).query(cells, predicate="intersects")
+    cell, owner = tree.query(cells, predicate="intersects")
     cells = cells[cell]
     vertices, of = shapely.get_coordinates(cells, return_index=True)
     far = np.hypot(vertices[:, 0] - x[owner[of]], vertices[:, 1] - y[owner[of]])
