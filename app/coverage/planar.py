@@ -154,21 +154,23 @@ def farthest_from_sites(region: BaseGeometry, x: NDArray[np.float64], y: NDArray
 
     Distance to the nearest site is convex inside each Voronoi cell, so over (cell ∩ region) its maximum is at a
     vertex of that piece: a vertex of the region, a vertex of the cell within the region, or where the cell's edge
-    crosses the region's. The first two are measured at once; a cell is cut by the region only when its farthest
-    vertex is farther than the best so far (the cell holds its piece), two in three never are. The point is exact,
-    not sampled.
+    crosses the region's. The cells' vertices within the region and some of the region's are measured at once; a
+    cell is cut by the region only when its farthest vertex is farther than the best of them (the cell holds its
+    piece), and two in three never are. The point is exact, not sampled.
     """
     if len(x) == 0:
         return None
-    sites = shapely.points(x, y)
     corners = shapely.get_coordinates(region)
-    # Each vertex of the region, by its nearest site.
-    tree = shapely.STRtree(sites)
-    (_, nearest), reach = tree.query_nearest(shapely.points(corners), return_distance=True, all_matches=False)
-    worst = int(reach.argmax())
-    found = Farthest(float(corners[worst, 0]), float(corners[worst, 1]), int(nearest[worst]), float(reach[worst]))
     if len(x) == 1:
-        return found  # no diagram: the region is the site's cell
+        # No diagram: the region is the site's cell.
+        far = np.hypot(corners[:, 0] - x[0], corners[:, 1] - y[0])
+        return _farther(None, corners, np.zeros(len(far), dtype=np.intp), far)
+    sites = shapely.points(x, y)
+    tree = shapely.STRtree(sites)
+    # Some of the region's vertices (any of its points would do), each by its nearest site: the first best.
+    some = corners[:: max(1, len(corners) // 64)]
+    (_, nearest), reach = tree.query_nearest(shapely.points(some), return_distance=True, all_matches=False)
+    found = _farther(None, some, nearest, reach)
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=region))
     shapely.prepare(region)
     cells = cells[shapely.intersects(region, cells)]
@@ -177,32 +179,27 @@ def farthest_from_sites(region: BaseGeometry, x: NDArray[np.float64], y: NDArray
     cells = cells[cell]
     vertices, of = shapely.get_coordinates(cells, return_index=True)
     far = np.hypot(vertices[:, 0] - x[owner[of]], vertices[:, 1] - y[owner[of]])
-    found = _farther(found, vertices, owner[of], far, shapely.intersects_xy(region, vertices[:, 0], vertices[:, 1]))
+    inside = shapely.intersects_xy(region, vertices[:, 0], vertices[:, 1])
+    found = _farther(found, vertices[inside], owner[of][inside], far[inside])
     bound = np.zeros(len(cells))
     np.maximum.at(bound, of, far)
-    cut = np.flatnonzero(bound > found.distance)
+    cut = np.flatnonzero(bound > (found.distance if found is not None else -1.0))
     vertices, of = shapely.get_coordinates(shapely.intersection(cells[cut], region), return_index=True)
     site = owner[cut][of]
     far = np.hypot(vertices[:, 0] - x[site], vertices[:, 1] - y[site])
-    return _farther(found, vertices, site, far, np.ones(len(far), dtype=bool))
+    return _farther(found, vertices, site, far)
 
 
 def _farther(
-    found: Farthest,
-    points: NDArray[np.float64],
-    site: NDArray[np.intp],
-    far: NDArray[np.float64],
-    among: NDArray[np.bool_],
-) -> Farthest:
-    """`found`, or the farthest of the points `among` when it is farther."""
-    if not among.any():
+    found: Farthest | None, points: NDArray[np.float64], site: NDArray[np.intp], far: NDArray[np.float64]
+) -> Farthest | None:
+    """The farthest of the points (each at `far` from its nearest site, `site`) when it is farther than `found`."""
+    if len(far) == 0:
         return found
-    k = int(np.where(among, far, -1.0).argmax())
-    return (
-        Farthest(float(points[k, 0]), float(points[k, 1]), int(site[k]), float(far[k]))
-        if far[k] > found.distance
-        else found
-    )
+    k = int(far.argmax())
+    if found is not None and far[k] <= found.distance:
+        return found
+    return Farthest(float(points[k, 0]), float(points[k, 1]), int(site[k]), float(far[k]))
 
 
 def farthest_from_sites_each(
