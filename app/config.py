@@ -25,7 +25,13 @@ class Settings(BaseSettings):
         description="Reads go to the primary while the standby's replay is further behind than this (seconds)",
     )
     db_pool_min: int = Field(default=2, ge=1)
-    db_pool_max: int = Field(default=10, ge=1)
+    db_pool_max: int = Field(
+        default=24,
+        ge=1,
+        description="Connections of the read pool (the write pool has half as many). A coverage table sends each "
+        "county's statements to the connection that has its plane ready, and PostGIS keeps 128 planes per connection: "
+        "24 hold all of China's 2,891 counties, so a national table does not push a province's planes out",
+    )
     db_pool_timeout_s: float = Field(
         default=10.0,
         gt=0,
