@@ -28,9 +28,9 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(
         default=24,
         ge=1,
-        description="Connections of the read pool (the write pool has half as many). A coverage table sends each "
-        "county's statements to the connection that has its plane ready, and PostGIS keeps 128 planes per connection: "
-        "24 hold all of China's 2,891 counties, so a national table does not push a province's planes out",
+        description="Connections of the read pool (the write pool keeps half as many). A coverage table sends a "
+        "city's counties' statements to the connection that has their planes ready, and PostGIS keeps 128 planes per "
+        "connection: 24 hold all of China's 2,891 counties, so a national table does not push a province's out",
     )
     db_pool_timeout_s: float = Field(
         default=10.0,

@@ -1,6 +1,7 @@
 """Coverage figures of regions (SPEC §6): who is within reach of a site of a kind, by area and by people, and the
 worst-served spot; a parent region's figures are its children's, each under its own rule."""
 
+import asyncio
 import functools
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -11,7 +12,7 @@ import orjson
 
 from app import geo
 from app.coverage import covered, repository
-from app.coverage.evaluation import Evaluation, srid_of
+from app.coverage.evaluation import Evaluation
 from app.coverage.kept import CoverageKept
 from app.coverage.regions import each_region, find_region
 from app.coverage.rules import NoRule, Rule, resolve_rule
@@ -21,7 +22,7 @@ from app.database.read_pool import Reader, preferring
 
 PER_CHILD_RULE_LABEL = "按下级区划规则 / per child region"
 # Leaves computed in one statement (each in its own plane; the statement planned once for them all): a parent's
-# children, this many at most, so that a table's statements still spread over both cores.
+# children, this many at most, so that a table's statements run side by side.
 LEAVES_PER_STATEMENT = 8
 
 
@@ -76,8 +77,11 @@ async def _worst_served(
 
 async def _spot_within(reader: Reader, region: asyncpg.Record, ev: Evaluation, search_m: float) -> Spot | None:
     """The worst-served spot among the sites within `search_m` of the region."""
-    searched = await repository.worst_served(reader, ev.catchments(region, search_m))
-    return None if searched is None else (await worst_spots([searched]))[0]
+    searched = await repository.sites_searched(reader, ev.catchments(region, search_m))
+    if searched is None:
+        await find_region(reader, region["adcode"])  # gone meanwhile: its 404 or 410
+        return None
+    return (await worst_spots([searched]))[0]
 
 
 async def _with_kth_site(
@@ -86,7 +90,7 @@ async def _with_kth_site(
     """The worst-served spot with the site it is served by and the geodesic distance to it: the site its travel
     time is to (`spot["site"]`: id, lon, lat), else its k-th nearest serving site (`nearest`: the nearest, already
     found, and its distance)."""
-    if nearest is not None and nearest[0] is not None:
+    if nearest is not None:
         site_id, distance_m = nearest
     elif spot.get("site") is not None:
         site_id, lon, lat = spot["site"]
@@ -125,14 +129,17 @@ async def _leaf_rows(
 
     fingerprint = {leaf["adcode"]: (reaches[leaf["adcode"]], fingerprints.get(leaf["adcode"])) for leaf in leaves}
 
-    async def leaf_row(leaf: asyncpg.Record, first: FirstAnswer | None) -> tuple[dict[str, Any], float]:
-        compute = functools.partial(_fresh_leaf_row, reader, kept, leaf, ev, first)
-        return await kept.row(leaf, ev, fingerprint[leaf["adcode"]], compute, _row_bytes)
-
     async def batch(group: list[asyncpg.Record]) -> list[tuple[dict[str, Any], float]]:
+        # Every leaf's row is asked of the kept ones at once, so that another question asking for the same leaves
+        # meanwhile waits for these rows instead of making the same statement.
         missing = [leaf for leaf in group if not kept.holds_row(leaf, ev, fingerprint[leaf["adcode"]])]
-        firsts = await _first_answers(reader, kept, missing, ev)
-        return [await leaf_row(leaf, firsts.get(leaf["adcode"])) for leaf in group]
+        firsts = FirstAnswers(reader, kept, missing, ev)
+
+        async def leaf_row(leaf: asyncpg.Record) -> tuple[dict[str, Any], float]:
+            compute = functools.partial(_fresh_leaf_row, reader, kept, leaf, ev, firsts)
+            return await kept.row(leaf, ev, fingerprint[leaf["adcode"]], compute, _row_bytes)
+
+        return await each_region(group, leaf_row, at_once=len(group))
 
     groups = _batches(leaves)
     computed = dict(
@@ -179,6 +186,23 @@ def _batches(leaves: list[asyncpg.Record]) -> list[list[asyncpg.Record]]:
 FirstAnswer = tuple[asyncpg.Record, Spot | None, float]
 
 
+class FirstAnswers:
+    """The first statements of a batch's leaves, made once, when the first of them is computed."""
+
+    def __init__(self, reader: Reader, kept: CoverageKept, leaves: list[asyncpg.Record], ev: Evaluation) -> None:
+        self._ask = functools.partial(_first_answers, reader, kept, leaves, ev)
+        self._answers: asyncio.Future[dict[str, FirstAnswer]] | None = None
+
+    async def of(self, leaf: asyncpg.Record) -> FirstAnswer | None:
+        """The leaf's first answer, if the batch's statement made it (not under a single radius, or not among the
+        batch's leaves to compute: None)."""
+        if self._answers is None:
+            self._answers = asyncio.ensure_future(self._ask())
+            # Seen by the leaves waiting for it; when none waits any more (their question went), not logged unseen.
+            self._answers.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return (await asyncio.shield(self._answers)).get(leaf["adcode"])
+
+
 async def _first_answers(
     reader: Reader, kept: CoverageKept, leaves: list[asyncpg.Record], ev: Evaluation
 ) -> dict[str, FirstAnswer]:
@@ -195,12 +219,18 @@ async def _first_answers(
     if len(asked) < 2:
         return {}
     async with kept.computing:
-        # Every statement of a leaf works in its plane: on the connection that has these ready.
-        on = preferring(reader, tuple(of.srid for of, _ in asked.values()))
+        on = preferring(reader, _plane_key(leaves[0]))
         found = await repository.coverage_and_worst_served(on, list(asked.values()))
     answered = [adcode for adcode in asked if adcode in found]
     spots = await worst_spots([found[adcode] for adcode in answered])
     return {adcode: (found[adcode], spot, asked[adcode][1]) for adcode, spot in zip(answered, spots, strict=True)}
+
+
+def _plane_key(leaf: asyncpg.Record) -> str | None:
+    """What a leaf's statements are sent by (ReadPool.preferring): its parent, so that they go to the connection
+    that has the planes of the parent's children ready, its batches' and each of theirs alike."""
+    parent: str | None = leaf["parent_adcode"]
+    return parent
 
 
 def _search_start(kept: CoverageKept, region: asyncpg.Record, rule: Rule, ev: Evaluation) -> float:
@@ -212,10 +242,11 @@ def _search_start(kept: CoverageKept, region: asyncpg.Record, rule: Rule, ev: Ev
 
 
 async def _fresh_leaf_row(
-    reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation, first: FirstAnswer | None
+    reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation, firsts: FirstAnswers
 ) -> tuple[dict[str, Any], float]:
+    first = await firsts.of(region)
     # Every statement of a leaf works in its plane: on the connection that has it ready (ReadPool.preferring).
-    on = preferring(reader, srid_of(region))
+    on = preferring(reader, _plane_key(region))
     if first is not None:
         # What is left of the row is seldom a statement (a search that did not prove itself): it does not wait for a
         # turn behind other leaves' statements, which would leave a core idle.
@@ -234,7 +265,10 @@ async def _compute_leaf_row(
         if first is None:
             search = _search_start(kept, region, rule, ev)
             asked = [(ev.catchments(region, rule.radius_m), search)]
-            found = (await repository.coverage_and_worst_served(reader, asked))[region["adcode"]]
+            answered = await repository.coverage_and_worst_served(reader, asked)
+            if region["adcode"] not in answered:
+                await find_region(reader, region["adcode"])  # gone meanwhile: its 404 or 410
+            found = answered[region["adcode"]]
             [spot] = await worst_spots([found])
         else:
             found, spot, search = first

@@ -156,13 +156,13 @@ def farthest_from_sites(region: BaseGeometry, x: NDArray[np.float64], y: NDArray
     vertex of that piece: a vertex of the region, a vertex of the cell within the region, or where the cell's edge
     crosses the region's. The cells' vertices within the region and some of the region's are measured at once; a
     cell is cut by the region only when its farthest vertex is farther than the best of them (the cell holds its
-    piece), and two in three never are. The point is exact, not sampled.
+    piece), and most never are. The point is exact, not sampled.
     """
     if len(x) == 0:
         return None
     corners = shapely.get_coordinates(region)
-    if len(x) == 1:
-        # No diagram: the region is the site's cell.
+    if len(np.unique(np.column_stack((x, y)), axis=0)) == 1:
+        # No diagram (the sites are at one spot): the region is the site's cell.
         far = np.hypot(corners[:, 0] - x[0], corners[:, 1] - y[0])
         return _farther(None, corners, np.zeros(len(far), dtype=np.intp), far)
     sites = shapely.points(x, y)

@@ -30,10 +30,14 @@ async def leaves(reader: Reader, region: asyncpg.Record) -> list[asyncpg.Record]
 CHILD_ROWS_AT_ONCE = 4
 
 
-async def each_region(regions: list[asyncpg.Record], work: Callable[[asyncpg.Record], Awaitable[T]]) -> list[T]:
-    """`work` for each region, a few at once on a pool (the database does the work, on more than one core). When
-    one fails (a 422, the request's budget) the others are cancelled: their work is nobody's any more."""
-    limit = asyncio.Semaphore(CHILD_ROWS_AT_ONCE)
+async def each_region(
+    regions: list[asyncpg.Record],
+    work: Callable[[asyncpg.Record], Awaitable[T]],
+    at_once: int = CHILD_ROWS_AT_ONCE,
+) -> list[T]:
+    """`work` for each region, `at_once` at a time (the database does the work, on more than one core). When one
+    fails (a 422, the request's budget) the others are cancelled: their work is nobody's any more."""
+    limit = asyncio.Semaphore(at_once)
 
     async def one(region: asyncpg.Record) -> T:
         async with limit:

@@ -320,7 +320,7 @@ WITH region AS (
     -- Candidates by the GiST index alone, the kind tested on the rows it finds: ANDed with the kind's index (the
     -- plan PostgreSQL chose when it knew the box) the bitmap of every site of the kind costs more than the few
     -- hundred sites of other kinds in the box. The box comes from a CTE, so the plan is the GiST scan.
-    SELECT s.id, s.geom, s.location, s.kind, s.status, s.opened_on, s.closed_on, s.deleted_at, s.region_adcode
+    SELECT s.id, s.geom, s.kind, s.status, s.opened_on, s.closed_on, s.deleted_at, s.region_adcode
     FROM sites s, region r WHERE s.geom && r.search_box AND s.kind = {c.kind}
 ), reached AS (
     SELECT s.id, ST_Transform(s.geom, {c.srid}::int) AS g
@@ -585,7 +585,7 @@ async def uncovered_cells(reader: Reader, of: Catchments) -> list[asyncpg.Record
     return await reader.fetch(_uncovered_cells_sql(of.placed(p)), *p.values)
 
 
-async def worst_served(reader: Reader, of: Catchments) -> asyncpg.Record | None:
+async def sites_searched(reader: Reader, of: Catchments) -> asyncpg.Record | None:
     """The region in its plane and the sites within `of.radius_m` of it (the search distance), for
     app.coverage.spots; None: no such region."""
     p = Params()

@@ -45,5 +45,16 @@ def test_no_point_of_the_region_is_farther_from_every_site(region: shapely.Geome
     assert sampled_worst(region, x, y, rng) <= found.distance * (1 + 1e-9)
 
 
+@pytest.mark.parametrize("region", [STAR, ISLANDS], ids=["star", "islands"])
+def test_sites_at_one_spot_count_once(region: shapely.Geometry) -> None:
+    rng = np.random.default_rng(3)
+    for x, y in ((np.array([4_000.0, 4_000.0]), np.array([-2_000.0, -2_000.0])),
+                 (np.array([4_000.0, 4_000.0, -9_000.0]), np.array([-2_000.0, -2_000.0, 7_000.0]))):  # fmt: skip
+        found = planar.farthest_from_sites(region, x, y)
+        assert found is not None
+        assert np.hypot(x - found.x, y - found.y).min() == pytest.approx(found.distance, rel=1e-12)
+        assert sampled_worst(region, x, y, rng) <= found.distance * (1 + 1e-9)
+
+
 def test_without_a_site_there_is_no_spot() -> None:
     assert planar.farthest_from_sites(STAR, np.empty(0), np.empty(0)) is None

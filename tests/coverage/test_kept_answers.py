@@ -1,10 +1,12 @@
 """Coverage answers kept for the same state of the register (app.coverage.kept), by the application that computed
 them."""
 
+import asyncio
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from app.china_time import today
@@ -68,3 +70,31 @@ async def test_the_routes_keep_answers_on_their_application(
     assert len(mine) == 1
     other = create_app(settings).state.coverage_kept
     assert isinstance(other, CoverageKept) and other is not mine and len(other) == 0
+
+
+BINZHOU = "371600"
+
+
+async def test_a_parents_leaves_made_in_one_statement_are_each_one_made_alone(
+    reader: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table's rows (its leaves' first statements batched, app.coverage.figures) equal each leaf's own row, and
+    two questions asking for the same leaves at once make each leaf's statement once."""
+    asked: list[str] = []
+    made = repository.coverage_and_worst_served
+
+    async def counted(reader: Any, leaves: list[tuple[repository.Catchments, float]]) -> Any:
+        asked.extend(of.adcode for of, _ in leaves)
+        return await made(reader, leaves)
+
+    monkeypatch.setattr(repository, "coverage_and_worst_served", counted)
+    ev = Evaluation("legal_aid", today(), None, state=await repository.register_state(reader))
+    kept = CoverageKept()
+    first, second = await asyncio.gather(
+        figures.child_rows(reader, kept, BINZHOU, ev), figures.child_rows(reader, kept, BINZHOU, ev)
+    )
+    assert first == second
+    assert sorted(asked) == sorted(row["adcode"] for row in first)  # each county once, for both questions
+    for row in first:
+        alone = await figures.region_coverage(reader, CoverageKept(), row["adcode"], ev)
+        assert alone == {"kind": "legal_aid", "as_of": today().isoformat(), **row}
