@@ -19,6 +19,7 @@ from app.coverage.rules import NoRule, Rule, resolve_rule
 from app.coverage.serving import serving_near
 from app.coverage.spots import Spot, worst_spots
 from app.database.read_pool import Reader, preferring
+from app.regions import service as regions_service
 
 PER_CHILD_RULE_LABEL = "按下级区划规则 / per child region"
 # Leaves computed in one statement (each in its own plane; the statement planned once for them all): a parent's
@@ -78,9 +79,8 @@ async def _worst_served(
 async def _spot_within(reader: Reader, region: asyncpg.Record, ev: Evaluation, search_m: float) -> Spot | None:
     """The worst-served spot among the sites within `search_m` of the region."""
     searched = await repository.sites_searched(reader, ev.catchments(region, search_m))
-    if searched is None:
-        await find_region(reader, region["adcode"])  # gone meanwhile: its 404 or 410
-        return None
+    if searched is None:  # no such region: gone meanwhile
+        raise await regions_service.absent(reader, region["adcode"])
     return (await worst_spots([searched]))[0]
 
 
@@ -142,20 +142,17 @@ async def _leaf_rows(
         return await each_region(group, leaf_row, at_once=len(group))
 
     groups = _batches(leaves)
-    computed = dict(
-        zip(
-            (leaf["adcode"] for group in groups for leaf in group),
-            (found for answers in await each_region(groups, batch) for found in answers),
-            strict=True,
-        )
-    )
-    computed_in_order = [computed[leaf["adcode"]] for leaf in leaves]
-    rows = {leaf["adcode"]: row for leaf, (row, _) in zip(leaves, computed_in_order, strict=True)}
+    computed = {
+        leaf["adcode"]: found
+        for group, answers in zip(groups, await each_region(groups, batch), strict=True)
+        for leaf, found in zip(group, answers, strict=True)
+    }
+    rows = {adcode: row for adcode, (row, _) in computed.items()}
     # A row that depends on sites beyond the reach fingerprinted (a sparse region's worst-served spot) is kept
     # under a fingerprint that holds them, which every later question reads: the same row, when nothing of the
     # kind has changed since this question began (else the next question computes it again).
-    grown = [(leaf, row, within) for leaf, (row, within) in zip(leaves, computed_in_order, strict=True)
-             if within > reaches[leaf["adcode"]]]  # fmt: skip
+    grown = [(leaf, *computed[leaf["adcode"]]) for leaf in leaves
+             if computed[leaf["adcode"]][1] > reaches[leaf["adcode"]]]  # fmt: skip
     for leaf, _, within in grown:
         kept.reached(leaf, ev, within)
     if grown and state is not None and await repository.kind_state(reader, ev.kind) == state:
@@ -206,8 +203,7 @@ class FirstAnswers:
 async def _first_answers(
     reader: Reader, kept: CoverageKept, leaves: list[asyncpg.Record], ev: Evaluation
 ) -> dict[str, FirstAnswer]:
-    """The first statement of each of the leaves' rows under a single radius (_compute_leaf_row), all in one (for
-    two or more)."""
+    """The first statement of each of the leaves' rows under a single radius (_compute_leaf_row), all in one."""
     asked: dict[str, tuple[repository.Catchments, float]] = {}
     for leaf in leaves:
         try:
@@ -216,7 +212,7 @@ async def _first_answers(
             continue  # the leaf's own computation says so
         if rule.is_single_radius:
             asked[leaf["adcode"]] = (ev.catchments(leaf, rule.radius_m), _search_start(kept, leaf, rule, ev))
-    if len(asked) < 2:
+    if not asked:
         return {}
     async with kept.computing:
         on = preferring(reader, _plane_key(leaves[0]))
@@ -244,7 +240,8 @@ def _search_start(kept: CoverageKept, region: asyncpg.Record, rule: Rule, ev: Ev
 async def _fresh_leaf_row(
     reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation, firsts: FirstAnswers
 ) -> tuple[dict[str, Any], float]:
-    first = await firsts.of(region)
+    # A leaf its batch's statement left out (another question held its row when the batch began) makes its own.
+    first = await firsts.of(region) or (await _first_answers(reader, kept, [region], ev)).get(region["adcode"])
     # Every statement of a leaf works in its plane: on the connection that has it ready (ReadPool.preferring).
     on = preferring(reader, _plane_key(region))
     if first is not None:
@@ -252,26 +249,19 @@ async def _fresh_leaf_row(
         # turn behind other leaves' statements, which would leave a core idle.
         return await _compute_leaf_row(on, kept, region, ev, first)
     async with kept.computing:
-        return await _compute_leaf_row(on, kept, region, ev, first)
+        return await _compute_leaf_row(on, kept, region, ev)
 
 
 async def _compute_leaf_row(
     reader: Reader, kept: CoverageKept, region: asyncpg.Record, ev: Evaluation, first: FirstAnswer | None = None
 ) -> tuple[dict[str, Any], float]:
-    """The leaf's row, and how far around it (metres) the sites it depends on may be; `first`: its first statement,
-    already made with other leaves'."""
+    """The leaf's row, and how far around it (metres) the sites it depends on may be; `first`: its first statement
+    (_first_answers), under a single radius."""
     rule = await kept.rule(region, ev, lambda: resolve_rule(reader, region["adcode"], ev))
     if rule.is_single_radius:
-        if first is None:
-            search = _search_start(kept, region, rule, ev)
-            asked = [(ev.catchments(region, rule.radius_m), search)]
-            answered = await repository.coverage_and_worst_served(reader, asked)
-            if region["adcode"] not in answered:
-                await find_region(reader, region["adcode"])  # gone meanwhile: its 404 or 410
-            found = answered[region["adcode"]]
-            [spot] = await worst_spots([found])
-        else:
-            found, spot, search = first
+        if first is None:  # the statement found no such region: gone meanwhile
+            raise await regions_service.absent(reader, region["adcode"])
+        found, spot, search = first
         worst_served, searched_m = await _worst_served(reader, region, rule, ev, (spot, search))
         if worst_served is not None:
             # The geodesic distance, within the planar margin of the planar one the proof measures.
